@@ -1,0 +1,61 @@
+"""Test setup: Qt offscreen, settings and caches in temporary folders, few torch threads."""
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+import torch
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_folders(tmp_path_factory, monkeypatch):
+    """Data caches and Qt settings go to a temporary folder, never the user's."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(home / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    try:
+        from PySide6.QtCore import QSettings
+    except ImportError:
+        yield home
+        return
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(home / "config"))
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(home / "config"))
+    yield home
+
+
+def tiny_config(runs_dir, cache_dir=None, family: str = "vae", **train_overrides):
+    """A config that trains in about a second on CPU: 32px synthetic faces, a few channels, 6 latent dims."""
+    from trainer.config import DataConfig, RunConfig, TrainConfig
+    from trainer.presets import preset_config
+
+    model = preset_config("default" if family == "vae" else "default-ae", image_size=32, base_channels=8,
+                          depth=3, latent_dim=6)
+    data = DataConfig(source="synthetic", image_size=32, synthetic_count=160, test_fraction=0.2,
+                      cache_dir=str(cache_dir) if cache_dir else None)
+    settings = dict(epochs=2, batch_size=16, lr=3e-3, runs_dir=str(runs_dir), run_name="tiny", threads=1)
+    settings.update(train_overrides)
+    return RunConfig(model=model, data=data, train=TrainConfig(**settings))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """Path of a tiny trained VAE checkpoint (best.pt) with eval metrics and latent statistics."""
+    from trainer.loop import train
+
+    root = tmp_path_factory.mktemp("tiny_vae")
+    result = train(tiny_config(root / "runs", cache_dir=root / "cache"))
+    assert result.status == "completed", result.message
+    return result.best_checkpoint
+
+
+@pytest.fixture(scope="session")
+def tiny_ae_checkpoint(tmp_path_factory):
+    """Path of a tiny trained plain-AE checkpoint."""
+    from trainer.loop import train
+
+    root = tmp_path_factory.mktemp("tiny_ae")
+    result = train(tiny_config(root / "runs", cache_dir=root / "cache", family="ae"))
+    assert result.status == "completed", result.message
+    return result.best_checkpoint

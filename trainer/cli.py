@@ -1,0 +1,195 @@
+"""`vae-train`: train, evaluate and predict from the command line (also `python -m trainer`, `python main.py train`)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from .checkpoint import CheckpointError
+from .control import TrainingControl
+from .config import ConfigError, DataConfig, RunConfig, TrainConfig
+from .data import DataError
+from .presets import PRESETS, preset_config
+from .rundir import RunDirError
+
+COMMANDS = ("train", "eval", "predict")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vae-train", description="Train and evaluate face AEs and VAEs.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_train_parser(commands)
+    _add_eval_parser(commands)
+    _add_predict_parser(commands)
+    return parser
+
+
+def _add_train_parser(commands) -> None:
+    d, t = DataConfig(), TrainConfig()
+    p = commands.add_parser("train", help="train a model", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", default=d.source, help="'synthetic' (built-in faces) or an image folder "
+                   "(DIR/train + DIR/test, or any folder of images, split by file path)")
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS), help="model structure")
+    p.add_argument("--latent-dim", type=int, default=None, help="latent size (None: the preset's)")
+    p.add_argument("--base-channels", type=int, default=None, help="first conv layer's channels (None: the preset's)")
+    p.add_argument("--image-size", type=int, default=d.image_size, choices=(32, 64, 128), help="image size in pixels")
+    p.add_argument("--beta", type=float, default=t.beta, help="weight of the KL term (the original study's sigma)")
+    p.add_argument("--kl-warmup", type=int, default=t.kl_warmup_steps, help="steps over which beta ramps up from 0")
+    p.add_argument("--recon-loss", default=t.recon_loss, choices=("mse", "bce"), help="reconstruction loss")
+    p.add_argument("--epochs", type=int, default=t.epochs, help="passes over the training set")
+    p.add_argument("--max-steps", type=int, default=t.max_steps, help="stop after this many steps (0: no limit)")
+    p.add_argument("--batch-size", type=int, default=t.batch_size, help="global batch size")
+    p.add_argument("--lr", type=float, default=t.lr, help="learning rate (AdamW)")
+    p.add_argument("--schedule", default=t.schedule, choices=("cosine", "constant"), help="learning-rate schedule")
+    p.add_argument("--seed", type=int, default=t.seed, help="random seed")
+    p.add_argument("--device", default=t.device, help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--precision", default=t.precision, choices=("auto", "bf16", "fp32"),
+                   help="autocast precision (weights stay fp32)")
+    p.add_argument("--threads", type=int, default=t.threads, help="CPU threads for torch (0: default)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (helps on GPUs)")
+    p.add_argument("--hflip", action="store_true", help="random horizontal flips")
+    p.add_argument("--test-fraction", type=float, default=d.test_fraction, help="test share of a flat folder")
+    p.add_argument("--synthetic-count", type=int, default=d.synthetic_count, help="number of synthetic faces")
+    p.add_argument("--eval-every", type=int, default=t.eval_every_steps, help="also validate every N steps (0: per epoch)")
+    p.add_argument("--name", default="", help="run directory name (default: preset and time)")
+    p.add_argument("--runs-dir", default=t.runs_dir, help="where run directories are created")
+    p.add_argument("--resume", type=Path, default=None, help="continue the run in this run directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_eval_parser(commands) -> None:
+    p = commands.add_parser("eval", help="metrics of a checkpoint on a test split",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--data", default=None, help="data to evaluate on (default: the data it was trained on)")
+    p.add_argument("--json", type=Path, default=None, help="where to write the JSON (default: CHECKPOINT.eval.json)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-store", action="store_true", help="do not store the results in the checkpoint")
+
+
+def _add_predict_parser(commands) -> None:
+    p = commands.add_parser("predict", help="write reconstructions and random samples as PNG files",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--data", default=None, help="images to reconstruct (default: the data it was trained on)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--n-recon", type=int, default=64, help="test images to reconstruct")
+    p.add_argument("--n-samples", type=int, default=64, help="random samples to draw")
+    p.add_argument("--sampler", default="prior", choices=("prior", "gaussian", "mixture"),
+                   help="where samples come from: the prior, or a Gaussian / mixture fitted to encoded latents")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    model = preset_config(args.preset, latent_dim=args.latent_dim, base_channels=args.base_channels,
+                          image_size=args.image_size)
+    data = DataConfig(source=args.data, image_size=args.image_size, test_fraction=args.test_fraction,
+                      synthetic_count=args.synthetic_count, hflip=args.hflip)
+    train = TrainConfig(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
+                        schedule=args.schedule, beta=args.beta, kl_warmup_steps=args.kl_warmup,
+                        recon_loss=args.recon_loss, seed=args.seed, device=args.device, threads=args.threads,
+                        precision=args.precision, compile=args.compile, eval_every_steps=args.eval_every,
+                        run_name=args.name, runs_dir=args.runs_dir)
+    config = RunConfig(model=model, data=data, train=train)
+    config.validate()
+    return config
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .distributed import distributed_session
+    from .loop import resume_config, train
+    from .progress import ProgressPrinter
+
+    if args.resume:
+        config = resume_config(args.resume, epochs=_given(args, "epochs"), max_steps=_given(args, "max_steps"),
+                               device=_given(args, "device"), threads=_given(args, "threads"))
+    else:
+        config = config_from_args(args)
+    with distributed_session(config.train.device) as (dist, device):
+        config.train.device = device
+        printer = ProgressPrinter(quiet=args.quiet or not dist.is_main)
+        control = TrainingControl()
+        previous = _stop_on_first_interrupt(control)
+        try:
+            result = train(config, events=printer, control=control, resume=args.resume, dist=dist)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            printer.close()
+    if dist.is_main:
+        print(f"{result.status}: {result.message}\nrun directory: {result.run_dir}")
+        if result.final_eval:
+            from .metrics import EvalReport
+            print(EvalReport.from_dict(result.final_eval).format_table())
+    return 0 if result.status in ("completed", "stopped") else 1
+
+
+def _stop_on_first_interrupt(control: TrainingControl):
+    """First Ctrl-C: stop at the next step and save a checkpoint. Second Ctrl-C: the usual KeyboardInterrupt."""
+    def handler(signum, frame):
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
+        control.stop()
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _given(args: argparse.Namespace, name: str):
+    """The value of a flag only when it differs from its default (so a resume keeps the stored value)."""
+    value = getattr(args, name)
+    return None if value == getattr(TrainConfig(), name) else value
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint
+    from .data import load_dataset
+    from .device import resolve_device
+    from .evaluation import evaluate_checkpoint_file
+    from .metrics import EvalReport
+
+    checkpoint = load_checkpoint(args.checkpoint)
+    dataset = load_dataset(_data_config(checkpoint.config, args.data))
+    report = evaluate_checkpoint_file(args.checkpoint, dataset, device=resolve_device(args.device),
+                                      store=not args.no_store)
+    print(EvalReport.from_dict(report).format_table())
+    out = args.json or args.checkpoint.with_suffix(".eval.json")
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from .predict import write_predictions
+
+    written = write_predictions(args.checkpoint, args.out, data=args.data, n_recon=args.n_recon,
+                                n_samples=args.n_samples, sampler=args.sampler, temperature=args.temperature,
+                                seed=args.seed, device=args.device)
+    print(f"wrote {written} images to {args.out}")
+    return 0
+
+
+def _data_config(config: RunConfig, data: str | None) -> DataConfig:
+    if data is None:
+        return config.data
+    return DataConfig(**{**config.data.__dict__, "source": data})
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    handlers = {"train": run_train, "eval": run_eval, "predict": run_predict}
+    try:
+        if args.command in handlers:
+            return handlers[args.command](args)
+        return args.handler(args)
+    except (ConfigError, DataError, CheckpointError, RunDirError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

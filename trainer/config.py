@@ -1,0 +1,203 @@
+"""Configuration dataclasses. Every checkpoint stores their dicts, so a model can be rebuilt from the file alone."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+FAMILIES = ("ae", "vae")
+NORMS = ("group", "batch", "none")
+ACTIVATIONS = ("silu", "relu", "leaky_relu", "gelu")
+REPARAMS = ("normal", "uniform01", "uniform_pm1", "exp_logvar")
+DOWNSAMPLES = ("stride", "maxpool")
+UPSAMPLES = ("nearest", "transpose")
+IMAGE_SIZES = (32, 64, 128)
+
+
+@dataclass
+class ModelConfig:
+    """What network to build. Presets in `trainer.presets` fill these in."""
+
+    family: str = "vae"
+    preset: str = "default"
+    latent_dim: int = 16
+    base_channels: int = 32
+    max_channels: int = 256
+    depth: int = 4                  # number of 2x down-samplings in the encoder (and up-samplings in the decoder)
+    norm: str = "group"
+    activation: str = "silu"
+    image_size: int = 64
+    channels: int = 3
+    downsample: str = "stride"      # "stride": strided convolutions; "maxpool": conv + max-pool (original study)
+    upsample: str = "nearest"       # "nearest": resize + conv (no checkerboard); "transpose": transposed convolutions
+    reparam: str = "normal"         # the correct one; the others reproduce the original study's variants
+    skip_connections: bool = False  # encoder -> decoder skips (study-ae-02)
+    latent_fc: bool = False         # an extra fully connected layer after the latent (study-vae-04)
+
+    def validate(self) -> None:
+        _check_choice("family", self.family, FAMILIES)
+        _check_choice("norm", self.norm, NORMS)
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_choice("reparam", self.reparam, REPARAMS)
+        _check_choice("downsample", self.downsample, DOWNSAMPLES)
+        _check_choice("upsample", self.upsample, UPSAMPLES)
+        _check_choice("image_size", self.image_size, IMAGE_SIZES)
+        _check_range("latent_dim", self.latent_dim, 1, 4096)
+        _check_range("base_channels", self.base_channels, 1, 1024)
+        _check_range("channels", self.channels, 1, 4)
+        if not 1 <= self.depth or self.image_size >> self.depth < 1:
+            raise ConfigError(f"depth {self.depth} does not fit image size {self.image_size}")
+
+
+@dataclass
+class DataConfig:
+    """Where the images come from and how they are prepared."""
+
+    source: str = "synthetic"       # "synthetic" or a folder path
+    image_size: int = 64
+    test_fraction: float = 0.1      # for flat folders and synthetic data
+    synthetic_count: int = 20000    # total synthetic faces (train + test)
+    synthetic_seed: int = 0
+    hflip: bool = False             # random horizontal flips during training
+    cache_dir: str | None = None    # default: the user's cache folder
+
+    def validate(self) -> None:
+        _check_choice("image_size", self.image_size, IMAGE_SIZES)
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ConfigError(f"test_fraction must be between 0 and 1, got {self.test_fraction}")
+        _check_range("synthetic_count", self.synthetic_count, 2, 10_000_000)
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.source == "synthetic"
+
+
+@dataclass
+class TrainConfig:
+    """How to train."""
+
+    epochs: int = 20
+    max_steps: int = 0              # stop after this many steps (0: run all epochs)
+    batch_size: int = 64            # the global batch, also under torchrun
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adamw"
+    schedule: str = "cosine"        # "cosine" decays to 5% of lr over the run; "constant"
+    beta: float = 1.0               # weight of the KL term (the original study's "sigma")
+    kl_warmup_steps: int = 0        # beta ramps linearly from 0 over this many steps
+    recon_loss: str = "mse"
+    grad_clip: float = 5.0          # max gradient norm (0: off)
+    seed: int = 0
+    device: str = "auto"            # "auto", "cpu", "cuda", "cuda:1", "mps"
+    threads: int = 0                # torch CPU threads (0: torch's default)
+    precision: str = "auto"         # "auto" (bf16 where the hardware has it), "bf16", "fp32"
+    channels_last: str = "auto"     # "auto", "on", "off"
+    compile: bool = False           # torch.compile the model (helps on GPU)
+    eval_every_steps: int = 0       # extra validation every N steps (0: once per epoch)
+    preview_every_s: float = 0.0    # live preview images every N seconds (the GUI sets this; 0: off)
+    log_every_steps: int = 10
+    n_preview: int = 8              # validation images in the reconstruction grid
+    n_samples: int = 64             # random samples in the sample grid
+    final_eval: bool = True         # run the full metrics at the end
+    run_name: str = ""
+    runs_dir: str = "runs"
+
+    def validate(self) -> None:
+        _check_range("epochs", self.epochs, 1, 100_000)
+        _check_range("batch_size", self.batch_size, 1, 65536)
+        _check_range("max_steps", self.max_steps, 0, 10**9)
+        _check_range("kl_warmup_steps", self.kl_warmup_steps, 0, 10**9)
+        if not 0.0 < self.lr < 1.0:
+            raise ConfigError(f"lr must be between 0 and 1, got {self.lr}")
+        if self.beta < 0:
+            raise ConfigError(f"beta must be >= 0, got {self.beta}")
+        _check_choice("optimizer", self.optimizer, ("adam", "adamw"))
+        _check_choice("schedule", self.schedule, ("cosine", "constant"))
+        _check_choice("recon_loss", self.recon_loss, ("mse", "bce"))
+        _check_choice("precision", self.precision, ("auto", "bf16", "fp32"))
+        _check_choice("channels_last", self.channels_last, ("auto", "on", "off"))
+        if "/" in self.run_name or self.run_name.startswith("."):
+            raise ConfigError(f"run name {self.run_name!r} must be a plain folder name")
+
+
+@dataclass
+class RunConfig:
+    """Everything one training run needs."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        self.model.validate()
+        self.data.validate()
+        self.train.validate()
+        if self.model.image_size != self.data.image_size:
+            raise ConfigError(
+                f"model image size {self.model.image_size} differs from data image size {self.data.image_size}")
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {"model": dataclasses.asdict(self.model), "data": dataclasses.asdict(self.data),
+                "train": dataclasses.asdict(self.train)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        return cls(model=config_from_dict(ModelConfig, d.get("model", {})),
+                   data=config_from_dict(DataConfig, d.get("data", {})),
+                   train=config_from_dict(TrainConfig, d.get("train", {})))
+
+
+T = TypeVar("T")
+
+
+def config_from_dict(cls: type[T], values: dict[str, Any], context: str = "") -> T:
+    """Build a config dataclass, refusing unknown keys and values of the wrong type."""
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    where = f" in {context}" if context else ""
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} key(s){where}: {', '.join(unknown)}")
+    defaults = cls()
+    clean = {}
+    for name, value in values.items():
+        clean[name] = _coerce(name, value, getattr(defaults, name), where)
+    return cls(**clean)
+
+
+def replace_config(config: T, **changes: Any) -> T:
+    """dataclasses.replace with the same checks as config_from_dict."""
+    merged = {**dataclasses.asdict(config), **changes}
+    return config_from_dict(type(config), merged)
+
+
+def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"{name}{where} must be a {type(default).__name__}, got {value!r}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")

@@ -1,0 +1,224 @@
+"""Face data sets: an image folder or the built-in synthetic faces, decoded once into uint8 tensors and cached.
+
+Training batches are sliced from the in-memory tensor; no file is decoded after the first load.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import DataConfig
+from .images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1            # bump when preprocessing changes, so old caches are not reused
+MAX_WARNED_PATHS = 5
+
+
+class DataError(Exception):
+    """The data source cannot be used (missing folder, no usable image, ...)."""
+
+
+@dataclass
+class FaceDataset:
+    train: torch.Tensor                       # uint8 (N, 3, H, W)
+    test: torch.Tensor                        # uint8 (M, 3, H, W)
+    source: str                               # "synthetic" or the folder
+    train_factors: np.ndarray | None = None   # float32 (N, F), synthetic data only
+    test_factors: np.ndarray | None = None
+    factor_names: tuple[str, ...] = ()
+    factor_categorical: tuple[bool, ...] = ()
+    skipped: list[str] = field(default_factory=list)   # files that could not be read
+
+    @property
+    def image_size(self) -> int:
+        return int(self.train.shape[-1])
+
+    @property
+    def has_factors(self) -> bool:
+        return self.test_factors is not None
+
+    def describe(self) -> str:
+        return f"{self.source}: {len(self.train)} train / {len(self.test)} test images of {self.image_size}px"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("VAE_EXPLORER_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vae-face-explorer")
+    return Path(base) / "datasets"
+
+
+def load_dataset(config: DataConfig) -> FaceDataset:
+    """The data set a config names, from the disk cache when it is current."""
+    config.validate()
+    cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    if config.is_synthetic:
+        return _load_synthetic(config, cache_root)
+    return _load_folder(config, cache_root)
+
+
+# ---------------------------------------------------------------- folders
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files below a folder, sorted; hidden files and folders and other extensions are ignored."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                found.append(Path(root) / name)
+    return sorted(found)
+
+
+def split_by_path(paths: list[Path], root: Path, test_fraction: float) -> tuple[list[Path], list[Path]]:
+    """Deterministic split by a hash of each relative path: stable when files are added or reordered."""
+    train, test = [], []
+    for path in paths:
+        bucket = zlib.crc32(path.relative_to(root).as_posix().encode()) % 10_000
+        (test if bucket < test_fraction * 10_000 else train).append(path)
+    return train, test
+
+
+def folder_splits(folder: Path, test_fraction: float) -> tuple[list[Path], list[Path]]:
+    """Train and test file lists: DIR/train + DIR/test when present, else a split of the whole folder."""
+    if (folder / "train").is_dir() and (folder / "test").is_dir():
+        return list_images(folder / "train"), list_images(folder / "test")
+    return split_by_path(list_images(folder), folder, test_fraction)
+
+
+def _load_folder(config: DataConfig, cache_root: Path) -> FaceDataset:
+    folder = Path(config.source).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"data folder {folder} does not exist or is not a folder")
+    train_paths, test_paths = folder_splits(folder, config.test_fraction)
+    if not train_paths and not test_paths:
+        raise DataError(f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) found in {folder}")
+    key = _folder_key(folder, train_paths, test_paths, config.image_size)
+    cached = _read_cache(cache_root / key)
+    if cached is None:
+        arrays, skipped = {}, []
+        for split, paths in (("train", train_paths), ("test", test_paths)):
+            arrays[split], bad = decode_images(paths, config.image_size)
+            skipped += bad
+        cached = {**arrays, "meta": {"source": str(folder), "skipped": skipped}}
+        _write_cache(cache_root / key, cached)
+    skipped = cached["meta"]["skipped"]
+    if skipped:
+        shown = "; ".join(skipped[:MAX_WARNED_PATHS])
+        log.warning("skipped %d unreadable image file(s) in %s, e.g. %s", len(skipped), folder, shown)
+    train, test = cached["train"], cached["test"]
+    if len(train) == 0 and len(test) == 0:
+        raise DataError(f"no usable image in {folder}: all {len(skipped)} image files failed to decode "
+                        f"(first: {skipped[0] if skipped else '?'})")
+    if len(train) == 0 or len(test) == 0:
+        train, test = _resplit(train if len(train) else test, config.test_fraction, folder)
+    return FaceDataset(train=torch.from_numpy(train), test=torch.from_numpy(test), source=str(folder),
+                       skipped=skipped)
+
+
+def _resplit(images: np.ndarray, test_fraction: float, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One side of DIR/train + DIR/test is empty: take the test images from the end of the other."""
+    if len(images) < 2:
+        raise DataError(f"{folder} has only {len(images)} usable image; at least 2 are needed")
+    n_test = min(len(images) - 1, max(1, round(len(images) * test_fraction)))
+    return images[:-n_test], images[-n_test:]
+
+
+def decode_images(paths: list[Path], size: int) -> tuple[np.ndarray, list[str]]:
+    """uint8 (N, 3, size, size) of the readable files, and 'path: reason' for the others."""
+    def decode(path: Path):
+        try:
+            return load_image(path, size)
+        except ImageDecodeError as error:
+            return str(error)
+
+    workers = max(1, min(8, os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:       # PIL releases the GIL while decoding and resizing
+        results = list(pool.map(decode, paths, chunksize=64))
+    good = [r for r in results if isinstance(r, np.ndarray)]
+    bad = [r for r in results if isinstance(r, str)]
+    images = np.stack(good).transpose(0, 3, 1, 2) if good else np.zeros((0, 3, size, size), np.uint8)
+    return np.ascontiguousarray(images), bad
+
+
+def _folder_key(folder: Path, train: list[Path], test: list[Path], size: int) -> str:
+    digest = hashlib.sha256(f"folder v{CACHE_VERSION} {folder.resolve()} {size}\n".encode())
+    for split, paths in (("train", train), ("test", test)):
+        for path in paths:
+            stat = path.stat()
+            digest.update(f"{split} {path.relative_to(folder)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return "folder-" + digest.hexdigest()[:24]
+
+
+# ---------------------------------------------------------------- synthetic faces
+
+def _load_synthetic(config: DataConfig, cache_root: Path) -> FaceDataset:
+    from . import synthetic
+
+    n_test = max(1, round(config.synthetic_count * config.test_fraction))
+    n_train = config.synthetic_count - n_test
+    key_text = (f"synthetic v{CACHE_VERSION} r{synthetic.RENDERER_VERSION} n{config.synthetic_count} "
+                f"t{n_test} s{config.synthetic_seed} px{config.image_size}")
+    key = "synthetic-" + hashlib.sha256(key_text.encode()).hexdigest()[:24]
+    cached = _read_cache(cache_root / key)
+    if cached is None:
+        # Train/test split by index: the last n_test indices are the test set.
+        images, factors = synthetic.make_synthetic_faces(config.synthetic_count, seed=config.synthetic_seed,
+                                                         image_size=config.image_size)
+        cached = {"train": images[:n_train], "test": images[n_train:],
+                  "train_factors": factors[:n_train], "test_factors": factors[n_train:],
+                  "meta": {"source": "synthetic", "skipped": []}}
+        _write_cache(cache_root / key, cached)
+    return FaceDataset(train=torch.from_numpy(cached["train"]), test=torch.from_numpy(cached["test"]),
+                       source="synthetic", train_factors=cached["train_factors"],
+                       test_factors=cached["test_factors"], factor_names=tuple(synthetic.FACTOR_NAMES),
+                       factor_categorical=tuple(f.kind == "categorical" for f in synthetic.FACTORS))
+
+
+# ---------------------------------------------------------------- cache
+
+_ARRAYS = ("train", "test", "train_factors", "test_factors")
+
+
+def _read_cache(folder: Path) -> dict | None:
+    """The cached arrays, or None when absent or unreadable (then it is rebuilt)."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        result = {"meta": meta}
+        for name in _ARRAYS:
+            path = folder / f"{name}.npy"
+            if path.exists():
+                result[name] = np.load(path, allow_pickle=False)
+        return result
+    except (OSError, ValueError) as error:
+        if folder.exists():
+            log.warning("ignoring damaged data cache %s (%s); rebuilding it", folder, error)
+        return None
+
+
+def _write_cache(folder: Path, arrays: dict) -> None:
+    """Write into a temporary folder, then rename, so a crash never leaves a half-written cache."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp", dir=folder.parent))
+        for name in _ARRAYS:
+            if arrays.get(name) is not None:
+                np.save(tmp / f"{name}.npy", arrays[name], allow_pickle=False)
+        (tmp / "meta.json").write_text(json.dumps(arrays["meta"]))
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    except OSError as error:   # a read-only cache only costs speed
+        log.warning("could not write data cache %s: %s", folder, error)

@@ -1,0 +1,58 @@
+"""Glue between checkpoints, data sets and the metrics: `vae-train eval` and the end of every training run use it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+from .checkpoint import LoadedCheckpoint, load_checkpoint, update_checkpoint
+from .data import FaceDataset
+
+STATS_MAX_IMAGES = 5000      # enough for stable latent statistics, quick on a CPU
+
+
+def evaluate_loaded(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu") -> dict:
+    """The metrics report (trainer.metrics.EvalReport.to_dict()) on the data set's test split."""
+    from .metrics import evaluate
+
+    model = checkpoint.model.to(device)
+    try:
+        report = evaluate(model, dataset.test, factors=dataset.test_factors,
+                          factor_names=dataset.factor_names or None,
+                          categorical=dataset.factor_categorical or None,
+                          recon_loss=checkpoint.config.train.recon_loss, device=device)
+    finally:
+        checkpoint.model.to("cpu")
+    result = report.to_dict()
+    result["data"] = dataset.source
+    result["step"] = checkpoint.step
+    return result
+
+
+def latent_stats_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu"):
+    """LatentStats of the test split (factors included on synthetic data)."""
+    from .latent import compute_latent_stats, encode_dataset
+
+    images = dataset.test[:STATS_MAX_IMAGES]
+    factors = dataset.test_factors[:STATS_MAX_IMAGES] if dataset.test_factors is not None else None
+    model = checkpoint.model.to(device)
+    try:
+        means, logvars = encode_dataset(model, images, device=device)
+    finally:
+        checkpoint.model.to("cpu")
+    return compute_latent_stats(means, logvars, factors=factors, factor_names=dataset.factor_names or None,
+                                categorical=dataset.factor_categorical or None)
+
+
+def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str | torch.device = "cpu",
+                             also_update: Iterable[Path | str] = (), store: bool = True) -> dict:
+    """Evaluate a checkpoint; with `store`, write the report and latent statistics into it (and `also_update`)."""
+    checkpoint = load_checkpoint(path)
+    report = evaluate_loaded(checkpoint, dataset, device)
+    if store:
+        stats = latent_stats_for(checkpoint, dataset, device).to_dict()
+        for target in [path, *also_update]:
+            if Path(target).exists():
+                update_checkpoint(target, eval=report, latent_stats=stats)
+    return report

@@ -1,0 +1,81 @@
+"""What `train()` reports. Sinks (CLI progress bar, GUI worker, run logs) receive these plain objects.
+
+Image payloads are CPU uint8 numpy arrays (N, H, W, 3), safe to hand to another thread.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+import numpy as np
+
+
+@dataclass
+class RunStarted:
+    run_dir: str
+    config: dict
+    total_steps: int
+    start_step: int
+    n_train: int
+    n_test: int
+    param_count: int
+    device: str
+    precision: str
+    resumed: bool = False
+
+
+@dataclass
+class StepMetrics:
+    step: int
+    epoch: int
+    total_steps: int
+    loss: float
+    recon: float
+    kl: float | None
+    beta: float
+    lr: float
+    images_per_s: float
+    eta_s: float
+
+
+@dataclass
+class Preview:
+    """Live images: fixed validation images, their reconstructions and decodes of fixed latent vectors."""
+    step: int
+    originals: np.ndarray
+    reconstructions: np.ndarray
+    samples: np.ndarray
+
+
+@dataclass
+class EvalMetrics:
+    step: int
+    epoch: int
+    val_loss: float
+    val_recon: float
+    val_kl: float | None
+    kl_per_dim: list[float] | None
+    is_best: bool
+    preview: Preview | None = None
+
+
+@dataclass
+class CheckpointSaved:
+    step: int
+    path: str
+    kind: str            # "last" | "best"
+
+
+@dataclass
+class RunFinished:
+    status: str          # "completed" | "stopped" | "failed"
+    message: str
+    step: int
+    run_dir: str
+    best_checkpoint: str | None
+    last_checkpoint: str | None
+    final_eval: dict | None = field(default=None)
+
+
+Event = Union[RunStarted, StepMetrics, Preview, EvalMetrics, CheckpointSaved, RunFinished]
+EventSink = Callable[[Event], None]

@@ -1,0 +1,60 @@
+"""Decoding one image file into a square RGB uint8 array, the same way for training and for the explorer."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".pgm", ".ppm", ".pbm", ".tif", ".tiff"})
+
+# What PIL raises for unreadable, truncated or hostile files.
+DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError,
+                 EOFError, MemoryError)
+
+
+class ImageDecodeError(Exception):
+    """An image file could not be read."""
+
+    def __init__(self, path: Path | str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB from any mode: 16-bit and float are rescaled, palette and alpha are composited on white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+def square_resize(image: Image.Image, size: int) -> Image.Image:
+    """Centre-crop to a square, then resize with an antialiasing filter."""
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    image = image.crop((left, top, left + side, top + side))
+    if side != size:
+        image = image.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return image
+
+
+def load_image(path: Path | str, size: int) -> np.ndarray:
+    """uint8 (size, size, 3). Raises ImageDecodeError naming the file and the problem."""
+    try:
+        with Image.open(path) as image:
+            image.seek(0)                 # first frame of an animation
+            image.load()                  # decode now: truncated files fail here, not later
+            image = ImageOps.exif_transpose(image)
+            return np.asarray(square_resize(to_rgb(image), size), dtype=np.uint8)
+    except DECODE_ERRORS as error:
+        raise ImageDecodeError(path, f"{type(error).__name__}: {error}") from None

@@ -1,0 +1,361 @@
+"""The one training loop. The CLI, the GUI worker and torchrun all call `train()`.
+
+It reports through an events callback and obeys a TrainingControl (pause / resume / stop between steps).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from . import device as devices
+from .checkpoint import make_payload, read_checkpoint, save_checkpoint
+from .config import RunConfig
+from .control import StopRequested, TrainingControl
+from .data import FaceDataset, load_dataset
+from .distributed import SINGLE_PROCESS, DistContext
+from .events import (CheckpointSaved, EvalMetrics, EventSink, Preview, RunFinished, RunStarted, StepMetrics)
+from .losses import kl_divergence, kl_per_dimension, reconstruction_loss
+from .models import FaceModel, build_model
+from .previews import PreviewSet, save_prediction_grids
+from .rundir import RunDirectory
+
+
+class NonFiniteLossError(Exception):
+    """The loss became NaN or infinite; the run stops and the last good checkpoint is kept."""
+
+
+@dataclass
+class RunResult:
+    status: str                  # "completed" | "stopped" | "failed"
+    message: str
+    run_dir: Path
+    step: int
+    best_checkpoint: Path | None
+    last_checkpoint: Path | None
+    final_eval: dict | None = None
+
+
+def train(config: RunConfig, events: EventSink | None = None, control: TrainingControl | None = None,
+          resume: Path | str | None = None, dist: DistContext = SINGLE_PROCESS,
+          dataset: FaceDataset | None = None) -> RunResult:
+    """Train a model as `config` says; with `resume`, continue the run in that run directory."""
+    run = _TrainingRun(config, events or (lambda event: None), control or TrainingControl(), dist)
+    run.setup(dataset, Path(resume) if resume else None)
+    return run.execute()
+
+
+def resume_config(run_dir: Path | str, **train_overrides) -> RunConfig:
+    """The config stored in a run's last checkpoint, with training fields overridden (e.g. epochs=40)."""
+    payload = read_checkpoint(RunDirectory.open(run_dir).last_checkpoint)
+    config = RunConfig.from_dict(payload["config"])
+    config.train = replace(config.train, **{k: v for k, v in train_overrides.items() if v is not None})
+    return config
+
+
+class _TrainingRun:
+    def __init__(self, config: RunConfig, emit: EventSink, control: TrainingControl, dist: DistContext):
+        config.validate()
+        self.config, self.emit, self.control, self.dist = config, emit, control, dist
+        self.tc = config.train
+        self.step = 0
+        self.best_val = math.inf
+        self.best_step = None
+        self.last_saved_step = None
+
+    # ------------------------------------------------------------ setup
+    def setup(self, dataset: FaceDataset | None, resume: Path | None) -> None:
+        tc = self.tc
+        if tc.threads > 0:
+            torch.set_num_threads(tc.threads)
+        self.device = devices.resolve_device(tc.device)
+        self.precision = devices.resolve_precision(tc.precision, self.device)
+        self.channels_last = devices.resolve_channels_last(tc.channels_last, self.device)
+        self.data = dataset if dataset is not None else load_dataset(self.config.data)
+        self.batch_size = min(tc.batch_size, len(self.data.train))
+        self.local_batch = self.batch_size // self.dist.world_size
+        self.steps_per_epoch = max(1, len(self.data.train) // self.batch_size)
+        self.total_steps = tc.epochs * self.steps_per_epoch
+        if tc.max_steps:
+            self.total_steps = min(self.total_steps, tc.max_steps)
+
+        torch.manual_seed(tc.seed)
+        self.model: FaceModel = build_model(self.config.model).to(self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = self._make_optimizer()
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
+        self.previews = PreviewSet.create(self.data.test, self.config.model.latent_dim, tc.n_preview,
+                                          tc.n_samples, seed=tc.seed)
+        self.run_dir = RunDirectory.open(resume) if resume else self._create_run_dir()
+        if resume:
+            self._restore(self.run_dir.last_checkpoint)
+        self.train_model = self._wrap_model()
+        if self.dist.is_main:
+            self.run_dir.write_config(self.config.to_dict())
+            self.run_dir.log_line(f"{'resumed' if resume else 'started'} at step {self.step}: "
+                                  f"{self.data.describe()}; {self.model.parameter_count():,} parameters; "
+                                  f"device {self.device}, {self.precision}")
+
+    def _create_run_dir(self) -> RunDirectory:
+        name = self.tc.run_name or f"{self.config.model.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if self.dist.is_main:
+            run = RunDirectory.create(self.tc.runs_dir, name)
+            self.config.train = replace(self.tc, run_name=run.path.name)
+            self.tc = self.config.train
+        self.dist.barrier()
+        return RunDirectory(Path(self.tc.runs_dir) / (self.tc.run_name or name))
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        cls = torch.optim.AdamW if self.tc.optimizer == "adamw" else torch.optim.Adam
+        return cls(self.model.parameters(), lr=self.tc.lr, weight_decay=self.tc.weight_decay)
+
+    def _lr_factor(self, step: int) -> float:
+        if self.tc.schedule == "constant":
+            return 1.0
+        progress = min(1.0, step / max(1, self.total_steps))
+        return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def _wrap_model(self) -> torch.nn.Module:
+        model = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=ids)
+        if self.tc.compile:
+            model = torch.compile(model)
+        return model
+
+    def _restore(self, path: Path) -> None:
+        payload = read_checkpoint(path)
+        self.model.load_state_dict(payload["model_state"])
+        self.optimizer.load_state_dict(payload["optimizer_state"])
+        self.scheduler.load_state_dict(payload["scheduler_state"])
+        self.step = int(payload["step"])
+        self.best_val = float(payload.get("best_val_loss", math.inf))
+        self.best_step = payload.get("best_step")
+        rng = payload.get("rng_state", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+    # ------------------------------------------------------------ the loop
+    def execute(self) -> RunResult:
+        self.emit(RunStarted(run_dir=str(self.run_dir.path), config=self.config.to_dict(),
+                             total_steps=self.total_steps, start_step=self.step, n_train=len(self.data.train),
+                             n_test=len(self.data.test), param_count=self.model.parameter_count(),
+                             device=str(self.device), precision=self.precision, resumed=self.step > 0))
+        try:
+            self._run_steps()
+        except StopRequested:
+            self._save_checkpoint(best=False)
+            return self._finish("stopped", f"stopped at step {self.step}; checkpoint saved")
+        except NonFiniteLossError as error:
+            return self._finish("failed", str(error))
+        except BaseException as error:
+            self._finish("failed", f"{type(error).__name__}: {error}")
+            raise
+        final_eval = self._final_evaluation() if self.tc.final_eval else None
+        return self._finish("completed", f"finished {self.step} steps", final_eval)
+
+    def _run_steps(self) -> None:
+        tc = self.tc
+        timer = _Throughput()
+        next_preview = time.monotonic() + tc.preview_every_s
+        while self.step < self.total_steps:
+            epoch, offset = divmod(self.step, self.steps_per_epoch)
+            order = self._epoch_order(epoch)
+            for batch_index in range(offset, self.steps_per_epoch):
+                if self.step >= self.total_steps:
+                    break
+                self.control.checkpoint(on_pause=timer.pause)
+                timer.resume()
+                stats = self._train_step(order, epoch, batch_index)
+                self.step += 1
+                rate = timer.tick(self.batch_size)
+                self._report_step(epoch, stats, rate)
+                if tc.preview_every_s > 0 and time.monotonic() >= next_preview and self.dist.is_main:
+                    self.emit(self.previews.render(self.model, self.step, self.device))
+                    next_preview = time.monotonic() + tc.preview_every_s
+                if tc.eval_every_steps and self.step % tc.eval_every_steps == 0:
+                    self._evaluate(epoch)
+            if self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps:
+                self._evaluate(epoch)
+
+    def _epoch_order(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The epoch's shuffled order and flip mask, from (seed, epoch) alone so a resumed run sees the same."""
+        generator = torch.Generator().manual_seed(self.tc.seed * 100_003 + epoch)
+        order = torch.randperm(len(self.data.train), generator=generator)
+        flips = torch.rand(len(self.data.train), generator=generator) < 0.5 if self.config.data.hflip else None
+        return order, flips
+
+    def _train_step(self, order, epoch: int, batch_index: int) -> dict[str, float]:
+        perm, flips = order
+        start = batch_index * self.batch_size
+        indices = perm[start:start + self.batch_size][self.dist.rank::self.dist.world_size]
+        images = self.data.train[indices]
+        if flips is not None:
+            flip = flips[indices]
+            images[flip] = images[flip].flip(-1)
+        x = devices.to_model_input(images, self.device, self.channels_last)
+        self.train_model.train()
+        beta = self._beta()
+        with devices.autocast(self.device, self.precision):
+            out = self.train_model(x)
+        recon = reconstruction_loss(out.logits, x, self.tc.recon_loss).mean()
+        kl = kl_divergence(out.mean, out.logvar).mean() if out.logvar is not None else None
+        loss = recon + beta * kl if kl is not None else recon
+        values = torch.stack([loss.detach(), recon.detach(), kl.detach() if kl is not None else recon.detach() * 0])
+        values = values.tolist()
+        if not all(math.isfinite(v) for v in values):
+            raise NonFiniteLossError(
+                f"the loss became {values[0]} at step {self.step + 1} (reconstruction {values[1]:.4g}, KL "
+                f"{values[2]:.4g}); the run was stopped and the last good checkpoint "
+                f"(step {self.last_saved_step}) was kept. Try a lower learning rate or beta.")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.tc.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        return {"loss": values[0], "recon": values[1], "kl": values[2] if kl is not None else None, "beta": beta}
+
+    def _beta(self) -> float:
+        if self.tc.kl_warmup_steps <= 0:
+            return self.tc.beta
+        return self.tc.beta * min(1.0, (self.step + 1) / self.tc.kl_warmup_steps)
+
+    def _report_step(self, epoch: int, stats: dict, rate: float) -> None:
+        eta = (self.total_steps - self.step) * self.batch_size / rate if rate > 0 else math.inf
+        event = StepMetrics(step=self.step, epoch=epoch, total_steps=self.total_steps, loss=stats["loss"],
+                            recon=stats["recon"], kl=stats["kl"], beta=stats["beta"],
+                            lr=self.optimizer.param_groups[0]["lr"], images_per_s=rate, eta_s=eta)
+        if not self.dist.is_main:
+            return
+        self.emit(event)
+        if self.step % self.tc.log_every_steps == 0 or self.step == 1:
+            self.run_dir.log_metrics({"type": "step", "time": time.time(), **event.__dict__})
+
+    # ------------------------------------------------------------ validation and checkpoints
+    @torch.no_grad()
+    def _validate(self) -> tuple[float, float, float | None, list[float] | None]:
+        """Mean validation reconstruction loss, KL and KL per dimension, reduced over ranks."""
+        model = self.model
+        model.eval()
+        test = self.data.test[self.dist.rank::self.dist.world_size]
+        latent = self.config.model.latent_dim
+        sums = torch.zeros(2 + latent, dtype=torch.float64)
+        for start in range(0, len(test), 256):
+            x = devices.to_model_input(test[start:start + 256], self.device, self.channels_last)
+            with devices.autocast(self.device, self.precision):
+                out = model(x)
+            sums[0] += reconstruction_loss(out.logits, x, self.tc.recon_loss).sum().item()
+            if out.logvar is not None:
+                sums[2:] += kl_per_dimension(out.mean, out.logvar).sum(0).double().cpu()
+        counts = self.dist.all_reduce_sum(torch.tensor([float(len(test))], dtype=torch.float64))
+        sums = self.dist.all_reduce_sum(sums) / counts.clamp(min=1)
+        recon = sums[0].item()
+        if not model.is_variational:
+            return recon, recon, None, None
+        kl_dims = sums[2:].tolist()
+        kl = float(sum(kl_dims))
+        return recon + self.tc.beta * kl, recon, kl, kl_dims
+
+    def _evaluate(self, epoch: int) -> None:
+        val_loss, recon, kl, kl_dims = self._validate()
+        if not math.isfinite(val_loss):
+            raise NonFiniteLossError(f"the validation loss became {val_loss} at step {self.step}; the run was "
+                                     f"stopped and the last good checkpoint (step {self.last_saved_step}) was kept")
+        is_best = val_loss < self.best_val
+        if is_best:
+            self.best_val, self.best_step = val_loss, self.step
+        if not self.dist.is_main:
+            return
+        preview = self.previews.render(self.model, self.step, self.device)
+        save_prediction_grids(self.run_dir, preview)
+        self.run_dir.log_metrics({"type": "eval", "time": time.time(), "step": self.step, "epoch": epoch,
+                                  "val_loss": val_loss, "val_recon": recon, "val_kl": kl, "kl_per_dim": kl_dims,
+                                  "is_best": is_best})
+        self.run_dir.log_line(f"step {self.step} epoch {epoch + 1}: val loss {val_loss:.4f} "
+                              f"(recon {recon:.4f}, KL {kl if kl is not None else 0:.4f}){' best' if is_best else ''}")
+        self.emit(EvalMetrics(step=self.step, epoch=epoch, val_loss=val_loss, val_recon=recon, val_kl=kl,
+                              kl_per_dim=kl_dims, is_best=is_best, preview=preview))
+        self._save_checkpoint(best=is_best)
+
+    def _save_checkpoint(self, best: bool) -> None:
+        if not self.dist.is_main:
+            return
+        epoch = self.step // self.steps_per_epoch
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        payload = make_payload(self.config, self.model, step=self.step, epoch=epoch,
+                               optimizer_state=self.optimizer.state_dict(),
+                               scheduler_state=self.scheduler.state_dict(), best_val_loss=self.best_val,
+                               best_step=self.best_step, rng_state=rng, data_source=self.data.source,
+                               created=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        save_checkpoint(self.run_dir.last_checkpoint, payload)
+        self.last_saved_step = self.step
+        self.emit(CheckpointSaved(step=self.step, path=str(self.run_dir.last_checkpoint), kind="last"))
+        if best:
+            save_checkpoint(self.run_dir.best_checkpoint, payload)
+            self.emit(CheckpointSaved(step=self.step, path=str(self.run_dir.best_checkpoint), kind="best"))
+
+    def _final_evaluation(self) -> dict | None:
+        """Full metrics and latent statistics of the best model, stored in eval.json and in the checkpoints."""
+        if not self.dist.is_main or not self.run_dir.best_checkpoint.exists():
+            return None
+        from .evaluation import evaluate_checkpoint_file
+        # last.pt holds the same weights only when the last evaluation was also the best one.
+        same_weights = [self.run_dir.last_checkpoint] if self.best_step == self.last_saved_step else []
+        report = evaluate_checkpoint_file(self.run_dir.best_checkpoint, self.data, device=self.device,
+                                          also_update=same_weights)
+        self.run_dir.write_json("eval.json", report)
+        self.run_dir.log_metrics({"type": "final", "time": time.time(), "step": self.step, **report})
+        return report
+
+    def _finish(self, status: str, message: str, final_eval: dict | None = None) -> RunResult:
+        best = self.run_dir.best_checkpoint if self.run_dir.best_checkpoint.exists() else None
+        last = self.run_dir.last_checkpoint if self.run_dir.last_checkpoint.exists() else None
+        if self.dist.is_main:
+            self.run_dir.log_line(f"{status}: {message}")
+            self.run_dir.log_metrics({"type": "finished", "time": time.time(), "status": status,
+                                      "message": message, "step": self.step})
+            self.emit(RunFinished(status=status, message=message, step=self.step, run_dir=str(self.run_dir.path),
+                                  best_checkpoint=str(best) if best else None,
+                                  last_checkpoint=str(last) if last else None, final_eval=final_eval))
+        return RunResult(status=status, message=message, run_dir=self.run_dir.path, step=self.step,
+                         best_checkpoint=best, last_checkpoint=last, final_eval=final_eval)
+
+
+class _Throughput:
+    """Images per second over the recent past, not counting paused time."""
+
+    def __init__(self, window_s: float = 5.0):
+        self.window_s = window_s
+        self.samples: list[tuple[float, int]] = []
+        self.paused_at: float | None = None
+        self.offset = 0.0
+
+    def pause(self) -> None:
+        self.paused_at = time.monotonic()
+
+    def resume(self) -> None:
+        if self.paused_at is not None:
+            self.offset += time.monotonic() - self.paused_at
+            self.paused_at = None
+            self.samples.clear()
+
+    def tick(self, images: int) -> float:
+        now = time.monotonic() - self.offset
+        self.samples.append((now, images))
+        while len(self.samples) > 2 and now - self.samples[0][0] > self.window_s:
+            self.samples.pop(0)
+        if len(self.samples) < 2:
+            return 0.0
+        elapsed = now - self.samples[0][0]
+        return sum(n for _, n in self.samples[1:]) / elapsed if elapsed > 0 else 0.0

@@ -1,0 +1,58 @@
+"""`vae-train predict`: reconstructions and random samples as individual PNG files, like the original's prediction/."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .checkpoint import load_checkpoint
+from .data import load_dataset
+from .device import resolve_device
+from .previews import grid_image
+
+
+def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | None = None, n_recon: int = 64,
+                      n_samples: int = 64, sampler: str = "prior", temperature: float = 1.0, seed: int = 0,
+                      device: str = "auto") -> int:
+    """Write recon/NNNN_original.png + NNNN_recon.png, samples/NNNN.png and two overview grids. Returns the count."""
+    from .latent import decode_latents, encode_dataset
+    from .samplers import make_sampler
+
+    checkpoint = load_checkpoint(checkpoint_path)
+    data_config = checkpoint.config.data
+    if data is not None:
+        data_config = type(data_config)(**{**data_config.__dict__, "source": data})
+    dataset = load_dataset(data_config)
+    torch_device = resolve_device(device)
+    model = checkpoint.model.to(torch_device)
+    out = Path(out)
+    (out / "recon").mkdir(parents=True, exist_ok=True)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+
+    originals = dataset.test[:n_recon]
+    means, _ = encode_dataset(model, originals, device=torch_device)
+    recons = decode_latents(model, means, device=torch_device)
+    originals_hwc = originals.permute(0, 2, 3, 1).numpy()
+    for i, (original, recon) in enumerate(zip(originals_hwc, recons)):
+        Image.fromarray(original).save(out / "recon" / f"{i:04d}_original.png")
+        Image.fromarray(recon).save(out / "recon" / f"{i:04d}_recon.png")
+
+    fitted = None
+    if sampler != "prior":
+        fitted, _ = encode_dataset(model, dataset.train[:5000], device=torch_device)
+    latent_sampler = make_sampler(sampler, model.latent_dim, latents=fitted, temperature=temperature, seed=seed)
+    samples = decode_latents(model, latent_sampler.sample(n_samples, seed=seed), device=torch_device)
+    for i, sample in enumerate(samples):
+        Image.fromarray(sample).save(out / "samples" / f"{i:04d}.png")
+
+    rows = min(8, len(originals_hwc))
+    if rows:
+        pairs = [np.concatenate([originals_hwc[i:i + rows], recons[i:i + rows]]) for i in range(0, len(recons), rows)
+                 if len(recons[i:i + rows]) == rows]
+        if pairs:
+            Image.fromarray(grid_image(np.concatenate(pairs), nrow=rows)).save(out / "recon_grid.png")
+    if len(samples):
+        Image.fromarray(grid_image(samples, nrow=int(np.ceil(np.sqrt(len(samples)))))).save(out / "samples_grid.png")
+    return 2 * len(recons) + len(samples)

@@ -1,0 +1,75 @@
+"""Fixed preview images for watching a run: the same validation faces and latent vectors at every snapshot."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torchvision.utils import make_grid
+
+from .events import Preview
+from .models import FaceModel
+from .rundir import RunDirectory
+
+STATS_IMAGES = 256     # validation images encoded to place an AE's samples where its codes live
+
+
+@dataclass
+class PreviewSet:
+    originals: torch.Tensor        # uint8 (n, 3, H, W), evenly spaced through the test set
+    stats_images: torch.Tensor     # uint8, for an AE's code statistics
+    noise: torch.Tensor            # (n_samples, D) fixed standard-normal vectors
+
+    @classmethod
+    def create(cls, test: torch.Tensor, latent_dim: int, n_preview: int, n_samples: int, seed: int) -> "PreviewSet":
+        picks = np.linspace(0, len(test) - 1, num=min(n_preview, len(test))).round().astype(np.int64)
+        stats = np.linspace(0, len(test) - 1, num=min(STATS_IMAGES, len(test))).round().astype(np.int64)
+        generator = torch.Generator().manual_seed(seed + 7919)
+        noise = torch.randn(n_samples, latent_dim, generator=generator)
+        return cls(originals=test[picks].clone(), stats_images=test[stats].clone(), noise=noise)
+
+    @torch.no_grad()
+    def render(self, model: FaceModel, step: int, device: torch.device) -> Preview:
+        """Reconstructions (from posterior means) and decoded samples, as uint8 (N, H, W, 3) CPU arrays."""
+        was_training = model.training
+        model.eval()
+        try:
+            x = self.originals.to(device).float() / 255
+            mean, _ = model.encode(x)
+            recon = model.decode(mean)
+            z = self.noise.to(device)
+            if not model.is_variational:
+                # A plain AE has no prior: place the samples by its codes' per-dimension mean and spread.
+                codes, _ = model.encode(self.stats_images.to(device).float() / 255)
+                z = codes.mean(0) + codes.std(0) * z
+            samples = model.decode(z)
+        finally:
+            model.train(was_training)
+        return Preview(step=step, originals=_to_hwc(x), reconstructions=_to_hwc(recon), samples=_to_hwc(samples))
+
+
+def _to_hwc(images: torch.Tensor) -> np.ndarray:
+    return (images.float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def grid_image(images_hwc: np.ndarray, nrow: int, padding: int = 2) -> np.ndarray:
+    """uint8 (H, W, 3) grid of uint8 (N, h, w, 3) images."""
+    tensor = torch.from_numpy(np.ascontiguousarray(images_hwc)).permute(0, 3, 1, 2)
+    grid = make_grid(tensor, nrow=nrow, padding=padding, pad_value=255)
+    return grid.permute(1, 2, 0).contiguous().numpy()
+
+
+def reconstruction_grid(preview: Preview) -> np.ndarray:
+    """Originals in the top row, their reconstructions below, as in the original study's predictions."""
+    n = len(preview.originals)
+    return grid_image(np.concatenate([preview.originals, preview.reconstructions]), nrow=n)
+
+
+def sample_grid(preview: Preview) -> np.ndarray:
+    n = len(preview.samples)
+    return grid_image(preview.samples, nrow=max(1, int(round(n ** 0.5))))
+
+
+def save_prediction_grids(run_dir: RunDirectory, preview: Preview) -> None:
+    run_dir.save_prediction(f"recon_step{preview.step:07d}.png", reconstruction_grid(preview))
+    run_dir.save_prediction(f"samples_step{preview.step:07d}.png", sample_grid(preview))

@@ -1,0 +1,46 @@
+"""The CLI's view of a run: a tqdm progress bar fed by train()'s events."""
+from __future__ import annotations
+
+import sys
+
+from tqdm import tqdm
+
+from .events import EvalMetrics, Event, RunFinished, RunStarted, StepMetrics
+
+
+class ProgressPrinter:
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.bar: tqdm | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self._say(f"run {event.run_dir}: {event.n_train} train / {event.n_test} test images, "
+                      f"{event.param_count:,} parameters, {event.device} {event.precision}"
+                      + (f", resuming at step {event.start_step}" if event.resumed else ""))
+            if not self.quiet:
+                self.bar = tqdm(total=event.total_steps, initial=event.start_step, unit="step", dynamic_ncols=True,
+                                file=sys.stderr)
+        elif isinstance(event, StepMetrics) and self.bar is not None:
+            self.bar.update(event.step - self.bar.n)
+            kl = f" kl {event.kl:.2f}" if event.kl is not None else ""
+            self.bar.set_description(f"epoch {event.epoch + 1}", refresh=False)
+            self.bar.set_postfix_str(f"loss {event.loss:.2f} recon {event.recon:.2f}{kl} "
+                                     f"{event.images_per_s:.0f} img/s", refresh=False)
+        elif isinstance(event, EvalMetrics):
+            kl = f", KL {event.val_kl:.3f}" if event.val_kl is not None else ""
+            self._say(f"step {event.step}: validation loss {event.val_loss:.4f} (recon {event.val_recon:.4f}{kl})"
+                      + (" *best*" if event.is_best else ""))
+        elif isinstance(event, RunFinished):
+            self.close()
+
+    def _say(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,1 @@
+"""VAE Face Explorer's Qt layer: windows and widgets over the Qt-free `trainer` core."""

@@ -12,6 +12,7 @@ from .checkpoint import CheckpointError
 from .control import TrainingControl
 from .config import ConfigError, DataConfig, RunConfig, TrainConfig
 from .data import DataError
+from .distributed import JobTerminated
 from .presets import PRESETS, preset_config
 from .rundir import RunDirError
 
@@ -39,6 +40,8 @@ def _add_train_parser(commands) -> None:
     p.add_argument("--image-size", type=int, default=d.image_size, choices=(32, 64, 128), help="image size in pixels")
     p.add_argument("--beta", type=float, default=t.beta, help="weight of the KL term (the original study's sigma)")
     p.add_argument("--kl-warmup", type=int, default=t.kl_warmup_steps, help="steps over which beta ramps up from 0")
+    p.add_argument("--tc-weight", type=float, default=t.tc_weight,
+                   help="extra weight on the KL's total-correlation part (beta-TCVAE), for more disentangled latents")
     p.add_argument("--recon-loss", default=t.recon_loss, choices=("mse", "bce"), help="reconstruction loss")
     p.add_argument("--epochs", type=int, default=t.epochs, help="passes over the training set")
     p.add_argument("--max-steps", type=int, default=t.max_steps, help="stop after this many steps (0: no limit)")
@@ -93,6 +96,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                       synthetic_count=args.synthetic_count, hflip=args.hflip)
     train = TrainConfig(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
                         schedule=args.schedule, beta=args.beta, kl_warmup_steps=args.kl_warmup,
+                        tc_weight=args.tc_weight,
                         recon_loss=args.recon_loss, seed=args.seed, device=args.device, threads=args.threads,
                         precision=args.precision, compile=args.compile, eval_every_steps=args.eval_every,
                         run_name=args.name, runs_dir=args.runs_dir)
@@ -111,15 +115,18 @@ def run_train(args: argparse.Namespace) -> int:
                                device=_given(args, "device"), threads=_given(args, "threads"))
     else:
         config = config_from_args(args)
-    with distributed_session(config.train.device) as (dist, device):
-        config.train.device = device
+    # The config keeps the device setting as given ("auto"), so the checkpoint resumes anywhere; under torchrun the
+    # loop itself puts each process on GPU number LOCAL_RANK.
+    with distributed_session(config.train.device) as (dist, _):
         printer = ProgressPrinter(quiet=args.quiet or not dist.is_main)
         control = TrainingControl()
-        previous = _stop_on_first_interrupt(control)
+        previous_int = _stop_on_first_interrupt(control)
+        previous_term = signal.signal(signal.SIGTERM, _raise_job_terminated)
         try:
             result = train(config, events=printer, control=control, resume=args.resume, dist=dist)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGINT, previous_int)
+            signal.signal(signal.SIGTERM, previous_term)
             printer.close()
     if dist.is_main:
         print(f"{result.status}: {result.message}\nrun directory: {result.run_dir}")
@@ -137,6 +144,12 @@ def _stop_on_first_interrupt(control: TrainingControl):
         print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
         control.stop()
     return signal.signal(signal.SIGINT, handler)
+
+
+def _raise_job_terminated(signum, frame):
+    """SIGTERM (torchrun stopping the other ranks after one failed, or a cancelled job) becomes an exception, so
+    a checkpoint being written is cleaned up instead of leaving a temporary file behind."""
+    raise JobTerminated("received SIGTERM: another process of the job failed, or the job was cancelled")
 
 
 def _given(args: argparse.Namespace, name: str):
@@ -193,3 +206,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except JobTerminated as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 128 + int(signal.SIGTERM)

@@ -90,6 +90,7 @@ class TrainConfig:
     schedule: str = "cosine"        # "cosine" decays to 5% of lr over the run; "constant"
     beta: float = 1.0               # weight of the KL term (the original study's "sigma")
     kl_warmup_steps: int = 0        # beta ramps linearly from 0 over this many steps
+    tc_weight: float = 0.0          # extra weight on the total-correlation part of the KL (beta-TCVAE; 0: off)
     recon_loss: str = "mse"
     grad_clip: float = 5.0          # max gradient norm (0: off)
     seed: int = 0
@@ -116,6 +117,8 @@ class TrainConfig:
             raise ConfigError(f"lr must be between 0 and 1, got {self.lr}")
         if self.beta < 0:
             raise ConfigError(f"beta must be >= 0, got {self.beta}")
+        if self.tc_weight < 0:
+            raise ConfigError(f"tc_weight must be >= 0, got {self.tc_weight}")
         _check_choice("optimizer", self.optimizer, ("adam", "adamw"))
         _check_choice("schedule", self.schedule, ("cosine", "constant"))
         _check_choice("recon_loss", self.recon_loss, ("mse", "bce"))
@@ -147,6 +150,12 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        unknown = sorted(set(d) - {"model", "data", "train"})
+        if unknown:
+            raise ConfigError(f"unknown config section(s): {', '.join(map(str, unknown))}")
+        for section in ("model", "data", "train"):
+            if not isinstance(d.get(section, {}), dict):
+                raise ConfigError(f"config section {section!r} must be a mapping, got {d[section]!r}")
         return cls(model=config_from_dict(ModelConfig, d.get("model", {})),
                    data=config_from_dict(DataConfig, d.get("data", {})),
                    train=config_from_dict(TrainConfig, d.get("train", {})))

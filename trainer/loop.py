@@ -4,6 +4,7 @@ It reports through an events callback and obeys a TrainingControl (pause / resum
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass, replace
@@ -13,12 +14,12 @@ import torch
 
 from . import device as devices
 from .checkpoint import make_payload, read_checkpoint, save_checkpoint
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .control import StopRequested, TrainingControl
 from .data import FaceDataset, load_dataset
 from .distributed import SINGLE_PROCESS, DistContext
 from .events import (CheckpointSaved, EvalMetrics, EventSink, Preview, RunFinished, RunStarted, StepMetrics)
-from .losses import kl_divergence, kl_per_dimension, reconstruction_loss
+from .losses import kl_divergence, kl_per_dimension, reconstruction_loss, total_correlation
 from .models import FaceModel, build_model
 from .previews import PreviewSet, save_prediction_grids
 from .rundir import RunDirectory
@@ -59,6 +60,7 @@ def resume_config(run_dir: Path | str, **train_overrides) -> RunConfig:
 class _TrainingRun:
     def __init__(self, config: RunConfig, emit: EventSink, control: TrainingControl, dist: DistContext):
         config.validate()
+        _check_batch_splits(config.train.batch_size, dist.world_size)
         self.config, self.emit, self.control, self.dist = config, emit, control, dist
         self.tc = config.train
         self.step = 0
@@ -71,12 +73,22 @@ class _TrainingRun:
         tc = self.tc
         if tc.threads > 0:
             torch.set_num_threads(tc.threads)
-        self.device = devices.resolve_device(tc.device)
+        # Under torchrun each process drives GPU number LOCAL_RANK (or the CPU).
+        self.device = (devices.resolve_rank_device(tc.device, self.dist.local_rank) if self.dist.enabled
+                       else devices.resolve_device(tc.device))
+        devices.tune_backends(self.device)
         self.precision = devices.resolve_precision(tc.precision, self.device)
         self.channels_last = devices.resolve_channels_last(tc.channels_last, self.device)
-        self.data = dataset if dataset is not None else load_dataset(self.config.data)
-        self.batch_size = min(tc.batch_size, len(self.data.train))
-        self.local_batch = self.batch_size // self.dist.world_size
+        self.data = dataset if dataset is not None else self._load_data()
+        world = self.dist.world_size
+        # The batch is the global one (split over the processes); a data set smaller than one batch gets the
+        # largest batch that still splits evenly.
+        self.batch_size = min(tc.batch_size, len(self.data.train)) // world * world
+        if self.batch_size == 0:
+            raise ConfigError(f"the training set has {len(self.data.train)} images; each of the {world} "
+                              f"process(es) needs at least one per batch")
+        self.local_batch = self.batch_size // world
+        self.train_images = devices.TrainImages(self.data.train, self.device)
         self.steps_per_epoch = max(1, len(self.data.train) // self.batch_size)
         self.total_steps = tc.epochs * self.steps_per_epoch
         if tc.max_steps:
@@ -98,16 +110,29 @@ class _TrainingRun:
             self.run_dir.write_config(self.config.to_dict())
             self.run_dir.log_line(f"{'resumed' if resume else 'started'} at step {self.step}: "
                                   f"{self.data.describe()}; {self.model.parameter_count():,} parameters; "
-                                  f"device {self.device}, {self.precision}")
+                                  f"device {self.device}, {self.precision}"
+                                  + (f"; {self.dist.world_size} processes" if self.dist.enabled else "")
+                                  + ("; training images on the GPU" if self.train_images.placement == "gpu" else ""))
+
+    def _load_data(self) -> FaceDataset:
+        """Each node's first process builds the data cache while the node's other processes wait, then read it."""
+        builds_cache = self.dist.local_rank == 0
+        if not builds_cache:
+            self.dist.barrier()
+        data = load_dataset(self.config.data)
+        if builds_cache:
+            self.dist.barrier()
+        return data
 
     def _create_run_dir(self) -> RunDirectory:
         name = self.tc.run_name or f"{self.config.model.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
         if self.dist.is_main:
-            run = RunDirectory.create(self.tc.runs_dir, name)
-            self.config.train = replace(self.tc, run_name=run.path.name)
-            self.tc = self.config.train
-        self.dist.barrier()
-        return RunDirectory(Path(self.tc.runs_dir) / (self.tc.run_name or name))
+            name = RunDirectory.create(self.tc.runs_dir, name).path.name
+        # Rank 0 may have added "-2" to a taken name, and another rank's clock may read another second.
+        name = self.dist.broadcast_object(name)
+        self.config.train = replace(self.tc, run_name=name)
+        self.tc = self.config.train
+        return RunDirectory(Path(self.tc.runs_dir) / name)
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cls = torch.optim.AdamW if self.tc.optimizer == "adamw" else torch.optim.Adam
@@ -172,7 +197,8 @@ class _TrainingRun:
             for batch_index in range(offset, self.steps_per_epoch):
                 if self.step >= self.total_steps:
                     break
-                self.control.checkpoint(on_pause=timer.pause)
+                if not self.dist.enabled:      # under torchrun, stops are agreed on in _reduce_step_values
+                    self.control.checkpoint(on_pause=timer.pause)
                 timer.resume()
                 stats = self._train_step(order, epoch, batch_index)
                 self.step += 1
@@ -191,26 +217,36 @@ class _TrainingRun:
         generator = torch.Generator().manual_seed(self.tc.seed * 100_003 + epoch)
         order = torch.randperm(len(self.data.train), generator=generator)
         flips = torch.rand(len(self.data.train), generator=generator) < 0.5 if self.config.data.hflip else None
-        return order, flips
+        device = self.train_images.index_device
+        return order.to(device), (flips.to(device) if flips is not None else None)
 
     def _train_step(self, order, epoch: int, batch_index: int) -> dict[str, float]:
         perm, flips = order
         start = batch_index * self.batch_size
+        # This rank's share of the global batch. Every rank computes the same global order from (seed, epoch), so
+        # this is what a DistributedSampler with set_epoch gives, with the batch (not the epoch) split over ranks:
+        # the global batch and its order stay the same for any number of processes, which makes the result match
+        # a single process and lets a run resume with another world size.
         indices = perm[start:start + self.batch_size][self.dist.rank::self.dist.world_size]
-        images = self.data.train[indices]
+        images = self.train_images.batch(indices)
         if flips is not None:
-            flip = flips[indices]
-            images[flip] = images[flip].flip(-1)
+            flip = flips[indices].to(images.device, non_blocking=True).view(-1, 1, 1, 1)
+            images = torch.where(flip, images.flip(-1), images)     # no host sync, unlike boolean-mask indexing
         x = devices.to_model_input(images, self.device, self.channels_last)
+        noise = self._step_noise()
         self.train_model.train()
         beta = self._beta()
         with devices.autocast(self.device, self.precision):
-            out = self.train_model(x)
+            out = self.train_model(x, noise=noise)
         recon = reconstruction_loss(out.logits, x, self.tc.recon_loss).mean()
         kl = kl_divergence(out.mean, out.logvar).mean() if out.logvar is not None else None
         loss = recon + beta * kl if kl is not None else recon
+        if kl is not None and self.tc.tc_weight > 0:
+            warm = beta / self.tc.beta if self.tc.beta > 0 else 1.0
+            loss = loss + warm * self.tc.tc_weight * total_correlation(out.z, out.mean, out.logvar,
+                                                                        len(self.data.train))
         values = torch.stack([loss.detach(), recon.detach(), kl.detach() if kl is not None else recon.detach() * 0])
-        values = values.tolist()
+        values = self._reduce_step_values(values)
         if not all(math.isfinite(v) for v in values):
             raise NonFiniteLossError(
                 f"the loss became {values[0]} at step {self.step + 1} (reconstruction {values[1]:.4g}, KL "
@@ -223,6 +259,27 @@ class _TrainingRun:
         self.optimizer.step()
         self.scheduler.step()
         return {"loss": values[0], "recon": values[1], "kl": values[2] if kl is not None else None, "beta": beta}
+
+    def _step_noise(self) -> torch.Tensor | None:
+        """This rank's rows of the reparameterization noise for the whole global batch, drawn from (seed, step)
+        alone: a torchrun job draws exactly what one process would, and a resumed run what an uninterrupted one did."""
+        if not self.model.is_variational:
+            return None
+        generator = torch.Generator().manual_seed(_stream_seed("noise", self.tc.seed, self.step))
+        noise = self.model.draw_noise(self.batch_size, generator)
+        return noise[self.dist.rank::self.dist.world_size].to(self.device, non_blocking=True)
+
+    def _reduce_step_values(self, values: torch.Tensor) -> list[float]:
+        """Loss terms as floats: under torchrun averaged over ranks (the global batch's), and in the same all-reduce
+        whether any rank was asked to stop, so every rank takes the same decision on a NaN loss and on stopping
+        (a rank that left alone would leave the others waiting in the gradient all-reduce)."""
+        if not self.dist.enabled:
+            return values.tolist()
+        stop = torch.tensor([float(self.control.stop_requested)], device=values.device)
+        total = self.dist.all_reduce_sum(torch.cat([values.float(), stop]))
+        if total[-1].item() > 0:
+            raise StopRequested()     # before the update: the checkpoint saved holds the state after self.step
+        return (total[:-1] / self.dist.world_size).tolist()
 
     def _beta(self) -> float:
         if self.tc.kl_warmup_steps <= 0:
@@ -330,6 +387,19 @@ class _TrainingRun:
                                   last_checkpoint=str(last) if last else None, final_eval=final_eval))
         return RunResult(status=status, message=message, run_dir=self.run_dir.path, step=self.step,
                          best_checkpoint=best, last_checkpoint=last, final_eval=final_eval)
+
+
+def _check_batch_splits(batch_size: int, world_size: int) -> None:
+    if batch_size % world_size:
+        suggestion = max(world_size, round(batch_size / world_size) * world_size)
+        raise ConfigError(f"batch size {batch_size} is the global batch and must split evenly over the "
+                          f"{world_size} processes: use a multiple of {world_size} (e.g. {suggestion})")
+
+
+def _stream_seed(stream: str, seed: int, index: int) -> int:
+    """A 64-bit generator seed for (stream, seed, index), the same on every machine, process and Python version."""
+    digest = hashlib.blake2b(f"{stream}:{seed}:{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
 
 
 class _Throughput:

@@ -1,0 +1,213 @@
+"""Where random latents come from: the prior, or a Gaussian / Gaussian mixture fitted to encoded data.
+
+A VAE's aggregate posterior rarely matches N(0, I), and a plain AE has no prior at all, so drawing from a density
+fitted to the encoded training set usually gives better faces. Every sampler is deterministic per seed, scales its
+spread by a temperature (0 = the means, 1 = as fitted), and round-trips through to_dict()/from_dict() with plain
+Python types so fitted parameters can be cached. Change the temperature of a fitted sampler without refitting with
+dataclasses.replace(sampler, temperature=t).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+SAMPLER_KINDS = ("prior", "gaussian", "mixture")
+RIDGE_FRACTION = 1e-4   # covariance ridge relative to the average variance: keeps collapsed dims positive definite
+RIDGE_FLOOR = 1e-8
+
+
+class SamplerError(ValueError):
+    """A sampler cannot be built from what it was given (unknown kind, missing or too few latents)."""
+
+
+@runtime_checkable
+class LatentSampler(Protocol):
+    name: str
+
+    @property
+    def latent_dim(self) -> int: ...
+
+    def sample(self, n: int, seed: int) -> np.ndarray: ...   # (n, D) float32, the same for the same seed
+
+    def to_dict(self) -> dict: ...
+
+
+@dataclass(eq=False)
+class PriorSampler:
+    """N(0, temperature^2 I), the VAE's prior."""
+
+    name: ClassVar[str] = "prior"
+    latent_dim: int
+    temperature: float = 1.0
+
+    def __post_init__(self):
+        if self.latent_dim < 1:
+            raise SamplerError(f"latent_dim must be at least 1, got {self.latent_dim}")
+        _check_temperature(self.temperature)
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        noise = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
+        return (self.temperature * noise).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.name, "latent_dim": int(self.latent_dim), "temperature": float(self.temperature)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PriorSampler":
+        _check_kind(d, cls.name)
+        return cls(int(d["latent_dim"]), float(d["temperature"]))
+
+
+@dataclass(eq=False)
+class GaussianSampler:
+    """One full-covariance Gaussian fitted to latents: mean + temperature * L @ eps, with cov = L L^T."""
+
+    name: ClassVar[str] = "gaussian"
+    mean: np.ndarray          # (D,)
+    cholesky: np.ndarray      # (D, D) lower triangular
+    temperature: float = 1.0
+
+    def __post_init__(self):
+        _check_temperature(self.temperature)
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.mean.shape[0])
+
+    @classmethod
+    def fit(cls, latents: np.ndarray, temperature: float = 1.0) -> "GaussianSampler":
+        latents = _checked_latents(latents, minimum=2, what="a Gaussian")
+        covariance = np.atleast_2d(np.cov(latents, rowvar=False))
+        covariance += _ridge(latents) * np.eye(latents.shape[1])
+        return cls(latents.mean(axis=0), np.linalg.cholesky(covariance), temperature)
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        noise = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
+        return (self.mean + self.temperature * noise @ self.cholesky.T).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.name, "temperature": float(self.temperature), "mean": self.mean.tolist(),
+                "cholesky": self.cholesky.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "GaussianSampler":
+        _check_kind(d, cls.name)
+        return cls(np.asarray(d["mean"], np.float64), np.asarray(d["cholesky"], np.float64), float(d["temperature"]))
+
+
+@dataclass(eq=False)
+class MixtureSampler:
+    """A full-covariance Gaussian mixture fitted with scikit-learn, sampled with numpy.
+
+    The temperature scales the spread around each component's mean; the component weights stay as fitted.
+    """
+
+    name: ClassVar[str] = "mixture"
+    weights: np.ndarray       # (K,) summing to 1
+    means: np.ndarray         # (K, D)
+    choleskys: np.ndarray     # (K, D, D) lower-triangular factors of the component covariances
+    temperature: float = 1.0
+
+    def __post_init__(self):
+        _check_temperature(self.temperature)
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.means.shape[1])
+
+    @classmethod
+    def fit(cls, latents: np.ndarray, n_components: int = 10, seed: int = 0,
+            temperature: float = 1.0) -> "MixtureSampler":
+        from sklearn.mixture import GaussianMixture   # imported here: scikit-learn is slow to import
+        from threadpoolctl import threadpool_limits    # ships with scikit-learn
+
+        if n_components < 1:
+            raise SamplerError(f"a mixture needs at least 1 component, got {n_components}")
+        latents = _checked_latents(latents, minimum=2 * n_components, what=f"a {n_components}-component mixture")
+        mixture = GaussianMixture(n_components=n_components, covariance_type="full", reg_covar=_ridge(latents),
+                                  random_state=seed)
+        # EM on small matrices is dominated by BLAS threading overhead: one thread fitted 5000 x 16 latents
+        # in 0.5 s where the default threads took 12 s on a busy 2-core machine.
+        with threadpool_limits(limits=1):
+            mixture.fit(latents)
+        return cls(mixture.weights_ / mixture.weights_.sum(), mixture.means_,
+                   np.linalg.cholesky(mixture.covariances_), temperature)
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        components = rng.choice(len(self.weights), size=n, p=self.weights)
+        noise = rng.standard_normal((n, self.latent_dim))
+        out = np.empty((n, self.latent_dim))
+        # One matrix product per component rather than gathering an (n, D, D) stack of factors.
+        for k in np.unique(components):
+            rows = components == k
+            out[rows] = self.means[k] + self.temperature * noise[rows] @ self.choleskys[k].T
+        return out.astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.name, "temperature": float(self.temperature), "weights": self.weights.tolist(),
+                "means": self.means.tolist(), "choleskys": self.choleskys.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "MixtureSampler":
+        _check_kind(d, cls.name)
+        return cls(np.asarray(d["weights"], np.float64), np.asarray(d["means"], np.float64),
+                   np.asarray(d["choleskys"], np.float64), float(d["temperature"]))
+
+
+SAMPLER_CLASSES = {cls.name: cls for cls in (PriorSampler, GaussianSampler, MixtureSampler)}
+
+
+def make_sampler(kind: str, latent_dim: int, latents: np.ndarray | None = None, temperature: float = 1.0,
+                 n_components: int = 10, seed: int = 0) -> LatentSampler:
+    """A sampler of the given kind; "gaussian" and "mixture" are fitted to `latents` (N, latent_dim)."""
+    if kind not in SAMPLER_KINDS:
+        raise SamplerError(f"unknown sampler {kind!r}; choose one of {SAMPLER_KINDS}")
+    if kind == "prior":
+        return PriorSampler(latent_dim, temperature)
+    if latents is None:
+        raise SamplerError(f"the {kind!r} sampler is fitted to encoded images, but no latents were given; "
+                           "encode a data set first or use the 'prior' sampler")
+    latents = np.asarray(latents)
+    if latents.ndim != 2 or latents.shape[1] != latent_dim:
+        raise SamplerError(f"latents of shape {latents.shape} do not match the model's latent size {latent_dim}")
+    if kind == "gaussian":
+        return GaussianSampler.fit(latents, temperature)
+    return MixtureSampler.fit(latents, n_components=n_components, seed=seed, temperature=temperature)
+
+
+def sampler_from_dict(d: dict[str, Any]) -> LatentSampler:
+    """Rebuild any sampler from its to_dict()."""
+    kind = d.get("kind")
+    if kind not in SAMPLER_CLASSES:
+        raise SamplerError(f"cannot rebuild a sampler of kind {kind!r}; known kinds are {SAMPLER_KINDS}")
+    return SAMPLER_CLASSES[kind].from_dict(d)
+
+
+def _checked_latents(latents: np.ndarray, minimum: int, what: str) -> np.ndarray:
+    latents = np.asarray(latents, dtype=np.float64)
+    if latents.ndim != 2:
+        raise SamplerError(f"latents must be an (N, D) array, got shape {latents.shape}")
+    if len(latents) < minimum:
+        raise SamplerError(f"fitting {what} needs at least {minimum} encoded images, got {len(latents)}; "
+                           "encode more images, use fewer components or the 'prior' sampler")
+    if not np.isfinite(latents).all():
+        raise SamplerError("the latents contain NaN or infinite values; the model has diverged")
+    return latents
+
+
+def _ridge(latents: np.ndarray) -> float:
+    return RIDGE_FRACTION * float(latents.var(axis=0).mean()) + RIDGE_FLOOR
+
+
+def _check_temperature(temperature: float) -> None:
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise SamplerError(f"temperature must be a finite number >= 0, got {temperature}")
+
+
+def _check_kind(d: dict[str, Any], kind: str) -> None:
+    if d.get("kind") != kind:
+        raise SamplerError(f"expected a stored {kind!r} sampler, got kind {d.get('kind')!r}")

@@ -4,7 +4,7 @@ The study presets exist so its experiments can be rerun and compared; they are h
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 from .config import ConfigError, ModelConfig
 
@@ -46,6 +46,9 @@ def preset_config(name: str, **overrides) -> ModelConfig:
     """The named preset with any fields overridden (e.g. latent_dim=32)."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    unknown = sorted(set(overrides) - {f.name for f in fields(ModelConfig)})
+    if unknown:
+        raise ConfigError(f"unknown model setting(s) for preset {name!r}: {', '.join(unknown)}")
     config = replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
     config.validate()
     return config

@@ -41,7 +41,8 @@ class PreviewSet:
             if not model.is_variational:
                 # A plain AE has no prior: place the samples by its codes' per-dimension mean and spread.
                 codes, _ = model.encode(self.stats_images.to(device).float() / 255)
-                z = codes.mean(0) + codes.std(0) * z
+                spread = codes.std(0) if len(codes) > 1 else torch.zeros_like(codes[0])   # one image: no spread
+                z = codes.mean(0) + spread * z
             samples = model.decode(z)
         finally:
             model.train(was_training)

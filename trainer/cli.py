@@ -16,7 +16,7 @@ from .distributed import JobTerminated
 from .presets import PRESETS, preset_config
 from .rundir import RunDirError
 
-COMMANDS = ("train", "eval", "predict")
+COMMANDS = ("train", "eval", "predict", "experiments", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(commands)
     _add_eval_parser(commands)
     _add_predict_parser(commands)
+    from .experiments_cli import add_experiment_parsers
+    add_experiment_parsers(commands)
     return parser
 
 
@@ -120,7 +122,7 @@ def run_train(args: argparse.Namespace) -> int:
     with distributed_session(config.train.device) as (dist, _):
         printer = ProgressPrinter(quiet=args.quiet or not dist.is_main)
         control = TrainingControl()
-        previous_int = _stop_on_first_interrupt(control)
+        previous_int = _stop_on_first_interrupt(control, second_aborts=not dist.enabled)
         previous_term = signal.signal(signal.SIGTERM, _raise_job_terminated)
         try:
             result = train(config, events=printer, control=control, resume=args.resume, dist=dist)
@@ -136,12 +138,19 @@ def run_train(args: argparse.Namespace) -> int:
     return 0 if result.status in ("completed", "stopped") else 1
 
 
-def _stop_on_first_interrupt(control: TrainingControl):
-    """First Ctrl-C: stop at the next step and save a checkpoint. Second Ctrl-C: the usual KeyboardInterrupt."""
+def _stop_on_first_interrupt(control: TrainingControl, second_aborts: bool = True):
+    """First Ctrl-C: stop at the next step and save a checkpoint. Second Ctrl-C: the usual KeyboardInterrupt.
+
+    Under torchrun every Ctrl-C only stops (second_aborts=False): torchrun forwards the terminal's SIGINT to its
+    workers, so each sees two at once; torchrun itself kills them if they take longer than its shutdown timeout.
+    """
     def handler(signum, frame):
         if control.stop_requested:
-            raise KeyboardInterrupt
-        print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
+            if second_aborts:
+                raise KeyboardInterrupt
+            return
+        print("\nstopping after this step" + (" (Ctrl-C again to abort)..." if second_aborts else "..."),
+              file=sys.stderr)
         control.stop()
     return signal.signal(signal.SIGINT, handler)
 

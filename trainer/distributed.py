@@ -2,12 +2,23 @@
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from datetime import timedelta
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as torch_dist
+
+# How long a collective may wait for a rank before the job fails. Long enough for a first run's data decoding (the
+# other ranks wait while each node's first process builds the data cache); a dead rank ends the job much sooner,
+# because torchrun stops every rank as soon as one exits with an error.
+PROCESS_GROUP_TIMEOUT = timedelta(minutes=30)
+
+
+class JobTerminated(Exception):
+    """This process received SIGTERM: torchrun ends the other ranks so when one fails, or the job was cancelled."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,14 @@ class DistContext:
         if self.enabled:
             torch_dist.barrier()
 
+    def broadcast_object(self, value: Any) -> Any:
+        """Rank 0's value (picklable) on every rank."""
+        if not self.enabled:
+            return value
+        box = [value]
+        torch_dist.broadcast_object_list(box, src=0)
+        return box[0]
+
 
 SINGLE_PROCESS = DistContext()
 
@@ -51,22 +70,41 @@ def context_from_environment() -> DistContext:
 
 @contextmanager
 def distributed_session(device: str) -> Iterator[tuple[DistContext, str]]:
-    """Set up the process group under torchrun (nccl on CUDA, gloo on CPU) and always tear it down.
+    """Set up the process group under torchrun (nccl on CUDA, gloo on CPU) and always tear it down, also on error.
 
-    Yields the context and the device this process should use (cuda:LOCAL_RANK on GPUs).
+    Yields the context and the device this process uses (cuda:LOCAL_RANK on GPUs; the training loop picks the
+    same from the config's device setting, see device.resolve_rank_device). A failing rank says which it is on
+    stderr and in torchrun's error file, so torchrun's failure summary names the first error.
     """
     context = context_from_environment()
     if not context.enabled:
         yield context, device
         return
-    use_cuda = torch.cuda.is_available() and device in ("auto", "cuda")
-    if use_cuda:
-        torch.cuda.set_device(context.local_rank)
-        device = f"cuda:{context.local_rank}"
-    elif device == "auto":
-        device = "cpu"
-    torch_dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    from .device import resolve_rank_device
+    rank_device = resolve_rank_device(device, context.local_rank)
+    if rank_device.type == "cuda":
+        torch.cuda.set_device(rank_device)
+        # Gradients travel over NCCL; the small CPU tensors of validation sums and broadcasts go over gloo.
+        backend = "cpu:gloo,cuda:nccl"
+    else:
+        backend = "gloo"
+    torch_dist.init_process_group(backend=backend, timeout=PROCESS_GROUP_TIMEOUT)
     try:
-        yield context, device
+        yield context, str(rank_device)
+    except Exception as error:
+        if not isinstance(error, JobTerminated):
+            print(f"rank {context.rank} of {context.world_size} failed: {type(error).__name__}: {error}",
+                  file=sys.stderr, flush=True)
+            _record_for_torchrun(error)
+        raise
     finally:
         torch_dist.destroy_process_group()
+
+
+def _record_for_torchrun(error: BaseException) -> None:
+    """Write the error where torchrun looks for it (TORCHELASTIC_ERROR_FILE), for its failure summary."""
+    from torch.distributed.elastic.multiprocessing.errors import get_error_handler
+    try:
+        get_error_handler().record_exception(error)
+    except OSError:
+        pass

@@ -160,6 +160,7 @@ class _TrainingRun:
         self.optimizer.load_state_dict(payload["optimizer_state"])
         self.scheduler.load_state_dict(payload["scheduler_state"])
         self.step = int(payload["step"])
+        self.last_saved_step = self.step      # last.pt of the earlier session is the last good checkpoint
         self.best_val = float(payload.get("best_val_loss", math.inf))
         self.best_step = payload.get("best_step")
         rng = payload.get("rng_state", {})
@@ -170,10 +171,11 @@ class _TrainingRun:
 
     # ------------------------------------------------------------ the loop
     def execute(self) -> RunResult:
-        self.emit(RunStarted(run_dir=str(self.run_dir.path), config=self.config.to_dict(),
-                             total_steps=self.total_steps, start_step=self.step, n_train=len(self.data.train),
-                             n_test=len(self.data.test), param_count=self.model.parameter_count(),
-                             device=str(self.device), precision=self.precision, resumed=self.step > 0))
+        if self.dist.is_main:          # like every event: reported by rank 0 alone
+            self.emit(RunStarted(run_dir=str(self.run_dir.path), config=self.config.to_dict(),
+                                 total_steps=self.total_steps, start_step=self.step, n_train=len(self.data.train),
+                                 n_test=len(self.data.test), param_count=self.model.parameter_count(),
+                                 device=str(self.device), precision=self.precision, resumed=self.step > 0))
         try:
             self._run_steps()
         except StopRequested:
@@ -250,8 +252,8 @@ class _TrainingRun:
         if not all(math.isfinite(v) for v in values):
             raise NonFiniteLossError(
                 f"the loss became {values[0]} at step {self.step + 1} (reconstruction {values[1]:.4g}, KL "
-                f"{values[2]:.4g}); the run was stopped and the last good checkpoint "
-                f"(step {self.last_saved_step}) was kept. Try a lower learning rate or beta.")
+                f"{values[2]:.4g}); the run was stopped and {self._kept_checkpoint()}. "
+                f"Try a lower learning rate or beta.")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.tc.grad_clip > 0:
@@ -326,7 +328,7 @@ class _TrainingRun:
         val_loss, recon, kl, kl_dims = self._validate()
         if not math.isfinite(val_loss):
             raise NonFiniteLossError(f"the validation loss became {val_loss} at step {self.step}; the run was "
-                                     f"stopped and the last good checkpoint (step {self.last_saved_step}) was kept")
+                                     f"stopped and {self._kept_checkpoint()}")
         is_best = val_loss < self.best_val
         if is_best:
             self.best_val, self.best_step = val_loss, self.step
@@ -342,6 +344,11 @@ class _TrainingRun:
         self.emit(EvalMetrics(step=self.step, epoch=epoch, val_loss=val_loss, val_recon=recon, val_kl=kl,
                               kl_per_dim=kl_dims, is_best=is_best, preview=preview))
         self._save_checkpoint(best=is_best)
+
+    def _kept_checkpoint(self) -> str:
+        if self.last_saved_step is None:
+            return "no checkpoint had been saved yet"
+        return f"the last good checkpoint (step {self.last_saved_step}) was kept"
 
     def _save_checkpoint(self, best: bool) -> None:
         if not self.dist.is_main:

@@ -13,6 +13,9 @@ from torch import nn
 from .config import ModelConfig
 
 
+_UNIFORM_REPARAMS = ("uniform01", "uniform_pm1")     # reparameterizations that take uniform noise
+
+
 @dataclass
 class ModelOutput:
     logits: torch.Tensor            # decoder output before the sigmoid, (N, C, H, W)
@@ -28,7 +31,9 @@ def _activation(name: str) -> nn.Module:
 
 def _norm(name: str, channels: int) -> nn.Module:
     if name == "group":
-        return nn.GroupNorm(min(8, channels), channels)
+        # up to 8 groups; the count must divide the channels (12 channels -> 6 groups)
+        groups = next(g for g in range(min(8, channels), 0, -1) if channels % g == 0)
+        return nn.GroupNorm(groups, channels)
     if name == "batch":
         return nn.BatchNorm2d(channels)
     return nn.Identity()
@@ -134,22 +139,40 @@ class FaceModel(nn.Module):
         """Images in [0, 1]. Skip-connection models decode without their skips here, as any sampler must."""
         return torch.sigmoid(self.decode_logits(z))
 
-    def reparameterize(self, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """Draw z from q(z|x). Only "normal" is correct; the others reproduce the original study's variants."""
-        kind = self.config.reparam
-        if kind == "normal":
-            return mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-        if kind == "exp_logvar":                   # treats exp(logvar) as the std: the variance is squared
-            return mean + torch.exp(logvar) * torch.randn_like(mean)
-        if kind == "uniform01":                    # non-zero-mean noise: shifts every code by +std/2
-            return mean + torch.exp(0.5 * logvar) * torch.rand_like(mean)
-        return mean + torch.exp(0.5 * logvar) * (2.0 * torch.rand_like(mean) - 1.0)   # uniform_pm1
+    def draw_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Raw noise for n codes as `reparameterize` takes it: uniform in [0, 1) for the uniform variants, else
+        standard normal. Float32 (n, latent_dim) on the generator's device (the CPU by default)."""
+        shape = (n, self.latent_dim)
+        if self.config.reparam in _UNIFORM_REPARAMS:
+            return torch.rand(shape, generator=generator)
+        return torch.randn(shape, generator=generator)
 
-    def forward(self, x: torch.Tensor) -> ModelOutput:
+    def reparameterize(self, mean: torch.Tensor, logvar: torch.Tensor,
+                       noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Draw z from q(z|x). Only "normal" is correct; the others reproduce the original study's variants.
+
+        `noise` (as from `draw_noise`) makes the draw reproducible: the training loop passes noise from (seed, step)
+        so that every torchrun rank and a resumed run use the same. None: drawn here from torch's global RNG.
+        """
+        kind = self.config.reparam
+        if noise is None:
+            noise = torch.rand_like(mean) if kind in _UNIFORM_REPARAMS else torch.randn_like(mean)
+        else:
+            noise = noise.to(device=mean.device, dtype=mean.dtype)
+        if kind == "normal":
+            return mean + torch.exp(0.5 * logvar) * noise
+        if kind == "exp_logvar":                   # treats exp(logvar) as the std: the variance is squared
+            return mean + torch.exp(logvar) * noise
+        if kind == "uniform01":                    # non-zero-mean noise: shifts every code by +std/2
+            return mean + torch.exp(0.5 * logvar) * noise
+        return mean + torch.exp(0.5 * logvar) * (2.0 * noise - 1.0)   # uniform_pm1
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> ModelOutput:
+        """`noise`: optional reparameterization noise (see `reparameterize`); used by a training-mode VAE only."""
         mean, logvar, features = self._encode_features(x)
         z = mean
         if self.is_variational and self.training:
-            z = self.reparameterize(mean, logvar)
+            z = self.reparameterize(mean, logvar, noise)
         skips = features if self.config.skip_connections else None
         return ModelOutput(logits=self.decode_logits(z, skips), mean=mean, logvar=logvar, z=z)
 

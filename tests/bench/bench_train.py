@@ -5,11 +5,19 @@ NCHW at default (fp32) settings. Ours trains from the cached uint8 tensor with c
 CPU supports it. Prints a table and one JSON line. Target: ours >= 1.5x the baseline's images/s.
 
     python tests/bench/bench_train.py [--data DIR] [--steps 30] [--presets default study-vae-04]
+
+With --distributed, instead: our loop's images/s with 1 and 2 CPU processes under torchrun (gloo, DDP) at the same
+global batch, each process with half the cores; and, when a GPU is present, 1 GPU with and without --compile.
+
+    python tests/bench/bench_train.py --distributed [--data DIR] [--steps 30] [--presets default]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from trainer.config import DataConfig, RunConfig, TrainConfig
 from trainer.data import folder_splits, load_dataset
+from trainer.distributed import SINGLE_PROCESS, DistContext, distributed_session
 from trainer.events import StepMetrics
 from trainer.loop import train
 from trainer.losses import kl_divergence, reconstruction_loss
@@ -69,7 +78,9 @@ def baseline_images_per_s(preset: str, paths: list[Path], steps: int, batch: int
     return steps * batch / (time.perf_counter() - start)
 
 
-def ours_images_per_s(preset: str, dataset, steps: int, batch: int, runs_dir: str) -> float:
+def ours_images_per_s(preset: str, dataset, steps: int, batch: int, runs_dir: str,
+                      dist: DistContext = SINGLE_PROCESS, **train_settings) -> float:
+    """Images/s of train() (on rank 0 under torchrun; other ranks return 0). `train_settings`: TrainConfig fields."""
     times: dict[int, float] = {}
 
     def on_event(event):
@@ -78,9 +89,68 @@ def ours_images_per_s(preset: str, dataset, steps: int, batch: int, runs_dir: st
 
     config = RunConfig(model=preset_config(preset), data=DataConfig(source=dataset.source),
                        train=TrainConfig(max_steps=steps + WARMUP, batch_size=batch, runs_dir=runs_dir,
-                                         final_eval=False, log_every_steps=1000))
-    train(config, events=on_event, dataset=dataset)
+                                         final_eval=False, log_every_steps=1000, **train_settings))
+    train(config, events=on_event, dataset=dataset, dist=dist)
+    if not dist.is_main:
+        return 0.0
     return steps * batch / (times[steps + WARMUP] - times[WARMUP])
+
+
+def distributed_data_config(data: Path) -> DataConfig:
+    return DataConfig(source=str(data)) if data.is_dir() else DataConfig(source="synthetic", synthetic_count=2000)
+
+
+def torchrun_images_per_s(processes: int, threads: int, args: argparse.Namespace, runs_dir: str) -> float:
+    """Launch this script under torchrun on the CPU; rank 0 writes its images/s to a file."""
+    out = Path(runs_dir) / f"rate_{processes}x{threads}.json"
+    repo = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+           "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+               str(Path(__file__).resolve()), "--worker-out", str(out), "--data", str(args.data),
+               "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--presets", args.presets[0],
+               "--threads", str(threads)]
+    subprocess.run(command, env=env, check=True)
+    return json.loads(out.read_text())
+
+
+def distributed_worker(args: argparse.Namespace) -> None:
+    """One torchrun process of torchrun_images_per_s."""
+    dataset = load_dataset(distributed_data_config(args.data))
+    runs_dir = str(Path(args.worker_out).parent)
+    with distributed_session("cpu") as (dist, _):
+        rate = ours_images_per_s(args.presets[0], dataset, args.steps, args.batch_size, runs_dir, dist=dist,
+                                 device="cpu", threads=args.threads)
+    if dist.is_main:
+        Path(args.worker_out).write_text(json.dumps(rate))
+
+
+def distributed_main(args: argparse.Namespace) -> None:
+    preset = args.presets[0]
+    load_dataset(distributed_data_config(args.data))        # build the data cache once, before the workers
+    row: dict = {"preset": preset, "global_batch": args.batch_size}
+    with tempfile.TemporaryDirectory() as tmp:
+        # processes x threads: one process with every core, one with half (the per-process share), two with half
+        cores = os.cpu_count() or 1
+        setups = [(1, cores), (1, max(1, cores // 2)), (2, max(1, cores // 2))]
+        cpu = {f"{n}x{t}": torchrun_images_per_s(n, t, args, tmp) for n, t in setups}
+        row["cpu_img_s"] = {key: round(rate, 1) for key, rate in cpu.items()}
+        row["cpu_2_vs_1"] = round(cpu[f"2x{setups[2][1]}"] / cpu[f"1x{cores}"], 2)
+        if torch.cuda.is_available():
+            dataset = load_dataset(distributed_data_config(args.data))
+            row["gpu"] = torch.cuda.get_device_name()
+            row["gpu_img_s"] = round(ours_images_per_s(preset, dataset, args.steps, args.batch_size, tmp,
+                                                       device="cuda"), 1)
+            row["gpu_compiled_img_s"] = round(ours_images_per_s(preset, dataset, args.steps, args.batch_size, tmp,
+                                                                device="cuda", compile=True), 1)
+    print(f"{'setup':<34}{'img/s':>10}")
+    for key, rate in row["cpu_img_s"].items():
+        processes, threads = key.split("x")
+        print(f"{f'CPU, {processes} process(es) x {threads} thread(s)':<34}{rate:>10.1f}")
+    if "gpu" in row:
+        print(f"{'1 GPU':<34}{row['gpu_img_s']:>10.1f}\n{'1 GPU, --compile':<34}{row['gpu_compiled_img_s']:>10.1f}")
+    print(json.dumps({"bench": "train-distributed", "data": str(args.data), "steps": args.steps,
+                      "cpu_count": os.cpu_count(), **row}))
 
 
 def main() -> None:
@@ -89,7 +159,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--presets", nargs="+", default=["default", "study-vae-04"])
+    parser.add_argument("--distributed", action="store_true",
+                        help="1 vs 2 CPU processes under torchrun (first preset only), and 1 GPU when present")
+    parser.add_argument("--worker-out", help=argparse.SUPPRESS)       # set for the torchrun processes
+    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker_out:
+        return distributed_worker(args)
+    if args.distributed:
+        return distributed_main(args)
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.data.is_dir():

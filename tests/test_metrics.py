@@ -1,0 +1,287 @@
+"""Metrics with known answers: PSNR, SSIM, active units, discretized MI / MIG, and evaluate() on tiny fake models."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.signal import correlate2d
+from torch import nn
+
+from trainer.metrics import (SSIM_C1, SSIM_C2, EvalReport, active_units, best_factor_per_dim, discretize, evaluate,
+                             factor_entropies, mig, mutual_information_matrix, psnr, ssim)
+
+
+# ---------------------------------------------------------------- PSNR and SSIM
+
+def test_psnr_of_identical_images_is_the_cap():
+    images = torch.rand(3, 3, 8, 8)
+    assert torch.equal(psnr(images, images.clone()), torch.full((3,), 100.0))
+    assert torch.equal(psnr(images, images, cap_db=60.0), torch.full((3,), 60.0))
+
+
+def test_psnr_of_known_offsets():
+    a = torch.full((2, 3, 8, 8), 0.5)
+    b = a.clone()
+    b[0] += 0.1          # MSE 0.01 -> 20 dB
+    b[1] += 0.01         # MSE 1e-4 -> 40 dB
+    assert psnr(a, b).tolist() == pytest.approx([20.0, 40.0], abs=1e-3)
+    assert psnr(a * 255, b * 255, max_val=255.0).tolist() == pytest.approx([20.0, 40.0], abs=1e-3)
+
+
+def test_psnr_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        psnr(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 9))
+
+
+def test_ssim_of_identical_images_is_one_and_of_noise_is_low():
+    y, x = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 32), indexing="ij")
+    smooth = torch.stack([x, y, (x + y) / 2]).unsqueeze(0).repeat(2, 1, 1, 1)
+    noise = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert ssim(smooth, smooth).tolist() == pytest.approx([1.0, 1.0], abs=1e-5)
+    assert (ssim(smooth, noise) < 0.1).all()
+
+
+def test_ssim_of_two_flat_images_matches_the_formula():
+    # no variance anywhere: SSIM reduces to the luminance term (2ab + C1) / (a^2 + b^2 + C1)
+    a, b = 0.3, 0.6
+    expected = (2 * a * b + SSIM_C1) / (a * a + b * b + SSIM_C1)
+    got = ssim(torch.full((1, 3, 16, 16), a), torch.full((1, 3, 16, 16), b))
+    assert got.item() == pytest.approx(expected, abs=1e-5)
+
+
+def _reference_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM of one (C, H, W) pair written out with scipy, channel by channel."""
+    offsets = np.arange(11) - 5.0
+    profile = np.exp(-offsets ** 2 / (2 * 1.5 ** 2))
+    window = np.outer(profile, profile) / profile.sum() ** 2
+    scores = []
+    for ca, cb in zip(a, b):
+        def blur(t):
+            return correlate2d(t, window, mode="valid")
+        mu_a, mu_b = blur(ca), blur(cb)
+        var_a, var_b = blur(ca * ca) - mu_a ** 2, blur(cb * cb) - mu_b ** 2
+        cov = blur(ca * cb) - mu_a * mu_b
+        ssim_map = ((2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)
+                    / ((mu_a ** 2 + mu_b ** 2 + SSIM_C1) * (var_a + var_b + SSIM_C2)))
+        scores.append(ssim_map.mean())
+    return float(np.mean(scores))
+
+
+def test_ssim_matches_a_channel_by_channel_reference():
+    generator = torch.Generator().manual_seed(1)
+    a = torch.rand(2, 3, 20, 24, generator=generator)
+    b = (a + 0.2 * torch.randn(2, 3, 20, 24, generator=generator)).clamp(0, 1)
+    b[:, 1] = 1 - b[:, 1]          # channels differ a lot: mixing them up would show
+    expected = [_reference_ssim(a[i].double().numpy(), b[i].double().numpy()) for i in range(2)]
+    assert ssim(a, b).tolist() == pytest.approx(expected, abs=1e-4)
+
+
+def test_ssim_rejects_images_smaller_than_the_window():
+    with pytest.raises(ValueError, match="smaller than"):
+        ssim(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
+
+
+# ---------------------------------------------------------------- active units and discretization
+
+def test_active_units_counts_dimensions_whose_means_vary():
+    rng = np.random.default_rng(0)
+    assert active_units(np.full((100, 5), 0.7)).sum() == 0
+    means = np.zeros((500, 5))
+    means[:, [0, 2, 4]] = rng.normal(size=(500, 3))
+    means[:, 1] = 0.01 * rng.normal(size=500)        # variance 1e-4: below the threshold
+    assert active_units(means).tolist() == [True, False, True, False, True]
+
+
+def test_discretize_uses_equal_width_bins_per_column():
+    values = np.array([[0.0, 5.0], [0.2, 5.0], [0.5, 5.0], [0.74, 5.0], [1.0, 5.0]])
+    codes = discretize(values, n_bins=4)
+    assert codes[:, 0].tolist() == [0, 0, 2, 2, 3]
+    assert len(set(codes[:, 1].tolist())) == 1       # a constant column falls into one bin
+
+
+def test_discretize_rejects_non_finite_values():
+    with pytest.raises(ValueError, match="NaN"):
+        discretize(np.array([[0.0], [np.nan]]))
+
+
+# ---------------------------------------------------------------- mutual information and MIG
+
+def _uniform_factors(n: int, f: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(size=(n, f)).astype(np.float32)
+
+
+def test_factor_entropies_keep_categorical_levels():
+    levels = np.repeat(np.arange(30.0), 20)[:, None]               # 30 equally frequent levels
+    assert factor_entropies(levels, n_bins=5, categorical=[True])[0] == pytest.approx(math.log(30))
+    assert factor_entropies(levels, n_bins=5)[0] == pytest.approx(math.log(5))   # binned: 6 levels per bin
+    coin = np.array([[0.0], [1.0]] * 50)
+    assert factor_entropies(coin)[0] == pytest.approx(math.log(2))
+
+
+def test_mig_is_high_when_each_dim_copies_one_factor():
+    factors = _uniform_factors(2000, 3)
+    latents = np.stack([3 * factors[:, 2], factors[:, 0] - 5, 0.5 * factors[:, 1]], axis=1)
+    score, gaps = mig(latents, factors)
+    assert score > 0.8 and (gaps > 0.8).all()
+    found = best_factor_per_dim(latents, factors, ["a", "b", "c"])
+    assert [name for name, _ in found] == ["c", "a", "b"]
+    assert all(s == pytest.approx(1.0, abs=1e-6) for _, s in found)
+
+
+def test_mig_is_near_zero_for_latents_independent_of_the_factors():
+    factors = _uniform_factors(5000, 3, seed=1)
+    latents = np.random.default_rng(2).normal(size=(5000, 4))
+    score, _ = mig(latents, factors)
+    assert 0 <= score < 0.05
+
+
+def test_mutual_information_matrix_is_in_nats_with_factors_in_columns():
+    factors = _uniform_factors(1000, 2)
+    latents = np.stack([factors[:, 1], np.random.default_rng(3).normal(size=1000)], axis=1)
+    info = mutual_information_matrix(latents, factors)
+    assert info.shape == (2, 2)
+    assert info[0, 1] == pytest.approx(factor_entropies(factors)[1])      # a copy shares all of the factor's entropy
+    assert info[0, 1] > 10 * max(info[0, 0], info[1, 0], info[1, 1])
+
+
+def test_categorical_factor_is_handled():
+    rng = np.random.default_rng(4)
+    shape = rng.choice([0.0, 1.0, 7.0], size=1200)                 # three levels, unevenly spaced
+    factors = np.stack([rng.uniform(size=1200), shape], axis=1)
+    latents = np.stack([shape + 0.5, factors[:, 0]], axis=1)
+    info = mutual_information_matrix(latents, factors, categorical=[False, True])
+    entropy = factor_entropies(factors, categorical=[False, True])
+    assert entropy[1] == pytest.approx(math.log(3), abs=0.01)
+    assert info[0, 1] == pytest.approx(entropy[1])
+    score, _ = mig(latents, factors, categorical=[False, True])
+    assert score > 0.8
+    names = [name for name, _ in best_factor_per_dim(latents, factors, ["size", "shape"], categorical=[False, True])]
+    assert names == ["shape", "size"]
+
+
+def test_mig_skips_factors_that_never_vary():
+    factors = _uniform_factors(1000, 2)
+    factors[:, 1] = 0.25
+    latents = factors[:, :1] * 2
+    score, gaps = mig(latents, factors)
+    assert math.isnan(gaps[1])
+    assert score == pytest.approx(gaps[0]) and score > 0.8
+
+
+def test_mismatched_sample_counts_are_rejected():
+    with pytest.raises(ValueError, match="same N"):
+        mutual_information_matrix(np.zeros((10, 2)), np.zeros((9, 2)))
+    with pytest.raises(ValueError, match="factor names"):
+        best_factor_per_dim(np.zeros((10, 2)), np.zeros((10, 2)), ["only one"])
+
+
+# ---------------------------------------------------------------- evaluate() on fake models
+
+class FlatColourModel(nn.Module):
+    """The FaceModel interface for flat-coloured images: the code is the mean colour (D = 3), the decoder paints
+    the code plus `offset` back. A VAE version reports logvar 0, so its KL per dim is mean^2 / 2."""
+
+    def __init__(self, variational: bool, offset: float = 0.0):
+        super().__init__()
+        self.is_variational = variational
+        self.latent_dim = 3
+        self.offset = offset
+        self.size = 16
+        self.calls: list[tuple[bool, bool]] = []          # (training, grad enabled) at each encode
+
+    def encode(self, x):
+        self.calls.append((self.training, torch.is_grad_enabled()))
+        mean = x.mean(dim=(2, 3))
+        return mean, (torch.zeros_like(mean) if self.is_variational else None)
+
+    def decode_logits(self, z):
+        return torch.logit(z + self.offset)[:, :, None, None].expand(-1, -1, self.size, self.size)
+
+    def decode(self, z):
+        return torch.sigmoid(self.decode_logits(z))
+
+
+def _flat_colour_images(n: int = 400) -> tuple[torch.Tensor, np.ndarray]:
+    """uint8 (n, 3, 16, 16) flat images; red varies widely, green a little, blue not at all; factors = colours."""
+    rng = np.random.default_rng(5)
+    colours = np.stack([rng.integers(20, 200, n), rng.integers(100, 106, n), np.full(n, 60)], axis=1)
+    images = torch.from_numpy(colours.astype(np.uint8))[:, :, None, None].expand(-1, -1, 16, 16).contiguous()
+    return images, colours.astype(np.float32) / 255
+
+
+def test_evaluate_vae_reports_kl_active_units_and_factors():
+    images, factors = _flat_colour_images()
+    model = FlatColourModel(variational=True)
+    report = evaluate(model, images, factors=factors, factor_names=["red", "green", "blue"], batch_size=64)
+    assert report.n_images == 400 and report.latent_dim == 3
+    assert report.mse < 1e-10 and report.psnr == pytest.approx(100.0) and report.ssim == pytest.approx(1.0, abs=1e-4)
+    expected_kl = 0.5 * (factors ** 2).mean(axis=0)
+    assert report.kl_per_dim == pytest.approx(expected_kl.tolist(), rel=1e-5)
+    assert report.kl == pytest.approx(expected_kl.sum(), rel=1e-5)
+    assert report.neg_elbo == pytest.approx(report.recon_loss + report.kl)
+    assert report.active_units == 1                       # only red varies by more than the threshold
+    assert set(report.mig_per_factor) == {"red", "green"}  # blue never varies
+    assert report.mig > 0.8
+    assert [name for name, _ in report.dim_factors[:2]] == ["red", "green"]
+
+
+def test_evaluate_ae_leaves_vae_fields_empty_and_measures_the_offset():
+    images, _ = _flat_colour_images()
+    report = evaluate(FlatColourModel(variational=False, offset=0.1), images)
+    assert report.kl is None and report.kl_per_dim is None and report.neg_elbo is None
+    assert report.active_units is None and report.mig is None and report.dim_factors is None
+    assert report.mse == pytest.approx(0.01, rel=1e-3)
+    assert report.psnr == pytest.approx(20.0, abs=1e-2)
+    assert report.recon_loss == pytest.approx(0.01 * 3 * 16 * 16, rel=1e-3)
+    assert math.isfinite(report.ssim) and report.ssim < 1.0
+
+
+def test_evaluate_runs_in_eval_mode_without_gradients_and_restores_training():
+    images, _ = _flat_colour_images(10)
+    model = FlatColourModel(variational=True).train()
+    evaluate(model, images, batch_size=3)
+    assert model.training
+    assert model.calls == [(False, False)] * 4           # 10 images in batches of 3
+
+
+def test_evaluate_does_not_depend_on_the_batch_size():
+    images, factors = _flat_colour_images()
+    one = evaluate(FlatColourModel(True, offset=0.05), images, factors=factors, batch_size=7).to_dict()
+    other = evaluate(FlatColourModel(True, offset=0.05), images, factors=factors, batch_size=256).to_dict()
+    for key in ("mse", "psnr", "ssim", "kl", "recon_loss", "mig"):
+        assert one[key] == pytest.approx(other[key], rel=1e-6)
+    assert one["dim_factors"] == other["dim_factors"]
+
+
+def test_evaluate_rejects_empty_data_and_mismatched_factors():
+    images, factors = _flat_colour_images()
+    with pytest.raises(ValueError, match="non-empty"):
+        evaluate(FlatColourModel(True), images[:0])
+    with pytest.raises(ValueError, match="factor rows"):
+        evaluate(FlatColourModel(True), images, factors=factors[:5])
+
+
+# ---------------------------------------------------------------- the report
+
+def test_report_survives_json_and_back():
+    images, factors = _flat_colour_images()
+    for model, f in ((FlatColourModel(True), factors), (FlatColourModel(False, offset=0.1), None)):
+        report = evaluate(model, images, factors=f, factor_names=["red", "green", "blue"] if f is not None else None)
+        text = json.dumps(report.to_dict(), allow_nan=False)
+        loaded = EvalReport.from_dict({**json.loads(text), "step": 7, "data": "synthetic"})   # extra keys ignored
+        assert loaded == report
+
+
+def test_report_from_an_incomplete_dict_says_what_is_missing():
+    with pytest.raises(ValueError, match="psnr"):
+        EvalReport.from_dict({"n_images": 1, "mse": 0.1, "ssim": 0.5, "recon_loss": 1.0, "latent_dim": 2})
+
+
+def test_format_table_lists_metrics_and_dimensions():
+    images, factors = _flat_colour_images()
+    vae = evaluate(FlatColourModel(True), images, factors=factors, factor_names=["red", "green", "blue"]).format_table()
+    assert "PSNR" in vae and "100.00 dB" in vae and "active units        1 / 3" in vae and "MIG" in vae
+    assert "z0" in vae and "red" in vae                    # per-dimension listing
+    ae = evaluate(FlatColourModel(False, offset=0.1), images).format_table()
+    assert "20.00 dB" in ae and "KL" not in ae and "z0" not in ae

@@ -1,0 +1,450 @@
+"""The Explore tab (vae_gui.explorer) on tiny checkpoints, offscreen. Dialogs are replaced so nothing blocks."""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from trainer.checkpoint import read_checkpoint, save_checkpoint, update_checkpoint
+from trainer.explore import decode_faces
+from trainer.resources import default_checkpoint
+from trainer.samplers import make_sampler
+
+pytest.importorskip("pytestqt")
+from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
+
+WAIT_MS = 60_000
+
+
+class FakeDialogs:
+    """Records messages; file dialogs answer with whatever a test put in `next_path(s)`."""
+
+    def __init__(self):
+        self.errors: list[tuple[str, str]] = []
+        self.warnings: list[tuple[str, str]] = []
+        self.next_path: str | None = None
+        self.next_paths: list[str] = []
+
+    def error(self, title, text):
+        self.errors.append((title, text))
+
+    def warning(self, title, text):
+        self.warnings.append((title, text))
+
+    def confirm(self, title, text):
+        return False
+
+    def open_path(self, *args, **kwargs):
+        return self.next_path
+
+    def open_paths(self, *args, **kwargs):
+        return list(self.next_paths)
+
+    def save_path(self, *args, **kwargs):
+        return self.next_path
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = ExplorerPanel()
+    fake = FakeDialogs()
+    widget.dialogs = fake
+    for tab in (widget.samples_tab, widget.morph_tab, widget.traversals_tab):
+        tab.dialogs = fake
+    qtbot.addWidget(widget)
+    widget.resize(1200, 800)
+    widget.show()
+    yield widget
+    widget.shutdown()
+
+
+def load_and_wait(qtbot, panel, path) -> None:
+    with qtbot.waitSignal(panel.latents_ready, timeout=WAIT_MS):
+        assert panel.load_checkpoint(str(path))
+
+
+def face_of(panel) -> np.ndarray:
+    panel.decoder.decode_now()
+    return panel.decoder.face.copy()
+
+
+# ---------------------------------------------------------------- loading
+
+def test_empty_state_until_a_checkpoint_is_open(panel):
+    assert panel.stack.currentWidget() is panel.empty
+    assert "Train tab" in panel.empty.message.text()
+
+
+def test_load_checkpoint_shows_info_face_and_statistics(qtbot, panel, tiny_checkpoint):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    assert panel.stack.currentWidget() is panel.splitter
+    text = panel.info.text.text()
+    assert "VAE" in text and "6-d latent" in text and "synthetic" in text
+    assert "PSNR" in text and "-ELBO" in text                # the stored evaluation
+    assert panel.state.stats is not None and panel.state.stats.latent_dim == 6
+    np.testing.assert_allclose(panel.state.z, panel.state.stats.mean)
+    qtbot.waitUntil(lambda: panel.decoder.face is not None, timeout=WAIT_MS)
+    assert panel.decoder.face.shape == (32, 32, 3)
+    assert not panel.face_panel.view.image().isNull()
+    assert len(panel.sliders_tab.column.rows) == 6
+    assert panel.state.data.test_images is not None and panel.gallery.count() > 0
+    assert panel.recent.paths()[0] == str(Path(tiny_checkpoint).resolve())
+
+
+def test_bundled_checkpoint_loads(qtbot, panel, tmp_path):
+    bundled = default_checkpoint()
+    if bundled is None:
+        pytest.skip("no bundled checkpoint in this checkout")
+    copy = tmp_path / bundled.name          # a copy: loading may store statistics into the file
+    shutil.copy(bundled, copy)
+    assert panel.load_checkpoint(str(copy))
+    assert panel.state.latent_dim > 0 and panel.state.stats is not None
+    assert face_of(panel).shape[-1] == 3
+
+
+def test_stats_are_stored_after_the_first_load(qtbot, panel, tiny_checkpoint, tmp_path):
+    copy = tmp_path / "no_stats.pt"
+    shutil.copy(tiny_checkpoint, copy)
+    update_checkpoint(copy, latent_stats=None)
+    assert panel.load_checkpoint(str(copy))
+    assert panel.state.stats is None                       # computed in the background
+    qtbot.waitUntil(lambda: panel.state.stats is not None, timeout=WAIT_MS)
+    assert read_checkpoint(copy)["latent_stats"] is not None
+    assert "next load is instant" in panel.info.stats_line.text()
+
+    assert panel.load_checkpoint(str(copy))
+    assert panel.state.stats is not None                   # available at once: no encoding needed
+    assert "stored in the checkpoint" in panel.info.stats_line.text()
+
+
+def test_missing_training_data_falls_back_to_prior_samples(qtbot, panel, tiny_checkpoint, tmp_path):
+    moved = tmp_path / "moved.pt"
+    payload = read_checkpoint(tiny_checkpoint)
+    payload["config"]["data"]["source"] = str(tmp_path / "folder_that_moved")
+    payload["latent_stats"] = None
+    save_checkpoint(moved, payload)
+    load_and_wait(qtbot, panel, moved)
+    assert panel.state.stats is not None
+    assert panel.state.data.data_error and "folder_that_moved" in panel.state.data.data_error
+    assert "not available" in panel.info.stats_line.text()
+    assert read_checkpoint(moved)["latent_stats"] is None   # approximate statistics are not stored
+
+
+def test_dropping_a_checkpoint_opens_it(qtbot, panel, tiny_checkpoint):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tiny_checkpoint))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(panel.latents_ready, timeout=WAIT_MS):
+        panel.dropEvent(event)
+    assert panel.state.checkpoint.path == Path(tiny_checkpoint)
+
+
+# ---------------------------------------------------------------- bad files
+
+class TouchesMarker:
+    """Unpickling this would create the marker file: a stand-in for a hostile checkpoint."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def make_bad_file(kind: str, good: Path, folder: Path) -> Path:
+    path = folder / f"{kind}.pt"
+    if kind == "random_bytes":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif kind == "malicious_pickle":
+        torch.save({"format": "vae-face-explorer-checkpoint", "format_version": 1,
+                    "payload": TouchesMarker(folder / "marker")}, path)
+    elif kind == "truncated":
+        data = good.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "format_99":
+        payload = read_checkpoint(good)
+        payload["format_version"] = 99
+        torch.save(payload, path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["random_bytes", "malicious_pickle", "truncated", "format_99"])
+def test_bad_checkpoint_shows_error_and_keeps_the_current_one(qtbot, panel, tiny_checkpoint, tmp_path, kind):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    z_before = panel.state.z.copy()
+    errors = []
+    panel.error_shown.connect(lambda title, text: errors.append(text))
+    bad = make_bad_file(kind, Path(tiny_checkpoint), tmp_path)
+    assert not panel.load_checkpoint(str(bad))
+    assert len(errors) == 1 and str(bad) in errors[0]
+    assert panel.dialogs.errors and str(bad) in panel.dialogs.errors[0][1]
+    assert panel.state.checkpoint.path == Path(tiny_checkpoint)
+    np.testing.assert_array_equal(panel.state.z, z_before)
+    assert not (tmp_path / "marker").exists()
+    if kind == "format_99":
+        assert "version 99" in errors[0]
+
+
+# ---------------------------------------------------------------- sliders and the face
+
+def test_moving_a_slider_changes_that_dim_only_and_the_face(qtbot, panel, tiny_checkpoint):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    z_before, face_before = panel.state.z.copy(), face_of(panel)
+    row = panel.sliders_tab.column.rows[2]
+    target = 950 if row.slider.value() < 500 else 50
+    with qtbot.waitSignal(panel.decoder.face_ready, timeout=WAIT_MS):
+        row.slider.setValue(target)
+    changed = np.flatnonzero(panel.state.z != z_before)
+    assert changed.tolist() == [2]
+    assert panel.state.z[2] == pytest.approx(row.value_at(target), abs=1e-5)
+    assert row.value_label.text() == f"{panel.state.z[2]:+.2f}"
+    assert np.abs(panel.decoder.face.astype(int) - face_before.astype(int)).max() > 0
+
+
+def test_large_latents_show_the_top_k_dims(qtbot, panel, tmp_path):
+    from trainer.checkpoint import make_payload
+    from trainer.config import DataConfig, RunConfig
+    from trainer.models import build_model
+    from trainer.presets import preset_config
+    model_config = preset_config("default", image_size=32, base_channels=4, depth=3, latent_dim=40)
+    config = RunConfig(model=model_config, data=DataConfig(image_size=32, synthetic_count=60,
+                                                           cache_dir=str(tmp_path / "cache")))
+    path = tmp_path / "wide.pt"
+    save_checkpoint(path, make_payload(config, build_model(model_config), step=0))
+    load_and_wait(qtbot, panel, path)
+    tab = panel.sliders_tab
+    assert len(tab.column.rows) == 16 and tab.k.isVisible() and tab.ranking.isVisible()
+    tab.k.setValue(5)
+    tab.ranking.setCurrentIndex(tab.ranking.findData("spread"))
+    expected = [int(d) for d in panel.state.stats.ranked_dims("spread")[:5]]
+    assert [row.spec.key for row in tab.column.rows] == [f"dim:{d}" for d in expected]
+    assert panel.state.selected_dims == expected
+
+
+def test_many_slider_moves_decode_once_per_frame(qtbot, panel, tiny_checkpoint):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    panel.decoder.decode_now()
+    count = panel.decoder.decode_count
+    row = panel.sliders_tab.column.rows[0]
+    for position in range(0, 1000, 50):              # one burst, no event processing in between
+        row.slider.setValue(position)
+    qtbot.waitUntil(lambda: panel.decoder.decode_count > count, timeout=WAIT_MS)
+    qtbot.wait(50)
+    assert panel.decoder.decode_count == count + 1     # coalesced, and the latest value won
+    np.testing.assert_array_equal(panel.decoder.face, decode_faces(panel.state.model, panel.state.z)[0])
+
+
+def test_reset_and_randomize(qtbot, panel, tiny_checkpoint):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    panel.randomize_from_prior()
+    assert not np.allclose(panel.state.z, panel.state.stats.mean)
+    panel.state.reset_to_mean()
+    np.testing.assert_allclose(panel.state.z, panel.state.stats.mean)
+    panel.randomize_from_data()
+    matches = np.all(panel.state.data.test_latents == panel.state.z, axis=1)
+    assert matches.any()
+    assert not panel.face_panel.encoded_box.isHidden()
+
+
+def test_start_from_an_image_file(qtbot, panel, tiny_checkpoint, tmp_path):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    image = panel.state.data.test_images[3]
+    path = tmp_path / "face.png"
+    Image.fromarray(image).resize((96, 80)).save(path)     # not square: centre-cropped like training data
+    assert panel.start_from_file(str(path))
+    assert not panel.face_panel.encoded_box.isHidden()
+    assert panel.face_panel.original_view.image().width() == 32
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    assert not panel.start_from_file(str(bad))
+    assert str(bad) in panel.dialogs.errors[-1][1]
+
+
+def test_save_and_copy_face(qtbot, panel, tiny_checkpoint, tmp_path):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    path = tmp_path / "face.png"
+    panel.save_face(str(path))
+    saved = np.asarray(Image.open(path).convert("RGB"))
+    np.testing.assert_array_equal(saved, face_of(panel))
+    panel.copy_face()
+    from PySide6.QtGui import QGuiApplication
+    assert QGuiApplication.clipboard().image().width() == 32
+
+
+# ---------------------------------------------------------------- samples
+
+def test_ae_samples_from_fitted_sources(qtbot, panel, tiny_ae_checkpoint):
+    load_and_wait(qtbot, panel, tiny_ae_checkpoint)
+    samples = panel.samples_tab
+    panel.tabs.setCurrentWidget(samples)
+    assert samples.source_kind == "gaussian"                # an AE starts on a fitted source
+    samples.size.setValue(4)
+    qtbot.waitUntil(lambda: "main" in samples.latents and len(samples.latents["main"]) == 16, timeout=WAIT_MS)
+    train = panel.state.data.train_latents
+    expected = make_sampler("gaussian", 6, train).sample(16, samples.seed.value())
+    np.testing.assert_allclose(samples.latents["main"], expected, rtol=1e-5, atol=1e-5)
+    assert len(samples.grid.images) == 16
+
+    samples.components.setValue(2)
+    samples.set_source("mixture")
+    qtbot.waitUntil(lambda: "Fitted to" in samples.note.text(), timeout=WAIT_MS)
+    expected = make_sampler("mixture", 6, train, n_components=2, seed=0).sample(16, samples.seed.value())
+    np.testing.assert_allclose(samples.latents["main"], expected, rtol=1e-5, atol=1e-5)
+
+    samples.load_sample("main", 5)
+    np.testing.assert_array_equal(panel.state.z, samples.latents["main"][5])
+
+
+def test_compare_shows_prior_and_fitted_grids_and_saves(qtbot, panel, tiny_checkpoint, tmp_path):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    samples = panel.samples_tab
+    panel.tabs.setCurrentWidget(samples)
+    samples.size.setValue(3)
+    samples.compare.setChecked(True)
+    qtbot.waitUntil(lambda: "main" in samples.latents and "prior" in samples.latents, timeout=WAIT_MS)
+    assert samples.source_kind != "prior" and samples.prior_column.isVisible()
+    seed = samples.seed.value()
+    samples.resample()
+    assert samples.seed.value() == seed + 1
+    np.testing.assert_allclose(samples.latents["prior"], make_sampler("prior", 6).sample(9, seed + 1))
+    path = tmp_path / "grid.png"
+    samples.save_grid(str(path))
+    assert Image.open(path).width > Image.open(path).height     # two grids side by side
+
+
+# ---------------------------------------------------------------- morphing and traversals
+
+@pytest.mark.parametrize("kind", ["lerp", "slerp"])
+def test_strip_endpoints_decode_to_the_endpoint_faces(qtbot, panel, tiny_checkpoint, kind):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    morph = panel.morph_tab
+    a, b = panel.state.data.test_latents[0], panel.state.data.test_latents[4]
+    morph.set_endpoint("A", a, "a")
+    morph.set_endpoint("B", b, "b")
+    morph.set_interpolation(kind, 5)
+    assert len(morph.strip_images) == 5
+    np.testing.assert_allclose(morph.strip_latents[0], a, atol=1e-6)
+    np.testing.assert_allclose(morph.strip_latents[-1], b, atol=1e-6)
+    for image, z in ((morph.strip_images[0], a), (morph.strip_images[-1], b)):
+        expected = decode_faces(panel.state.model, z)[0]
+        assert np.abs(image.astype(int) - expected.astype(int)).max() <= 1
+    morph.morph_slider.setValue(1000)
+    morph._decode_morph()
+    np.testing.assert_allclose(morph.morph_latent, b, atol=1e-5)
+
+
+def test_gif_export_has_one_frame_per_step(qtbot, panel, tiny_checkpoint, tmp_path):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    morph = panel.morph_tab
+    morph.set_endpoint("A", panel.state.data.test_latents[0], "a")
+    morph.set_endpoint("B", panel.state.data.test_latents[1], "b")
+    morph.set_interpolation("lerp", 6)
+    path = tmp_path / "morph.gif"
+    morph.save_gif(str(path))
+    with Image.open(path) as gif:
+        assert gif.n_frames == 6
+    strip = tmp_path / "strip.png"
+    morph.save_strip(str(strip))
+    assert Image.open(strip).width > 6 * 32
+
+
+def test_sample_menu_sets_morph_endpoints(qtbot, panel, tiny_checkpoint):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    z = np.arange(6, dtype=np.float32) / 10
+    panel.samples_tab.endpoint_picked.emit("B", z, "sample 1")
+    np.testing.assert_array_equal(panel.morph_tab.endpoints["B"], z)
+    assert panel.morph_tab.boxes["B"].description.text() == "sample 1"
+
+
+def test_traversal_grid(qtbot, panel, tiny_checkpoint, tmp_path):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    tab = panel.traversals_tab
+    panel.tabs.setCurrentWidget(tab)
+    tab.row_count.setValue(3)
+    tab.columns.setValue(5)
+    tab.redraw()
+    assert tab.latents.shape == (15, 6) and len(tab.grid.images) == 15
+    top_dim = int(panel.state.stats.ranked_dims("kl")[0])
+    row = tab.latents[:5]
+    assert np.all(np.diff(row[:, top_dim]) > 0)            # the first row walks the top dim
+    others = np.delete(row, top_dim, axis=1)
+    np.testing.assert_allclose(others, np.broadcast_to(np.delete(panel.state.z, top_dim), others.shape))
+    path = tmp_path / "traversal.png"
+    tab.save_png(str(path))
+    assert Image.open(path).height >= 3 * 64
+
+
+# ---------------------------------------------------------------- directions
+
+def test_directions_from_groups_and_factors(qtbot, panel, tiny_checkpoint):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    tab = panel.directions_tab
+    data = panel.state.data
+    tab.add_to_group("A", data.test_latents[:2], data.test_images[:2])
+    tab.add_to_group("B", data.test_latents[2:4], data.test_images[2:4])
+    spec = tab.create_direction("wider smile")
+    expected = data.test_latents[2:4].mean(0) - data.test_latents[:2].mean(0)
+    np.testing.assert_allclose(spec.direction, expected / np.linalg.norm(expected), atol=1e-5)
+    assert len(tab.custom_sliders.rows) == 1
+    z_before = panel.state.z.copy()
+    tab.custom_sliders.set_value(0, spec.high)
+    moved = panel.state.z - z_before
+    np.testing.assert_allclose(moved / np.linalg.norm(moved), spec.direction, atol=1e-4)
+    if panel.state.stats.factor_directions:
+        labels = [row.spec.label for row in tab.factor_sliders.rows]
+        assert "smile" in labels
+
+
+def test_gallery_selection_feeds_groups_and_morph(qtbot, panel, tiny_checkpoint):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    panel.gallery.select_indices([1, 2, 5])
+    panel._on_group_requested("A", "gallery")
+    assert len(panel.directions_tab.groups["A"].latents) == 3
+    panel.gallery.select_indices([7])
+    panel._on_endpoint_requested("A", "gallery")
+    np.testing.assert_array_equal(panel.morph_tab.endpoints["A"], panel.state.data.test_latents[7])
+
+
+# ---------------------------------------------------------------- explorer state files
+
+def test_explorer_state_round_trips(qtbot, panel, tiny_checkpoint, tiny_ae_checkpoint, tmp_path):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    panel.randomize_from_prior()
+    panel.state.set_slider_mode("pca")
+    saved_z = panel.state.z.copy()
+    path = tmp_path / "state.json"
+    panel.save_state(str(path))
+    panel.state.reset_to_mean()
+    panel.state.set_slider_mode("axes")
+    assert panel.load_state(str(path))
+    np.testing.assert_allclose(panel.state.z, saved_z, rtol=1e-6)
+    assert panel.state.slider_mode == "pca"
+    assert len(panel.sliders_tab.column.rows) > 0 and panel.sliders_tab.column.rows[0].spec.key == "pc:0"
+    assert panel.dialogs.warnings == []
+
+    load_and_wait(qtbot, panel, tiny_ae_checkpoint)          # other weights: warn (same size, so applied)
+    assert panel.load_state(str(path))
+    assert len(panel.dialogs.warnings) == 1 and "different weights" in panel.dialogs.warnings[0][1]
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{ not json")
+    assert not panel.load_state(str(broken))
+    assert str(broken) in panel.dialogs.errors[-1][1]
+
+
+def test_file_menu_lists_recent_checkpoints(qtbot, panel, tiny_checkpoint):
+    from PySide6.QtWidgets import QMenu
+    menu = QMenu()
+    panel.build_file_menu(menu)
+    texts = [action.text() for action in menu.actions()]
+    assert any("Open checkpoint" in t for t in texts) and any("Open &Recent" in t for t in texts)
+    assert any("explorer &state" in t for t in texts)
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    panel._fill_recent_menu()
+    recent = [a.toolTip() for a in panel._recent_menu.actions() if a.toolTip()]
+    assert str(Path(tiny_checkpoint).resolve()) in recent

@@ -1,0 +1,169 @@
+"""The "Directions" tab: attribute sliders. Ground-truth factor directions on synthetic data, and directions the user
+makes from two groups of images (mean of group B minus mean of group A) on any data."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget,
+                               QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
+
+from trainer.explore import SliderSpec, custom_slider, factor_sliders
+from trainer.latent import attribute_direction
+
+from ..qt_images import array_to_qimage
+from .slider_rows import SliderColumn
+from .state import ExplorerState
+
+THUMB = 36
+
+
+class GroupBox(QGroupBox):
+    """One group of images for a direction: thumbnails and their latents."""
+
+    add_requested = Signal(str)            # "gallery" | "file"
+
+    def __init__(self, title: str, parent: QWidget | None = None):
+        super().__init__(title, parent)
+        self.latents: list[np.ndarray] = []
+        self.thumbs = QListWidget(self)
+        self.thumbs.setViewMode(QListView.ViewMode.IconMode)
+        self.thumbs.setIconSize(QSize(THUMB, THUMB))
+        self.thumbs.setMovement(QListView.Movement.Static)
+        self.thumbs.setResizeMode(QListView.ResizeMode.Adjust)
+        self.thumbs.setMinimumHeight(THUMB + 16)
+        self.thumbs.setMaximumHeight(THUMB * 2 + 14)
+        self.count_label = QLabel("empty", self)
+        from_gallery = QPushButton("Add selected test images", self)
+        from_files = QPushButton("Add files...", self)
+        clear = QPushButton("Clear", self)
+        from_gallery.clicked.connect(lambda: self.add_requested.emit("gallery"))
+        from_files.clicked.connect(lambda: self.add_requested.emit("file"))
+        clear.clicked.connect(self.clear)
+        buttons = QHBoxLayout()
+        for button in (from_gallery, from_files, clear):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.thumbs, 1)
+        layout.addWidget(self.count_label)
+        layout.addLayout(buttons)
+
+    def add(self, latents: np.ndarray, images: np.ndarray) -> None:
+        for z, image in zip(latents, images):
+            self.latents.append(np.asarray(z, np.float32))
+            pixmap = QPixmap.fromImage(array_to_qimage(image)).scaled(
+                THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            self.thumbs.addItem(QListWidgetItem(QIcon(pixmap), ""))
+        self._update_count()
+
+    def clear(self) -> None:
+        self.latents = []
+        self.thumbs.clear()
+        self._update_count()
+
+    def _update_count(self) -> None:
+        n = len(self.latents)
+        self.count_label.setText(f"{n} image{'s' if n != 1 else ''}" if n else "empty")
+
+
+class DirectionsTab(QWidget):
+    group_add_requested = Signal(str, str)     # group "A" | "B", source "gallery" | "file"
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.custom_specs: list[SliderSpec] = []
+        self._build()
+        state.checkpoint_changed.connect(self._on_checkpoint)
+        state.stats_changed.connect(self._rebuild_factor_sliders)
+
+    def _build(self) -> None:
+        self.factor_box = QGroupBox("Ground-truth factors", self)
+        self.factor_sliders = SliderColumn(self.state, self.factor_box, empty_text=(
+            "Factor directions exist for models trained on the synthetic faces, whose true factors (smile, "
+            "glasses, hair colour...) are known. For other data, make a direction from two groups of images."))
+        factor_layout = QVBoxLayout(self.factor_box)
+        factor_layout.addWidget(self.factor_sliders)
+
+        self.custom_box = QGroupBox("Your directions", self)
+        self.custom_sliders = SliderColumn(self.state, self.custom_box)
+        clear = QPushButton("Remove all", self.custom_box)
+        clear.clicked.connect(self.clear_custom)
+        custom_layout = QVBoxLayout(self.custom_box)
+        custom_layout.addWidget(self.custom_sliders, 1)
+        custom_layout.addWidget(clear, 0, Qt.AlignmentFlag.AlignRight)
+
+        maker = QGroupBox("New direction from two groups: B minus A (e.g. A = not smiling, B = smiling)", self)
+        self.groups = {"A": GroupBox("Group A", maker), "B": GroupBox("Group B", maker)}
+        for name, group in self.groups.items():
+            group.add_requested.connect(lambda source, g=name: self.group_add_requested.emit(g, source))
+        self.name_edit = QLineEdit(maker)
+        self.name_edit.setPlaceholderText("name, e.g. smile")
+        create = QPushButton("Create direction", maker)
+        create.clicked.connect(self._create_from_groups)
+        self.maker_note = QLabel("", maker)
+        self.maker_note.setWordWrap(True)
+        groups = QHBoxLayout()
+        groups.addWidget(self.groups["A"])
+        groups.addWidget(self.groups["B"])
+        name_row = QHBoxLayout()
+        name_row.addWidget(QLabel("Name:", maker))
+        name_row.addWidget(self.name_edit, 1)
+        name_row.addWidget(create)
+        maker_layout = QVBoxLayout(maker)
+        maker_layout.addLayout(groups)
+        maker_layout.addLayout(name_row)
+        maker_layout.addWidget(self.maker_note)
+
+        self.custom_box.hide()                     # shown once the user has made a direction
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.factor_box, 1)
+        layout.addWidget(self.custom_box)
+        layout.addWidget(maker)
+
+    # ------------------------------------------------------------ state
+
+    def _on_checkpoint(self) -> None:
+        for group in self.groups.values():
+            group.clear()
+        self.clear_custom()
+        self._rebuild_factor_sliders()
+
+    def _rebuild_factor_sliders(self) -> None:
+        stats = self.state.stats
+        self.factor_sliders.set_specs(factor_sliders(stats) if stats is not None else [])
+
+    # ------------------------------------------------------------ user directions
+
+    def add_to_group(self, group: str, latents: np.ndarray, images: np.ndarray) -> None:
+        self.groups[group].add(latents, images)
+
+    def create_direction(self, name: str) -> SliderSpec:
+        """A slider along mean(B) - mean(A). Raises ValueError with a user-facing message."""
+        a, b = self.groups["A"].latents, self.groups["B"].latents
+        if not a or not b:
+            raise ValueError("Add at least one image to each group first.")
+        name = name.strip() or f"direction {len(self.custom_specs) + 1}"
+        vector = attribute_direction(np.stack(a), np.stack(b))
+        spec = custom_slider(name, vector, self.state.mean_latent())
+        self.custom_specs.append(spec)
+        self.custom_sliders.set_specs(self.custom_specs)
+        row_height = self.custom_sliders.fontMetrics().height() + 14
+        self.custom_box.setFixedHeight(min(240, 90 + row_height * len(self.custom_specs)))
+        self.custom_box.show()
+        return spec
+
+    def clear_custom(self) -> None:
+        self.custom_specs = []
+        self.custom_sliders.set_specs([])
+        self.custom_box.hide()
+
+    def _create_from_groups(self) -> None:
+        try:
+            spec = self.create_direction(self.name_edit.text())
+        except ValueError as error:
+            self.maker_note.setText(str(error))
+            return
+        self.maker_note.setText(f"Added '{spec.label}' ({len(self.groups['A'].latents)} vs "
+                                f"{len(self.groups['B'].latents)} images).")
+        self.name_edit.clear()

@@ -1,0 +1,78 @@
+"""The left column: the live face, display toggles, the actions on z, and the encoded-image comparison."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from .face_view import FaceView
+
+ACTIONS = (
+    ("reset", "Reset to mean", "Set every slider to the mean of the encoded data"),
+    ("random_prior", "Random (prior)", "Draw z from the prior N(0, I)"),
+    ("random_data", "Random (data)", "Start from a random test image's encoding"),
+    ("open_image", "Encode image...", "Encode an image file (or drop one on the window) and start from it"),
+    ("save", "Save face...", "Save the current face as PNG"),
+    ("copy", "Copy face", "Copy the current face to the clipboard"),
+)
+
+
+class FacePanel(QWidget):
+    action = Signal(str)           # one of the ACTIONS keys
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.view = FaceView(self, minimum=256, placeholder="")
+        self.smooth = QCheckBox("Smooth", self)
+        self.smooth.setToolTip("Smooth scaling instead of crisp square pixels")
+        self.actual_size = QCheckBox("1:1", self)
+        self.actual_size.setToolTip("Show the face at its real size (one screen pixel per image pixel)")
+        self.z_summary = QLabel("", self)
+        self.z_summary.setStyleSheet("color: #666;")
+        self.smooth.toggled.connect(self.view.set_smooth)
+        self.actual_size.toggled.connect(self.view.set_actual_size)
+        toggles = QHBoxLayout()
+        toggles.addWidget(self.smooth)
+        toggles.addWidget(self.actual_size)
+        toggles.addStretch(1)
+        toggles.addWidget(self.z_summary)
+
+        self.buttons: dict[str, QPushButton] = {}
+        grid = QGridLayout()
+        for index, (key, text, tip) in enumerate(ACTIONS):
+            button = QPushButton(text, self)
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _=False, k=key: self.action.emit(k))
+            grid.addWidget(button, index // 3, index % 3)
+            self.buttons[key] = button
+
+        self.encoded_box = QGroupBox("Encoded image", self)
+        self.original_view = FaceView(self.encoded_box, minimum=96)
+        self.reconstruction_view = FaceView(self.encoded_box, minimum=96)
+        for view in (self.original_view, self.reconstruction_view):
+            view.setMaximumSize(128, 128)
+        self.encoded_caption = QLabel("", self.encoded_box)
+        self.encoded_caption.setWordWrap(True)
+        pair = QGridLayout(self.encoded_box)
+        for column, text in enumerate(("original", "reconstruction")):
+            pair.addWidget(QLabel(text, self.encoded_box), 0, column, Qt.AlignmentFlag.AlignHCenter)
+        pair.addWidget(self.original_view, 1, 0)
+        pair.addWidget(self.reconstruction_view, 1, 1)
+        pair.addWidget(self.encoded_caption, 2, 0, 1, 2)
+        self.encoded_box.hide()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(toggles)
+        layout.addLayout(grid)
+        layout.addWidget(self.encoded_box)
+
+    def show_encoded(self, original: QImage, reconstruction: QImage, caption: str) -> None:
+        self.original_view.set_image(original)
+        self.reconstruction_view.set_image(reconstruction)
+        self.encoded_caption.setText(caption)
+        self.encoded_box.show()
+
+    def hide_encoded(self) -> None:
+        self.encoded_box.hide()

@@ -1,0 +1,77 @@
+"""A strip of the checkpoint's test images: double-click one to start from it; select several for groups."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QMenu, QWidget
+
+from ..qt_images import array_to_qimage
+
+MAX_SHOWN = 200
+ICON = 56
+
+# (action key, menu text): what a right-click on the gallery offers.
+ACTIONS = (("start", "Start from this image"), ("A", "Set as morph A"), ("B", "Set as morph B"),
+           ("group_a", "Add to direction group A"), ("group_b", "Add to direction group B"))
+
+
+class TestGallery(QListWidget):
+    start_requested = Signal(int)                 # test image index
+    action_requested = Signal(str, list)          # action key, selected test image indices
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setIconSize(QSize(ICON, ICON))
+        self.setGridSize(QSize(ICON + 8, ICON + 8))
+        self.setMovement(QListView.Movement.Static)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFixedHeight(ICON + 8 + self.horizontalScrollBar().sizeHint().height() + 6)
+        self.setToolTip("Test images of the checkpoint's data set. Double-click: start from it. "
+                        "Ctrl/Shift-click to select several, right-click for more.")
+        self.itemDoubleClicked.connect(lambda item: self.start_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
+
+    def set_images(self, images: np.ndarray | None) -> None:
+        self.clear()
+        if images is None:
+            return
+        for index, image in enumerate(images[:MAX_SHOWN]):
+            pixmap = QPixmap.fromImage(array_to_qimage(image)).scaled(
+                ICON, ICON, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
+            item = QListWidgetItem(QIcon(pixmap), "")
+            item.setData(Qt.ItemDataRole.UserRole, index)
+            item.setToolTip(f"test image {index + 1}")
+            self.addItem(item)
+
+    def selected_indices(self) -> list[int]:
+        return sorted(item.data(Qt.ItemDataRole.UserRole) for item in self.selectedItems())
+
+    def select_indices(self, indices: list[int]) -> None:
+        self.clearSelection()
+        for index in indices:
+            if 0 <= index < self.count():
+                self.item(index).setSelected(True)
+
+    def contextMenuEvent(self, event) -> None:
+        item = self.itemAt(event.pos())
+        if item is None:
+            return
+        if not item.isSelected():
+            self.clearSelection()
+            item.setSelected(True)
+        self._show_menu(event.globalPos())
+
+    def _show_menu(self, position: QPoint) -> None:
+        menu = QMenu(self)
+        indices = self.selected_indices()
+        for key, text in ACTIONS:
+            if key in ("start", "A", "B") and len(indices) != 1:
+                continue
+            label = text if len(indices) == 1 else f"{text} ({len(indices)} images)"
+            menu.addAction(label, lambda k=key: self.action_requested.emit(k, self.selected_indices()))
+        menu.exec(position)

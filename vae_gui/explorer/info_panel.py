@@ -1,0 +1,99 @@
+"""What the open checkpoint is: model family and preset, latent size, beta, data, steps, eval metrics."""
+from __future__ import annotations
+
+import html
+from numbers import Number
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from trainer.checkpoint import LoadedCheckpoint
+
+MAX_METRICS = 8
+# Labels of trainer.metrics.EvalReport fields, in the order shown; other numbers follow, bookkeeping is skipped.
+METRIC_LABELS = {"neg_elbo": "-ELBO", "recon_loss": "recon", "kl": "KL", "psnr": "PSNR", "ssim": "SSIM",
+                 "active_units": "active dims", "mig": "MIG", "mse": "MSE"}
+SKIPPED_METRICS = {"step", "n_images", "latent_dim", "epoch"}
+
+
+def describe_checkpoint(checkpoint: LoadedCheckpoint) -> str:
+    """Rich text for the info panel."""
+    config, payload = checkpoint.config, checkpoint.payload
+    model = config.model
+    family = "VAE" if model.family == "vae" else "Autoencoder"
+    lines = [f"<b>{html.escape(checkpoint.path.name)}</b> "
+             f"<span style='color:#777'>{html.escape(str(checkpoint.path.parent))}</span>"]
+    facts = [family, f"preset {html.escape(model.preset)}", f"{model.latent_dim}-d latent"]
+    if model.family == "vae":
+        facts.append(f"beta {config.train.beta:g}")
+    lines.append(" · ".join(facts))
+    data = config.data
+    source = (f"synthetic faces ({data.synthetic_count:,})" if data.is_synthetic
+              else html.escape(str(payload.get("data_source") or data.source)))
+    lines.append(f"Data: {source}, {data.image_size} px")
+    step = int(payload.get("step", 0))
+    epoch = payload.get("epoch")
+    lines.append(f"Trained {step:,} steps" + (f" ({int(epoch) + 1} epochs)" if isinstance(epoch, int) else ""))
+    metrics = format_metrics(payload.get("eval"))
+    lines.append(f"Test set: {metrics}" if metrics else "<span style='color:#777'>No evaluation stored</span>")
+    return "<br>".join(lines)
+
+
+def format_metrics(report: dict | None) -> str:
+    """The report's numbers as 'name value' pairs, the best-known first."""
+    if not isinstance(report, dict):
+        return ""
+    numbers = {k: v for k, v in report.items()
+               if isinstance(v, Number) and not isinstance(v, bool) and k not in SKIPPED_METRICS}
+    ordered = [k for k in METRIC_LABELS if k in numbers] + [k for k in numbers if k not in METRIC_LABELS]
+    parts = []
+    for key in ordered[:MAX_METRICS]:
+        value = _format_number(numbers[key])
+        if key == "active_units" and isinstance(report.get("latent_dim"), int):
+            value += f"/{report['latent_dim']}"
+        elif key == "psnr":
+            value += " dB"
+        parts.append(f"{html.escape(METRIC_LABELS.get(key, key))} {value}")
+    return " · ".join(parts)
+
+
+def _format_number(value: Number) -> str:
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.4g}"
+
+
+class InfoPanel(QGroupBox):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Checkpoint", parent)
+        self.text = QLabel("", self)
+        self.text.setWordWrap(True)
+        self.text.setTextFormat(Qt.TextFormat.RichText)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.stats_line = QLabel("", self)
+        self.stats_line.setWordWrap(True)
+        self.stats_line.setStyleSheet("color: #555;")
+        self.progress = QProgressBar(self)
+        self.progress.setTextVisible(True)
+        self.progress.setMaximumHeight(16)
+        self.progress.hide()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        layout.addWidget(self.stats_line)
+        layout.addWidget(self.progress)
+
+    def show_checkpoint(self, checkpoint: LoadedCheckpoint) -> None:
+        self.text.setText(describe_checkpoint(checkpoint))
+        self.text.setToolTip(str(checkpoint.path))
+
+    def show_stats_note(self, note: str) -> None:
+        self.stats_line.setText(note)
+
+    def show_progress(self, done: int, total: int, what: str) -> None:
+        self.progress.show()
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{what} %p%")
+
+    def hide_progress(self) -> None:
+        self.progress.hide()

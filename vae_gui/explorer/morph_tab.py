@@ -1,0 +1,224 @@
+"""The "Morph" tab: two faces A and B, the interpolation strip between them, a morph slider, PNG/GIF export."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from trainer.explore import decode_faces, interpolate, interpolation_path, save_gif, save_png
+from trainer.latent import images_to_grid
+
+from ..qt_images import array_to_qimage
+from .dialogs import GIF_FILTER, PNG_FILTER, Dialogs
+from .face_view import FaceView
+from .image_grid import ImageGrid
+from .state import ExplorerState
+
+MORPH_STEPS = 1000
+
+
+class EndpointBox(QGroupBox):
+    """One end of the morph: its face, where it came from, and buttons to pick another."""
+
+    picked = Signal(str)            # "current" | "gallery" | "file"
+
+    def __init__(self, slot: str, parent: QWidget | None = None):
+        super().__init__(f"Face {slot}", parent)
+        self.view = FaceView(self, minimum=112)
+        self.view.setMaximumSize(160, 160)
+        self.description = QLabel("", self)
+        self.description.setWordWrap(True)
+        self.description.setMinimumWidth(120)
+        layout = QGridLayout(self)
+        layout.addWidget(self.view, 0, 0, 4, 1)
+        layout.addWidget(self.description, 0, 1)
+        for row, (source, text, tip) in enumerate((
+                ("current", "Current face", "Use the face shown on the left"),
+                ("gallery", "Selected test image", "Use the test image selected in the gallery below"),
+                ("file", "Image file...", "Encode an image file"))):
+            button = QPushButton(text, self)
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _=False, s=source: self.picked.emit(s))
+            layout.addWidget(button, row + 1, 1)
+
+
+class MorphTab(QWidget):
+    endpoint_requested = Signal(str, str)        # slot "A" | "B", source "gallery" | "file"
+
+    def __init__(self, state: ExplorerState, dialogs: Dialogs, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.dialogs = dialogs
+        self.endpoints: dict[str, np.ndarray | None] = {"A": None, "B": None}
+        self.user_picked: set[str] = set()
+        self.strip_latents = np.zeros((0, 0), np.float32)
+        self.strip_images = np.zeros((0, 1, 1, 3), np.uint8)
+        self.morph_latent: np.ndarray | None = None
+        self._morph_timer = QTimer(self)
+        self._morph_timer.setSingleShot(True)
+        self._morph_timer.timeout.connect(self._decode_morph)
+        self._build()
+        state.checkpoint_changed.connect(self._on_checkpoint)
+        state.data_changed.connect(self._on_data)
+
+    # ------------------------------------------------------------ layout
+
+    def _build(self) -> None:
+        self.boxes = {slot: EndpointBox(slot, self) for slot in ("A", "B")}
+        for slot, box in self.boxes.items():
+            box.picked.connect(lambda source, s=slot: self._on_pick(s, source))
+        self.kind = QComboBox(self)
+        self.kind.addItem("Straight line (lerp)", "lerp")
+        self.kind.addItem("Great circle (slerp)", "slerp")
+        self.kind.setToolTip("Slerp keeps the distance from the origin, staying where prior samples live")
+        self.steps = QSpinBox(self)
+        self.steps.setRange(2, 32)
+        self.steps.setValue(8)
+        self.frame_ms = QSpinBox(self)
+        self.frame_ms.setRange(20, 2000)
+        self.frame_ms.setValue(120)
+        self.frame_ms.setSuffix(" ms")
+        self.frame_ms.setToolTip("Time per GIF frame")
+        export_strip = QPushButton("Save strip...", self)
+        export_gif = QPushButton("Save GIF...", self)
+        export_strip.clicked.connect(self._ask_save_strip)
+        export_gif.clicked.connect(self._ask_save_gif)
+        controls = QGridLayout()
+        controls.addWidget(QLabel("Path:", self), 0, 0)
+        controls.addWidget(self.kind, 0, 1)
+        controls.addWidget(QLabel("Steps:", self), 1, 0)
+        controls.addWidget(self.steps, 1, 1)
+        controls.addWidget(QLabel("GIF frame:", self), 2, 0)
+        controls.addWidget(self.frame_ms, 2, 1)
+        controls.addWidget(export_strip, 3, 0)
+        controls.addWidget(export_gif, 3, 1)
+        controls.setRowStretch(4, 1)
+        top = QHBoxLayout()
+        top.addWidget(self.boxes["A"], 1)
+        top.addWidget(self.boxes["B"], 1)
+        top.addLayout(controls)
+
+        self.strip = ImageGrid(self, placeholder="Pick faces A and B.")
+        self.strip.setMinimumHeight(90)
+        self.strip.tile_clicked.connect(self._load_strip_face)
+        self.morph_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.morph_slider.setRange(0, MORPH_STEPS)
+        self.morph_label = QLabel("A", self)
+        self.morph_label.setMinimumWidth(self.morph_label.fontMetrics().horizontalAdvance("t = 0.000") + 4)
+        self.morph_view = FaceView(self, minimum=160)
+        send = QPushButton("Load into sliders", self)
+        send.clicked.connect(self._send_morph_to_sliders)
+        slider_row = QHBoxLayout()
+        slider_row.addWidget(QLabel("A", self))
+        slider_row.addWidget(self.morph_slider, 1)
+        slider_row.addWidget(QLabel("B", self))
+        slider_row.addWidget(self.morph_label)
+        slider_row.addWidget(send)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(QLabel("Interpolation (click a face to load it into the sliders):", self))
+        layout.addWidget(self.strip, 1)
+        layout.addLayout(slider_row)
+        layout.addWidget(self.morph_view, 2)
+
+        self.kind.currentIndexChanged.connect(self.update_strip)
+        self.steps.valueChanged.connect(self.update_strip)
+        self.morph_slider.valueChanged.connect(lambda _: self._morph_timer.start(0))
+
+    # ------------------------------------------------------------ endpoints
+
+    def set_endpoint(self, slot: str, z: np.ndarray, description: str, by_user: bool = True) -> None:
+        self.endpoints[slot] = np.asarray(z, dtype=np.float32).copy()
+        if by_user:
+            self.user_picked.add(slot)
+        box = self.boxes[slot]
+        box.description.setText(description)
+        box.view.set_image(array_to_qimage(decode_faces(self.state.model, self.endpoints[slot][None])[0]))
+        self.update_strip()
+
+    def _on_pick(self, slot: str, source: str) -> None:
+        if source == "current":
+            self.set_endpoint(slot, self.state.z, "the current face")
+        else:
+            self.endpoint_requested.emit(slot, source)
+
+    @Slot()
+    def _on_checkpoint(self) -> None:
+        self.user_picked.clear()
+        self.endpoints = {"A": None, "B": None}
+        mean = self.state.mean_latent()
+        self.set_endpoint("A", mean, "the mean face", by_user=False)
+        spread = np.asarray(self.state.stats.std, np.float32) if self.state.stats is not None else 1.0
+        other = mean + spread * self.state.rng.standard_normal(mean.shape).astype(np.float32)
+        self.set_endpoint("B", other, "a random face", by_user=False)
+
+    @Slot()
+    def _on_data(self) -> None:
+        """Once test images are encoded, replace default endpoints with two real faces."""
+        data = self.state.data
+        if data is None or data.test_latents is None or len(data.test_latents) < 2:
+            return
+        for slot, index in (("A", 0), ("B", 1)):
+            if slot not in self.user_picked:
+                self.set_endpoint(slot, data.test_latents[index], f"test image {index + 1}", by_user=False)
+
+    # ------------------------------------------------------------ strip and morph
+
+    @property
+    def interpolation(self) -> str:
+        return self.kind.currentData()
+
+    def set_interpolation(self, kind: str, steps: int) -> None:
+        self.kind.setCurrentIndex(self.kind.findData(kind))
+        self.steps.setValue(steps)
+        self.update_strip()
+
+    def update_strip(self) -> None:
+        a, b = self.endpoints["A"], self.endpoints["B"]
+        if a is None or b is None or self.state.model is None:
+            self.strip.clear()
+            return
+        self.strip_latents = interpolation_path(a, b, self.steps.value(), self.interpolation)
+        self.strip_images = decode_faces(self.state.model, self.strip_latents)
+        self.strip.set_images(self.strip_images, columns=len(self.strip_images))
+        self._decode_morph()
+
+    def _decode_morph(self) -> None:
+        a, b = self.endpoints["A"], self.endpoints["B"]
+        if a is None or b is None or self.state.model is None:
+            return
+        t = self.morph_slider.value() / MORPH_STEPS
+        self.morph_label.setText(f"t = {t:.3f}")
+        self.morph_latent = interpolate(a, b, t, self.interpolation)
+        self.morph_view.set_image(array_to_qimage(decode_faces(self.state.model, self.morph_latent[None])[0]))
+
+    def _load_strip_face(self, index: int) -> None:
+        if 0 <= index < len(self.strip_latents):
+            self.state.set_z(self.strip_latents[index])
+
+    def _send_morph_to_sliders(self) -> None:
+        if self.morph_latent is not None:
+            self.state.set_z(self.morph_latent)
+
+    # ------------------------------------------------------------ export
+
+    def save_strip(self, path: str) -> None:
+        save_png(images_to_grid(self.strip_images, nrow=len(self.strip_images)), path, scale=2)
+
+    def save_gif(self, path: str) -> None:
+        """The strip as an animation: one frame per step, looping."""
+        save_gif(self.strip_images, path, frame_ms=self.frame_ms.value(), scale=4)
+
+    def _ask_save_strip(self) -> None:
+        if len(self.strip_images):
+            path = self.dialogs.save_path("Save interpolation strip", PNG_FILTER, "morph_strip.png")
+            if path:
+                self.save_strip(path)
+
+    def _ask_save_gif(self) -> None:
+        if len(self.strip_images):
+            path = self.dialogs.save_path("Save morph animation", GIF_FILTER, "morph.gif")
+            if path:
+                self.save_gif(path)

@@ -1,0 +1,305 @@
+"""The "Samples" tab: a grid of decoded random latents from the prior or from a density fitted to encoded data."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt, Signal, Slot
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMenu, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from trainer.explore import decode_faces, save_png
+from trainer.samplers import make_sampler
+
+from ..qt_images import qimage_to_array
+from .dialogs import PNG_FILTER, Dialogs
+from .image_grid import ImageGrid
+from .state import ExplorerState
+from .tasks import TaskRunner
+
+SOURCES = (("prior", "Prior N(0, I)"), ("gaussian", "Fitted Gaussian (full covariance)"),
+           ("mixture", "Fitted Gaussian mixture"))
+SOURCE_LABELS = dict(SOURCES)
+
+
+class SamplesTab(QWidget):
+    endpoint_picked = Signal(str, object, str)      # "A" | "B", z (D,), description
+
+    def __init__(self, state: ExplorerState, dialogs: Dialogs, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.dialogs = dialogs
+        self.latents: dict[str, np.ndarray] = {}        # grid name ("main" / "prior") -> (n, D) shown latents
+        self._fitted: dict[tuple, object] = {}           # (kind, components) -> fitted sampler
+        self._fitting: dict[int, tuple] = {}             # task id -> key
+        self._tasks = TaskRunner(self)
+        self._tasks.finished.connect(self._on_fitted)
+        self._tasks.failed.connect(self._on_fit_failed)
+        self._build()
+        self._stale = True
+        state.checkpoint_changed.connect(self._on_checkpoint)
+        state.data_changed.connect(self._on_data)
+
+    # ------------------------------------------------------------ layout
+
+    def _build(self) -> None:
+        self.source = QComboBox(self)
+        for key, label in SOURCES:
+            self.source.addItem(label, key)
+        self.components = QSpinBox(self)
+        self.components.setRange(1, 50)
+        self.components.setValue(10)
+        self.components.setPrefix("K = ")
+        self.components.setToolTip("Number of mixture components")
+        self.temperature = QDoubleSpinBox(self)
+        self.temperature.setRange(0.0, 3.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(1.0)
+        self.temperature.setToolTip("Scales the spread of the samples (0: the mean face; 1: as fitted)")
+        self.size = QSpinBox(self)
+        self.size.setRange(1, 16)
+        self.size.setValue(8)
+        self.size.setSuffix(" per side")
+        self.seed = QSpinBox(self)
+        self.seed.setRange(0, 2**31 - 1)
+        self.resample_button = QPushButton("Resample", self)
+        self.resample_button.setToolTip("Draw new latents (next seed)")
+        self.compare = QCheckBox("Compare prior vs fitted", self)
+        self.compare.setToolTip("Show samples from the prior and from the fitted density side by side, same seed")
+        self.save_button = QPushButton("Save grid...", self)
+
+        row1 = QHBoxLayout()
+        row1.addWidget(QLabel("Source:", self))
+        row1.addWidget(self.source)
+        row1.addWidget(self.components)
+        row1.addSpacing(12)
+        row1.addWidget(QLabel("Temperature:", self))
+        row1.addWidget(self.temperature)
+        row1.addStretch(1)
+        row2 = QHBoxLayout()
+        row2.addWidget(QLabel("Grid:", self))
+        row2.addWidget(self.size)
+        row2.addWidget(QLabel("Seed:", self))
+        row2.addWidget(self.seed)
+        row2.addWidget(self.resample_button)
+        row2.addWidget(self.compare)
+        row2.addStretch(1)
+        row2.addWidget(self.save_button)
+
+        self.note = QLabel("", self)
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #666;")
+        self.prior_caption = QLabel(SOURCE_LABELS["prior"], self)
+        self.main_caption = QLabel("", self)
+        for caption in (self.prior_caption, self.main_caption):
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.prior_grid = ImageGrid(self, placeholder="")
+        self.grid = ImageGrid(self, placeholder="Open a checkpoint to draw samples.")
+        self.prior_column = QWidget(self)
+        prior_layout = QVBoxLayout(self.prior_column)
+        prior_layout.setContentsMargins(0, 0, 0, 0)
+        prior_layout.addWidget(self.prior_caption)
+        prior_layout.addWidget(self.prior_grid, 1)
+        main_column = QVBoxLayout()
+        main_column.addWidget(self.main_caption)
+        main_column.addWidget(self.grid, 1)
+        grids = QHBoxLayout()
+        grids.addWidget(self.prior_column, 1)
+        grids.addLayout(main_column, 1)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(row1)
+        layout.addLayout(row2)
+        layout.addWidget(QLabel("Click a face to load it into the sliders; right-click to use it as morph A or B.",
+                                self))
+        layout.addLayout(grids, 1)
+        layout.addWidget(self.note)
+        self._show_compare(False)
+
+        self.source.currentIndexChanged.connect(self._on_source_changed)
+        self.components.valueChanged.connect(self.refresh)
+        self.temperature.valueChanged.connect(self.refresh)
+        self.size.valueChanged.connect(self.refresh)
+        self.seed.valueChanged.connect(self.refresh)
+        self.resample_button.clicked.connect(self.resample)
+        self.compare.toggled.connect(self._on_compare)
+        self.save_button.clicked.connect(self._ask_save)
+        for name, grid in (("main", self.grid), ("prior", self.prior_grid)):
+            grid.tile_clicked.connect(lambda index, n=name: self.load_sample(n, index))
+            grid.tile_menu_requested.connect(lambda index, pos, n=name: self._show_menu(n, index, pos))
+
+    def _show_compare(self, on: bool) -> None:
+        for widget in (self.prior_column, self.main_caption):
+            widget.setVisible(on)
+
+    # ------------------------------------------------------------ state changes
+
+    @Slot()
+    def _on_checkpoint(self) -> None:
+        self._fitted.clear()
+        self._fitting.clear()
+        self.latents.clear()
+        self.grid.clear()
+        self.prior_grid.clear()
+        # A plain AE has no prior: start it on the fitted Gaussian, which is what makes an AE sample at all.
+        self.set_source("prior" if self.state.is_variational else "gaussian")
+        self.refresh()
+
+    @Slot()
+    def _on_data(self) -> None:
+        self._fitted.clear()
+        self.refresh()
+
+    def _on_source_changed(self) -> None:
+        self.components.setEnabled(self.source_kind == "mixture")
+        self.refresh()
+
+    def _on_compare(self, on: bool) -> None:
+        if on and self.source_kind == "prior":
+            self.set_source("gaussian")
+        self._show_compare(on)
+        self.refresh()
+
+    # ------------------------------------------------------------ public actions
+
+    @property
+    def source_kind(self) -> str:
+        return self.source.currentData()
+
+    def set_source(self, kind: str) -> None:
+        self.source.setCurrentIndex(self.source.findData(kind))
+        self.components.setEnabled(kind == "mixture")
+
+    def resample(self) -> None:
+        self.seed.setValue((self.seed.value() + 1) % (2**31 - 1))
+
+    def refresh(self) -> None:
+        """Re-draw now when visible, else when next shown (decoding a grid hidden in another tab is wasted)."""
+        self._stale = True
+        if self.isVisible():
+            self.redraw()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the grid(s) for the current source, seed and size (fitting the sampler first if needed)."""
+        self._stale = False
+        if not self.state.has_checkpoint:
+            self.grid.clear()
+            self.prior_grid.clear()
+            return
+        count = self.size.value() ** 2
+        sampler = self._sampler(self.source_kind)
+        self.main_caption.setText(SOURCE_LABELS[self.source_kind])
+        if sampler is None:
+            self.grid.clear()
+            self.latents.pop("main", None)
+        else:
+            self._show("main", self.grid, sampler.sample(count, self.seed.value()))
+        if self.compare.isChecked():
+            prior = make_sampler("prior", self.state.latent_dim, temperature=self.temperature.value())
+            self._show("prior", self.prior_grid, prior.sample(count, self.seed.value()))
+        self._update_note(sampler)
+        self.grid.placeholder = self.note.text()       # shown while the sampler is being fitted
+
+    def load_sample(self, grid: str, index: int) -> None:
+        """Send a sample's z to the sliders."""
+        latents = self.latents.get(grid)
+        if latents is not None and 0 <= index < len(latents):
+            self.state.set_z(latents[index])
+
+    def sample_latent(self, grid: str, index: int) -> np.ndarray:
+        return self.latents[grid][index].copy()
+
+    def save_grid(self, path: str) -> None:
+        """The visible grid(s) as one PNG, at 2x the native pixel size."""
+        images = [qimage_to_array(self.grid.export_image(scale=2))]
+        if self.compare.isChecked():
+            images.insert(0, qimage_to_array(self.prior_grid.export_image(scale=2)))
+        height = max(image.shape[0] for image in images)
+        padded = [np.pad(image, ((0, height - image.shape[0]), (0, 8), (0, 0)), constant_values=255)
+                  for image in images]
+        save_png(np.concatenate(padded, axis=1)[:, :-8], path)
+
+    def shutdown(self) -> None:
+        self._tasks.wait()
+
+    # ------------------------------------------------------------ internals
+
+    def _show(self, name: str, grid: ImageGrid, latents: np.ndarray) -> None:
+        self.latents[name] = latents
+        grid.set_images(decode_faces(self.state.model, latents), columns=self.size.value())
+
+    def _sampler(self, kind: str):
+        """The sampler for `kind`, or None while it is being fitted or cannot be (then the note says why)."""
+        temperature = self.temperature.value()
+        if kind == "prior":
+            return make_sampler("prior", self.state.latent_dim, temperature=temperature)
+        data = self.state.data
+        if data is None:
+            return None
+        key = (kind, self.components.value() if kind == "mixture" else 0)
+        fitted = self._fitted.get(key)
+        if fitted is None:
+            if key not in self._fitting.values():
+                task = self._tasks.submit(make_sampler, kind, self.state.latent_dim, data.train_latents, 1.0,
+                                          key[1] or 1, 0)
+                self._fitting[task] = key
+            return None
+        if isinstance(fitted, str):             # fitting failed; the message is in the note
+            return None
+        return dataclasses.replace(fitted, temperature=temperature)
+
+    @Slot(int, object)
+    def _on_fitted(self, task: int, sampler) -> None:
+        key = self._fitting.pop(task, None)
+        if key is not None:
+            self._fitted[key] = sampler
+            self.refresh()
+
+    @Slot(int, str)
+    def _on_fit_failed(self, task: int, message: str) -> None:
+        key = self._fitting.pop(task, None)
+        if key is not None:
+            self._fitted[key] = message
+            self.refresh()
+
+    def _update_note(self, sampler) -> None:
+        kind = self.source_kind
+        data = self.state.data
+        if kind == "prior":
+            text = "" if self.state.is_variational else (
+                "A plain autoencoder has no prior: its codes do not follow N(0, I), so these faces are mostly "
+                "noise. Use a fitted source.")
+        elif data is None:
+            text = "Encoding training images to fit the sampler..."
+        elif sampler is None:
+            key = (kind, self.components.value() if kind == "mixture" else 0)
+            failure = self._fitted.get(key)
+            text = f"Cannot fit: {failure}" if isinstance(failure, str) else (
+                f"Fitting to {len(data.train_latents)} encoded training images...")
+        else:
+            text = f"Fitted to {len(data.train_latents)} encoded training images."
+            if data.data_error:
+                text = ("Fitted to decoded prior samples (the training data is not available: "
+                        f"{data.data_error}).")
+        self.note.setText(text)
+
+    def _show_menu(self, grid: str, index: int, position: QPoint) -> None:
+        menu = QMenu(self)
+        menu.addAction("Load into sliders", lambda: self.load_sample(grid, index))
+        for slot in ("A", "B"):
+            menu.addAction(f"Set as morph {slot}",
+                           lambda s=slot: self.endpoint_picked.emit(s, self.sample_latent(grid, index),
+                                                                     f"sample {index + 1} (seed {self.seed.value()})"))
+        menu.exec(position)
+
+    def _ask_save(self) -> None:
+        if not self.latents:
+            return
+        path = self.dialogs.save_path("Save sample grid", PNG_FILTER, "samples.png")
+        if path:
+            self.save_grid(path)

@@ -1,0 +1,125 @@
+"""The "Sliders" tab: a slider per latent dim (or the top K), per principal direction, or per factor direction."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from trainer.explore import MAX_ALL_SLIDERS, SliderSpec, axis_sliders, factor_sliders, pca_sliders, visible_dims
+
+from .slider_rows import SliderColumn
+from .state import ExplorerState
+
+MODES = (("axes", "Latent dimensions"), ("pca", "Principal directions"), ("factors", "Factor directions"))
+DEFAULT_K = 16
+
+
+class SlidersTab(QWidget):
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self._build()
+        state.checkpoint_changed.connect(self._on_checkpoint)
+        state.stats_changed.connect(self.rebuild)
+        state.slider_mode_changed.connect(self._on_mode_changed)
+        state.selected_dims_changed.connect(self.rebuild)
+
+    def _build(self) -> None:
+        self.mode = QComboBox(self)
+        for key, label in MODES:
+            self.mode.addItem(label, key)
+        self.mode.setToolTip("Move along latent axes, along the principal directions of the encoded data, "
+                             "or along directions that change one ground-truth factor (synthetic data)")
+        self.k_label = QLabel("Show:", self)
+        self.k = QSpinBox(self)
+        self.k.setRange(1, 64)
+        self.k.setValue(DEFAULT_K)
+        self.k.setToolTip("How many sliders to show")
+        self.rank_label = QLabel("ranked by:", self)
+        self.ranking = QComboBox(self)
+        self.ranking.addItem("KL", "kl")
+        self.ranking.addItem("spread", "spread")
+        self.ranking.setToolTip("KL: how much information a dim carries (VAE); spread: std of the encoded means")
+        self.summary = QLabel("", self)
+        self.summary.setStyleSheet("color: #666;")
+        bar = QHBoxLayout()
+        for widget in (QLabel("Move along:", self), self.mode, self.k_label, self.k, self.rank_label, self.ranking):
+            bar.addWidget(widget)
+        bar.addStretch(1)
+        self.column = SliderColumn(self.state, self, empty_text="Open a checkpoint to get sliders.")
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.column, 1)
+        self.mode.currentIndexChanged.connect(lambda _: self.state.set_slider_mode(self.mode.currentData()))
+        self.k.valueChanged.connect(self._on_k_or_ranking)
+        self.ranking.currentIndexChanged.connect(self._on_k_or_ranking)
+
+    # ------------------------------------------------------------ reacting to the state
+
+    def _on_checkpoint(self) -> None:
+        # A plain AE has no KL: rank its dims by spread.
+        variational = self.state.is_variational
+        self.ranking.model().item(0).setEnabled(variational)
+        if not variational:
+            self.ranking.blockSignals(True)
+            self.ranking.setCurrentIndex(self.ranking.findData("spread"))
+            self.ranking.blockSignals(False)
+        stats = self.state.stats
+        if self.state.slider_mode == "factors" and not (stats is not None and stats.factor_directions):
+            self.state.set_slider_mode("axes")
+        self.state.set_selected_dims([])
+        self.rebuild()
+
+    def _on_mode_changed(self, mode: str) -> None:
+        self.mode.blockSignals(True)
+        self.mode.setCurrentIndex(self.mode.findData(mode))
+        self.mode.blockSignals(False)
+        self.rebuild()
+
+    def _on_k_or_ranking(self) -> None:
+        self.state.set_selected_dims([])          # back to the top K of the chosen ranking
+        self.rebuild()
+
+    # ------------------------------------------------------------ building the sliders
+
+    def rebuild(self) -> None:
+        state = self.state
+        has_factors = bool(state.stats is not None and state.stats.factor_directions)
+        self.mode.model().item(2).setEnabled(has_factors)
+        self.mode.model().item(1).setEnabled(state.stats is not None)
+        specs = self.specs()
+        many_dims = state.latent_dim > MAX_ALL_SLIDERS
+        mode = state.slider_mode
+        self.k.setVisible(mode == "pca" or many_dims)
+        self.k_label.setVisible(self.k.isVisible())
+        self.ranking.setVisible(mode == "axes" and many_dims)
+        self.rank_label.setVisible(self.ranking.isVisible())
+        self.column.set_specs(specs)
+        self.summary.setText(self._summary(specs))
+
+    def specs(self) -> list[SliderSpec]:
+        state, stats = self.state, self.state.stats
+        if not state.has_checkpoint:
+            return []
+        if state.slider_mode == "pca" and stats is not None:
+            return pca_sliders(stats, self.k.value())
+        if state.slider_mode == "factors" and stats is not None and stats.factor_directions:
+            return factor_sliders(stats)
+        dims = state.selected_dims or visible_dims(stats, state.latent_dim, self.k.value(),
+                                                   self.ranking.currentData())
+        if dims != state.selected_dims:
+            state.selected_dims = list(dims)      # recorded quietly: this is what the saved state will restore
+        return axis_sliders(stats, dims, state.latent_dim)
+
+    def _summary(self, specs: list[SliderSpec]) -> str:
+        state, stats = self.state, self.state.stats
+        if not state.has_checkpoint:
+            return ""
+        if stats is None:
+            return "Computing latent statistics; slider ranges are +-3 until they arrive."
+        inactive = int((~stats.active).sum())
+        text = f"{stats.latent_dim - inactive} of {stats.latent_dim} dims active"
+        if state.slider_mode == "axes" and len(specs) < state.latent_dim:
+            text += f"; showing the top {len(specs)}"
+        if inactive and state.slider_mode == "axes":
+            text += " (inactive dims are greyed: the encoder ignores them)"
+        return text

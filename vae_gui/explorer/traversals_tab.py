@@ -1,0 +1,132 @@
+"""The "Traversals" tab: rows are directions (latent dims, principal or factor directions), columns walk each range."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from trainer.explore import (SliderSpec, axis_sliders, decode_faces, factor_sliders, pca_sliders,
+                             traversal_latents)
+
+from .dialogs import PNG_FILTER, Dialogs
+from .image_grid import ImageGrid
+from .state import ExplorerState
+
+FOLLOW_DELAY_MS = 150          # re-draw this long after the current face stops changing
+
+
+class TraversalsTab(QWidget):
+    def __init__(self, state: ExplorerState, dialogs: Dialogs, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.dialogs = dialogs
+        self.specs: list[SliderSpec] = []
+        self.latents = np.zeros((0, 0), np.float32)
+        self._stale = True
+        self._follow = QTimer(self)
+        self._follow.setSingleShot(True)
+        self._follow.timeout.connect(self.refresh)
+        self._build()
+        state.checkpoint_changed.connect(self.refresh)
+        state.stats_changed.connect(self._on_stats)
+        state.z_changed.connect(self._on_z)
+
+    def _build(self) -> None:
+        self.rows_source = QComboBox(self)
+        self.rows_source.addItem("Latent dims (by KL)", "axes")
+        self.rows_source.addItem("Principal directions", "pca")
+        self.rows_source.addItem("Factor directions", "factors")
+        self.row_count = QSpinBox(self)
+        self.row_count.setRange(1, 32)
+        self.row_count.setValue(8)
+        self.columns = QSpinBox(self)
+        self.columns.setRange(3, 15)
+        self.columns.setValue(9)
+        self.centre = QComboBox(self)
+        self.centre.addItem("current face", "current")
+        self.centre.addItem("mean face", "mean")
+        save = QPushButton("Save PNG...", self)
+        save.clicked.connect(self._ask_save)
+        bar = QHBoxLayout()
+        for widget in (QLabel("Rows:", self), self.rows_source, self.row_count, QLabel("Columns:", self),
+                       self.columns, QLabel("Around:", self), self.centre):
+            bar.addWidget(widget)
+        bar.addStretch(1)
+        bar.addWidget(save)
+        self.grid = ImageGrid(self, placeholder="Open a checkpoint to see traversals.")
+        self.grid.tile_clicked.connect(self._load_tile)
+        self.note = QLabel("Each row walks one direction across the range of the encoded data "
+                           "(mean +- 3 std); click a face to load it into the sliders.", self)
+        self.note.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.grid, 1)
+        layout.addWidget(self.note)
+        for combo in (self.rows_source, self.centre):
+            combo.currentIndexChanged.connect(self.refresh)
+        for spin in (self.row_count, self.columns):
+            spin.valueChanged.connect(self.refresh)
+
+    def _on_stats(self) -> None:
+        has_factors = bool(self.state.stats is not None and self.state.stats.factor_directions)
+        self.rows_source.model().item(2).setEnabled(has_factors)
+        if not has_factors and self.rows_source.currentData() == "factors":
+            self.rows_source.setCurrentIndex(0)
+        self.refresh()
+
+    def _on_z(self) -> None:
+        if self.centre.currentData() == "current":
+            self._stale = True
+            if self.isVisible():
+                self._follow.start(FOLLOW_DELAY_MS)
+
+    def refresh(self) -> None:
+        self._stale = True
+        if self.isVisible():
+            self.redraw()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.redraw()
+
+    def row_specs(self) -> list[SliderSpec]:
+        stats, count = self.state.stats, self.row_count.value()
+        source = self.rows_source.currentData()
+        if stats is not None and source == "pca":
+            return pca_sliders(stats, count)
+        if stats is not None and source == "factors":
+            return factor_sliders(stats)[:count]
+        # The most used dims first (by KL; an AE has none, so by spread).
+        dims = ([int(d) for d in stats.ranked_dims("kl")[:count]] if stats is not None
+                else list(range(min(count, self.state.latent_dim))))
+        return axis_sliders(stats, dims, self.state.latent_dim)
+
+    def redraw(self) -> None:
+        self._stale = False
+        if not self.state.has_checkpoint:
+            self.grid.clear()
+            return
+        origin = self.state.z if self.centre.currentData() == "current" else self.state.mean_latent()
+        self.specs = self.row_specs()
+        columns = self.columns.value()
+        if not self.specs:
+            self.grid.clear()
+            return
+        self.latents = np.concatenate([traversal_latents(spec, origin, columns) for spec in self.specs])
+        labels = [spec.label if not spec.detail or spec.key.startswith("pc:") else f"{spec.label} {spec.detail}"
+                  for spec in self.specs]
+        self.grid.set_images(decode_faces(self.state.model, self.latents), columns=columns, row_labels=labels)
+
+    def save_png(self, path: str) -> None:
+        self.grid.export_image(scale=2).save(path, "PNG")
+
+    def _load_tile(self, index: int) -> None:
+        if 0 <= index < len(self.latents):
+            self.state.set_z(self.latents[index])
+
+    def _ask_save(self) -> None:
+        if len(self.latents):
+            path = self.dialogs.save_path("Save traversal grid", PNG_FILTER, "traversals.png")
+            if path:
+                self.save_png(path)

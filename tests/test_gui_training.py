@@ -1,0 +1,403 @@
+"""The Train tab: real tiny training runs on a worker thread, observed through signals (offscreen Qt)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("pytestqt")
+pytest.importorskip("pyqtgraph")
+
+from conftest import tiny_config  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+
+from trainer.checkpoint import load_checkpoint  # noqa: E402
+from trainer.events import EvalMetrics, Preview, RunFinished, RunStarted, StepMetrics  # noqa: E402
+from vae_gui.training.kl_chart import COLLAPSED_COLOUR, KlChart  # noqa: E402
+from vae_gui.training.panel import TrainingPanel  # noqa: E402
+from vae_gui.training.run_state import RunState  # noqa: E402
+from vae_gui.training.smoothing import EmaSeries  # noqa: E402
+from vae_gui.training.snapshots import PreviewGrids, SnapshotStore  # noqa: E402
+from vae_gui.training.updates import EventBatcher  # noqa: E402
+
+# Qt warnings fail a test (e.g. "QThread: Destroyed while thread is still running"); the offscreen platform's
+# note about size hints is harmless.
+pytestmark = [pytest.mark.qt_log_level_fail("WARNING"), pytest.mark.qt_log_ignore("propagateSizeHints")]
+
+RUN_TIMEOUT_MS = 60_000
+LONG_EPOCHS = 1000          # runs that a test pauses or stops long before they end
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = TrainingPanel()
+    qtbot.addWidget(widget)
+    widget.resize(1200, 800)
+    yield widget
+    widget.shutdown(timeout_s=10.0)
+
+
+def configure(panel, runs_dir, **train_overrides):
+    settings = dict(final_eval=False)
+    settings.update(train_overrides)
+    config = tiny_config(runs_dir, **settings)
+    panel.setup_form.set_config(config)
+    return config
+
+
+def run_to_end(qtbot, panel) -> RunFinished:
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_training, timeout=10_000)
+    return finished.args[0]
+
+
+def start_and_wait_for_steps(qtbot, panel, min_step: int = 2) -> None:
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.state.latest is not None and panel.state.latest.step >= min_step,
+                    timeout=RUN_TIMEOUT_MS)
+
+
+# ---------------------------------------------------------------- a whole run
+
+def test_short_run_fills_plot_images_and_writes_a_loadable_checkpoint(qtbot, panel, tmp_path):
+    configure(panel, tmp_path / "runs", epochs=2)
+    assert panel.start_button.isEnabled()
+    assert panel.image_history.reconstructions.image is None
+
+    finished = run_to_end(qtbot, panel)
+
+    assert finished.status == "completed", finished.message
+    assert panel.state.status == "completed"
+    steps = len(panel.state.current.steps)
+    assert steps == finished.step > 0                     # every step reached the plot, none dropped
+    panel.loss_plot.refresh()
+    assert panel.loss_plot.point_count() == steps
+    readout = panel.loss_plot.readout_text(steps)
+    assert f"step {steps}" in readout and "total" in readout and "validation" in readout
+    assert len(panel.state.current.evals) == 2            # one validation point per epoch
+    assert panel.image_history.reconstructions.image is not None
+    assert panel.image_history.samples.image is not None
+    loaded = load_checkpoint(finished.best_checkpoint)
+    assert loaded.config.model.latent_dim == 6
+    assert len(panel.kl_chart.bar_colours()) == 6
+    assert "best validation loss" in panel.progress_view.status.text()
+    assert panel.explorer_button.isEnabled()
+    with qtbot.waitSignal(panel.open_in_explorer, timeout=1000) as opened:
+        qtbot.mouseClick(panel.explorer_button, Qt.MouseButton.LeftButton)
+    assert opened.args == [finished.best_checkpoint]
+
+
+def test_history_slider_scrubs_back_to_an_earlier_snapshot(qtbot, panel, tmp_path):
+    configure(panel, tmp_path / "runs", epochs=3)
+    run_to_end(qtbot, panel)
+    store = panel.state.snapshots
+    assert len(store) >= 3                                # every evaluation's snapshot is kept
+    history = panel.image_history
+    latest = history.reconstructions.image.copy()
+
+    history.slider.setValue(0)
+
+    assert history.shown_index == 0
+    assert not history.follow.isChecked()
+    first = store[0]
+    assert history.reconstructions.image != latest
+    assert history.reconstructions.image.width() == first.reconstructions.shape[1]
+    assert f"step {store.step(0):,}" in history.position_label.text()
+    history.follow.setChecked(True)
+    assert history.shown_index == len(store) - 1
+    assert history.reconstructions.image == latest
+
+
+def test_two_runs_in_a_row_keep_the_first_for_comparison(qtbot, panel, tmp_path):
+    configure(panel, tmp_path / "runs", epochs=1, run_name="first")
+    run_to_end(qtbot, panel)
+    configure(panel, tmp_path / "runs", epochs=1, run_name="second")
+    second = run_to_end(qtbot, panel)
+
+    assert second.status == "completed"
+    assert [run.name for run in panel.state.runs] == ["first", "second"]
+    assert panel.run_list.list.count() == 2
+    assert len(panel.loss_plot._overlays) == 1            # the first run drawn behind the second
+    panel.run_list.list.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert not panel.state.runs[0].visible
+    assert len(panel.loss_plot._overlays) == 0
+    assert panel.load_runs(tmp_path / "runs") == 0        # both already listed
+
+
+def test_load_runs_overlays_curves_from_disk_and_refuses_other_folders(qtbot, panel, tmp_path):
+    configure(panel, tmp_path / "runs", epochs=1, run_name="old")
+    run_to_end(qtbot, panel)
+    other = TrainingPanel()
+    qtbot.addWidget(other)
+
+    assert other.load_runs(tmp_path / "runs") == 1
+    assert other.state.runs[0].name == "old"
+    assert len(other.state.runs[0].steps) > 0
+    assert len(other.loss_plot._overlays) == 1
+    with qtbot.waitSignal(other.error_shown, timeout=1000) as error:
+        assert other.load_runs(tmp_path) == 0
+    assert "no training run" in error.args[0]
+
+
+# ---------------------------------------------------------------- controls
+
+def test_pause_holds_the_loop_and_resume_continues(qtbot, panel, tmp_path):
+    configure(panel, tmp_path / "runs", epochs=LONG_EPOCHS)
+    start_and_wait_for_steps(qtbot, panel)
+    with qtbot.waitSignal(panel.state.loop_paused, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert panel.state.status == "paused"
+    assert panel.pause_button.text() == "Resume"
+    paused_at = panel.state.latest.step
+    qtbot.wait(300)                                       # the loop must not move while paused
+    assert panel.state.latest.step == paused_at
+
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.state.latest.step > paused_at, timeout=RUN_TIMEOUT_MS)
+    assert panel.state.status == "running"
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+
+
+def test_stop_mid_run_saves_last_checkpoint(qtbot, panel, tmp_path):
+    configure(panel, tmp_path / "runs", epochs=LONG_EPOCHS)
+    start_and_wait_for_steps(qtbot, panel, min_step=3)
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_training, timeout=10_000)
+
+    result = finished.args[0]
+    assert result.status == "stopped"
+    assert panel.state.status == "stopped"
+    assert load_checkpoint(result.last_checkpoint).step == result.step >= 3
+    assert panel.start_button.isEnabled()
+
+
+def test_resume_continues_a_stopped_run_with_its_earlier_curve(qtbot, panel, tmp_path):
+    configure(panel, tmp_path / "runs", epochs=LONG_EPOCHS, log_every_steps=1)
+    start_and_wait_for_steps(qtbot, panel, min_step=3)
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as stopped:
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_training, timeout=10_000)
+    stopped_at = stopped.args[0].step
+
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as resumed:
+        assert panel.resume_run(stopped.args[0].run_dir, epochs=2)
+    qtbot.waitUntil(lambda: not panel.is_training, timeout=10_000)
+
+    assert resumed.args[0].status == "completed"
+    steps = panel.state.current.steps.column(0)
+    assert steps[0] < stopped_at < steps[-1]              # the part trained before the stop is shown too
+    assert panel.state.started.resumed
+
+
+def test_closing_mid_run_stops_the_thread_and_writes_the_checkpoint(qtbot, panel, tmp_path):
+    configure(panel, tmp_path / "runs", epochs=LONG_EPOCHS)
+    start_and_wait_for_steps(qtbot, panel)
+    thread = panel.runner._thread
+
+    panel.shutdown(timeout_s=3.0)
+
+    assert thread.isFinished()
+    assert not panel.is_training
+    assert (tmp_path / "runs" / "tiny" / "checkpoints" / "last.pt").is_file()
+
+
+def test_stop_while_data_loads_ends_at_once(qtbot, panel, tmp_path, monkeypatch):
+    import threading
+    release = threading.Event()
+
+    def slow_load(config):
+        release.wait(30)              # a huge folder still decoding
+        raise RuntimeError("the test released the loader")
+
+    monkeypatch.setattr("vae_gui.training.worker.load_dataset", slow_load)
+    configure(panel, tmp_path / "runs", epochs=1)
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert panel.state.status == "starting"
+    try:
+        with qtbot.waitSignal(panel.run_finished, timeout=10_000) as finished:
+            qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not panel.is_training, timeout=10_000)
+    finally:
+        release.set()
+    assert finished.args[0].status == "stopped"
+    assert panel.state.status == "stopped"
+    assert panel.start_button.isEnabled()
+
+
+def test_main_window_close_mid_run_exits_cleanly(qtbot, tmp_path, monkeypatch):
+    pytest.importorskip("vae_gui.explorer.panel", reason="the explorer tab is not written yet")
+    from vae_gui.main_window import MainWindow
+
+    monkeypatch.setattr("vae_gui.main_window.default_checkpoint", lambda: None)
+    window = MainWindow(start_on_training=True)
+    qtbot.addWidget(window)
+    panel = window.training_panel
+    configure(panel, tmp_path / "runs", epochs=LONG_EPOCHS)
+    start_and_wait_for_steps(qtbot, panel)
+    thread = panel.runner._thread
+
+    window.close()
+
+    assert thread.isFinished()
+    assert (tmp_path / "runs" / "tiny" / "checkpoints" / "last.pt").is_file()
+
+
+# ---------------------------------------------------------------- errors
+
+def test_unreadable_folder_shows_an_error_and_a_second_run_works(qtbot, panel, tmp_path):
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    for index in range(4):
+        (junk / f"face{index}.png").write_bytes(b"this is not a png " * 10)
+    config = configure(panel, tmp_path / "runs", epochs=1)
+    panel.setup_form.set_data_folder(str(junk))
+    assert panel.start_button.isEnabled()
+
+    with qtbot.waitSignal(panel.error_shown, timeout=RUN_TIMEOUT_MS) as error:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_training, timeout=10_000)
+
+    assert str(junk) in error.args[0]
+    assert panel.error_banner.message == error.args[0]
+    assert panel.state.status == "failed"
+    panel.setup_form.set_config(config)
+    finished = run_to_end(qtbot, panel)
+    assert finished.status == "completed"
+    assert panel.error_banner.message == ""
+
+
+def test_non_finite_loss_fails_the_run_with_a_message(qtbot, panel, tmp_path, monkeypatch):
+    def nan_loss(logits, target, kind="mse"):
+        return torch.full((len(logits),), float("nan"))
+
+    monkeypatch.setattr("trainer.loop.reconstruction_loss", nan_loss)
+    configure(panel, tmp_path / "runs", epochs=1)
+    with qtbot.waitSignal(panel.error_shown, timeout=RUN_TIMEOUT_MS) as error:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_training, timeout=10_000)
+
+    assert "nan" in error.args[0].lower()
+    assert panel.state.status == "failed"
+    assert panel.start_button.isEnabled()
+
+
+def test_form_refuses_invalid_values_with_a_reason(qtbot, panel, tmp_path):
+    configure(panel, tmp_path / "runs")
+    panel.setup_form.lr.setText("fast")
+    assert "learning rate" in panel.setup_form.validation_label.text()
+    assert not panel.start_button.isEnabled()
+    panel.setup_form.lr.setText("0.001")
+    panel.setup_form.run_name.setText("a/b")
+    assert "plain folder name" in panel.setup_form.validation_label.text()
+    assert not panel.start_button.isEnabled()
+    panel.setup_form.run_name.setText("ok")
+    assert panel.start_button.isEnabled()
+    assert panel.setup_form.config().train.lr == 0.001
+
+
+def test_default_form_is_ready_to_start(qtbot, panel):
+    config = panel.setup_form.config()
+    assert config.data.source == "synthetic"
+    assert config.model.preset == "default"
+    assert 1 <= config.train.epochs <= 10
+    assert panel.start_button.isEnabled()
+
+
+def test_folder_summary_counts_images_off_the_gui_thread(qtbot, panel, tmp_path):
+    from PIL import Image
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for index in range(5):
+        Image.new("RGB", (40, 40), (index * 40, 90, 200)).save(folder / f"{index}.png")
+    with qtbot.waitSignal(panel.setup_form._scanner.summary_ready, timeout=10_000):
+        panel.setup_form.set_data_folder(str(folder))
+    summary = panel.setup_form.folder_summary
+    assert summary.image_count == 5
+    assert len(summary.thumbnails) == 5
+    assert "5 images" in panel.setup_form.folder_info.text()
+
+
+# ---------------------------------------------------------------- pieces
+
+def test_kl_chart_greys_out_collapsed_dimensions(qtbot):
+    state = RunState()
+    chart = KlChart(state)
+    qtbot.addWidget(chart)
+    state.kl_per_dim = np.array([0.8, 0.001, 0.3])
+    state.kl_changed.emit()
+    colours = chart.bar_colours()
+    assert colours[1] == COLLAPSED_COLOUR
+    assert colours[0] != COLLAPSED_COLOUR and colours[2] != COLLAPSED_COLOUR
+    assert "2 of 3 active" in chart.title.text()
+
+
+def test_batcher_sends_every_step_eval_and_preview_but_few_updates():
+    now = [0.0]
+    batcher = EventBatcher(interval_s=0.1, clock=lambda: now[0])
+    image = np.zeros((2, 8, 8, 3), np.uint8)
+    started = RunStarted(run_dir="r", config={}, total_steps=100, start_step=0, n_train=1, n_test=1,
+                         param_count=1, device="cpu", precision="fp32")
+    updates = [batcher.add(started)]
+    for step in range(1, 101):
+        now[0] += 0.001
+        event = StepMetrics(step=step, epoch=0, total_steps=100, loss=1.0, recon=1.0, kl=None, beta=1.0,
+                            lr=1e-3, images_per_s=1.0, eta_s=1.0)
+        updates.append(batcher.add(event))
+        if step % 10 == 0:
+            preview = Preview(step=step, originals=image, reconstructions=image, samples=image)
+            updates.append(batcher.add(EvalMetrics(step=step, epoch=0, val_loss=1.0, val_recon=1.0, val_kl=None,
+                                                   kl_per_dim=None, is_best=False, preview=preview)))
+    updates.append(batcher.flush())
+    sent = [u for u in updates if u is not None]
+
+    assert len(sent) <= 3                                 # 0.1 s of events: start, at most one timed, final
+    assert sum(len(u.steps) for u in sent) == 100
+    assert sum(len(u.evals) for u in sent) == 10
+    assert sum(len(u.previews) for u in sent) == 10
+    assert np.isnan(sent[-1].steps[:, 3]).all()           # an AE has no KL
+
+
+def test_snapshot_store_keeps_every_snapshot_losslessly():
+    rng = np.random.default_rng(0)
+    grids = [PreviewGrids(step=10 * i, reconstructions=rng.integers(0, 256, (20, 36, 3), dtype=np.uint8),
+                          samples=rng.integers(0, 256, (18, 18, 3), dtype=np.uint8), from_eval=i % 2 == 0)
+             for i in range(4)]
+    store = SnapshotStore()
+    for g in grids:
+        store.append(g)
+    assert len(store) == 4
+    for index, g in enumerate(grids):
+        assert np.array_equal(store[index].reconstructions, g.reconstructions)
+        assert np.array_equal(store[index].samples, g.samples)
+        assert store.step(index) == g.step and store.is_eval(index) == g.from_eval
+
+
+def test_ema_smoothing_is_bias_corrected_and_incremental():
+    values = np.array([10.0, 10.0, 10.0, 0.0])
+    ema = EmaSeries(0.5)
+    ema.extend(values[:2])
+    ema.extend(values)
+    assert np.allclose(ema.values[:3], 10.0)             # no pull towards 0 at the start
+    assert 0.0 < ema.values[3] < 10.0
+    ema.reset(0.0)
+    ema.extend(values)
+    assert np.array_equal(ema.values, values)
+
+
+def test_dropping_a_folder_selects_it_as_data(qtbot, panel, tmp_path):
+    from PySide6.QtCore import QMimeData, QPoint, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    folder = tmp_path / "dropped"
+    folder.mkdir()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    panel.dropEvent(event)
+    assert event.isAccepted()
+    assert panel.setup_form.folder_radio.isChecked()
+    assert panel.setup_form.config().data.source == str(folder)

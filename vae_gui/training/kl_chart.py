@@ -1,0 +1,78 @@
+"""KL divergence per latent dimension at the latest evaluation: dims under 0.01 nats are grey ("collapsed").
+
+A VAE that uses only a few of its dimensions (posterior collapse) shows up here as a row of grey bars.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from .run_state import RunState
+
+ACTIVE_THRESHOLD_NATS = 0.01
+ACTIVE_COLOUR = (31, 119, 180)
+COLLAPSED_COLOUR = (175, 175, 175)
+
+
+def active_dimensions(kl_per_dim: np.ndarray, threshold: float = ACTIVE_THRESHOLD_NATS) -> np.ndarray:
+    return np.asarray(kl_per_dim) >= threshold
+
+
+class KlChart(QWidget):
+    def __init__(self, state: RunState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLabel("bottom", "latent dimension")
+        self.plot.setLabel("left", "KL (nats)")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.getPlotItem().setContentsMargins(2, 10, 10, 2)     # room for the top tick label
+        self.plot.setMenuEnabled(False)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, pen=pg.mkPen(None))
+        self.plot.addItem(self.bars)
+        self.threshold_line = pg.InfiniteLine(pos=ACTIVE_THRESHOLD_NATS, angle=0,
+                                              pen=pg.mkPen((120, 120, 120), style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.plot.addItem(self.threshold_line)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.plot, 1)
+        state.kl_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        kl = self.state.kl_per_dim
+        if not self.state.is_variational:
+            self._set_bars(np.zeros(0))
+            self.title.setText("<b>KL per latent dimension</b> — a plain autoencoder has no KL term")
+            return
+        if kl is None:
+            self._set_bars(np.zeros(0))
+            self.title.setText("<b>KL per latent dimension</b> — shown after the first validation")
+            return
+        self._set_bars(kl)
+        active = int(active_dimensions(kl).sum())
+        self.title.setText(f"<b>KL per latent dimension</b> — {active} of {len(kl)} active; "
+                           f"grey = collapsed (&lt; {ACTIVE_THRESHOLD_NATS} nats, unused by the model)")
+
+    def _set_bars(self, kl: np.ndarray) -> None:
+        active = active_dimensions(kl)
+        brushes = [pg.mkBrush(ACTIVE_COLOUR if on else COLLAPSED_COLOUR) for on in active]
+        # Collapsed bars are near 0: draw them at least a sliver high so the grey is visible.
+        floor = max(float(kl.max()) * 0.01, 1e-3) if len(kl) else 0.0
+        heights = np.where(active, kl, np.maximum(kl, floor))
+        self.bars.setOpts(x=np.arange(len(kl)), height=heights, width=0.8, brushes=brushes)
+        self.threshold_line.setVisible(len(kl) > 0)
+        if len(kl):
+            self.plot.setXRange(-0.6, len(kl) - 0.4, padding=0)
+            self.plot.setYRange(0, max(float(kl.max()) * 1.1, 0.05), padding=0)
+
+    def bar_colours(self) -> list[tuple[int, int, int]]:
+        """Colour of each bar (for tests)."""
+        brushes = self.bars.opts.get("brushes") or []
+        return [brush.color().getRgb()[:3] for brush in brushes]

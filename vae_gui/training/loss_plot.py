@@ -1,0 +1,209 @@
+"""Live loss curves: train total, reconstruction and KL (raw faint, smoothed on top), validation loss, and the
+curves of earlier runs for comparison. Redrawn from a timer (10 Hz) when RunState.revision moved."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from .run_state import RunCurves, RunState
+from .smoothing import EmaSeries
+
+# (name, column in RunCurves.steps, colour)
+TRAIN_SERIES = (("total", 1, (31, 119, 180)), ("reconstruction", 2, (44, 160, 44)), ("KL", 3, (214, 39, 40)))
+VALIDATION_COLOUR = (255, 127, 14)
+PAST_RUN_COLOURS = ((148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34),
+                    (23, 190, 207))
+RAW_ALPHA = 55
+# Width-1 pens and no grid: on Qt's raster engine a 2 px curve or pyqtgraph's alpha grid costs ~5-8 ms per
+# repaint each (measured), which the event loop feels at 10 redraws a second.
+CURVE_WIDTH = 1
+DEFAULT_SMOOTHING = 0.6
+
+
+class LossPlot(QWidget):
+    def __init__(self, state: RunState, parent: QWidget | None = None, refresh_ms: int = 100):
+        super().__init__(parent)
+        self.state = state
+        self._drawn = (-1, -1.0)                  # (revision, smoothing) last drawn
+        self._emas: dict[tuple[int, int], EmaSeries] = {}
+        self._drawn_evals = (0, -1)               # (id of the run, validation points) last drawn
+        self._overlays: dict[int, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        self._build()
+        self.state.runs_changed.connect(self._sync_overlays)
+        self.state.visibility_changed.connect(self._sync_overlays)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start(refresh_ms)
+
+    # ------------------------------------------------------------ widgets
+    def _build(self) -> None:
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "loss per image")
+        self.plot.setDownsampling(auto=True, mode="peak")
+        self.plot.setClipToView(True)
+        self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt", labelTextColor=(40, 40, 40))
+        self.raw_curves, self.smooth_curves = {}, {}
+        for name, _, colour in TRAIN_SERIES:
+            self.raw_curves[name] = self.plot.plot(pen=pg.mkPen((*colour, RAW_ALPHA), width=1))
+            self.smooth_curves[name] = self.plot.plot(pen=pg.mkPen(colour, width=CURVE_WIDTH),
+                                                   name=f"train {name}")
+        self.validation_curve = self.plot.plot(pen=pg.mkPen(VALIDATION_COLOUR, width=CURVE_WIDTH), symbol="o",
+                                               symbolSize=6, symbolBrush=VALIDATION_COLOUR,
+                                               symbolPen=None, name="validation")
+        self.cursor_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((0, 0, 0, 90), width=1))
+        self.cursor_line.setVisible(False)
+        self.plot.addItem(self.cursor_line, ignoreBounds=True)
+        self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
+
+        self.log_check = QCheckBox("Log scale")
+        self.log_check.toggled.connect(lambda on: self.plot.setLogMode(x=False, y=on))
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(int(DEFAULT_SMOOTHING * 100))
+        self.smoothing.setMaximumWidth(160)
+        self.smoothing.setToolTip("Exponential moving average of the train curves; the raw curve stays faint "
+                                  "behind")
+        self.smoothing_label = QLabel()
+        self.smoothing.valueChanged.connect(self._smoothing_changed)
+        self._smoothing_changed()
+        self.readout = QLabel("Hover over the plot to read values")
+        self.readout.setStyleSheet("color: #444;")
+        self.readout.setWordWrap(True)
+        # Fixed height (two lines): new text on hover must not re-lay-out the plot above it.
+        self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
+        self.readout.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("<b>Loss</b>"))
+        controls.addStretch(1)
+        controls.addWidget(self.log_check)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("Smoothing:"))
+        controls.addWidget(self.smoothing)
+        controls.addWidget(self.smoothing_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.readout)
+
+    @property
+    def smoothing_weight(self) -> float:
+        return self.smoothing.value() / 100.0
+
+    def _smoothing_changed(self) -> None:
+        self.smoothing_label.setText(f"{self.smoothing_weight:.2f}")
+        for ema in self._emas.values():
+            ema.reset(self.smoothing_weight)
+        self.refresh()
+
+    # ------------------------------------------------------------ drawing
+    def refresh(self) -> None:
+        """Redraw when curves or smoothing changed since the last draw (cheap no-op otherwise).
+
+        Earlier runs' curves do not change: they are drawn when they appear or the smoothing changes."""
+        key = (self.state.revision, self.smoothing_weight)
+        if key == self._drawn:
+            return
+        smoothing_changed = key[1] != self._drawn[1]
+        self._drawn = key
+        self._draw_current(self.state.current)
+        if smoothing_changed:
+            for curves in self.state.runs:
+                if id(curves) in self._overlays:
+                    self._draw_overlay(curves)
+
+    def point_count(self) -> int:
+        """Train points of the current run as drawn (for tests and the benchmark)."""
+        x, _ = self.raw_curves["total"].getData()
+        return 0 if x is None else len(x)
+
+    def _draw_current(self, curves: RunCurves | None) -> None:
+        visible = curves is not None and curves.visible
+        steps = curves.steps.column(0) if visible else np.zeros(0)
+        for name, column, _ in TRAIN_SERIES:
+            values = curves.steps.column(column) if visible else np.zeros(0)
+            finite = np.isfinite(values)
+            if not finite.any():
+                self.raw_curves[name].setData([], [])
+                self.smooth_curves[name].setData([], [])
+                continue
+            self.raw_curves[name].setData(steps[finite], values[finite])
+            self.smooth_curves[name].setData(steps[finite], self._smoothed(curves, column, values[finite]))
+        evals = curves.evals.data if visible else np.zeros((0, 2))
+        if (id(curves), len(evals)) != self._drawn_evals:        # scatter items are slow to refill
+            self._drawn_evals = (id(curves), len(evals))
+            self.validation_curve.setData(evals[:, 0], evals[:, 1])
+
+    def _smoothed(self, curves: RunCurves, column: int, values: np.ndarray) -> np.ndarray:
+        key = (id(curves), column)
+        ema = self._emas.get(key)
+        if ema is None or len(ema) > len(values):
+            ema = self._emas[key] = EmaSeries(self.smoothing_weight)
+        ema.extend(values)
+        return ema.values
+
+    def _sync_overlays(self) -> None:
+        """One smoothed total + dashed validation curve per visible earlier run."""
+        wanted = {id(c): c for c in self.state.runs if c is not self.state.current and c.visible}
+        for key in list(self._overlays):
+            if key not in wanted:
+                for item in self._overlays.pop(key):
+                    self.plot.removeItem(item)
+        live = {id(c) for c in self.state.runs}
+        self._emas = {k: v for k, v in self._emas.items() if k[0] in live}
+        for index, (key, curves) in enumerate(wanted.items()):
+            if key not in self._overlays:
+                colour = PAST_RUN_COLOURS[index % len(PAST_RUN_COLOURS)]
+                total = self.plot.plot(pen=pg.mkPen(colour, width=CURVE_WIDTH), name=f"{curves.name} (total)")
+                val = self.plot.plot(pen=pg.mkPen(colour, width=CURVE_WIDTH, style=Qt.PenStyle.DashLine),
+                                     name=f"{curves.name} (validation)")
+                self._overlays[key] = (total, val)
+                self._draw_overlay(curves)
+        self._drawn = (-1, self._drawn[1])
+        self._drawn_evals = (0, -1)
+
+    def _draw_overlay(self, curves: RunCurves) -> None:
+        total, val = self._overlays[id(curves)]
+        values = curves.steps.column(1)
+        finite = np.isfinite(values)
+        if finite.any():
+            total.setData(curves.steps.column(0)[finite], self._smoothed(curves, 1, values[finite]))
+        if len(curves.evals):
+            val.setData(curves.evals.column(0), curves.evals.column(1))
+
+    # ------------------------------------------------------------ hover readout
+    def _mouse_moved(self, scene_pos) -> None:
+        view = self.plot.getPlotItem().vb
+        if not view.sceneBoundingRect().contains(scene_pos):
+            self.cursor_line.setVisible(False)
+            return
+        step = view.mapSceneToView(scene_pos).x()
+        self.cursor_line.setPos(step)
+        self.cursor_line.setVisible(True)
+        self.readout.setText(self.readout_text(step))
+
+    def readout_text(self, step: float) -> str:
+        """Values of the current run nearest to `step`."""
+        curves = self.state.current
+        if curves is None or not len(curves.steps):
+            return "No training data yet"
+        steps = curves.steps.column(0)
+        index = int(np.clip(np.searchsorted(steps, step), 0, len(steps) - 1))
+        if index > 0 and abs(steps[index - 1] - step) < abs(steps[index] - step):
+            index -= 1
+        parts = [f"step {int(steps[index]):,}"]
+        for name, column, _ in TRAIN_SERIES:
+            ema = self._emas.get((id(curves), column))
+            raw = curves.steps.column(column)[index]
+            if np.isfinite(raw):
+                smoothed = ema is not None and len(ema) == len(steps) and self.smoothing_weight > 0
+                value = ema.values[index] if smoothed else raw
+                parts.append(f"{name} {value:.4g}")
+        if len(curves.evals):
+            eval_steps = curves.evals.column(0)
+            nearest = int(np.argmin(np.abs(eval_steps - step)))
+            parts.append(f"validation {curves.evals.column(1)[nearest]:.4g} (step {int(eval_steps[nearest]):,})")
+        return " · ".join(parts)

@@ -1,0 +1,337 @@
+"""The Train tab: a setup form on the left; progress, loss curves, live images, KL per dimension and the run list
+on the right. Training runs trainer.loop.train() on a worker thread (see runner.py); this panel only wires
+widgets to the RunState they observe and turns user actions into runner calls."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QInputDialog, QMenu, QPushButton,
+                               QScrollArea, QSplitter, QVBoxLayout, QWidget)
+
+from trainer.checkpoint import CheckpointError, read_checkpoint
+from trainer.config import ConfigError, RunConfig
+from trainer.events import RunFinished
+from trainer.loop import resume_config
+from trainer.rundir import RunDirectory, RunDirError
+
+from .image_history import ImageHistory
+from .kl_chart import KlChart
+from .loss_plot import LossPlot
+from .progress_view import ErrorBanner, ProgressView
+from .run_list import RunList, RunLoadError, load_run_curves
+from .run_state import RunState
+from .runner import TrainingRunner
+from .setup_form import DEFAULT_EPOCHS, SetupForm
+
+GUI_PREVIEW_EVERY_S = 2.5     # live reconstructions between evaluations
+GUI_SAMPLES = 16              # a 4x4 sample grid: every snapshot is kept, so keep them small
+
+
+def gui_run_config(config: RunConfig) -> RunConfig:
+    """The config as the GUI trains it: live previews every few seconds and a small sample grid."""
+    preview = config.train.preview_every_s or GUI_PREVIEW_EVERY_S
+    train = dataclasses.replace(config.train, preview_every_s=preview,
+                                n_samples=min(config.train.n_samples, GUI_SAMPLES))
+    return dataclasses.replace(config, train=train)
+
+
+class TrainingPanel(QWidget):
+    open_in_explorer = Signal(str)         # path of a checkpoint to open in the explorer tab
+    status_message = Signal(str)
+    error_shown = Signal(str)              # an error the user was shown (also in the banner)
+    run_finished = Signal(object)          # trainer.events.RunFinished
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = RunState(self)
+        self.runner = TrainingRunner(self)
+        self.setup_form = SetupForm()
+        self.progress_view = ProgressView(self.state)
+        self.error_banner = ErrorBanner()
+        self.loss_plot = LossPlot(self.state)
+        self.image_history = ImageHistory(self.state)
+        self.kl_chart = KlChart(self.state)
+        self.run_list = RunList(self.state)
+        self._create_actions()
+        self._build_layout()
+        self._connect()
+        self.setAcceptDrops(True)
+        self._update_actions()
+        app = QCoreApplication.instance()
+        if app is not None:         # quitting without closing the window must also stop the thread first
+            app.aboutToQuit.connect(self.shutdown)
+
+    # ------------------------------------------------------------ construction
+    def _create_actions(self) -> None:
+        self.start_action = QAction("&Start training", self)
+        self.start_action.setShortcut(QKeySequence("Ctrl+Return"))
+        self.start_action.triggered.connect(lambda: self.start_training())
+        self.pause_action = QAction("&Pause", self)
+        self.pause_action.setShortcut(QKeySequence("Ctrl+P"))
+        self.pause_action.triggered.connect(self.toggle_pause)
+        self.stop_action = QAction("S&top (save checkpoint)", self)
+        self.stop_action.triggered.connect(self.stop_training)
+        self.resume_run_action = QAction("&Resume from run…", self)
+        self.resume_run_action.triggered.connect(self._choose_run_to_resume)
+        self.load_runs_action = QAction("&Load runs to compare…", self)
+        self.load_runs_action.triggered.connect(self._choose_runs_to_load)
+        self.open_explorer_action = QAction("Open best model in &explorer", self)
+        self.open_explorer_action.triggered.connect(self._open_best_in_explorer)
+
+    def _build_layout(self) -> None:
+        self.start_button = _button_for(self.start_action, "Start")
+        self.start_button.setDefault(True)
+        self.pause_button = _button_for(self.pause_action)
+        self.stop_button = _button_for(self.stop_action, "Stop")
+        self.resume_button = _button_for(self.resume_run_action)
+        self.explorer_button = _button_for(self.open_explorer_action, "Open in explorer")
+        buttons = QGridLayout()
+        buttons.addWidget(self.start_button, 0, 0, 1, 2)
+        buttons.addWidget(self.pause_button, 1, 0)
+        buttons.addWidget(self.stop_button, 1, 1)
+        buttons.addWidget(self.resume_button, 2, 0, 1, 2)
+        buttons.addWidget(self.explorer_button, 3, 0, 1, 2)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.setup_form)
+        left_layout.addLayout(buttons)
+        left_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(left.sizeHint().width() + 24)
+        scroll.setMaximumWidth(left.sizeHint().width() + 60)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.loss_plot)
+        top.addWidget(self.image_history)
+        top.setStretchFactor(0, 1)
+        top.setStretchFactor(1, 1)
+        top.setSizes([600, 400])
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.kl_chart)
+        bottom.addWidget(self.run_list)
+        bottom.setStretchFactor(0, 3)
+        bottom.setStretchFactor(1, 1)
+        views = QSplitter(Qt.Orientation.Vertical)
+        views.addWidget(top)
+        views.addWidget(bottom)
+        views.setStretchFactor(0, 3)
+        views.setStretchFactor(1, 1)
+        right = QVBoxLayout()
+        right.addWidget(self.error_banner)
+        right.addWidget(self.progress_view)
+        right.addWidget(views, 1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(scroll)
+        layout.addLayout(right, 1)
+
+    def _connect(self) -> None:
+        self.runner.update.connect(self.state.apply)
+        self.runner.error.connect(self._on_worker_error)
+        self.runner.running_changed.connect(self._update_actions)
+        self.state.status_changed.connect(self._update_actions)
+        self.state.best_checkpoint_changed.connect(self._update_actions)
+        self.state.run_started.connect(self._on_run_started)
+        self.state.run_finished.connect(self._on_run_finished)
+        self.setup_form.validity_changed.connect(self._update_actions)
+        self.run_list.load_requested.connect(self._choose_runs_to_load)
+
+    # ------------------------------------------------------------ interface for the main window
+    def build_run_menu(self, menu: QMenu) -> None:
+        menu.addAction(self.start_action)
+        menu.addAction(self.pause_action)
+        menu.addAction(self.stop_action)
+        menu.addSeparator()
+        menu.addAction(self.resume_run_action)
+        menu.addAction(self.load_runs_action)
+        menu.addSeparator()
+        menu.addAction(self.open_explorer_action)
+
+    def shutdown(self, timeout_s: float = 3.0) -> None:
+        """Stop a running training at its next step; wait for its checkpoint and the thread's end."""
+        if self.runner.is_running:
+            self.state.set_status("stopping")
+            self.runner.shutdown(timeout_s)
+        self.loss_plot.timer.stop()
+
+    @property
+    def is_training(self) -> bool:
+        return self.runner.is_running
+
+    # ------------------------------------------------------------ user actions
+    def start_training(self, config: RunConfig | None = None) -> bool:
+        """Start a run of `config` (default: what the form says). False, with the reason shown, when refused."""
+        if self.runner.is_running:
+            self.show_error("A run is already in progress: stop it before starting another.")
+            return False
+        try:
+            config = gui_run_config(config or self.setup_form.config())
+            config.validate()
+        except ConfigError as error:
+            self.show_error(f"Cannot start: {error}")
+            return False
+        self.setup_form.remember_runs_dir()
+        self._launch(config, resume=None, message="loading data…")
+        return True
+
+    def resume_run(self, run_dir: str | Path, epochs: int | None = None) -> bool:
+        """Continue the run in `run_dir` from its last checkpoint (optionally until a new number of epochs)."""
+        if self.runner.is_running:
+            self.show_error("A run is already in progress: stop it before resuming another.")
+            return False
+        try:
+            config = gui_run_config(resume_config(run_dir, epochs=epochs))
+        except (CheckpointError, ConfigError, RunDirError) as error:
+            self.show_error(f"Cannot resume {run_dir}: {error}")
+            return False
+        self._launch(config, resume=str(run_dir), message=f"resuming {Path(run_dir).name}, loading data…")
+        return True
+
+    def toggle_pause(self) -> None:
+        if self.runner.is_paused:
+            self.runner.resume()
+            self.state.set_status("running", "resumed")
+        elif self.runner.is_running and self.state.status in ("running", "starting"):
+            self.runner.pause()
+            self.state.set_status("paused", "paused at the next step; press Resume to continue")
+        self._update_actions()
+
+    def stop_training(self) -> None:
+        if self.runner.is_running:
+            self.runner.stop()
+            self.state.set_status("stopping")
+            self.status_message.emit("Stopping training: saving a checkpoint…")
+
+    def load_runs(self, folder: str | Path) -> int:
+        """Overlay the curves of the run(s) in `folder`; returns how many were added."""
+        try:
+            runs = load_run_curves(folder)
+        except (RunLoadError, OSError) as error:
+            self.show_error(str(error))
+            return 0
+        added = sum(self.state.add_run(curves) for curves in runs)
+        self.status_message.emit(f"Loaded {added} run(s) from {folder} for comparison")
+        return added
+
+    def show_error(self, message: str) -> None:
+        """Show an error in the banner (never a blocking dialog) and tell observers."""
+        self.error_banner.show_error(message)
+        self.status_message.emit(message)
+        self.error_shown.emit(message)
+
+    # ------------------------------------------------------------ reactions
+    def _launch(self, config: RunConfig, resume: str | None, message: str) -> None:
+        self.error_banner.clear()
+        self.state.begin(message)
+        self.runner.start(config, resume=resume)
+        self.status_message.emit(f"Training: {message}")
+
+    def _on_run_started(self) -> None:
+        s = self.state.started
+        what = "resumed at step {:,}".format(s.start_step) if s.resumed else "started"
+        self.status_message.emit(f"Run {Path(s.run_dir).name} {what}: {s.n_train:,} train / {s.n_test:,} test "
+                                 f"images, {s.param_count:,} parameters, {s.device} ({s.precision})")
+
+    def _on_run_finished(self, finished: RunFinished) -> None:
+        if finished.status == "failed":
+            self.show_error(f"Training failed: {finished.message}")
+        else:
+            self.status_message.emit(f"Training {finished.status}: {finished.message}")
+        self.run_finished.emit(finished)
+        self._update_actions()
+
+    def _on_worker_error(self, message: str) -> None:
+        if self.state.status != "failed":
+            self.state.set_status("failed", message)
+        self.show_error(message)
+
+    def _update_actions(self, *_) -> None:
+        running = self.runner.is_running
+        form_valid = not self.setup_form.validation_label.text()
+        self.setup_form.set_editable(not running)
+        self.start_action.setEnabled(not running and form_valid)
+        self.pause_action.setEnabled(running and self.state.status in ("running", "paused", "starting"))
+        self.pause_action.setText("&Resume" if self.runner.is_paused else "&Pause")
+        self.stop_action.setEnabled(running and self.state.status != "stopping")
+        self.resume_run_action.setEnabled(not running)
+        best = self.state.best_checkpoint
+        self.open_explorer_action.setEnabled(bool(best) and Path(best).is_file())
+
+    def _open_best_in_explorer(self) -> None:
+        if self.state.best_checkpoint:
+            self.open_in_explorer.emit(self.state.best_checkpoint)
+
+    # ------------------------------------------------------------ dialogs
+    def _choose_run_to_resume(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a run folder to continue",
+                                                  self.setup_form.runs_dir.text())
+        if not folder:
+            return
+        try:
+            payload = read_checkpoint(RunDirectory.open(folder).last_checkpoint)
+        except (CheckpointError, RunDirError) as error:
+            self.show_error(f"Cannot resume {folder}: {error}")
+            return
+        epochs = int(payload["config"].get("train", {}).get("epochs", DEFAULT_EPOCHS))
+        done = int(payload.get("epoch", 0))
+        suggested = epochs if done < epochs else epochs + DEFAULT_EPOCHS
+        target, ok = QInputDialog.getInt(self, "Resume training",
+                                         f"{Path(folder).name} has trained {done} of {epochs} epochs.\n"
+                                         f"Train until epoch:", suggested, 1, 100_000)
+        if ok:
+            self.resume_run(folder, epochs=target)
+
+    def _choose_runs_to_load(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a run folder (or a folder of runs) to compare",
+                                                  self.setup_form.runs_dir.text())
+        if folder:
+            self.load_runs(folder)
+
+    # ------------------------------------------------------------ drag and drop a data folder
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if not self.runner.is_running and _dropped_folder(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        folder = _dropped_folder(event)
+        if folder is None or self.runner.is_running:
+            event.ignore()
+            return
+        self.setup_form.set_data_folder(folder)
+        self.status_message.emit(f"Data folder: {folder}")
+        event.acceptProposedAction()
+
+
+def _dropped_folder(event) -> str | None:
+    """The local folder being dragged (the first URL), or None."""
+    mime = event.mimeData()
+    if not mime.hasUrls() or not mime.urls():
+        return None
+    url = mime.urls()[0]
+    if not url.isLocalFile():
+        return None
+    path = Path(url.toLocalFile())
+    return str(path) if path.is_dir() else None
+
+
+def _button_for(action: QAction, text: str | None = None) -> QPushButton:
+    """A push button that triggers `action` and follows its enabled state (and text, unless given)."""
+    button = QPushButton(text or action.text().replace("&", ""))
+    button.setToolTip(action.text().replace("&", ""))
+    button.clicked.connect(action.trigger)
+
+    def sync() -> None:
+        button.setEnabled(action.isEnabled())
+        if text is None:
+            button.setText(action.text().replace("&", ""))
+
+    action.changed.connect(sync)
+    sync()
+    return button

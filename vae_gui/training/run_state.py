@@ -1,0 +1,236 @@
+"""Observable state of the Train tab: the current run's progress, curves, snapshots and KL, and past runs' curves.
+
+Widgets observe this object and hold no run data themselves. Curves are accumulated in growable numpy buffers;
+plots poll `revision` from a timer rather than redrawing on every update.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from trainer.events import RunFinished, RunStarted, StepMetrics
+from trainer.rundir import read_metrics
+
+from .snapshots import SnapshotStore
+from .updates import STEP_COLUMNS, TrainingUpdate
+
+EVAL_COLUMNS = ("step", "val_loss", "val_recon", "val_kl")
+ACTIVE_STATUSES = ("starting", "running", "paused", "stopping")
+
+
+class SeriesBuffer:
+    """Rows of floats that only grow; capacity doubles so appending is amortised O(rows)."""
+
+    def __init__(self, columns: int):
+        self._data = np.zeros((0, columns))
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._data[:self._count]
+
+    def column(self, index: int) -> np.ndarray:
+        return self._data[:self._count, index]
+
+    def append(self, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, self._data.shape[1])
+        end = self._count + len(rows)
+        if end > len(self._data):
+            grown = np.zeros((max(end, 2 * len(self._data), 1024), self._data.shape[1]))
+            grown[:self._count] = self.data
+            self._data = grown
+        self._data[self._count:end] = rows
+        self._count = end
+
+
+@dataclass
+class RunCurves:
+    """One run's loss curves: the current run, an earlier run of this session, or one loaded from disk."""
+    name: str
+    run_dir: str | None = None
+    steps: SeriesBuffer = field(default_factory=lambda: SeriesBuffer(len(STEP_COLUMNS)))
+    evals: SeriesBuffer = field(default_factory=lambda: SeriesBuffer(len(EVAL_COLUMNS)))
+    visible: bool = True
+
+    @classmethod
+    def from_metrics(cls, records: list[dict], name: str, run_dir: str | None = None,
+                     up_to_step: float = float("inf")) -> "RunCurves":
+        """Curves from metrics.jsonl records (trainer.rundir.read_metrics)."""
+        curves = cls(name=name, run_dir=run_dir)
+        steps, evals = [], []
+        for record in records:
+            step = record.get("step")
+            if not isinstance(step, (int, float)) or step > up_to_step:
+                continue
+            if record.get("type") == "step":
+                steps.append([step, _num(record.get("loss")), _num(record.get("recon")), _num(record.get("kl"))])
+            elif record.get("type") == "eval":
+                evals.append([step, _num(record.get("val_loss")), _num(record.get("val_recon")),
+                              _num(record.get("val_kl"))])
+        if steps:
+            curves.steps.append(np.array(steps))
+        if evals:
+            curves.evals.append(np.array(evals))
+        return curves
+
+
+def _num(value) -> float:
+    return float(value) if isinstance(value, (int, float)) else float("nan")
+
+
+class RunState(QObject):
+    run_started = Signal()                 # a new current run (curves, snapshots and KL were reset)
+    progress_changed = Signal()
+    status_changed = Signal(str)           # status: idle|starting|running|paused|stopping|completed|stopped|failed
+    snapshot_added = Signal(int)           # index into snapshots
+    kl_changed = Signal()
+    runs_changed = Signal()                # a run was added or replaced
+    visibility_changed = Signal()          # a run was shown or hidden
+    best_checkpoint_changed = Signal(str)
+    run_finished = Signal(object)          # RunFinished
+    loop_paused = Signal()                 # the training loop reached a pause and is waiting
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.runs: list[RunCurves] = []
+        self.current: RunCurves | None = None
+        self.snapshots = SnapshotStore()
+        self.kl_per_dim: np.ndarray | None = None
+        self.is_variational = True
+        self.latest: StepMetrics | None = None
+        self.started: RunStarted | None = None
+        self.epochs = 0
+        self.status = "idle"
+        self.message = ""
+        self.best_checkpoint: str | None = None
+        self.last_checkpoint: str | None = None
+        self.best_eval: tuple[int, float] | None = None      # (step, validation loss) of best.pt
+        self.revision = 0                  # bumps whenever any curve changes
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    # ------------------------------------------------------------ changes from the panel
+    def begin(self, message: str) -> None:
+        """A run is being started (data loading comes first; RunStarted follows). The previous run's curves stay
+        on screen until then; its progress and checkpoints are no longer this run's."""
+        self.started = self.latest = None
+        self.best_checkpoint = self.last_checkpoint = None
+        self.best_eval = None
+        self.set_status("starting", message)
+
+    def set_status(self, status: str, message: str = "") -> None:
+        self.status, self.message = status, message
+        self.status_changed.emit(status)
+
+    def add_run(self, curves: RunCurves) -> bool:
+        """Add an earlier run's curves for comparison; False when that run directory is already listed."""
+        if curves.run_dir and any(_same_dir(curves.run_dir, run.run_dir) for run in self.runs):
+            return False
+        self.runs.append(curves)
+        self._curves_changed()
+        return True
+
+    def set_visible(self, index: int, visible: bool) -> None:
+        if self.runs[index].visible != visible:
+            self.runs[index].visible = visible
+            self.revision += 1
+            self.visibility_changed.emit()
+
+    # ------------------------------------------------------------ changes from the worker
+    def apply(self, update: TrainingUpdate) -> None:
+        if update.started is not None:
+            self._start_run(update.started)
+        if self.started is not None and self.current is not None:
+            self._apply_progress(update)
+        if update.paused:
+            if self.status == "running":
+                self.set_status("paused", "paused")
+            self.loop_paused.emit()
+        if update.finished is not None:          # also a run stopped while its data was loading
+            self._finish_run(update.finished)
+
+    def _apply_progress(self, update: TrainingUpdate) -> None:
+        if len(update.steps):
+            self.current.steps.append(update.steps)
+            self.revision += 1
+        if update.latest is not None:
+            self.latest = update.latest
+            self.progress_changed.emit()
+        self._apply_evals(update)
+        for grids in update.previews:
+            self.snapshot_added.emit(self.snapshots.append(grids))
+        for saved in update.checkpoints:
+            if saved.kind == "last":
+                self.last_checkpoint = saved.path
+            elif saved.kind == "best":
+                self.best_checkpoint = saved.path
+                self.best_checkpoint_changed.emit(saved.path)
+
+    def _start_run(self, started: RunStarted) -> None:
+        self.started = started
+        name = Path(started.run_dir).name
+        curves = RunCurves(name=name, run_dir=started.run_dir)
+        if started.resumed:         # show the part of the run trained before
+            curves = RunCurves.from_metrics(read_metrics(Path(started.run_dir) / "metrics.jsonl"), name,
+                                            started.run_dir, up_to_step=started.start_step)
+        self.runs = [run for run in self.runs if not _same_dir(run.run_dir, started.run_dir)]
+        self.runs.append(curves)
+        self.current = curves
+        self.snapshots = SnapshotStore()
+        self.kl_per_dim = None
+        self.is_variational = started.config.get("model", {}).get("family", "vae") == "vae"
+        self.latest = None
+        self.epochs = int(started.config.get("train", {}).get("epochs", 0))
+        self.best_checkpoint = self.last_checkpoint = None
+        self.best_eval = None
+        self._curves_changed()
+        self.run_started.emit()
+        self.set_status("running", f"training {name}")
+        self.kl_changed.emit()
+
+    def _apply_evals(self, update: TrainingUpdate) -> None:
+        if not update.evals:
+            return
+        rows = [[e.step, e.val_loss, e.val_recon, e.val_kl if e.val_kl is not None else np.nan]
+                for e in update.evals]
+        self.current.evals.append(np.array(rows))
+        self.revision += 1
+        for e in update.evals:
+            if e.is_best:
+                self.best_eval = (e.step, e.val_loss)
+        last = update.evals[-1]
+        if last.kl_per_dim is not None:
+            self.kl_per_dim = np.asarray(last.kl_per_dim, dtype=np.float64)
+            self.kl_changed.emit()
+
+    def _finish_run(self, finished: RunFinished) -> None:
+        self.best_checkpoint = finished.best_checkpoint or self.best_checkpoint
+        self.last_checkpoint = finished.last_checkpoint or self.last_checkpoint
+        self.set_status(finished.status, self._finish_message(finished))
+        self.run_finished.emit(finished)
+
+    def _finish_message(self, finished: RunFinished) -> str:
+        parts = [finished.message]
+        if self.best_eval is not None and finished.status != "failed":
+            parts.append(f"best validation loss {self.best_eval[1]:.4g} at step {self.best_eval[0]:,}")
+        if finished.run_dir and finished.status != "failed":
+            parts.append(f"saved in {finished.run_dir}")
+        return " · ".join(parts)
+
+    def _curves_changed(self) -> None:
+        self.revision += 1
+        self.runs_changed.emit()
+
+
+def _same_dir(a: str | None, b: str | None) -> bool:
+    if not a or not b:
+        return False
+    return Path(a).resolve() == Path(b).resolve()

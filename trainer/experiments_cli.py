@@ -1,0 +1,92 @@
+"""`vae-train experiments FILE` (run an experiment list, then report) and `vae-train compare RUN_DIR...`."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from .control import TrainingControl
+
+
+def add_experiment_parsers(commands) -> None:
+    """Add the `experiments` and `compare` subcommands to the CLI's subparsers."""
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    p = commands.add_parser("experiments", formatter_class=formatter,
+                            help="run a list of experiments from a TOML file (skipping finished ones), then report")
+    p.add_argument("file", type=Path, help="experiments file, e.g. resources/experiments.toml")
+    p.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                   help="run only these experiments (the report still covers every one that has run)")
+    p.add_argument("--data", default=None, help="run every experiment on this image folder instead")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="runs go to RUNS_DIR/experiments/<data>/NAME")
+    p.add_argument("--report", type=Path, default=Path("report"), help="where the report is written")
+    p.add_argument("--no-report", action="store_true", help="train only")
+    p.add_argument("--device", default="auto", help="device for scoring the runs in the report")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=run_experiments_command)
+
+    p = commands.add_parser("compare", formatter_class=formatter,
+                            help="write the experiment report (table, plots, grids, conclusions) for any runs")
+    p.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    p.add_argument("--report", type=Path, default=Path("report"), help="where the report is written")
+    p.add_argument("--device", default="auto", help="device for scoring the runs")
+    p.set_defaults(handler=run_compare_command)
+
+
+def run_experiments_command(args: argparse.Namespace) -> int:
+    from .experiments import experiments_root, load_experiments, run_experiments, select_experiments
+    from .progress import ProgressPrinter
+
+    every = load_experiments(args.file, data=args.data)
+    experiments = select_experiments(every, args.only, source=str(args.file))
+    control = TrainingControl()
+    printers: list[ProgressPrinter] = []
+
+    def progress(experiment) -> ProgressPrinter:
+        printers.append(ProgressPrinter(quiet=args.quiet))
+        return printers[-1]
+
+    previous = _stop_on_first_interrupt(control)
+    try:
+        outcomes = run_experiments(experiments, args.runs_dir, events=progress, control=control)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for printer in printers:
+            printer.close()
+    failed = [o for o in outcomes if o.status == "failed"]
+    if control.stop_requested:
+        print("stopped; run the same command again to resume", file=sys.stderr)
+        return 0
+    if not args.no_report:       # on every experiment of the file that has run so far, not only this time's
+        run_dirs = [experiments_root(args.runs_dir, e.config.data.source) / e.name for e in every]
+        _write_report([path for path in run_dirs if (path / "config.json").exists()], args.report, args.device)
+    for outcome in failed:
+        print(f"failed: {outcome.name}: {outcome.message}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run_compare_command(args: argparse.Namespace) -> int:
+    from .rundir import RunDirError
+
+    missing = [str(path) for path in args.run_dirs if not (path / "config.json").exists()]
+    if missing:
+        raise RunDirError(f"not run directories (no config.json): {', '.join(missing)}")
+    _write_report(args.run_dirs, args.report, args.device)
+    return 0
+
+
+def _write_report(run_dirs: list[Path], out_dir: Path, device: str) -> None:
+    from .device import resolve_device
+    from .report import write_report
+
+    write_report(run_dirs, out_dir, device=resolve_device(device))
+
+
+def _stop_on_first_interrupt(control: TrainingControl):
+    """First Ctrl-C: stop the current run at its next step (a checkpoint is saved). Second: abort."""
+    def handler(signum, frame):
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
+        control.stop()
+    return signal.signal(signal.SIGINT, handler)

@@ -205,3 +205,16 @@ def test_unknown_config_key_in_a_checkpoint(checkpoint_file, tmp_path: Path) -> 
     odd = tmp_path / "odd.pt"
     torch.save(payload, odd)
     _assert_refused(odd, "wings")
+
+
+def test_export_for_inference_drops_training_state_and_still_loads(tiny_checkpoint, tmp_path):
+    from trainer.checkpoint import export_for_inference, load_checkpoint, read_checkpoint
+
+    out = export_for_inference(tiny_checkpoint, tmp_path / "slim.pt")
+    slim = read_checkpoint(out)
+    assert "optimizer_state" not in slim and "rng_state" not in slim
+    assert out.stat().st_size < tiny_checkpoint.stat().st_size
+    original, exported = load_checkpoint(tiny_checkpoint), load_checkpoint(out)
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.equal(original.model.decode(original.model.encode(x)[0]),
+                       exported.model.decode(exported.model.encode(x)[0]))

@@ -62,6 +62,7 @@ def save_checkpoint(path: Path | str, payload: dict[str, Any]) -> None:
             torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o666 & ~_current_umask())      # mkstemp makes 0600; give the usual permissions
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -145,6 +146,12 @@ def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
             return model
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0][:300] if text else type(error).__name__
@@ -161,3 +168,18 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+TRAINING_ONLY_FIELDS = ("optimizer_state", "scheduler_state", "rng_state")
+
+
+def export_for_inference(source: Path | str, target: Path | str) -> Path:
+    """Copy a checkpoint without its training-only state (optimizer, scheduler, RNG): about a third of the size.
+
+    The copy opens in the explorer and evaluates like the original, but cannot resume training.
+    """
+    payload = read_checkpoint(source)
+    slim = {k: v for k, v in payload.items() if k not in TRAINING_ONLY_FIELDS}
+    slim["exported_from"] = str(source)
+    save_checkpoint(target, slim)
+    return Path(target)

@@ -16,7 +16,7 @@ from .distributed import JobTerminated
 from .presets import PRESETS, preset_config
 from .rundir import RunDirError
 
-COMMANDS = ("train", "eval", "predict", "experiments", "compare")
+COMMANDS = ("train", "eval", "predict", "export", "experiments", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(commands)
     _add_eval_parser(commands)
     _add_predict_parser(commands)
+    _add_export_parser(commands)
     from .experiments_cli import add_experiment_parsers
     add_experiment_parsers(commands)
     return parser
@@ -89,6 +90,21 @@ def _add_predict_parser(commands) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+
+
+def _add_export_parser(commands) -> None:
+    p = commands.add_parser("export", help="copy a checkpoint without optimizer state (smaller; cannot resume)",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("out", type=Path, help="the slim checkpoint to write")
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from .checkpoint import export_for_inference
+
+    out = export_for_inference(args.checkpoint, args.out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -204,7 +220,7 @@ def _data_config(config: RunConfig, data: str | None) -> DataConfig:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
-    handlers = {"train": run_train, "eval": run_eval, "predict": run_predict}
+    handlers = {"train": run_train, "eval": run_eval, "predict": run_predict, "export": run_export}
     try:
         if args.command in handlers:
             return handlers[args.command](args)

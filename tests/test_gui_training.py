@@ -212,7 +212,7 @@ def test_stop_while_data_loads_ends_at_once(qtbot, panel, tmp_path, monkeypatch)
         release.wait(30)              # a huge folder still decoding
         raise RuntimeError("the test released the loader")
 
-    monkeypatch.setattr("vae_gui.training.worker.load_dataset", slow_load)
+    monkeypatch.setattr("trainer.data.load_dataset", slow_load)
     configure(panel, tmp_path / "runs", epochs=1)
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.state.status == "starting"

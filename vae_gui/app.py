@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
 APP_NAME = "VAE Face Explorer"
+SMALL_MACHINE_CORES = 4         # up to this many cores, torch calls in the GUI thread use one thread
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -25,9 +27,52 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:          # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def gui_thread_torch_threads(cores: int | None = None) -> int:
+    """Torch intra-op threads for the GUI thread, where the explorer decodes faces and sample grids.
+
+    The app's torch thread policy, in one place:
+    - GUI thread (this function): 1 thread on machines with up to 4 cores, half the cores above that.
+    - Training thread: vae_gui.training.worker.gui_torch_threads(), all cores but one.
+    A 64 px face decode takes ~5 ms of CPU: a second thread could at best save a few ms on an idle machine, but
+    when another thread or process holds a core (a run training, on 2 cores), every operation waits for the
+    descheduled intra-op thread and a decode takes 15-25x longer (numbers in configure_torch_threads).
+    """
+    cores = available_cores() if cores is None else cores
+    return 1 if cores <= SMALL_MACHINE_CORES else cores // 2
+
+
+def configure_torch_threads() -> int:
+    """Apply gui_thread_torch_threads() to the calling (GUI) thread; returns the count. Call it before the
+    window is built. Under OpenMP the setting is per thread: the training thread sets its own in train(),
+    and threads started later begin with this value.
+
+    Measured with tests/bench/bench_gui.py (main window, default preset 64 px, 2 cores, another process using
+    about one core, load average ~2.6), two runs each:
+        GUI torch threads                        1            2
+        slider p50 / p95, no GUI training        8 / 9-10     127 / 133 ms
+        slider p50 / p95, GUI run training       18 / 23-25   218 / 228 ms   (training 175 vs 102 images/s)
+        8x8 sample grid p50                      107-112      903-913 ms
+    With a core taken, the second intra-op thread waits on it at every operation and the GUI thread spins.
+    """
+    import torch
+
+    threads = gui_thread_torch_threads()
+    torch.set_num_threads(threads)
+    return threads
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     app = create_application()
+    configure_torch_threads()
     from .main_window import MainWindow
     window = MainWindow(checkpoint=args.checkpoint, start_on_training=args.train)
     window.show()

@@ -1,14 +1,21 @@
-"""The main window: an Explore tab (latent explorer) and a Train tab (watch-training window)."""
+"""The main window: an Explore tab (latent explorer) and a Train tab (watch-training window).
+
+Drops anywhere on the window: a checkpoint opens in the explorer, an image starts the explorer from its encoding
+(on the Explore tab), a folder becomes the training data (on the Train tab). The tabs handle drops on themselves;
+the window gets the drops they ignore (Qt passes an ignored drag on to the parent widget).
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QMimeData
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
+from trainer.images import IMAGE_EXTENSIONS
 from trainer.resources import default_checkpoint
 
-from .explorer.panel import ExplorerPanel
+from .explorer.panel import CHECKPOINT_SUFFIXES, ExplorerPanel
 from .training.panel import TrainingPanel
 
 
@@ -27,6 +34,7 @@ class MainWindow(QMainWindow):
         self.explorer_panel.status_message.connect(self.statusBar().showMessage)
         self.training_panel.status_message.connect(self.statusBar().showMessage)
         self._build_menus()
+        self.setAcceptDrops(True)        # Qt 6's QMainWindow already does (for dock widgets); say so
         initial = checkpoint or default_checkpoint()
         if initial is not None:
             self.explorer_panel.load_checkpoint(str(initial))
@@ -56,8 +64,55 @@ class MainWindow(QMainWindow):
                           "Train autoencoders and variational autoencoders on 64x64 faces, watch them learn, "
                           "and explore what they learned.")
 
+    # ------------------------------------------------------------ drops anywhere on the window
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        dropped = dropped_path(event.mimeData())
+        if dropped is not None and self._can_take(*dropped):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        dropped = dropped_path(event.mimeData())
+        if dropped is None or not self._can_take(*dropped):
+            event.ignore()
+            return
+        kind, path = dropped
+        event.acceptProposedAction()
+        if kind == "checkpoint":
+            self.open_in_explorer(str(path))
+        elif kind == "image":
+            self.explorer_panel.start_from_file(str(path))
+        else:
+            self.tabs.setCurrentWidget(self.training_panel)
+            self.training_panel.dropEvent(event)        # its own folder drop: sets the data folder
+
+    def _can_take(self, kind: str, path: Path) -> bool:
+        if kind == "checkpoint":
+            return True
+        if kind == "image":          # a start face only makes sense where the face is shown
+            return self.tabs.currentWidget() is self.explorer_panel and self.explorer_panel.state.has_checkpoint
+        return not self.training_panel.is_training         # the data folder is fixed while a run trains
+
     def closeEvent(self, event: QCloseEvent) -> None:
         # Stop a running training at its next step and write its checkpoint before the window goes.
         self.training_panel.shutdown(timeout_s=3.0)
         self.explorer_panel.shutdown()
         super().closeEvent(event)
+
+
+def dropped_path(mime: QMimeData) -> tuple[str, Path] | None:
+    """What a drag carries, judged by its first URL: ("checkpoint" | "image" | "folder", local path), or None."""
+    urls = mime.urls() if mime.hasUrls() else []
+    if not urls or not urls[0].isLocalFile():
+        return None
+    path = Path(urls[0].toLocalFile())
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return "folder", path
+    if suffix in CHECKPOINT_SUFFIXES:
+        return "checkpoint", path
+    if suffix in IMAGE_EXTENSIONS:
+        return "image", path
+    return None

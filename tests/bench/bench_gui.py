@@ -8,9 +8,17 @@ gui_training group:
 
 Targets (2-core machine): lateness max < 50 ms, p99 < 20 ms; GUI images/s >= 80% of the CLI's.
 
+explorer group (the main window on the Explore tab, the bundled checkpoint, else an untrained default-preset one):
+  slider_idle     slider value change -> new face painted: p50, p95 (wall ms) and the GUI thread's CPU ms
+  slider_training the same while a run started from the Train tab (the bench config) trains in the same app
+  grid_draw       "Resample" -> a fresh 8x8 prior sample grid painted
+
+Targets (2-core machine): slider p95 < 8 ms idle and < 16 ms while training; 8x8 grid < 100 ms.
+
     python tests/bench/bench_gui.py                                   # default preset, 64 px
     python tests/bench/bench_gui.py --image-size 32 --base-channels 16 --steps 40   # a short run
     python tests/bench/bench_gui.py --only idle_lateness,gui_training
+    python tests/bench/bench_gui.py --only slider_idle,slider_training,grid_draw --explorer-threads 2
 
 To add a measurement (e.g. the explorer's slider latency): write `def measure_x(ctx: BenchContext) -> dict`,
 register it in MEASUREMENTS with its bench group; main prints its rows and one JSON line per group.
@@ -18,6 +26,7 @@ register it in MEASUREMENTS with its bench group; main prints its rows and one J
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -32,6 +41,7 @@ import numpy as np
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))       # bench_explorer, when imported from elsewhere
 
 import torch  # noqa: E402
 
@@ -50,6 +60,15 @@ class BenchContext:
     work_dir: Path
     results: dict[str, dict] = field(default_factory=dict)     # measurement name -> its numbers
     _app: object = None
+    _checkpoint: tuple[Path, str] | None = None                  # the explorer's: path, kind
+
+    @property
+    def checkpoint(self) -> tuple[Path, str]:
+        """The checkpoint the explorer measurements open, and which kind it is (made on first use)."""
+        if self._checkpoint is None:
+            from bench_explorer import choose_checkpoint
+            self._checkpoint = choose_checkpoint(self.args.checkpoint, self.work_dir)
+        return self._checkpoint
 
     @property
     def app(self):
@@ -125,13 +144,19 @@ def run_event_loop(app, seconds: float, until: Callable[[], bool] = lambda: Fals
     check.stop()
 
 
-def open_main_window(ctx: BenchContext):
+def open_main_window(ctx: BenchContext, checkpoint: Path | None = None):
+    """The main window, painted, with the explorer's background encoding of its checkpoint (the bundled one by
+    default) finished: that encoding must not overlap a measurement, nor be cut short when the window closes."""
+    from bench_explorer import wait_for_latents
+
     from vae_gui.main_window import MainWindow
     ctx.app
-    window = MainWindow(start_on_training=True)
+    window = MainWindow(checkpoint=checkpoint, start_on_training=checkpoint is None)
     window.resize(1400, 900)
     window.show()
     run_event_loop(ctx.app, 1.0)          # first paint, explorer start-up
+    if window.explorer_panel.state.has_checkpoint:
+        wait_for_latents(ctx.app, window.explorer_panel)
     return window
 
 
@@ -230,6 +255,95 @@ def measure_gui_training(ctx: BenchContext) -> dict:
     return result
 
 
+def set_explorer_threads(ctx: BenchContext) -> int:
+    """Torch threads of the GUI thread, where the explorer decodes: --explorer-threads, else the app's policy.
+    Set again before each explorer measurement: cli_training changes this thread's count."""
+    from vae_gui.app import configure_torch_threads
+
+    if ctx.args.explorer_threads:
+        torch.set_num_threads(ctx.args.explorer_threads)
+        return ctx.args.explorer_threads
+    return configure_torch_threads()
+
+
+def open_explorer_window(ctx: BenchContext):
+    """The main window on the Explore tab with the bench checkpoint encoded, after a few warm-up moves."""
+    from bench_explorer import slider_latencies
+
+    window = open_main_window(ctx, checkpoint=ctx.checkpoint[0])
+    panel = window.explorer_panel
+    assert panel.state.has_checkpoint, f"cannot open {ctx.checkpoint[0]}"
+    window.tabs.setCurrentWidget(panel)
+    slider_latencies(ctx.app, panel, 10, seed=1)          # the first decodes build kernels and caches
+    return window
+
+
+def explorer_context(ctx: BenchContext, panel, threads: int) -> dict:
+    from bench_explorer import load_average, model_description
+    return {"checkpoint": ctx.checkpoint[1], "model": model_description(panel), "torch_threads": threads,
+            "load_average": load_average()}
+
+
+def measure_slider_idle(ctx: BenchContext) -> dict:
+    from bench_explorer import latency_summary, slider_latencies
+
+    threads = set_explorer_threads(ctx)
+    window = open_explorer_window(ctx)
+    panel = window.explorer_panel
+    result = latency_summary(*slider_latencies(ctx.app, panel, ctx.args.moves))
+    result.update(explorer_context(ctx, panel, threads))
+    window.close()
+    return result
+
+
+def measure_slider_training(ctx: BenchContext) -> dict:
+    """Slider latency while a run started from the Train tab trains in the same app: the user switched to
+    Explore after starting it. The run is long enough to outlast the moves, then stopped."""
+    from bench_explorer import latency_summary, slider_latencies, wait_for
+
+    threads = set_explorer_threads(ctx)
+    window = open_explorer_window(ctx)
+    training, explorer = window.training_panel, window.explorer_panel
+    config = bench_config(ctx, "explorer-training", threads=ctx.args.gui_threads)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=1000, max_steps=0))
+    finished: list = []
+    training.run_finished.connect(finished.append)
+    training.error_shown.connect(lambda message: print("error:", message, file=sys.stderr))
+    assert training.start_training(config), training.error_banner.message
+
+    def trained_steps() -> int:
+        return training.state.latest.step if training.state.latest is not None else 0
+
+    wait_for(ctx.app, lambda: trained_steps() >= ctx.args.warmup or bool(finished), ctx.args.timeout,
+             "the training run's first steps")
+    window.tabs.setCurrentWidget(explorer)
+    first_step, start = trained_steps(), time.perf_counter()
+    times, cpu = slider_latencies(ctx.app, explorer, ctx.args.moves)
+    steps, seconds = trained_steps() - first_step, time.perf_counter() - start
+    assert training.is_training, "the run ended before the slider moves did: the numbers are not under load"
+    result = latency_summary(times, cpu)
+    result.update(explorer_context(ctx, explorer, threads))
+    result["training_threads"] = training.state.started.config["train"]["threads"]
+    result["training_images_per_s"] = steps * ctx.args.batch / seconds
+    training.stop_training()
+    wait_for(ctx.app, lambda: bool(finished), ctx.args.timeout, "the run to stop")
+    window.close()
+    return result
+
+
+def measure_grid_draw(ctx: BenchContext) -> dict:
+    from bench_explorer import grid_times, latency_summary
+
+    threads = set_explorer_threads(ctx)
+    window = open_explorer_window(ctx)
+    panel = window.explorer_panel
+    result = latency_summary(*grid_times(ctx.app, panel, ctx.args.grids, ctx.args.grid_size))
+    result.update(explorer_context(ctx, panel, threads))
+    result["grid_size"] = ctx.args.grid_size
+    window.close()
+    return result
+
+
 @dataclass(frozen=True)
 class Measurement:
     name: str
@@ -242,6 +356,9 @@ MEASUREMENTS = [
     Measurement("cli_training", "gui_training", measure_cli_training),
     Measurement("thread_lateness", "gui_training", measure_thread_lateness),
     Measurement("gui_training", "gui_training", measure_gui_training),
+    Measurement("slider_idle", "explorer", measure_slider_idle),
+    Measurement("slider_training", "explorer", measure_slider_training),
+    Measurement("grid_draw", "explorer", measure_grid_draw),
 ]
 
 
@@ -263,6 +380,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gui-threads", type=int, default=0, help="torch threads in the GUI (0: its choice)")
     parser.add_argument("--idle-seconds", type=float, default=2.0)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds a GUI run may take")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="explorer checkpoint (default: the bundled one, else an untrained default-preset one)")
+    parser.add_argument("--moves", type=int, default=200, help="timed slider moves per slider measurement")
+    parser.add_argument("--grids", type=int, default=20, help="timed grid redraws")
+    parser.add_argument("--grid-size", type=int, default=8)
+    parser.add_argument("--explorer-threads", type=int, default=0,
+                        help="torch threads in the GUI thread (0: the app's policy, vae_gui.app)")
     args = parser.parse_args(argv)
     if args.synthetic_count is None:
         args.synthetic_count = int((args.warmup + args.steps + 2) * args.batch / 0.9) + 10

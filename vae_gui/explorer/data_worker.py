@@ -84,11 +84,14 @@ class LatentDataLoader(QObject):
             job.stop.set()
         self._current = 0
 
-    def shutdown(self, timeout_ms: int = 5000) -> None:
+    def shutdown(self) -> None:
+        """Cancel and wait for the jobs to end. A cancelled job stops at its next check (the data load is
+        abandoned at once, encoding stops between batches), and a QThread destroyed while running aborts
+        the whole process, so this waits for it rather than giving up after a timeout."""
         self.cancel()
         for thread, _ in list(self._running.values()):
             thread.quit()
-            thread.wait(timeout_ms)
+            thread.wait()
         self._reap()
 
     @Slot(int, int, int, str)

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from trainer.checkpoint import CheckpointError
-from trainer.config import ConfigError, DataConfig, RunConfig
+from trainer.config import ConfigError, RunConfig
 from trainer.control import TrainingControl
-from trainer.data import DataError, FaceDataset, load_dataset
+from trainer.data import DataError, load_dataset_interruptibly
 from trainer.events import Event, RunFinished
 from trainer.loop import train
 from trainer.rundir import RunDirError
@@ -54,30 +53,6 @@ class _FlushingControl(TrainingControl):
         super().checkpoint(on_pause)
 
 
-def load_dataset_interruptibly(config: DataConfig, control: TrainingControl,
-                               poll_s: float = 0.05) -> FaceDataset | None:
-    """load_dataset() in a daemon thread, so a stop request (closing the window) need not wait for a large
-    folder to decode. Returns None when stopped first; re-raises the loader's error. Caches are written
-    atomically, so abandoning a load leaves nothing half-written."""
-    result: dict = {}
-
-    def load() -> None:
-        try:
-            result["dataset"] = load_dataset(config)
-        except BaseException as error:      # handed to the waiting thread below
-            result["error"] = error
-
-    loader = threading.Thread(target=load, name="vae-data-load", daemon=True)
-    loader.start()
-    while loader.is_alive():
-        if control.stop_requested:
-            return None
-        loader.join(poll_s)
-    if "error" in result:
-        raise result["error"]
-    return result["dataset"]
-
-
 class TrainingWorker(QObject):
     """Runs one training run. Create, move to a QThread, connect thread.started to run()."""
 
@@ -105,7 +80,7 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            dataset = load_dataset_interruptibly(self.config.data, self.control)
+            dataset = load_dataset_interruptibly(self.config.data, lambda: self.control.stop_requested)
             if dataset is None:
                 self._emit(TrainingUpdate(finished=RunFinished(
                     status="stopped", message="stopped before training started", step=0, run_dir="",

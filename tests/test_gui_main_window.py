@@ -1,0 +1,212 @@
+"""The main window (offscreen): drops anywhere on it, and the GUI thread's torch thread policy."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+pytest.importorskip("pytestqt")
+pytest.importorskip("pyqtgraph")
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+from vae_gui import app as app_module  # noqa: E402
+from vae_gui.main_window import MainWindow, dropped_path  # noqa: E402
+
+pytestmark = [pytest.mark.qt_log_ignore("propagateSizeHints")]
+
+WAIT_MS = 60_000
+
+
+class RecordingDialogs:
+    """Stands in for the explorer's dialogs: an error must never block a test on a modal box."""
+
+    def __init__(self):
+        self.errors: list[tuple[str, str]] = []
+
+    def error(self, title, text):
+        self.errors.append((title, text))
+
+    def warning(self, title, text):
+        self.errors.append((title, text))
+
+
+@pytest.fixture
+def make_window(qtbot, monkeypatch):
+    """MainWindow(checkpoint) shown offscreen; without one it opens empty on the Train tab (no bundled model)."""
+    monkeypatch.setattr("vae_gui.main_window.default_checkpoint", lambda: None)
+    windows = []
+
+    def make(checkpoint: Path | None = None) -> MainWindow:
+        window = MainWindow(checkpoint=checkpoint)
+        window.explorer_panel.dialogs = RecordingDialogs()
+        qtbot.addWidget(window)
+        window.resize(1200, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        if checkpoint is not None:
+            qtbot.waitUntil(lambda: window.explorer_panel.state.data is not None, timeout=WAIT_MS)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+
+
+def urls_of(*paths: Path) -> QMimeData:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
+    return mime
+
+
+def drop_on(window: MainWindow, target: QWidget, path: Path) -> bool:
+    """Drag `path` onto the middle of `target` and drop it, as the platform does: the events go to the window's
+    QWindow, and Qt finds the widget under the cursor (and its parents, when it ignores them). True if taken."""
+    position = QPointF(target.mapTo(window, target.rect().center()))
+    mime = urls_of(path)
+    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(position, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    QApplication.sendEvent(window.windowHandle(), enter)
+    if not enter.isAccepted():
+        return False
+    drop = QDropEvent(position, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    QApplication.sendEvent(window.windowHandle(), drop)
+    return drop.isAccepted()
+
+
+def save_test_image(window: MainWindow, index: int, folder: Path) -> Path:
+    path = folder / "face.png"
+    Image.fromarray(window.explorer_panel.state.data.test_images[index]).save(path)
+    return path
+
+
+# ---------------------------------------------------------------- what a drag carries
+
+def test_dropped_path_tells_checkpoints_images_and_folders_apart(tmp_path):
+    (tmp_path / "run.pt").write_bytes(b"")
+    assert dropped_path(urls_of(tmp_path / "run.pt")) == ("checkpoint", tmp_path / "run.pt")
+    assert dropped_path(urls_of(tmp_path / "Face.JPG")) == ("image", tmp_path / "Face.JPG")
+    assert dropped_path(urls_of(tmp_path, tmp_path / "run.pt")) == ("folder", tmp_path)     # the first URL decides
+    assert dropped_path(urls_of(tmp_path / "notes.txt")) is None
+    remote = QMimeData()
+    remote.setUrls([QUrl("https://example.com/run.pt")])
+    assert dropped_path(remote) is None
+    assert dropped_path(QMimeData()) is None
+
+
+# ---------------------------------------------------------------- drops anywhere on the window
+
+def test_checkpoint_dropped_on_the_train_tab_opens_in_the_explorer(qtbot, make_window, tiny_checkpoint):
+    window = make_window()
+    assert window.tabs.currentWidget() is window.training_panel
+    with qtbot.waitSignal(window.explorer_panel.latents_ready, timeout=WAIT_MS):
+        assert drop_on(window, window.training_panel.progress_view, Path(tiny_checkpoint))
+    assert window.tabs.currentWidget() is window.explorer_panel
+    assert window.explorer_panel.state.checkpoint.path == Path(tiny_checkpoint)
+
+
+def test_checkpoint_dropped_on_the_tab_bar_opens_in_the_explorer(qtbot, make_window, tiny_checkpoint,
+                                                                 tiny_ae_checkpoint):
+    window = make_window(tiny_checkpoint)
+    window.tabs.setCurrentWidget(window.training_panel)
+    with qtbot.waitSignal(window.explorer_panel.latents_ready, timeout=WAIT_MS):
+        assert drop_on(window, window.tabs.tabBar(), Path(tiny_ae_checkpoint))
+    assert window.tabs.currentWidget() is window.explorer_panel
+    assert not window.explorer_panel.state.is_variational
+
+
+def test_image_dropped_outside_the_explorer_panel_starts_from_its_encoding(make_window, tiny_checkpoint, tmp_path):
+    window = make_window(tiny_checkpoint)
+    data = window.explorer_panel.state.data
+    image = save_test_image(window, 3, tmp_path)
+    assert not np.allclose(window.explorer_panel.state.z, data.test_latents[3], atol=1e-4)
+
+    assert drop_on(window, window.tabs.tabBar(), image)
+
+    assert np.allclose(window.explorer_panel.state.z, data.test_latents[3], atol=1e-4)
+    assert not window.explorer_panel.face_panel.encoded_box.isHidden()
+    assert window.explorer_panel.dialogs.errors == []
+
+
+def test_image_dropped_on_the_train_tab_is_refused(make_window, tiny_checkpoint, tmp_path):
+    window = make_window(tiny_checkpoint)
+    image = save_test_image(window, 3, tmp_path)
+    z_before = window.explorer_panel.state.z.copy()
+    window.tabs.setCurrentWidget(window.training_panel)
+
+    assert not drop_on(window, window.tabs.tabBar(), image)
+
+    assert window.tabs.currentWidget() is window.training_panel
+    assert np.array_equal(window.explorer_panel.state.z, z_before)
+
+
+def test_folder_dropped_on_the_explorer_becomes_the_training_data(make_window, tiny_checkpoint, tmp_path):
+    window = make_window(tiny_checkpoint)
+    folder = tmp_path / "faces"
+    folder.mkdir()
+
+    assert drop_on(window, window.explorer_panel.face_panel.view, folder)
+
+    assert window.tabs.currentWidget() is window.training_panel
+    assert window.training_panel.setup_form.folder_radio.isChecked()
+    assert window.training_panel.setup_form.config().data.source == str(folder)
+
+
+def test_folder_drop_is_refused_while_a_run_trains(make_window, tmp_path, monkeypatch):
+    window = make_window()
+    window.tabs.setCurrentWidget(window.explorer_panel)
+    source_before = window.training_panel.setup_form.config().data.source
+    monkeypatch.setattr(type(window.training_panel), "is_training", property(lambda panel: True))
+
+    assert not drop_on(window, window.tabs.tabBar(), tmp_path)
+
+    assert window.tabs.currentWidget() is window.explorer_panel
+    assert window.training_panel.setup_form.config().data.source == source_before
+
+
+# ---------------------------------------------------------------- torch threads in the GUI thread
+
+@pytest.mark.parametrize("cores, threads", [(1, 1), (2, 1), (4, 1), (8, 4), (16, 8)])
+def test_gui_thread_uses_one_torch_thread_on_small_machines(cores, threads):
+    assert app_module.gui_thread_torch_threads(cores) == threads
+
+
+def test_configure_torch_threads_sets_the_calling_threads_count(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setattr(app_module, "available_cores", lambda: 8)
+    try:
+        assert app_module.configure_torch_threads() == 4
+        assert torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_main_applies_the_thread_policy_before_building_the_window(monkeypatch):
+    seen: list[int] = []
+
+    class FakeApp:
+        def exec(self) -> int:
+            return 0
+
+    class FakeWindow:
+        def __init__(self, checkpoint=None, start_on_training=False):
+            seen.append(torch.get_num_threads())
+
+        def show(self) -> None:
+            pass
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(app_module, "create_application", lambda: FakeApp())
+    monkeypatch.setattr(app_module, "available_cores", lambda: 6)
+    monkeypatch.setattr("vae_gui.main_window.MainWindow", FakeWindow)
+    try:
+        assert app_module.main([]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [3]

@@ -162,8 +162,11 @@ def main() -> None:
     parser.add_argument("--distributed", action="store_true",
                         help="1 vs 2 CPU processes under torchrun (first preset only), and 1 GPU when present")
     parser.add_argument("--worker-out", help=argparse.SUPPRESS)       # set for the torchrun processes
-    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads for both loops (0: torch's default); 1 is fairer on a busy machine")
     args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)     # the baseline's count; ours gets the same through its config
     if args.worker_out:
         return distributed_worker(args)
     if args.distributed:

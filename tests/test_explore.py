@@ -40,7 +40,11 @@ def test_decode_matches_one_batch_and_encode_round_trips(tiny_model):
     assert faces.shape == (20, 32, 32, 3) and faces.dtype == np.uint8
     with torch.no_grad():
         direct = (tiny_model.decode(torch.from_numpy(z)).clamp(0, 1) * 255 + 0.5).to(torch.uint8)
-    assert np.abs(faces.astype(int) - direct.permute(0, 2, 3, 1).numpy().astype(int)).max() <= 1
+    difference = np.abs(faces.astype(int) - direct.permute(0, 2, 3, 1).numpy().astype(int))
+    # Batches may decode under bf16 autocast (CPUs with native bf16): a few levels off at most, ~0 on average.
+    assert difference.max() <= 8 and difference.mean() < 1.0
+    single = decode_faces(tiny_model, z[0])            # the live face is always exact fp32
+    assert np.abs(single[0].astype(int) - direct[0].permute(1, 2, 0).numpy().astype(int)).max() <= 1
     means, logvars = encode_faces(tiny_model, faces)
     assert means.shape == (20, 6) and logvars.shape == (20, 6)
     z0, reconstruction = encode_one(tiny_model, faces[0])

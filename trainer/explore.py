@@ -4,6 +4,7 @@ The GUI (vae_gui/explorer) keeps only widgets; every computation it needs lives 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -15,12 +16,14 @@ import torch
 from PIL import Image
 
 from .checkpoint import LoadedCheckpoint, read_checkpoint, save_checkpoint, weights_hash
+from .device import cpu_has_fast_bf16
 from .latent import LatentStats, encode_dataset, lerp, slerp
 from .models import FaceModel
 
 SLIDER_MODES = ("axes", "pca", "factors")
 MAX_ALL_SLIDERS = 32            # up to this many latent dims, every dim gets a slider
 DECODE_CHUNK = 16               # small decode batches stay in the CPU cache: ~3x faster than one batch of 64
+BF16_MIN_BATCH = 8              # grids and strips decode under bf16 autocast where the CPU has it
 STATE_FORMAT = "vae-face-explorer-state"
 STATE_VERSION = 1
 
@@ -60,9 +63,18 @@ def decode_faces(model: FaceModel, z: np.ndarray, chunk: int = DECODE_CHUNK) -> 
     if model.training:
         model.eval()
     latents = torch.from_numpy(np.atleast_2d(np.asarray(z, dtype=np.float32)))
-    with torch.inference_mode():
+    with torch.inference_mode(), _batch_autocast(model, len(latents)):
         parts = [_to_rgb_uint8(model.decode(latents[i:i + chunk])) for i in range(0, len(latents), chunk)]
     return np.concatenate(parts) if parts else np.zeros((0, 1, 1, 3), np.uint8)
+
+
+def _batch_autocast(model: FaceModel, n: int):
+    """bf16 autocast for grids and strips on CPUs with native bf16: measured 3.5x faster for an 8x8 grid (117 ->
+    34 ms, one thread), pixels within 3/255 of fp32 (mean 0.3/255). The single live face stays fp32 (exact)."""
+    on_cpu = next(model.parameters()).device.type == "cpu"
+    if n >= BF16_MIN_BATCH and on_cpu and cpu_has_fast_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def _to_rgb_uint8(images: torch.Tensor) -> np.ndarray:

@@ -338,3 +338,25 @@ def test_final_evaluation_stores_metrics_and_latent_stats(tiny_checkpoint) -> No
     report = json.loads((run_dir / "eval.json").read_text())
     assert report["step"] == loaded.step
     assert any(r["type"] == "final" for r in read_metrics(run_dir / "metrics.jsonl"))
+
+
+def test_stop_during_the_final_evaluation_returns_at_once(tmp_path: Path, dataset: FaceDataset,
+                                                          monkeypatch) -> None:
+    control = TrainingControl()
+    release = threading.Event()
+
+    def slow_evaluation(*args, **kwargs):
+        control.stop()                 # as closing the window would, while the evaluation is running
+        release.wait(30)
+        return {}
+
+    monkeypatch.setattr("trainer.evaluation.evaluate_checkpoint_file", slow_evaluation)
+    config = _config(tmp_path, final_eval=True)
+    started = time.monotonic()
+    result = train(config, control=control, dataset=dataset)
+    elapsed = time.monotonic() - started
+    release.set()
+    assert result.final_eval is None
+    assert elapsed < 20
+    assert "final evaluation skipped" in (result.run_dir / "train.log").read_text()
+    assert load_checkpoint(result.best_checkpoint).step == result.step

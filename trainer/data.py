@@ -10,7 +10,6 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import torch
 
 from .config import DataConfig
 from .images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
+from .interruptible import run_interruptibly
 
 log = logging.getLogger(__name__)
 
@@ -71,28 +71,10 @@ def load_dataset(config: DataConfig) -> FaceDataset:
     return _load_folder(config, cache_root)
 
 
-def load_dataset_interruptibly(config: DataConfig, should_stop: Callable[[], bool],
-                               poll_s: float = 0.05) -> FaceDataset | None:
-    """load_dataset() in a daemon thread, so a stop request (closing a window) need not wait for a large folder to
-    decode or synthetic faces to render. Returns None when stopped first; re-raises the loader's error. Caches are
-    written atomically, so abandoning a load leaves nothing half-written."""
-    result: dict = {}
-
-    def load() -> None:
-        try:
-            result["dataset"] = load_dataset(config)
-        except BaseException as error:      # handed to the waiting thread below
-            result["error"] = error
-
-    loader = threading.Thread(target=load, name="vae-data-load", daemon=True)
-    loader.start()
-    while loader.is_alive():
-        if should_stop():
-            return None
-        loader.join(poll_s)
-    if "error" in result:
-        raise result["error"]
-    return result["dataset"]
+def load_dataset_interruptibly(config: DataConfig, should_stop: Callable[[], bool]) -> FaceDataset | None:
+    """load_dataset() that returns None as soon as `should_stop()` is true (closing a window need not wait for a
+    large folder to decode or synthetic faces to render); caches are written atomically."""
+    return run_interruptibly(lambda: load_dataset(config), should_stop, name="vae-data-load")
 
 
 # ---------------------------------------------------------------- folders

@@ -18,6 +18,7 @@ from .config import ConfigError, RunConfig
 from .control import StopRequested, TrainingControl
 from .data import FaceDataset, load_dataset
 from .distributed import SINGLE_PROCESS, DistContext
+from .interruptible import run_interruptibly
 from .events import (CheckpointSaved, EvalMetrics, EventSink, Preview, RunFinished, RunStarted, StepMetrics)
 from .losses import kl_divergence, kl_per_dimension, reconstruction_loss, total_correlation
 from .models import FaceModel, build_model
@@ -376,8 +377,14 @@ class _TrainingRun:
         from .evaluation import evaluate_checkpoint_file
         # last.pt holds the same weights only when the last evaluation was also the best one.
         same_weights = [self.run_dir.last_checkpoint] if self.best_step == self.last_saved_step else []
-        report = evaluate_checkpoint_file(self.run_dir.best_checkpoint, self.data, device=self.device,
-                                          also_update=same_weights)
+        # A stop request (closing the app) abandons the evaluation at once; the checkpoints are updated atomically.
+        report = run_interruptibly(
+            lambda: evaluate_checkpoint_file(self.run_dir.best_checkpoint, self.data, device=self.device,
+                                             also_update=same_weights),
+            should_stop=lambda: self.control.stop_requested, name="vae-final-eval")
+        if report is None:
+            self.run_dir.log_line("final evaluation skipped: stop requested")
+            return None
         self.run_dir.write_json("eval.json", report)
         self.run_dir.log_metrics({"type": "final", "time": time.time(), "step": self.step, **report})
         return report

@@ -25,6 +25,15 @@ def isolated_user_folders(tmp_path_factory, monkeypatch):
     yield home
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread: the test machine's 2 cores are shared, and contended threads are many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny_config(runs_dir, cache_dir=None, family: str = "vae", **train_overrides):
     """A config that trains in about a second on CPU: 32px synthetic faces, a few channels, 6 latent dims."""
     from trainer.config import DataConfig, RunConfig, TrainConfig

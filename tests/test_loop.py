@@ -25,13 +25,7 @@ from trainer.rundir import read_metrics
 SIZE = 32
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread: the test machine's 2 cores are shared, and contended threads are many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pattern_images(n: int, seed: int) -> torch.Tensor:

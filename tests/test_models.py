@@ -12,13 +12,7 @@ from trainer.models import FaceModel, build_model
 from trainer.presets import PRESETS, preset_config
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread: the test machine's 2 cores are shared, and contended threads are many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _images(n: int, size: int, seed: int = 0) -> torch.Tensor:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
+
+from trainer.device import available_cores
 
 APP_NAME = "VAE Face Explorer"
 SMALL_MACHINE_CORES = 4         # up to this many cores, torch calls in the GUI thread use one thread
@@ -25,14 +26,6 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName("VAE Face Explorer")
     return app
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:          # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def gui_thread_torch_threads(cores: int | None = None) -> int:

@@ -6,7 +6,6 @@ the training thread and hands events to an EventBatcher, which emits a TrainingU
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -14,6 +13,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from trainer.checkpoint import CheckpointError
 from trainer.config import ConfigError, RunConfig
 from trainer.control import TrainingControl
+from trainer.device import available_cores
 from trainer.data import DataError, load_dataset_interruptibly
 from trainer.events import Event, RunFinished
 from trainer.loop import train
@@ -33,11 +33,7 @@ def gui_torch_threads() -> int:
     On 2 cores, 1 training thread also trains faster than 2 that compete with the GUI (measured in
     tests/bench/bench_gui.py), because torch's intra-op threads stall when one of them is descheduled.
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:          # macOS, Windows
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
+    return max(1, available_cores() - 1)
 
 
 class _FlushingControl(TrainingControl):

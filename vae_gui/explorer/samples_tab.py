@@ -12,6 +12,7 @@ from trainer.explore import decode_faces, save_png
 from trainer.samplers import make_sampler
 
 from ..qt_images import qimage_to_array
+from .lazy_tab import LazyRedrawTab
 from .dialogs import PNG_FILTER, Dialogs
 from .image_grid import ImageGrid
 from .state import ExplorerState
@@ -22,7 +23,7 @@ SOURCES = (("prior", "Prior N(0, I)"), ("gaussian", "Fitted Gaussian (full covar
 SOURCE_LABELS = dict(SOURCES)
 
 
-class SamplesTab(QWidget):
+class SamplesTab(LazyRedrawTab):
     endpoint_picked = Signal(str, object, str)      # "A" | "B", z (D,), description
 
     def __init__(self, state: ExplorerState, dialogs: Dialogs, parent: QWidget | None = None):
@@ -172,17 +173,6 @@ class SamplesTab(QWidget):
 
     def resample(self) -> None:
         self.seed.setValue((self.seed.value() + 1) % (2**31 - 1))
-
-    def refresh(self) -> None:
-        """Re-draw now when visible, else when next shown (decoding a grid hidden in another tab is wasted)."""
-        self._stale = True
-        if self.isVisible():
-            self.redraw()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.redraw()
 
     def redraw(self) -> None:
         """Draw the grid(s) for the current source, seed and size (fitting the sampler first if needed)."""

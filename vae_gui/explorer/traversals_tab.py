@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpin
 from trainer.explore import (SliderSpec, axis_sliders, decode_faces, factor_sliders, pca_sliders,
                              traversal_latents)
 
+from .lazy_tab import LazyRedrawTab
 from .dialogs import PNG_FILTER, Dialogs
 from .image_grid import ImageGrid
 from .state import ExplorerState
@@ -15,7 +16,7 @@ from .state import ExplorerState
 FOLLOW_DELAY_MS = 150          # re-draw this long after the current face stops changing
 
 
-class TraversalsTab(QWidget):
+class TraversalsTab(LazyRedrawTab):
     def __init__(self, state: ExplorerState, dialogs: Dialogs, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
@@ -79,16 +80,6 @@ class TraversalsTab(QWidget):
             self._stale = True
             if self.isVisible():
                 self._follow.start(FOLLOW_DELAY_MS)
-
-    def refresh(self) -> None:
-        self._stale = True
-        if self.isVisible():
-            self.redraw()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.redraw()
 
     def row_specs(self) -> list[SliderSpec]:
         stats, count = self.state.stats, self.row_count.value()

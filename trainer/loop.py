@@ -88,7 +88,6 @@ class _TrainingRun:
         if self.batch_size == 0:
             raise ConfigError(f"the training set has {len(self.data.train)} images; each of the {world} "
                               f"process(es) needs at least one per batch")
-        self.local_batch = self.batch_size // world
         self.train_images = devices.TrainImages(self.data.train, self.device)
         self.steps_per_epoch = max(1, len(self.data.train) // self.batch_size)
         self.total_steps = tc.epochs * self.steps_per_epoch

@@ -45,6 +45,10 @@ def _add_train_parser(commands) -> None:
     p.add_argument("--kl-warmup", type=int, default=t.kl_warmup_steps, help="steps over which beta ramps up from 0")
     p.add_argument("--tc-weight", type=float, default=t.tc_weight,
                    help="extra weight on the KL's total-correlation part (beta-TCVAE), for more disentangled latents")
+    p.add_argument("--factor-supervision", type=float, default=t.factor_supervision,
+                   help="weight tying latent dim k to true factor k (synthetic data only; 0: unsupervised)")
+    p.add_argument("--label-fraction", type=float, default=t.label_fraction,
+                   help="share of training faces whose factor labels the supervision uses")
     p.add_argument("--recon-loss", default=t.recon_loss, choices=("mse", "bce"), help="reconstruction loss")
     p.add_argument("--epochs", type=int, default=t.epochs, help="passes over the training set")
     p.add_argument("--max-steps", type=int, default=t.max_steps, help="stop after this many steps (0: no limit)")
@@ -114,7 +118,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                       synthetic_count=args.synthetic_count, hflip=args.hflip)
     train = TrainConfig(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
                         schedule=args.schedule, beta=args.beta, kl_warmup_steps=args.kl_warmup,
-                        tc_weight=args.tc_weight,
+                        tc_weight=args.tc_weight, factor_supervision=args.factor_supervision,
+                        label_fraction=args.label_fraction,
                         recon_loss=args.recon_loss, seed=args.seed, device=args.device, threads=args.threads,
                         precision=args.precision, compile=args.compile, eval_every_steps=args.eval_every,
                         run_name=args.name, runs_dir=args.runs_dir)

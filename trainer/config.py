@@ -91,6 +91,8 @@ class TrainConfig:
     beta: float = 1.0               # weight of the KL term (the original study's "sigma")
     kl_warmup_steps: int = 0        # beta ramps linearly from 0 over this many steps
     tc_weight: float = 0.0          # extra weight on the total-correlation part of the KL (beta-TCVAE; 0: off)
+    factor_supervision: float = 0.0  # weight pulling latent dim k onto true factor k (synthetic data; 0: off)
+    label_fraction: float = 1.0     # share of training faces whose factor labels that supervision may use
     recon_loss: str = "mse"
     grad_clip: float = 5.0          # max gradient norm (0: off)
     seed: int = 0
@@ -119,6 +121,10 @@ class TrainConfig:
             raise ConfigError(f"beta must be >= 0, got {self.beta}")
         if self.tc_weight < 0:
             raise ConfigError(f"tc_weight must be >= 0, got {self.tc_weight}")
+        if self.factor_supervision < 0:
+            raise ConfigError(f"factor_supervision must be >= 0, got {self.factor_supervision}")
+        if not 0.0 <= self.label_fraction <= 1.0:
+            raise ConfigError(f"label_fraction must be between 0 and 1, got {self.label_fraction}")
         _check_choice("optimizer", self.optimizer, ("adam", "adamw"))
         _check_choice("schedule", self.schedule, ("cosine", "constant"))
         _check_choice("recon_loss", self.recon_loss, ("mse", "bce"))

@@ -24,6 +24,7 @@ from .losses import kl_divergence, kl_per_dimension, reconstruction_loss, total_
 from .models import FaceModel, build_model
 from .previews import PreviewSet, save_prediction_grids
 from .rundir import RunDirectory
+from .supervision import check_supervisable, factor_alignment_loss, gaussianized_targets, labeled_mask
 
 
 class NonFiniteLossError(Exception):
@@ -89,6 +90,7 @@ class _TrainingRun:
             raise ConfigError(f"the training set has {len(self.data.train)} images; each of the {world} "
                               f"process(es) needs at least one per batch")
         self.train_images = devices.TrainImages(self.data.train, self.device)
+        self.factor_targets = self._factor_targets()
         self.steps_per_epoch = max(1, len(self.data.train) // self.batch_size)
         self.total_steps = tc.epochs * self.steps_per_epoch
         if tc.max_steps:
@@ -123,6 +125,18 @@ class _TrainingRun:
         if builds_cache:
             self.dist.barrier()
         return data
+
+    def _factor_targets(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(targets (N, F), labeled (N,)) for factor supervision, on the device the batch indices live on."""
+        if self.tc.factor_supervision <= 0:
+            return None
+        factors = self.data.train_factors
+        check_supervisable(0 if factors is None else factors.shape[1], self.config.model.latent_dim, self.data.source,
+                           hflip=self.config.data.hflip)
+        targets = torch.from_numpy(gaussianized_targets(factors))
+        labeled = torch.from_numpy(labeled_mask(len(factors), self.tc.label_fraction, self.tc.seed))
+        device = self.train_images.index_device
+        return targets.to(device), labeled.to(device)
 
     def _create_run_dir(self) -> RunDirectory:
         name = self.tc.run_name or f"{self.config.model.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -247,6 +261,9 @@ class _TrainingRun:
             warm = beta / self.tc.beta if self.tc.beta > 0 else 1.0
             loss = loss + warm * self.tc.tc_weight * total_correlation(out.z, out.mean, out.logvar,
                                                                         len(self.data.train))
+        if self.factor_targets is not None:
+            targets, labeled = (t[indices].to(self.device, non_blocking=True) for t in self.factor_targets)
+            loss = loss + self.tc.factor_supervision * factor_alignment_loss(out.mean, targets, labeled)
         values = torch.stack([loss.detach(), recon.detach(), kl.detach() if kl is not None else recon.detach() * 0])
         values = self._reduce_step_values(values)
         if not all(math.isfinite(v) for v in values):

@@ -298,6 +298,24 @@ def test_form_refuses_invalid_values_with_a_reason(qtbot, panel, tmp_path):
     assert panel.setup_form.config().train.lr == 0.001
 
 
+def test_factor_supervision_field_is_checked_against_data_and_latent_size(qtbot, panel, tmp_path):
+    configure(panel, tmp_path / "runs")
+    form = panel.setup_form
+    assert form.factor_supervision.isEnabled()
+    form.factor_supervision.setValue(5.0)
+    assert "latent has only 6" in form.validation_label.text()       # tiny config: 6 latent dims for 16 factors
+    assert not panel.start_button.isEnabled()
+    form.latent_dim.setValue(16)
+    assert panel.start_button.isEnabled()
+    assert form.config().train.factor_supervision == 5.0
+    form.folder_radio.setChecked(True)
+    assert not form.factor_supervision.isEnabled()
+    form.set_data_folder(str(tmp_path))
+    assert form.config().train.factor_supervision == 0.0              # folders have no factors: off, not an error
+    form.synthetic_radio.setChecked(True)
+    assert form.config().train.factor_supervision == 5.0
+
+
 def test_default_form_is_ready_to_start(qtbot, panel):
     config = panel.setup_form.config()
     assert config.data.source == "synthetic"

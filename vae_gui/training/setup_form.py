@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDia
 
 from trainer.config import IMAGE_SIZES, ConfigError, DataConfig, RunConfig, TrainConfig
 from trainer.presets import PRESETS, preset_config
+from trainer.supervision import check_supervisable
+from trainer.synthetic import FACTOR_NAMES
 
 from ..qt_images import array_to_qimage
 from .folder_scan import FolderScanner, FolderSummary
@@ -26,6 +28,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 SETTINGS_RUNS_DIR = "training/runs_dir"
 BETA_TIP = "Weight of the KL term: higher gives a smoother latent space, blurrier images"
 WARMUP_TIP = "Beta ramps up from 0 over this many steps (0: no warm-up)"
+SUPERVISION_TIP = ("Ties latent dimension k to the true factor k of the synthetic faces (skin tone, smile, ...), "
+                   "so each slider moves one named property; 0 trains without labels")
 
 
 def default_runs_dir() -> str:
@@ -151,10 +155,16 @@ class SetupForm(QWidget):
         form.addRow("Latent size:", self.latent_dim)
         form.addRow("Beta (KL weight):", self.beta)
         form.addRow("KL warm-up:", self.kl_warmup)
+        self.factor_supervision = QDoubleSpinBox()
+        self.factor_supervision.setRange(0.0, 1000.0)
+        self.factor_supervision.setDecimals(2)
+        self.factor_supervision.setSpecialValueText("off")
+        form.addRow("Factor supervision:", self.factor_supervision)
         self.preset.currentIndexChanged.connect(self._preset_changed)
         for spin in (self.latent_dim, self.kl_warmup):
             spin.valueChanged.connect(self._changed)
         self.beta.valueChanged.connect(self._changed)
+        self.factor_supervision.valueChanged.connect(self._changed)
         return group
 
     def _build_training_group(self) -> QGroupBox:
@@ -207,7 +217,7 @@ class SetupForm(QWidget):
         """Show `config` in the form; fields the form does not show are kept from it."""
         self._base = config
         widgets = [self.synthetic_radio, self.folder_radio, self.synthetic_count, self.image_size, self.preset,
-                   self.latent_dim, self.beta, self.kl_warmup, self.lr, self.batch_size, self.epochs, self.device,
+                   self.latent_dim, self.beta, self.kl_warmup, self.factor_supervision, self.lr, self.batch_size, self.epochs, self.device,
                    self.run_name, self.runs_dir, self.folder_edit]
         for widget in widgets:
             widget.blockSignals(True)
@@ -221,6 +231,7 @@ class SetupForm(QWidget):
             self.latent_dim.setValue(config.model.latent_dim)
             self.beta.setValue(config.train.beta)
             self.kl_warmup.setValue(config.train.kl_warmup_steps)
+            self.factor_supervision.setValue(config.train.factor_supervision)
             self.lr.setText(f"{config.train.lr:g}")
             self.batch_size.setValue(config.train.batch_size)
             self.epochs.setValue(config.train.epochs)
@@ -246,10 +257,14 @@ class SetupForm(QWidget):
                                    synthetic_count=self.synthetic_count.value())
         train = dataclasses.replace(
             base.train, lr=self._learning_rate(), batch_size=self.batch_size.value(), epochs=self.epochs.value(),
-            beta=self.beta.value(), kl_warmup_steps=self.kl_warmup.value(), device=self.device.currentData(),
+            beta=self.beta.value(), kl_warmup_steps=self.kl_warmup.value(),
+            factor_supervision=self._factor_supervision(data), device=self.device.currentData(),
             run_name=self.run_name.text().strip(), runs_dir=self._runs_dir())
         config = RunConfig(model=model, data=data, train=train)
         config.validate()
+        if train.factor_supervision > 0:
+            check_supervisable(len(FACTOR_NAMES) if data.is_synthetic else 0, model.latent_dim,
+                               "synthetic" if data.is_synthetic else data.source, hflip=data.hflip)
         if not device_available(train.device):
             raise ConfigError(f"device {train.device!r} is not available on this computer")
         return config
@@ -285,6 +300,10 @@ class SetupForm(QWidget):
         if not Path(folder).expanduser().is_dir():
             raise ConfigError(f"data folder {folder} does not exist")
         return str(Path(folder).expanduser())
+
+    def _factor_supervision(self, data: DataConfig) -> float:
+        """The field's weight; folders have no factors, so there the (disabled) field counts as off."""
+        return self.factor_supervision.value() if data.is_synthetic else 0.0
 
     def _learning_rate(self) -> float:
         text = self.lr.text().strip()
@@ -322,6 +341,10 @@ class SetupForm(QWidget):
         for widget, tip in ((self.beta, BETA_TIP), (self.kl_warmup, WARMUP_TIP)):
             widget.setEnabled(is_vae)
             widget.setToolTip(tip if is_vae else "Only variational autoencoders have a KL term")
+        synthetic = self.synthetic_radio.isChecked()
+        self.factor_supervision.setEnabled(synthetic)
+        self.factor_supervision.setToolTip(SUPERVISION_TIP if synthetic
+                                           else "Only the synthetic faces have known factors to supervise with")
 
     def _source_changed(self) -> None:
         synthetic = self.synthetic_radio.isChecked()

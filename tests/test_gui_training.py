@@ -378,6 +378,21 @@ def test_batcher_sends_every_step_eval_and_preview_but_few_updates():
     assert np.isnan(sent[-1].steps[:, 3]).all()           # an AE has no KL
 
 
+def test_snapshot_store_thins_live_snapshots_but_keeps_span_newest_and_validations():
+    tiny = np.zeros((2, 2, 3), dtype=np.uint8)
+    store = SnapshotStore(max_live=4)
+    for i in range(20):
+        store.append(PreviewGrids(step=i, reconstructions=tiny, samples=tiny + i, from_eval=i % 5 == 4))
+        live = [store.step(k) for k in range(len(store)) if not store.is_eval(k)]
+        assert len(live) <= 4
+        assert store.step(len(store) - 1) == i                  # the newest is always there, and last
+    steps = [store.step(k) for k in range(len(store))]
+    assert steps == sorted(steps) and steps[0] == 0            # in order, and the run's start is kept
+    assert [s for s in steps if s % 5 == 4] == [4, 9, 14, 19]  # every validation snapshot survives
+    assert store[len(store) - 1].samples[0, 0, 0] == 19
+    assert store[1].samples[0, 0, 0] == store.step(1)          # thinned entries still decode to their own images
+
+
 def test_snapshot_store_keeps_every_snapshot_losslessly():
     rng = np.random.default_rng(0)
     grids = [PreviewGrids(step=10 * i, reconstructions=rng.integers(0, 256, (20, 36, 3), dtype=np.uint8),

@@ -5,7 +5,7 @@ Modules, one job each:
     worker.py        the QObject that runs trainer.loop.train() on a QThread
     runner.py        starts, pauses, stops and shuts down that thread
     run_state.py     observable state of the current and past runs (curves, snapshots, progress)
-    snapshots.py     compressed store of every preview snapshot of a run
+    snapshots.py     compressed store of a run's preview snapshots (long runs thinned)
     smoothing.py     exponential moving average for loss curves
     setup_form.py    the form that builds a RunConfig
     folder_scan.py   image count and thumbnails of a data folder, off the GUI thread

@@ -1,4 +1,4 @@
-"""Live reconstructions and samples, with a slider that scrubs back through every snapshot of the run."""
+"""Live reconstructions and samples, with a slider that scrubs back through the run's snapshots."""
 from __future__ import annotations
 
 import numpy as np
@@ -57,7 +57,7 @@ class ImageHistory(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
         self.slider.setEnabled(False)
-        self.slider.setToolTip("Scrub back through every snapshot of this run")
+        self.slider.setToolTip("Scrub back through this run's snapshots (older live ones are thinned on long runs)")
         self.follow = QCheckBox("Follow latest")
         self.follow.setChecked(True)
         self.position_label = QLabel("no snapshot yet")
@@ -113,7 +113,7 @@ class ImageHistory(QWidget):
         if self.follow.isChecked():
             self._display(index)
         else:
-            self._update_label(self.slider.value())
+            self._display(self.slider.value())       # thinning may have moved another snapshot to this index
 
     def _slider_moved(self, index: int) -> None:
         self.follow.blockSignals(True)

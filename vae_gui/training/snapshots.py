@@ -1,7 +1,9 @@
-"""Every preview snapshot of a run, kept for the history slider, stored as PNG bytes.
+"""The preview snapshots of a run, kept for the history slider, stored as PNG bytes.
 
 PNG (level 1) makes a 64 px snapshot ~140 KB instead of ~420 KB raw (zlib alone: ~220 KB). The worker thread
 encodes, so the GUI thread only decodes (~3 ms) the snapshot the slider shows; the newest one stays raw.
+Every validation snapshot is kept; live ones (one every few seconds) are thinned to every other one whenever there
+are more than MAX_LIVE_SNAPSHOTS, so a run of many hours keeps its whole span in tens of MB, denser near the end.
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
+
+MAX_LIVE_SNAPSHOTS = 300      # ~40 MB of PNGs at 64 px
 
 
 @dataclass
@@ -47,9 +51,13 @@ class _Stored:
 
 
 class SnapshotStore:
-    """Append-only list of snapshots. GUI thread only."""
+    """Snapshots in step order; live ones are thinned past `max_live` (see the module docstring). GUI thread only."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_live: int = MAX_LIVE_SNAPSHOTS) -> None:
+        if max_live < 2:
+            raise ValueError(f"max_live must be at least 2, got {max_live}")
+        self._max_live = max_live
+        self._live_count = 0
         self._items: list[_Stored] = []
         self._newest: PreviewGrids | None = None         # kept raw: it is the one usually shown
 
@@ -60,7 +68,26 @@ class SnapshotStore:
         """Store a snapshot (encoding it here if the worker did not); returns its index."""
         self._items.append(_Stored(step=grids.step, from_eval=grids.from_eval, pngs=grids.encode().encoded))
         self._newest = grids
+        if not grids.from_eval:
+            self._live_count += 1
+            if self._live_count > self._max_live:
+                self._thin_live()
         return len(self._items) - 1
+
+    def _thin_live(self) -> None:
+        """Drop every second live snapshot, keeping the first, the newest and all validation snapshots."""
+        kept: list[_Stored] = []
+        live_seen = 0
+        last = len(self._items) - 1
+        for index, item in enumerate(self._items):
+            if item.from_eval or index == last:
+                kept.append(item)
+                continue
+            if live_seen % 2 == 0:
+                kept.append(item)
+            live_seen += 1
+        self._items = kept
+        self._live_count = sum(not item.from_eval for item in kept)
 
     def __getitem__(self, index: int) -> PreviewGrids:
         if index < 0:

@@ -82,6 +82,7 @@ def test_load_checkpoint_shows_info_face_and_statistics(qtbot, panel, tiny_check
     assert panel.stack.currentWidget() is panel.splitter
     text = panel.info.text.text()
     assert "VAE" in text and "6-d latent" in text and "synthetic" in text
+    assert "tied to true factors" not in text and "TC weight" not in text   # trained without either
     assert "PSNR" in text and "-ELBO" in text                # the stored evaluation
     assert panel.state.stats is not None and panel.state.stats.latent_dim == 6
     np.testing.assert_allclose(panel.state.z, panel.state.stats.mean)
@@ -102,6 +103,7 @@ def test_bundled_checkpoint_loads(qtbot, panel, tmp_path):
     assert panel.load_checkpoint(str(copy))
     assert panel.state.latent_dim > 0 and panel.state.stats is not None
     assert face_of(panel).shape[-1] == 3
+    assert "dims tied to true factors" in panel.info.text.text()     # says where its slider meanings come from
 
 
 def test_stats_are_stored_after_the_first_load(qtbot, panel, tiny_checkpoint, tmp_path):

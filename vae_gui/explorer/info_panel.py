@@ -26,6 +26,11 @@ def describe_checkpoint(checkpoint: LoadedCheckpoint) -> str:
     facts = [family, f"preset {html.escape(model.preset)}", f"{model.latent_dim}-d latent"]
     if model.family == "vae":
         facts.append(f"beta {config.train.beta:g}")
+    if config.train.factor_supervision > 0:
+        labels = config.train.label_fraction
+        facts.append("dims tied to true factors" + (f" ({labels:.0%} of labels)" if labels < 1 else ""))
+    if config.train.tc_weight > 0:
+        facts.append(f"TC weight {config.train.tc_weight:g}")
     lines.append(" · ".join(facts))
     data = config.data
     source = (f"synthetic faces ({data.synthetic_count:,})" if data.is_synthetic

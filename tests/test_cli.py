@@ -127,6 +127,14 @@ def test_bad_setting_exits_with_code_2(tmp_path: Path, capsys) -> None:
     assert "lr must be between 0 and 1" in capsys.readouterr().err
 
 
+def test_factor_supervision_on_a_folder_exits_with_code_2_and_creates_no_run(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "faces"
+    write_images(folder, 4)
+    assert _train(folder, tmp_path / "runs", "--factor-supervision", "5") == 2
+    assert "only synthetic data has" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_resume_of_a_folder_without_checkpoint_exits_with_code_2(tmp_path: Path, capsys) -> None:
     (tmp_path / "empty-run").mkdir()
     assert main(["train", "--resume", str(tmp_path / "empty-run"), "--quiet"]) == 2

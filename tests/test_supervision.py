@@ -73,7 +73,7 @@ def test_alignment_loss_counts_only_labeled_rows_and_supervised_dims() -> None:
     assert factor_alignment_loss(off, targets, torch.tensor([False, True])).item() == 0.0
 
 
-def test_loss_and_validation_of_the_config() -> None:
+def test_config_refuses_a_negative_weight_and_a_fraction_above_one() -> None:
     config = tiny_config("runs", factor_supervision=-1.0)
     with pytest.raises(ConfigError, match="factor_supervision"):
         config.validate()
@@ -90,7 +90,7 @@ def test_a_run_on_data_without_factors_is_refused(tmp_path: Path) -> None:
         train(config, dataset=photos)
 
 
-def _factor_correlation(checkpoint: Path, cache: Path) -> float:
+def _factor_correlation(checkpoint: Path) -> float:
     """Mean |rank correlation| between latent dim k and factor k on the test split."""
     loaded = load_checkpoint(checkpoint)
     data = load_dataset(loaded.config.data)
@@ -109,6 +109,6 @@ def test_supervision_ties_each_latent_dim_to_its_factor(tmp_path: Path) -> None:
         config.model.latent_dim = 16
         result = train(config)
         assert result.status == "completed", result.message
-        correlations[weight] = _factor_correlation(result.best_checkpoint, tmp_path / "cache")
+        correlations[weight] = _factor_correlation(result.best_checkpoint)
     assert correlations[5.0] > 0.3
     assert correlations[5.0] > 2 * correlations[0.0]

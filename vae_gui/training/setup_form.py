@@ -161,10 +161,8 @@ class SetupForm(QWidget):
         self.factor_supervision.setSpecialValueText("off")
         form.addRow("Factor supervision:", self.factor_supervision)
         self.preset.currentIndexChanged.connect(self._preset_changed)
-        for spin in (self.latent_dim, self.kl_warmup):
+        for spin in (self.latent_dim, self.kl_warmup, self.beta, self.factor_supervision):
             spin.valueChanged.connect(self._changed)
-        self.beta.valueChanged.connect(self._changed)
-        self.factor_supervision.valueChanged.connect(self._changed)
         return group
 
     def _build_training_group(self) -> QGroupBox:

@@ -83,6 +83,7 @@ class TrainConfig:
 
     epochs: int = 20
     max_steps: int = 0              # stop after this many steps (0: run all epochs)
+    time_budget_minutes: float = 0.0  # plan the step count so the whole run ends within this wall time (0: off)
     batch_size: int = 64            # the global batch, also under torchrun
     lr: float = 2e-3
     weight_decay: float = 0.0
@@ -115,6 +116,8 @@ class TrainConfig:
         _check_range("batch_size", self.batch_size, 1, 65536)
         _check_range("max_steps", self.max_steps, 0, 10**9)
         _check_range("kl_warmup_steps", self.kl_warmup_steps, 0, 10**9)
+        if not 0.0 <= self.time_budget_minutes <= 100_000:
+            raise ConfigError(f"time budget must be between 0 and 100000 minutes, got {self.time_budget_minutes}")
         if not 0.0 < self.lr < 1.0:
             raise ConfigError(f"lr must be between 0 and 1, got {self.lr}")
         if self.beta < 0:

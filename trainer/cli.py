@@ -52,6 +52,9 @@ def _add_train_parser(commands) -> None:
     p.add_argument("--recon-loss", default=t.recon_loss, choices=("mse", "bce"), help="reconstruction loss")
     p.add_argument("--epochs", type=int, default=t.epochs, help="passes over the training set")
     p.add_argument("--max-steps", type=int, default=t.max_steps, help="stop after this many steps (0: no limit)")
+    p.add_argument("--time-budget", type=float, default=t.time_budget_minutes, metavar="MINUTES",
+                   help="plan the run to end, final evaluation included, within this many minutes (0: off; "
+                        "epochs and max steps stay upper limits)")
     p.add_argument("--batch-size", type=int, default=t.batch_size, help="global batch size")
     p.add_argument("--lr", type=float, default=t.lr, help="learning rate (AdamW)")
     p.add_argument("--schedule", default=t.schedule, choices=("cosine", "constant"), help="learning-rate schedule")
@@ -116,7 +119,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                           image_size=args.image_size)
     data = DataConfig(source=args.data, image_size=args.image_size, test_fraction=args.test_fraction,
                       synthetic_count=args.synthetic_count, hflip=args.hflip)
-    train = TrainConfig(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
+    train = TrainConfig(epochs=args.epochs, max_steps=args.max_steps, time_budget_minutes=args.time_budget,
+                        batch_size=args.batch_size, lr=args.lr,
                         schedule=args.schedule, beta=args.beta, kl_warmup_steps=args.kl_warmup,
                         tc_weight=args.tc_weight, factor_supervision=args.factor_supervision,
                         label_fraction=args.label_fraction,
@@ -135,6 +139,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.resume:
         config = resume_config(args.resume, epochs=_given(args, "epochs"), max_steps=_given(args, "max_steps"),
+                               time_budget_minutes=args.time_budget or None,
                                device=_given(args, "device"), threads=_given(args, "threads"))
     else:
         config = config_from_args(args)

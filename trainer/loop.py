@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from . import device as devices
+from .budget import REPLAN_EVERY_STEPS, TimeBudget, count_evaluations
 from .checkpoint import make_payload, read_checkpoint, save_checkpoint
 from .config import ConfigError, RunConfig
 from .control import StopRequested, TrainingControl
@@ -65,6 +66,9 @@ class _TrainingRun:
         _check_batch_splits(config.train.batch_size, dist.world_size)
         self.config, self.emit, self.control, self.dist = config, emit, control, dist
         self.tc = config.train
+        # The budget's clock starts here, so data loading and model building count against it too.
+        self.budget = (TimeBudget(self.tc.time_budget_minutes, final_eval=self.tc.final_eval)
+                       if self.tc.time_budget_minutes > 0 else None)
         self.step = 0
         self.best_val = math.inf
         self.best_step = None
@@ -95,6 +99,7 @@ class _TrainingRun:
         self.total_steps = tc.epochs * self.steps_per_epoch
         if tc.max_steps:
             self.total_steps = min(self.total_steps, tc.max_steps)
+        self.step_limit = self.total_steps          # a time budget plans within this limit
 
         torch.manual_seed(tc.seed)
         self.model: FaceModel = build_model(self.config.model).to(self.device)
@@ -201,7 +206,10 @@ class _TrainingRun:
             self._finish("failed", f"{type(error).__name__}: {error}")
             raise
         final_eval = self._final_evaluation() if self.tc.final_eval else None
-        return self._finish("completed", f"finished {self.step} steps", final_eval)
+        message = f"finished {self.step} steps"
+        if self.budget is not None:
+            message += (f" in {self.budget.elapsed() / 60:.2f} of {self.tc.time_budget_minutes:g} budgeted minutes")
+        return self._finish("completed", message, final_eval)
 
     def _run_steps(self) -> None:
         tc = self.tc
@@ -214,11 +222,15 @@ class _TrainingRun:
                 if self.step >= self.total_steps:
                     break
                 if not self.dist.enabled:      # under torchrun, stops are agreed on in _reduce_step_values
-                    self.control.checkpoint(on_pause=timer.pause)
+                    self._wait_if_paused(timer)
                 timer.resume()
+                started = time.monotonic()
                 stats = self._train_step(order, epoch, batch_index)
                 self.step += 1
                 rate = timer.tick(self.batch_size)
+                if self.budget is not None:
+                    self.budget.record_step(time.monotonic() - started)
+                    self._plan_budget(on_schedule=True)
                 self._report_step(epoch, stats, rate)
                 if tc.preview_every_s > 0 and time.monotonic() >= next_preview and self.dist.is_main:
                     self.emit(self.previews.render(self.model, self.step, self.device))
@@ -227,6 +239,36 @@ class _TrainingRun:
                     self._evaluate(epoch)
             if self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps:
                 self._evaluate(epoch)
+
+    def _wait_if_paused(self, timer: "_Throughput") -> None:
+        waiting = time.monotonic()
+        self.control.checkpoint(on_pause=timer.pause)
+        if self.budget is not None:
+            self.budget.add_pause(time.monotonic() - waiting)     # a paused run's budget waits with it
+
+    def _plan_budget(self, on_schedule: bool = False) -> None:
+        """Fix the total step count to what the time budget allows (see trainer.budget)."""
+        budget = self.budget
+        if budget is None or not budget.can_plan:
+            return
+        if on_schedule and budget.plan is not None and self.step % REPLAN_EVERY_STEPS:
+            return
+        first = budget.plan is None
+        plan = budget.replan(
+            self.step, self.step_limit, n_test=len(self.data.test), batch_size=self.batch_size,
+            evals_between=lambda a, b: count_evaluations(a, b, self.steps_per_epoch, self.tc.eval_every_steps))
+        # Under torchrun every rank must run the same number of steps: rank 0's plan is the plan.
+        self.total_steps = int(self.dist.broadcast_object(plan.total_steps)) if self.dist.enabled else plan.total_steps
+        if first and self.dist.is_main:
+            self.run_dir.log_line(
+                f"time budget {self.tc.time_budget_minutes:g} min: {self.total_steps} steps planned "
+                f"({budget.step_seconds() * 1000:.0f} ms per step, limit {self.step_limit})")
+
+    def _kl_warmup_steps(self) -> int:
+        """Under a time budget the warm-up is capped to a fifth of the planned steps, so it ends in time."""
+        if self.budget is None:
+            return self.tc.kl_warmup_steps
+        return min(self.tc.kl_warmup_steps, max(1, self.total_steps // 5))
 
     def _epoch_order(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The epoch's shuffled order and flip mask, from (seed, epoch) alone so a resumed run sees the same."""
@@ -301,12 +343,15 @@ class _TrainingRun:
         return (total[:-1] / self.dist.world_size).tolist()
 
     def _beta(self) -> float:
-        if self.tc.kl_warmup_steps <= 0:
+        warmup = self._kl_warmup_steps()
+        if warmup <= 0:
             return self.tc.beta
-        return self.tc.beta * min(1.0, (self.step + 1) / self.tc.kl_warmup_steps)
+        return self.tc.beta * min(1.0, (self.step + 1) / warmup)
 
     def _report_step(self, epoch: int, stats: dict, rate: float) -> None:
         eta = (self.total_steps - self.step) * self.batch_size / rate if rate > 0 else math.inf
+        if self.budget is not None and self.budget.eta_seconds() is not None:
+            eta = self.budget.eta_seconds()
         event = StepMetrics(step=self.step, epoch=epoch, total_steps=self.total_steps, loss=stats["loss"],
                             recon=stats["recon"], kl=stats["kl"], beta=stats["beta"],
                             lr=self.optimizer.param_groups[0]["lr"], images_per_s=rate, eta_s=eta)
@@ -342,6 +387,13 @@ class _TrainingRun:
         return recon + self.tc.beta * kl, recon, kl, kl_dims
 
     def _evaluate(self, epoch: int) -> None:
+        started = time.monotonic()
+        self._validate_and_save(epoch)
+        if self.budget is not None:
+            self.budget.record_eval(time.monotonic() - started)
+            self._plan_budget()
+
+    def _validate_and_save(self, epoch: int) -> None:
         val_loss, recon, kl, kl_dims = self._validate()
         if not math.isfinite(val_loss):
             raise NonFiniteLossError(f"the validation loss became {val_loss} at step {self.step}; the run was "
@@ -394,6 +446,7 @@ class _TrainingRun:
         # last.pt holds the same weights only when the last evaluation was also the best one.
         same_weights = [self.run_dir.last_checkpoint] if self.best_step == self.last_saved_step else []
         # A stop request (closing the app) abandons the evaluation at once; the checkpoints are updated atomically.
+        started = time.monotonic()
         report = run_interruptibly(
             lambda: evaluate_checkpoint_file(self.run_dir.best_checkpoint, self.data, device=self.device,
                                              also_update=same_weights),
@@ -401,6 +454,7 @@ class _TrainingRun:
         if report is None:
             self.run_dir.log_line("final evaluation skipped: stop requested")
             return None
+        self.run_dir.log_line(f"final evaluation took {time.monotonic() - started:.1f} s")
         self.run_dir.write_json("eval.json", report)
         self.run_dir.log_metrics({"type": "final", "time": time.time(), "step": self.step, **report})
         return report

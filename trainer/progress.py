@@ -22,11 +22,13 @@ class ProgressPrinter:
                 self.bar = tqdm(total=event.total_steps, initial=event.start_step, unit="step", dynamic_ncols=True,
                                 file=sys.stderr)
         elif isinstance(event, StepMetrics) and self.bar is not None:
+            if self.bar.total != event.total_steps:      # a time budget fixes the step count after a few steps
+                self.bar.total = event.total_steps
             self.bar.update(event.step - self.bar.n)
             kl = f" kl {event.kl:.2f}" if event.kl is not None else ""
             self.bar.set_description(f"epoch {event.epoch + 1}", refresh=False)
             self.bar.set_postfix_str(f"loss {event.loss:.2f} recon {event.recon:.2f}{kl} "
-                                     f"{event.images_per_s:.0f} img/s", refresh=False)
+                                     f"{event.images_per_s:.0f} img/s, {_minutes(event.eta_s)} left", refresh=False)
         elif isinstance(event, EvalMetrics):
             kl = f", KL {event.val_kl:.3f}" if event.val_kl is not None else ""
             self._say(f"step {event.step}: validation loss {event.val_loss:.4f} (recon {event.val_recon:.4f}{kl})"
@@ -44,3 +46,10 @@ class ProgressPrinter:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _minutes(seconds: float) -> str:
+    if not seconds < float("inf"):
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{secs:02d}"

@@ -1,0 +1,100 @@
+"""Time budgets: the plan fits steps, validations and the final evaluation into the budget; a tiny run ends in time
+with its learning-rate schedule at its end."""
+import time
+
+import pytest
+
+from tests.conftest import tiny_config
+from trainer.budget import PLAN_AFTER_STEPS, SAFETY_SHARE, WARMUP_STEPS, TimeBudget, count_evaluations
+from trainer.events import StepMetrics
+from trainer.loop import train
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def measured_budget(minutes: float, step_s: float, clock: FakeClock, final_eval: bool = True) -> TimeBudget:
+    budget = TimeBudget(minutes, final_eval=final_eval, clock=clock)
+    for _ in range(WARMUP_STEPS):
+        budget.record_step(step_s * 10)          # slow first steps must not count
+        clock.now += step_s * 10
+    for _ in range(PLAN_AFTER_STEPS):
+        budget.record_step(step_s)
+        clock.now += step_s
+    return budget
+
+
+@pytest.mark.parametrize("after, upto, per_epoch, every, expected", [
+    (0, 100, 10, 0, 10),        # one per epoch
+    (0, 95, 10, 0, 10),         # 9 epoch ends + the last step
+    (5, 20, 10, 0, 2),
+    (0, 100, 10, 25, 10 + 4 - 2),   # steps 50 and 100 are both: one validation each
+    (0, 0, 10, 0, 0),
+    (30, 30, 10, 0, 0),
+])
+def test_count_evaluations(after, upto, per_epoch, every, expected):
+    assert count_evaluations(after, upto, per_epoch, every) == expected
+
+
+def test_plan_fills_the_budget_without_overrunning_it():
+    clock = FakeClock()
+    budget = measured_budget(10, step_s=0.1, clock=clock)
+    budget.record_eval(2.0)
+    done = WARMUP_STEPS + PLAN_AFTER_STEPS
+    evals = lambda a, b: count_evaluations(a, b, 100, 0)
+    plan = budget.replan(done, upper_bound=10**6, evals_between=evals, n_test=300, batch_size=128)
+    used = (plan.total_steps - done) * 0.1 + evals(done, plan.total_steps) * 2.0 + budget.final_eval_seconds(2.0)
+    left = budget.remaining()
+    assert used <= left
+    assert used >= left - SAFETY_SHARE * 600 - 2.5      # nearly all of it: one more validation would not fit
+    assert plan.finish_s == pytest.approx(budget.elapsed() + used)
+
+
+def test_plan_respects_the_epoch_limit_and_a_slower_machine_shortens_it():
+    clock = FakeClock()
+    budget = measured_budget(10, step_s=0.1, clock=clock)
+    evals = lambda a, b: count_evaluations(a, b, 100, 0)
+    assert budget.replan(15, upper_bound=500, evals_between=evals, n_test=10, batch_size=10).total_steps == 500
+    first = budget.replan(15, upper_bound=10**6, evals_between=evals, n_test=10, batch_size=10).total_steps
+    for _ in range(200):                          # the machine gets twice as slow
+        budget.record_step(0.2)
+        clock.now += 0.2
+    second = budget.replan(215, upper_bound=10**6, evals_between=evals, n_test=10, batch_size=10).total_steps
+    assert second < first
+
+
+def test_pauses_do_not_count_and_an_exhausted_budget_plans_no_more_steps():
+    clock = FakeClock()
+    budget = measured_budget(1, step_s=0.1, clock=clock)
+    before = budget.remaining()
+    clock.now += 30
+    budget.add_pause(30)
+    assert budget.remaining() == pytest.approx(before)
+    clock.now += 120
+    plan = budget.replan(15, upper_bound=1000, evals_between=lambda a, b: 1, n_test=10, batch_size=10)
+    assert plan.total_steps == 15
+
+
+def test_tiny_run_ends_within_its_budget_with_the_schedule_at_its_end(tmp_path, one_torch_thread):
+    budget_s = 0.2 * 60
+    config = tiny_config(tmp_path / "runs", tmp_path / "cache", epochs=10_000, time_budget_minutes=0.2,
+                         log_every_steps=1000)
+    steps: list[StepMetrics] = []
+    started = time.monotonic()
+    result = train(config, events=lambda e: steps.append(e) if isinstance(e, StepMetrics) else None)
+    wall = time.monotonic() - started
+    assert result.status == "completed", result.message
+    assert 0.8 * budget_s <= wall <= 1.1 * budget_s, wall
+    assert steps[-1].step == steps[-1].total_steps == result.step
+    assert result.step < 10_000 * 8                                  # the budget, not the epochs, ended it
+    lr = config.train.lr
+    assert steps[-1].lr == pytest.approx(0.05 * lr, rel=0.02)         # the cosine reached its floor
+    assert steps[len(steps) // 2].lr > 0.3 * lr
+    assert steps[-1].eta_s < 0.3 * budget_s < steps[PLAN_AFTER_STEPS + WARMUP_STEPS + 5].eta_s   # final eval left
+    log = (result.run_dir / "train.log").read_text()
+    assert "time budget 0.2 min" in log and "final evaluation took" in log

@@ -52,6 +52,7 @@ max_steps = 7
 [experiments."beta.2"]
 beta = 2.0
 sampler = "mixture"
+time_budget = 2.5
 """)
     experiments = load_experiments(path)
     assert [e.name for e in experiments] == ["zeta", "alpha", "beta.2"]
@@ -61,6 +62,7 @@ sampler = "mixture"
     assert alpha.sigma == 0.5 and alpha.config.train.max_steps == 7
     assert alpha.config.train.beta == pytest.approx(0.5 * 3 * 32 * 32 / 255 ** 2)
     assert beta2.config.train.beta == 2.0 and beta2.sampler == "mixture" and beta2.sigma is None
+    assert beta2.config.train.time_budget_minutes == 2.5 and zeta.config.train.time_budget_minutes == 0
     assert load_experiments(path, only=["alpha"])[0].name == "alpha"
 
 

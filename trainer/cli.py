@@ -6,6 +6,7 @@ import json
 import logging
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from .checkpoint import CheckpointError
@@ -13,7 +14,7 @@ from .control import TrainingControl
 from .config import ConfigError, DataConfig, RunConfig, TrainConfig
 from .data import DataError
 from .distributed import JobTerminated
-from .presets import PRESETS, preset_config
+from .presets import PRESET_DATA_SETTINGS, PRESET_TRAIN_SETTINGS, PRESETS, default_preset_for, preset_config
 from .rundir import RunDirError
 
 COMMANDS = ("train", "eval", "predict", "export", "experiments", "compare")
@@ -37,26 +38,33 @@ def _add_train_parser(commands) -> None:
     p = commands.add_parser("train", help="train a model", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", default=d.source, help="'synthetic' (built-in faces) or an image folder "
                    "(DIR/train + DIR/test, or any folder of images, split by file path)")
-    p.add_argument("--preset", default="default", choices=sorted(PRESETS), help="model structure")
+    p.add_argument("--preset", default=None, choices=sorted(PRESETS),
+                   help="model structure and the training settings it recommends (default: photo for an image "
+                        "folder, default for synthetic faces)")
     p.add_argument("--latent-dim", type=int, default=None, help="latent size (None: the preset's)")
     p.add_argument("--base-channels", type=int, default=None, help="first conv layer's channels (None: the preset's)")
     p.add_argument("--image-size", type=int, default=d.image_size, choices=(32, 64, 128), help="image size in pixels")
-    p.add_argument("--beta", type=float, default=t.beta, help="weight of the KL term (the original study's sigma)")
-    p.add_argument("--kl-warmup", type=int, default=t.kl_warmup_steps, help="steps over which beta ramps up from 0")
+    p.add_argument("--beta", type=float, default=None,
+                   help=f"weight of the KL term (the original study's sigma) (default: the preset's, else {t.beta:g})")
+    p.add_argument("--kl-warmup", type=int, default=None,
+                   help=f"steps over which beta ramps up from 0 (default: the preset's, else {t.kl_warmup_steps})")
     p.add_argument("--tc-weight", type=float, default=t.tc_weight,
                    help="extra weight on the KL's total-correlation part (beta-TCVAE), for more disentangled latents")
     p.add_argument("--factor-supervision", type=float, default=t.factor_supervision,
                    help="weight tying latent dim k to true factor k (synthetic data only; 0: unsupervised)")
     p.add_argument("--label-fraction", type=float, default=t.label_fraction,
                    help="share of training faces whose factor labels the supervision uses")
-    p.add_argument("--recon-loss", default=t.recon_loss, choices=("mse", "bce"), help="reconstruction loss")
+    p.add_argument("--recon-loss", default=None, choices=("mse", "bce", "gaussian"),
+                   help="reconstruction loss; gaussian: a calibrated decoder (sigma-VAE), with which beta 1 is a "
+                        f"true ELBO (default: the preset's, else {t.recon_loss})")
     p.add_argument("--epochs", type=int, default=t.epochs, help="passes over the training set")
     p.add_argument("--max-steps", type=int, default=t.max_steps, help="stop after this many steps (0: no limit)")
     p.add_argument("--time-budget", type=float, default=t.time_budget_minutes, metavar="MINUTES",
                    help="plan the run to end, final evaluation included, within this many minutes (0: off; "
                         "epochs and max steps stay upper limits)")
-    p.add_argument("--batch-size", type=int, default=t.batch_size, help="global batch size")
-    p.add_argument("--lr", type=float, default=t.lr, help="learning rate (AdamW)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"global batch size (default: the preset's, else {t.batch_size})")
+    p.add_argument("--lr", type=float, default=None, help=f"learning rate (AdamW) (default: the preset's, else {t.lr:g})")
     p.add_argument("--schedule", default=t.schedule, choices=("cosine", "constant"), help="learning-rate schedule")
     p.add_argument("--seed", type=int, default=t.seed, help="random seed")
     p.add_argument("--device", default=t.device, help="auto, cpu, cuda, cuda:N or mps")
@@ -64,7 +72,8 @@ def _add_train_parser(commands) -> None:
                    help="autocast precision (weights stay fp32)")
     p.add_argument("--threads", type=int, default=t.threads, help="CPU threads for torch (0: default)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (helps on GPUs)")
-    p.add_argument("--hflip", action="store_true", help="random horizontal flips")
+    p.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
+                   help="random horizontal flips (default: the preset's, else off)")
     p.add_argument("--test-fraction", type=float, default=d.test_fraction, help="test share of a flat folder")
     p.add_argument("--synthetic-count", type=int, default=d.synthetic_count, help="number of synthetic faces")
     p.add_argument("--eval-every", type=int, default=t.eval_every_steps, help="also validate every N steps (0: per epoch)")
@@ -92,8 +101,9 @@ def _add_predict_parser(commands) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--n-recon", type=int, default=64, help="test images to reconstruct")
     p.add_argument("--n-samples", type=int, default=64, help="random samples to draw")
-    p.add_argument("--sampler", default="prior", choices=("prior", "gaussian", "mixture"),
-                   help="where samples come from: the prior, or a Gaussian / mixture fitted to encoded latents")
+    p.add_argument("--sampler", default="default", choices=("default", "prior", "gaussian", "mixture"),
+                   help="where samples come from: the prior, or a Gaussian / mixture fitted to encoded latents; "
+                        "default: the one that fits held-out codes best, as the evaluation chose")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
@@ -115,16 +125,25 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    model = preset_config(args.preset, latent_dim=args.latent_dim, base_channels=args.base_channels,
+    preset = args.preset or default_preset_for(args.data)
+    model = preset_config(preset, latent_dim=args.latent_dim, base_channels=args.base_channels,
                           image_size=args.image_size)
+    # A flag the user typed wins over what the preset recommends, which wins over the config's default.
+    train_default = {**asdict(TrainConfig()), **PRESET_TRAIN_SETTINGS.get(preset, {})}
+    data_default = {**asdict(DataConfig()), **PRESET_DATA_SETTINGS.get(preset, {})}
+
+    def chosen(value, name: str, defaults: dict = train_default):
+        return defaults[name] if value is None else value
+
     data = DataConfig(source=args.data, image_size=args.image_size, test_fraction=args.test_fraction,
-                      synthetic_count=args.synthetic_count, hflip=args.hflip)
+                      synthetic_count=args.synthetic_count, hflip=chosen(args.hflip, "hflip", data_default))
     train = TrainConfig(epochs=args.epochs, max_steps=args.max_steps, time_budget_minutes=args.time_budget,
-                        batch_size=args.batch_size, lr=args.lr,
-                        schedule=args.schedule, beta=args.beta, kl_warmup_steps=args.kl_warmup,
+                        batch_size=chosen(args.batch_size, "batch_size"), lr=chosen(args.lr, "lr"),
+                        schedule=args.schedule, beta=chosen(args.beta, "beta"),
+                        kl_warmup_steps=chosen(args.kl_warmup, "kl_warmup_steps"),
                         tc_weight=args.tc_weight, factor_supervision=args.factor_supervision,
                         label_fraction=args.label_fraction,
-                        recon_loss=args.recon_loss, seed=args.seed, device=args.device, threads=args.threads,
+                        recon_loss=chosen(args.recon_loss, "recon_loss"), seed=args.seed, device=args.device, threads=args.threads,
                         precision=args.precision, compile=args.compile, eval_every_steps=args.eval_every,
                         run_name=args.name, runs_dir=args.runs_dir)
     config = RunConfig(model=model, data=data, train=train)
@@ -199,12 +218,16 @@ def run_eval(args: argparse.Namespace) -> int:
     from .device import resolve_device
     from .evaluation import evaluate_checkpoint_file
     from .metrics import EvalReport
+    from .samplers import SamplerChoice
 
     checkpoint = load_checkpoint(args.checkpoint)
     dataset = load_dataset(_data_config(checkpoint.config, args.data))
     report = evaluate_checkpoint_file(args.checkpoint, dataset, device=resolve_device(args.device),
                                       store=not args.no_store)
     print(EvalReport.from_dict(report).format_table())
+    choice = SamplerChoice.from_dict(report.get("sampler"))
+    if choice is not None:
+        print(f"default sampler: {choice.describe()}")
     out = args.json or args.checkpoint.with_suffix(".eval.json")
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")

@@ -38,6 +38,7 @@ class ModelConfig:
     reparam: str = "normal"         # the correct one; the others reproduce the original study's variants
     skip_connections: bool = False  # encoder -> decoder skips (study-ae-02)
     latent_fc: bool = False         # an extra fully connected layer after the latent (study-vae-04)
+    res_blocks: int = 0             # residual blocks after each encoder and decoder stage (the photo preset's)
 
     def validate(self) -> None:
         _check_choice("family", self.family, FAMILIES)
@@ -50,6 +51,7 @@ class ModelConfig:
         _check_range("latent_dim", self.latent_dim, 1, 4096)
         _check_range("base_channels", self.base_channels, 1, 1024)
         _check_range("channels", self.channels, 1, 4)
+        _check_range("res_blocks", self.res_blocks, 0, 4)
         if not 1 <= self.depth or self.image_size >> self.depth < 1:
             raise ConfigError(f"depth {self.depth} does not fit image size {self.image_size}")
 
@@ -130,7 +132,7 @@ class TrainConfig:
             raise ConfigError(f"label_fraction must be between 0 and 1, got {self.label_fraction}")
         _check_choice("optimizer", self.optimizer, ("adam", "adamw"))
         _check_choice("schedule", self.schedule, ("cosine", "constant"))
-        _check_choice("recon_loss", self.recon_loss, ("mse", "bce"))
+        _check_choice("recon_loss", self.recon_loss, ("mse", "bce", "gaussian"))
         _check_choice("precision", self.precision, ("auto", "bf16", "fp32"))
         _check_choice("channels_last", self.channels_last, ("auto", "on", "off"))
         if "/" in self.run_name or self.run_name.startswith("."):

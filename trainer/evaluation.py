@@ -4,10 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import torch
 
 from .checkpoint import LoadedCheckpoint, load_checkpoint, update_checkpoint
 from .data import FaceDataset
+from .samplers import SamplerChoice
 
 STATS_MAX_IMAGES = 5000      # enough for stable latent statistics, quick on a CPU
 
@@ -27,7 +29,31 @@ def evaluate_loaded(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: 
     result = report.to_dict()
     result["data"] = dataset.source
     result["step"] = checkpoint.step
+    choice = sampler_choice_for(checkpoint, dataset, device)
+    if choice is not None:
+        result["sampler"] = choice.to_dict()
     return result
+
+
+def sampler_choice_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset,
+                       device: str | torch.device = "cpu") -> "SamplerChoice | None":
+    """Which sampler draws this model's faces by default (see trainer.samplers.choose_sampler); None when the data
+    set is too small to fit one (fewer than 2 training or 1 test image)."""
+    from .latent import encode_dataset
+    from .samplers import SamplerError, choose_sampler
+
+    if len(dataset.train) < 2 or len(dataset.test) < 1:
+        return None
+    model = checkpoint.model.to(device)
+    try:
+        train_means, _ = encode_dataset(model, dataset.train[:STATS_MAX_IMAGES], device=device)
+        test_means, _ = encode_dataset(model, dataset.test[:STATS_MAX_IMAGES], device=device)
+    finally:
+        checkpoint.model.to("cpu")
+    try:
+        return choose_sampler(train_means, test_means, is_variational=checkpoint.model.is_variational)
+    except (SamplerError, ValueError, np.linalg.LinAlgError):     # degenerate codes (a diverged model)
+        return None
 
 
 def latent_stats_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu"):

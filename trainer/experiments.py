@@ -42,6 +42,7 @@ EXPERIMENT_KEYS: dict[str, tuple[type, ...]] = {
     "depth": (int,), "image_size": (int,), "beta": (int, float), "sigma": (int, float), "epochs": (int,),
     "max_steps": (int,), "batch_size": (int,), "lr": (float, int), "seed": (int,), "kl_warmup": (int,),
     "recon_loss": (str,), "synthetic_count": (int,), "sampler": (str,), "device": (str,), "threads": (int,),
+    "time_budget": (int, float),
 }
 
 # Fields that may differ between a stored run and its experiment: where and how it runs, not what it learns.
@@ -199,6 +200,7 @@ def _run_config(name: str, values: dict[str, Any]) -> RunConfig:
         beta = sigma_to_beta(values["sigma"], image_size, model.channels)
     defaults = TrainConfig()
     train = TrainConfig(epochs=values.get("epochs", defaults.epochs), max_steps=values.get("max_steps", 0),
+                        time_budget_minutes=float(values.get("time_budget", 0.0)),
                         batch_size=values.get("batch_size", defaults.batch_size),
                         lr=float(values.get("lr", defaults.lr)), beta=float(beta),
                         kl_warmup_steps=values.get("kl_warmup", 0),

@@ -6,7 +6,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-RECON_LOSSES = ("mse", "bce")
+RECON_LOSSES = ("mse", "bce", "gaussian")
+MIN_LOG_SIGMA = -6.0        # the calibrated decoder's noise level never goes below exp(-6) (~0.0025 of the range)
 
 
 def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, kind: str = "mse") -> torch.Tensor:
@@ -15,15 +16,30 @@ def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, kind: str = 
     `logits` are the decoder's pre-sigmoid outputs, `target` images in [0, 1]. Summing per image (rather than
     averaging per pixel) keeps the loss on the same scale as the summed KL, so beta means the same thing at any
     image size.
+
+    "gaussian" is a calibrated decoder (sigma-VAE, Rybkin et al. 2021): the negative log-likelihood in nats under a
+    Gaussian whose one shared standard deviation is the maximum-likelihood one for the batch, sigma^2 = the batch's
+    mean squared error. With it beta = 1 is a true ELBO, and the balance between reconstruction and KL follows from
+    how well the decoder already fits instead of from a hand-picked weight.
     """
     logits = logits.float()
     target = target.float()
+    if kind == "gaussian":
+        return gaussian_nll(torch.sigmoid(logits), target)
     if kind == "mse":
         per_pixel = (torch.sigmoid(logits) - target) ** 2
     elif kind == "bce":
         per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     else:
         raise ValueError(f"unknown reconstruction loss {kind!r}; choose one of {RECON_LOSSES}")
+    return per_pixel.flatten(1).sum(dim=1)
+
+
+def gaussian_nll(images: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image -log N(target | images, sigma^2 I) with the batch's optimal shared sigma; shape (N,)."""
+    squared = (images - target) ** 2
+    log_sigma = (0.5 * squared.mean().log()).clamp(min=MIN_LOG_SIGMA)
+    per_pixel = 0.5 * squared * torch.exp(-2.0 * log_sigma) + log_sigma + 0.5 * math.log(2.0 * math.pi)
     return per_pixel.flatten(1).sum(dim=1)
 
 

@@ -44,6 +44,23 @@ def _stage_channels(config: ModelConfig) -> list[int]:
     return [min(config.base_channels * 2 ** i, config.max_channels) for i in range(config.depth)]
 
 
+class ResidualBlock(nn.Module):
+    """Pre-activation residual block: norm, activation, 3x3 conv, twice, added to the input."""
+
+    def __init__(self, channels: int, config: ModelConfig):
+        super().__init__()
+        self.body = nn.Sequential(
+            _norm(config.norm, channels), _activation(config.activation), nn.Conv2d(channels, channels, 3, padding=1),
+            _norm(config.norm, channels), _activation(config.activation), nn.Conv2d(channels, channels, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def _residual_blocks(channels: int, config: ModelConfig) -> list[nn.Module]:
+    return [ResidualBlock(channels, config) for _ in range(config.res_blocks)]
+
+
 class Encoder(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -56,6 +73,7 @@ class Encoder(nn.Module):
             layers += [_norm(config.norm, out_ch), _activation(config.activation)]
             if config.downsample == "maxpool":
                 layers.append(nn.MaxPool2d(2))
+            layers += _residual_blocks(out_ch, config)
             stages.append(nn.Sequential(*layers))
             in_ch = out_ch
         self.stages = nn.ModuleList(stages)
@@ -81,7 +99,8 @@ class Decoder(nn.Module):
                 up = [nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1)]
             else:
                 up = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(in_ch, out_ch, 3, padding=1)]
-            stages.append(nn.Sequential(*up, _norm(config.norm, out_ch), _activation(config.activation)))
+            stages.append(nn.Sequential(*up, _norm(config.norm, out_ch), _activation(config.activation),
+                                        *_residual_blocks(out_ch, config)))
         self.stages = nn.ModuleList(stages)
         self.to_image = nn.Conv2d(outs[-1], config.channels, 3, padding=1)
 

@@ -7,16 +7,36 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoint import load_checkpoint
-from .data import load_dataset
+from typing import Callable
+
+from .checkpoint import LoadedCheckpoint, load_checkpoint
+from .data import FaceDataset, load_dataset
+from .evaluation import STATS_MAX_IMAGES, sampler_choice_for
+from .samplers import SamplerChoice
 from .device import resolve_device
 from .previews import grid_image
 
 
+def _default_sampler(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: torch.device,
+                     say: Callable[[str], None]) -> str:
+    choice = SamplerChoice.from_dict((checkpoint.eval_metrics or {}).get("sampler"))
+    if choice is None:
+        choice = sampler_choice_for(checkpoint, dataset, device)
+    if choice is None:
+        say("samples from the prior (too few images to fit a density)")
+        return "prior"
+    say(f"samples from {choice.describe()}" + ("" if choice.default == "prior" else "; --sampler prior for the prior"))
+    return choice.default
+
+
 def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | None = None, n_recon: int = 64,
-                      n_samples: int = 64, sampler: str = "prior", temperature: float = 1.0, seed: int = 0,
-                      device: str = "auto") -> int:
-    """Write recon/NNNN_original.png + NNNN_recon.png, samples/NNNN.png and two overview grids. Returns the count."""
+                      n_samples: int = 64, sampler: str = "default", temperature: float = 1.0, seed: int = 0,
+                      device: str = "auto", say: Callable[[str], None] = print) -> int:
+    """Write recon/NNNN_original.png + NNNN_recon.png, samples/NNNN.png and two overview grids. Returns the count.
+
+    `sampler` "default" uses the one the checkpoint's evaluation chose (trainer.samplers.choose_sampler), or
+    chooses it now from the data; `say` receives one line naming the sampler used.
+    """
     from .latent import decode_latents, encode_dataset
     from .samplers import make_sampler
 
@@ -39,9 +59,13 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
         Image.fromarray(original).save(out / "recon" / f"{i:04d}_original.png")
         Image.fromarray(recon).save(out / "recon" / f"{i:04d}_recon.png")
 
+    if sampler == "default":
+        sampler = _default_sampler(checkpoint, dataset, torch_device, say)
+    else:
+        say(f"samples from the {sampler}" + (" fitted to the encoded training images" if sampler != "prior" else ""))
     fitted = None
     if sampler != "prior":
-        fitted, _ = encode_dataset(model, dataset.train[:5000], device=torch_device)
+        fitted, _ = encode_dataset(model, dataset.train[:STATS_MAX_IMAGES], device=torch_device)
     latent_sampler = make_sampler(sampler, model.latent_dim, latents=fitted, temperature=temperature, seed=seed)
     samples = decode_latents(model, latent_sampler.sample(n_samples, seed=seed), device=torch_device)
     for i, sample in enumerate(samples):

@@ -21,6 +21,11 @@ PRESETS: dict[str, ModelConfig] = {
     # The same network as a plain autoencoder: sample it through a sampler fitted to its codes.
     "default-ae": ModelConfig(family="ae", preset="default-ae", latent_dim=16, base_channels=32, max_channels=256,
                               depth=4, norm="group", activation="silu"),
+    # Photo: the recipe for folders of real face photos, chosen by measurement at a 10-minute CPU budget (see
+    # resources/README.md): a larger latent, trained with a calibrated decoder (PRESET_TRAIN_SETTINGS) so beta 1 is
+    # a true ELBO; samples come from a density fitted to the encoded training faces.
+    "photo": ModelConfig(family="vae", preset="photo", latent_dim=128, base_channels=32, max_channels=256,
+                         depth=4, norm="group", activation="silu"),
     # study-ae-01: conv + max-pool encoder, transposed-conv decoder, 1024-d bottleneck.
     "study-ae-01": replace(_STUDY_BACKBONE, family="ae", preset="study-ae-01", latent_dim=1024),
     # study-ae-02: as ae-01 plus encoder->decoder skips; reconstructions bypass the bottleneck, so they look
@@ -40,6 +45,20 @@ PRESETS: dict[str, ModelConfig] = {
     "study-vae-04": replace(_STUDY_BACKBONE, family="vae", preset="study-vae-04", latent_dim=512,
                             reparam="exp_logvar", latent_fc=True),
 }
+
+
+# Training settings a preset recommends; the CLI and the Train tab apply them where the user set nothing else.
+PRESET_TRAIN_SETTINGS: dict[str, dict] = {
+    "photo": {"recon_loss": "gaussian", "beta": 1.0, "kl_warmup_steps": 0, "batch_size": 128, "lr": 2e-3},
+}
+PRESET_DATA_SETTINGS: dict[str, dict] = {
+    "photo": {"hflip": True},      # faces are nearly symmetric: flips double a small photo folder
+}
+
+
+def default_preset_for(data_source: str) -> str:
+    """The preset used when none is named: `photo` for image folders, `default` for the synthetic faces."""
+    return "default" if data_source == "synthetic" else "photo"
 
 
 def preset_config(name: str, **overrides) -> ModelConfig:

@@ -96,6 +96,33 @@ def ours_images_per_s(preset: str, dataset, steps: int, batch: int, runs_dir: st
     return steps * batch / (times[steps + WARMUP] - times[WARMUP])
 
 
+def training_step_flops(preset: str, batch: int) -> float:
+    """Model FLOPs of one training step (forward and backward) at this batch, counted by torch's FLOP counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build_model(preset_config(preset))
+    x = torch.rand(batch, 3, 64, 64)
+    with FlopCounterMode(display=False) as counter:
+        out = model(x)
+        loss = reconstruction_loss(out.logits, x).mean()
+        if out.logvar is not None:
+            loss = loss + kl_divergence(out.mean, out.logvar).mean()
+        loss.backward()
+    return float(counter.get_total_flops())
+
+
+def bf16_matmul_flops_per_s(size: int = 2048, repeats: int = 20) -> float:
+    """The machine's bf16 matrix-multiply rate on the current threads: the reference a training step is held to."""
+    a = torch.randn(size, size, dtype=torch.bfloat16)
+    b = torch.randn(size, size, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2.0 * size ** 3 * repeats / (time.perf_counter() - start)
+
+
 def distributed_data_config(data: Path) -> DataConfig:
     return DataConfig(source=str(data)) if data.is_dir() else DataConfig(source="synthetic", synthetic_count=2000)
 
@@ -185,16 +212,24 @@ def main() -> None:
             paths = sorted(folder.glob("*.png"))
             dataset = load_dataset(DataConfig(source=str(folder), cache_dir=tmp))
         rows = []
+        gemm = bf16_matmul_flops_per_s()
         for preset in args.presets:
             base = baseline_images_per_s(preset, paths, args.steps, args.batch_size)
             ours = ours_images_per_s(preset, dataset, args.steps, args.batch_size, tmp)
+            flops_per_image = training_step_flops(preset, args.batch_size) / args.batch_size
             rows.append({"preset": preset, "baseline_img_s": round(base, 1), "ours_img_s": round(ours, 1),
-                         "speedup": round(ours / base, 2)})
-    print(f"{'preset':<14}{'baseline img/s':>16}{'ours img/s':>12}{'speedup':>9}")
+                         "speedup": round(ours / base, 2), "gflop_per_image": round(flops_per_image / 1e9, 3),
+                         "model_gflop_s": round(ours * flops_per_image / 1e9, 1),
+                         "peak_share": round(ours * flops_per_image / gemm, 3)})
+    print(f"bf16 matrix multiply on {torch.get_num_threads()} thread(s): {gemm / 1e9:.0f} GFLOP/s")
+    print(f"{'preset':<14}{'baseline img/s':>16}{'ours img/s':>12}{'speedup':>9}{'GFLOP/img':>11}{'GFLOP/s':>9}"
+          f"{'peak share':>12}")
     for row in rows:
-        print(f"{row['preset']:<14}{row['baseline_img_s']:>16.1f}{row['ours_img_s']:>12.1f}{row['speedup']:>8.2f}x")
+        print(f"{row['preset']:<14}{row['baseline_img_s']:>16.1f}{row['ours_img_s']:>12.1f}{row['speedup']:>8.2f}x"
+              f"{row['gflop_per_image']:>11.3f}{row['model_gflop_s']:>9.1f}{row['peak_share']:>11.0%}")
     print(json.dumps({"bench": "train", "data": str(args.data), "steps": args.steps,
-                      "batch_size": args.batch_size, "threads": torch.get_num_threads(), "rows": rows}))
+                      "batch_size": args.batch_size, "threads": torch.get_num_threads(),
+                      "bf16_matmul_gflop_s": round(gemm / 1e9, 1), "rows": rows}))
 
 
 if __name__ == "__main__":

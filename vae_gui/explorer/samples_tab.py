@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
                                QSpinBox, QVBoxLayout, QWidget)
 
 from trainer.explore import decode_faces, save_png
-from trainer.samplers import make_sampler
+from trainer.samplers import SamplerChoice, make_sampler
 
 from ..qt_images import qimage_to_array
 from .lazy_tab import LazyRedrawTab
@@ -31,6 +31,7 @@ class SamplesTab(LazyRedrawTab):
         self.state = state
         self.dialogs = dialogs
         self.latents: dict[str, np.ndarray] = {}        # grid name ("main" / "prior") -> (n, D) shown latents
+        self.choice: SamplerChoice | None = None         # the sampler the checkpoint's evaluation chose
         self._fitted: dict[tuple, object] = {}           # (kind, components) -> fitted sampler
         self._fitting: dict[int, tuple] = {}             # task id -> key
         self._tasks = TaskRunner(self)
@@ -142,9 +143,18 @@ class SamplesTab(LazyRedrawTab):
         self.latents.clear()
         self.grid.clear()
         self.prior_grid.clear()
-        # A plain AE has no prior: start it on the fitted Gaussian, which is what makes an AE sample at all.
-        self.set_source("prior" if self.state.is_variational else "gaussian")
+        self.choice = SamplerChoice.from_dict((self.state.checkpoint.eval_metrics or {}).get("sampler"))
+        self._label_default_source()
+        # The evaluation's choice where there is one; else a VAE starts on its prior and a plain AE, which has
+        # none, on the fitted Gaussian (what makes an AE sample at all).
+        fallback = "prior" if self.state.is_variational else "gaussian"
+        self.set_source(self.choice.default if self.choice is not None else fallback)
         self.refresh()
+
+    def _label_default_source(self) -> None:
+        for index, (key, label) in enumerate(SOURCES):
+            chosen = self.choice is not None and key == self.choice.default
+            self.source.setItemText(index, f"{label} (default for this model)" if chosen else label)
 
     @Slot()
     def _on_data(self) -> None:
@@ -276,7 +286,18 @@ class SamplesTab(LazyRedrawTab):
             if data.data_error:
                 text = ("Fitted to decoded prior samples (the training data is not available: "
                         f"{data.data_error}).")
-        self.note.setText(text)
+        self.note.setText(" ".join(part for part in (self._choice_note(kind), text) if part))
+
+    def _choice_note(self, kind: str) -> str:
+        """Says which sampler the model's evaluation chose, and that the prior is one click away."""
+        choice = self.choice
+        if choice is None or choice.default == "prior":
+            return ""
+        if kind == choice.default:
+            return f"Default: {choice.describe()}; the prior is in the menu above."
+        if kind == "prior":
+            return f"Not the default: {choice.describe()} fits this model's codes better."
+        return ""
 
     def _show_menu(self, grid: str, index: int, position: QPoint) -> None:
         menu = QMenu(self)

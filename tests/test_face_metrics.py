@@ -146,7 +146,8 @@ def test_face_report_aggregates_and_caches_the_real_sets(tmp_path: Path) -> None
 
 def test_face_report_needs_two_images_per_set(tmp_path: Path) -> None:
     with pytest.raises(FaceMetricsError, match="at least 2"):
-        face_report(_striped([1]), _striped([1, 2]), _striped([1, 2]), _striped([1, 2]), FakeNetwork(), cache_dir=tmp_path)
+        face_report(_striped([1]), _striped([1, 2]), _striped([1, 2]), _striped([1, 2]), FakeNetwork(),
+                    cache_dir=tmp_path)
 
 
 def test_the_report_and_the_info_panel_show_stored_face_numbers() -> None:

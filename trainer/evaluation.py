@@ -66,18 +66,19 @@ FACE_SAMPLER = "gaussian"    # eval's samples: a Gaussian fitted to encoded trai
 
 
 def face_metrics_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu",
-                     sampler: str = FACE_SAMPLER, seed: int = 0) -> dict:
+                     sampler: str = FACE_SAMPLER, seed: int = 0, max_images: int | None = None) -> dict:
     """trainer.face_metrics.face_report() of the checkpoint's test reconstructions and random samples.
 
     Raises FaceMetricsUnavailable without the faces extra. Falls back to prior samples when the sampler cannot
-    be fitted (too few training images, NaN codes).
+    be fitted (too few training images, NaN codes). At most `max_images` per set (default FACE_IMAGES).
     """
     from .face_metrics import FACE_IMAGES, evenly_spaced, face_report
     from .latent import decode_latents, encode_dataset, sample_images
     from .samplers import SamplerError
     from .sample_quality import FIT_IMAGES
 
-    test = evenly_spaced(dataset.test, FACE_IMAGES)
+    max_images = max_images or FACE_IMAGES
+    test = evenly_spaced(dataset.test, max_images)
     model = checkpoint.model.to(device)
     try:
         codes, _ = encode_dataset(model, test, device=device)
@@ -89,7 +90,8 @@ def face_metrics_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device:
             samples = sample_images(model, len(test), seed, sampler, device=device)
     finally:
         checkpoint.model.to("cpu")
-    return {**face_report(_nchw(recons), _nchw(samples), test, dataset.train), "sampler": sampler}
+    return {**face_report(_nchw(recons), _nchw(samples), test, dataset.train, max_images=max_images),
+            "sampler": sampler}
 
 
 def _nchw(images_hwc) -> torch.Tensor:

@@ -25,7 +25,7 @@ from .previews import grid_image
 from .rundir import RunDirError, read_metrics
 from .sample_quality import (FeatureNetSettings, FeatureSpace, ModelScores, SampleQualityError, feature_space_for,
                              score_model)
-from .face_metrics import INSTALL_HINT, FaceMetricsError, face_metrics_available
+from .face_metrics import FACE_IMAGES, INSTALL_HINT, FaceMetricsError, face_metrics_available
 from .samplers import SamplerError
 
 # Ignored when grouping runs for the conclusions: where and how a run ran (not what it learned), and the preset's
@@ -81,12 +81,15 @@ class RunSummary:
 
 def write_report(run_dirs: Sequence[Path | str], out_dir: Path | str,
                  feature_settings: FeatureNetSettings = FeatureNetSettings(), device: str | torch.device = "cpu",
-                 say: Callable[[str], None] = print) -> Path:
-    """Summarise, score and compare the runs; write out_dir/report.md (returned), plots, grids and summary.json."""
+                 say: Callable[[str], None] = print, face_images: int = FACE_IMAGES) -> Path:
+    """Summarise, score and compare the runs; write out_dir/report.md (returned), plots, grids and summary.json.
+
+    With the faces extra, face-network numbers on up to `face_images` images per set (0: none; ~1 min per run)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summaries = [summarize_run(path) for path in run_dirs]
-    if not face_metrics_available():
+    faces = face_images > 0 and face_metrics_available()
+    if face_images > 0 and not faces:
         say(INSTALL_HINT)
     _make_names_unique(summaries)
     datasets: dict[str, FaceDataset] = {}
@@ -97,7 +100,7 @@ def write_report(run_dirs: Sequence[Path | str], out_dir: Path | str,
         space_key = f"{summary.config.data.source} {summary.config.data.image_size}"
         if space_key not in spaces:
             spaces[space_key] = feature_space_for(dataset, feature_settings, say=say)
-        _score_run(summary, dataset, spaces[space_key], device)
+        _score_run(summary, dataset, spaces[space_key], device, face_images if faces else 0)
         if summary.scores is not None:
             _write_run_images(summary, out_dir / "runs" / summary.name)
         else:
@@ -180,7 +183,7 @@ def _dataset_for(config: RunConfig, datasets: dict[str, FaceDataset]) -> FaceDat
     return datasets[key]
 
 
-def _score_run(summary: RunSummary, dataset: FaceDataset, space: FeatureSpace, device) -> None:
+def _score_run(summary: RunSummary, dataset: FaceDataset, space: FeatureSpace, device, face_images: int = 0) -> None:
     """Metrics (unless eval.json has them) and sample quality of the best checkpoint (else the last)."""
     checkpoint_dir = summary.run_dir / "checkpoints"
     path = checkpoint_dir / "best.pt" if (checkpoint_dir / "best.pt").exists() else checkpoint_dir / "last.pt"
@@ -195,10 +198,10 @@ def _score_run(summary: RunSummary, dataset: FaceDataset, space: FeatureSpace, d
             summary.metrics = pick_metrics(evaluate_loaded(checkpoint, dataset, device))
         summary.scores = score_model(checkpoint.model, space, dataset.train, sampler=summary.sampler,
                                      seed=summary.config.train.seed, device=device)
-        if face_metrics_available():
+        if face_images:
             from .evaluation import face_metrics_for
             summary.faces = face_metrics_for(checkpoint, dataset, device, sampler=summary.sampler,
-                                             seed=summary.config.train.seed)
+                                             seed=summary.config.train.seed, max_images=face_images)
     except (SamplerError, SampleQualityError, FaceMetricsError) as error:   # e.g. a diverged model's codes are NaN
         summary.note = str(error)
 

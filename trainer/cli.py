@@ -13,6 +13,7 @@ from .control import TrainingControl
 from .config import ConfigError, DataConfig, RunConfig, TrainConfig
 from .data import DataError
 from .distributed import JobTerminated
+from .face_metrics import FaceMetricsError
 from .presets import PRESETS, preset_config
 from .rundir import RunDirError
 
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in handlers:
             return handlers[args.command](args)
         return args.handler(args)
-    except (ConfigError, DataError, CheckpointError, RunDirError) as error:
+    except (ConfigError, DataError, CheckpointError, RunDirError, FaceMetricsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

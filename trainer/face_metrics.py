@@ -231,7 +231,8 @@ def face_report(recon_images: torch.Tensor, sample_images: torch.Tensor, test_im
     network = network or FaceNetwork()
     n = min(len(recon_images), len(sample_images), len(test_images), len(train_images), max_images)
     if n < 2:
-        raise FaceMetricsError(f"face metrics need at least 2 images per set, got {n}")
+        raise FaceMetricsError(f"face metrics need at least 2 images per set, got {n}; evaluate without them "
+                               "(vae-train eval --no-faces)")
     test = evenly_spaced(test_images, n)
     reference = cached_embeddings(network, test, cache_dir)
     recon = compare_embeddings(reference, network.embeddings(evenly_spaced(recon_images, n)))

@@ -183,9 +183,11 @@ def test_runner_refuses_a_changed_experiment_and_restarts_stale_runs(tiny_runs, 
 
 
 def test_report_on_two_tiny_runs(tiny_runs, tmp_path):
-    report = write_report(tiny_runs["dirs"], tmp_path / "report", feature_settings=TINY_FEATURES, say=lambda _: None)
+    report = write_report(tiny_runs["dirs"], tmp_path / "report", feature_settings=TINY_FEATURES, say=lambda _: None,
+                          face_images=4)        # dlib's face network takes ~80 ms per image
     text = report.read_text()
     assert "| tiny_ae |" in text and "| tiny_vae |" in text
+    assert "Face network (dlib" in text and "| tiny_vae | gaussian |" in text
     for heading in ("KL weight trades", "reparameterizing", "latent distribution decides"):
         assert heading in text
     for name in ("tiny_ae", "tiny_vae"):
@@ -211,7 +213,8 @@ def tiny_feature_settings(monkeypatch):
 
     original = report_module.write_report
     monkeypatch.setattr(report_module, "write_report",
-                        lambda dirs, out, **kw: original(dirs, out, feature_settings=TINY_FEATURES, **kw))
+                        lambda dirs, out, **kw: original(dirs, out, feature_settings=TINY_FEATURES, face_images=0,
+                                                         **kw))
 
 
 def test_compare_cli_writes_the_report(tiny_runs, tmp_path, tiny_feature_settings):

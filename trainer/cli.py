@@ -14,6 +14,7 @@ from .control import TrainingControl
 from .config import ConfigError, DataConfig, RunConfig, TrainConfig
 from .data import DataError
 from .distributed import JobTerminated
+from .face_metrics import FaceMetricsError
 from .presets import PRESET_DATA_SETTINGS, PRESET_TRAIN_SETTINGS, PRESETS, default_preset_for, preset_config
 from .rundir import RunDirError
 
@@ -91,6 +92,8 @@ def _add_eval_parser(commands) -> None:
     p.add_argument("--json", type=Path, default=None, help="where to write the JSON (default: CHECKPOINT.eval.json)")
     p.add_argument("--device", default="auto")
     p.add_argument("--no-store", action="store_true", help="do not store the results in the checkpoint")
+    p.add_argument("--no-faces", action="store_true",
+                   help="skip the face-network metrics (with the faces extra they add about a minute on a CPU)")
 
 
 def _add_predict_parser(commands) -> None:
@@ -220,14 +223,21 @@ def run_eval(args: argparse.Namespace) -> int:
     from .metrics import EvalReport
     from .samplers import SamplerChoice
 
+    from .face_metrics import INSTALL_HINT, face_metrics_available, format_face_table
+
     checkpoint = load_checkpoint(args.checkpoint)
     dataset = load_dataset(_data_config(checkpoint.config, args.data))
+    faces = not args.no_faces and face_metrics_available()
     report = evaluate_checkpoint_file(args.checkpoint, dataset, device=resolve_device(args.device),
-                                      store=not args.no_store)
+                                      store=not args.no_store, faces=faces)
     print(EvalReport.from_dict(report).format_table())
     choice = SamplerChoice.from_dict(report.get("sampler"))
     if choice is not None:
         print(f"default sampler: {choice.describe()}")
+    if faces:
+        print(format_face_table(report["faces"]))
+    elif not args.no_faces:
+        print(INSTALL_HINT)
     out = args.json or args.checkpoint.with_suffix(".eval.json")
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
@@ -258,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in handlers:
             return handlers[args.command](args)
         return args.handler(args)
-    except (ConfigError, DataError, CheckpointError, RunDirError) as error:
+    except (ConfigError, DataError, CheckpointError, RunDirError, FaceMetricsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

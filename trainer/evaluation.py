@@ -72,13 +72,56 @@ def latent_stats_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device:
 
 
 def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str | torch.device = "cpu",
-                             also_update: Iterable[Path | str] = (), store: bool = True) -> dict:
-    """Evaluate a checkpoint; with `store`, write the report and latent statistics into it (and `also_update`)."""
+                             also_update: Iterable[Path | str] = (), store: bool = True, faces: bool = False) -> dict:
+    """Evaluate a checkpoint; with `store`, write the report and latent statistics into it (and `also_update`).
+
+    With `faces`, the report also holds "faces": face_metrics_for() (needs the faces extra)."""
     checkpoint = load_checkpoint(path)
     report = evaluate_loaded(checkpoint, dataset, device)
+    if faces:      # of the samples a user sees by default: from the sampler the evaluation chose
+        chosen = SamplerChoice.from_dict(report.get("sampler"))
+        report["faces"] = face_metrics_for(checkpoint, dataset, device,
+                                           sampler=chosen.default if chosen is not None else FACE_SAMPLER)
     if store:
         stats = latent_stats_for(checkpoint, dataset, device).to_dict()
         for target in [path, *also_update]:
             if Path(target).exists():
                 update_checkpoint(target, eval=report, latent_stats=stats)
     return report
+
+
+FACE_SAMPLER = "gaussian"    # when no sampler was chosen: a Gaussian fitted to encoded training images
+
+
+def face_metrics_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu",
+                     sampler: str = FACE_SAMPLER, seed: int = 0, max_images: int | None = None) -> dict:
+    """trainer.face_metrics.face_report() of the checkpoint's test reconstructions and random samples.
+
+    Raises FaceMetricsUnavailable without the faces extra. Falls back to prior samples when the sampler cannot
+    be fitted (too few training images, NaN codes). At most `max_images` per set (default FACE_IMAGES).
+    """
+    from .face_metrics import FACE_IMAGES, evenly_spaced, face_report
+    from .latent import decode_latents, encode_dataset, sample_images
+    from .samplers import SamplerError
+    from .sample_quality import FIT_IMAGES
+
+    max_images = max_images or FACE_IMAGES
+    test = evenly_spaced(dataset.test, max_images)
+    model = checkpoint.model.to(device)
+    try:
+        codes, _ = encode_dataset(model, test, device=device)
+        recons = decode_latents(model, codes, device=device)
+        try:
+            samples = sample_images(model, len(test), seed, sampler, evenly_spaced(dataset.train, FIT_IMAGES), device)
+        except SamplerError:
+            sampler = "prior"
+            samples = sample_images(model, len(test), seed, sampler, device=device)
+    finally:
+        checkpoint.model.to("cpu")
+    return {**face_report(_nchw(recons), _nchw(samples), test, dataset.train, max_images=max_images),
+            "sampler": sampler}
+
+
+def _nchw(images_hwc) -> torch.Tensor:
+    """decode_latents' uint8 (N, H, W, 3) arrays in the data set's (N, 3, H, W) layout."""
+    return torch.from_numpy(images_hwc).permute(0, 3, 1, 2)

@@ -349,6 +349,22 @@ def decode_latents(model: torch.nn.Module, z: np.ndarray | torch.Tensor, batch_s
     return np.concatenate(parts) if parts else np.zeros((0, 1, 1, 3), np.uint8)
 
 
+def sample_images(model: torch.nn.Module, n: int, seed: int, sampler_kind: str = "prior",
+                  fit_images: torch.Tensor | None = None, device: str | torch.device = "cpu") -> np.ndarray:
+    """uint8 (n, H, W, 3) random images: latents from trainer.samplers' `sampler_kind`, decoded.
+
+    "gaussian" and "mixture" are fitted to the posterior means of `fit_images` (uint8 (N, C, H, W)). The model
+    must already be on `device`.
+    """
+    from .samplers import make_sampler
+
+    latents = None
+    if sampler_kind != "prior" and fit_images is not None:
+        latents, _ = encode_dataset(model, fit_images, device=device)
+    sampler = make_sampler(sampler_kind, model.latent_dim, latents=latents, seed=seed)
+    return decode_latents(model, sampler.sample(n, seed), device=device)
+
+
 def _to_uint8_hwc(images: torch.Tensor) -> np.ndarray:
     """[0, 1] images (N, C, H, W) -> uint8 (N, H, W, 3); one channel is repeated, an alpha channel dropped."""
     channels = images.shape[1]

@@ -25,6 +25,7 @@ from .previews import grid_image
 from .rundir import RunDirError, read_metrics
 from .sample_quality import (FeatureNetSettings, FeatureSpace, ModelScores, SampleQualityError, feature_space_for,
                              score_model)
+from .face_metrics import FACE_IMAGES, INSTALL_HINT, FaceMetricsError, face_metrics_available
 from .samplers import SamplerError
 
 # Ignored when grouping runs for the conclusions: where and how a run ran (not what it learned), and the preset's
@@ -47,6 +48,7 @@ class RunSummary:
     params: int | None
     metrics: dict[str, float | None]                  # mse, psnr, ssim, kl, active_units, mig (None: not measured)
     scores: ModelScores | None = None
+    faces: dict | None = None                         # trainer.face_metrics.face_report(), with the faces extra
     curves: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
     note: str = ""                                    # why the run was not scored, when it was not
 
@@ -79,11 +81,16 @@ class RunSummary:
 
 def write_report(run_dirs: Sequence[Path | str], out_dir: Path | str,
                  feature_settings: FeatureNetSettings = FeatureNetSettings(), device: str | torch.device = "cpu",
-                 say: Callable[[str], None] = print) -> Path:
-    """Summarise, score and compare the runs; write out_dir/report.md (returned), plots, grids and summary.json."""
+                 say: Callable[[str], None] = print, face_images: int = FACE_IMAGES) -> Path:
+    """Summarise, score and compare the runs; write out_dir/report.md (returned), plots, grids and summary.json.
+
+    With the faces extra, face-network numbers on up to `face_images` images per set (0: none; ~1 min per run)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summaries = [summarize_run(path) for path in run_dirs]
+    faces = face_images > 0 and face_metrics_available()
+    if face_images > 0 and not faces:
+        say(INSTALL_HINT)
     _make_names_unique(summaries)
     datasets: dict[str, FaceDataset] = {}
     spaces: dict[str, FeatureSpace] = {}
@@ -93,7 +100,7 @@ def write_report(run_dirs: Sequence[Path | str], out_dir: Path | str,
         space_key = f"{summary.config.data.source} {summary.config.data.image_size}"
         if space_key not in spaces:
             spaces[space_key] = feature_space_for(dataset, feature_settings, say=say)
-        _score_run(summary, dataset, spaces[space_key], device)
+        _score_run(summary, dataset, spaces[space_key], device, face_images if faces else 0)
         if summary.scores is not None:
             _write_run_images(summary, out_dir / "runs" / summary.name)
         else:
@@ -176,7 +183,7 @@ def _dataset_for(config: RunConfig, datasets: dict[str, FaceDataset]) -> FaceDat
     return datasets[key]
 
 
-def _score_run(summary: RunSummary, dataset: FaceDataset, space: FeatureSpace, device) -> None:
+def _score_run(summary: RunSummary, dataset: FaceDataset, space: FeatureSpace, device, face_images: int = 0) -> None:
     """Metrics (unless eval.json has them) and sample quality of the best checkpoint (else the last)."""
     checkpoint_dir = summary.run_dir / "checkpoints"
     path = checkpoint_dir / "best.pt" if (checkpoint_dir / "best.pt").exists() else checkpoint_dir / "last.pt"
@@ -191,7 +198,11 @@ def _score_run(summary: RunSummary, dataset: FaceDataset, space: FeatureSpace, d
             summary.metrics = pick_metrics(evaluate_loaded(checkpoint, dataset, device))
         summary.scores = score_model(checkpoint.model, space, dataset.train, sampler=summary.sampler,
                                      seed=summary.config.train.seed, device=device)
-    except (SamplerError, SampleQualityError) as error:     # e.g. a diverged model's codes are NaN
+        if face_images:
+            from .evaluation import face_metrics_for
+            summary.faces = face_metrics_for(checkpoint, dataset, device, sampler=summary.sampler,
+                                             seed=summary.config.train.seed, max_images=face_images)
+    except (SamplerError, SampleQualityError, FaceMetricsError) as error:   # e.g. a diverged model's codes are NaN
         summary.note = str(error)
 
 
@@ -276,7 +287,7 @@ def render_markdown(summaries: list[RunSummary], spaces: list[FeatureSpace], plo
     lines = ["# Experiment report", "",
              f"{len(summaries)} runs, written {time.strftime('%Y-%m-%d %H:%M')}.", ""]
     lines += _explanation(spaces)
-    lines += ["## Results", ""] + _results_table(summaries) + [""]
+    lines += ["## Results", ""] + _results_table(summaries) + [""] + _face_table(summaries)
     lines += ["## The original study's conclusions, checked", ""]
     lines += _conclusion_kl_tradeoff(summaries) + [""]
     lines += _conclusion_reparameterization(summaries) + [""]
@@ -345,6 +356,28 @@ def _results_table(summaries: list[RunSummary]) -> list[str]:
                  s.status]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def _face_table(summaries: list[RunSummary]) -> list[str]:
+    """Face-network columns, only when the faces extra measured them (trainer/face_metrics.py)."""
+    scored = [s for s in summaries if s.faces]
+    if not scored:
+        return []
+    f = scored[0].faces
+    lines = ["Face network (dlib's face detector and 128-d face embeddings; trainer/face_metrics.py): the share of "
+             "samples and reconstructions in which a face is detected, and the Fréchet distance of their face "
+             f"embeddings to the test images' (lower is better; {f['n_images']} images per set). For scale: real "
+             f"test faces are detected in {_num(f['test_face_detect'], '.0%')}, real training faces score FD "
+             f"{_num(f['floor_face_fd'], '.4f')} (the best reachable) and the test faces blurred "
+             f"(sigma 1.5 px) {_num(f['blurred_face_fd'], '.4f')}.", "",
+             "| experiment | sampler | faces in samples | face FD samples | FD detected only | faces in recon | "
+             "face FD recon |", "|---|---|---|---|---|---|---|"]
+    for s in scored:
+        f = s.faces
+        lines.append(f"| {s.name} | {f['sampler']} | {_num(f['sample_face_detect'], '.0%')} | "
+                     f"{_num(f['sample_face_fd'], '.4f')} | {_num(f['sample_face_fd_detected'], '.4f')} | "
+                     f"{_num(f['recon_face_detect'], '.0%')} | {_num(f['recon_face_fd'], '.4f')} |")
+    return lines + [""]
 
 
 def _conclusion_kl_tradeoff(summaries: list[RunSummary]) -> list[str]:
@@ -462,4 +495,4 @@ def _summary_json(summaries: list[RunSummary], spaces: dict[str, FeatureSpace]) 
                       "family": s.config.model.family, "beta": s.beta, "sigma": s.sigma,
                       "latent_dim": s.config.model.latent_dim, "params": s.params, "steps": s.steps,
                       "wall_s": s.wall_s, "status": s.status, "note": s.note, "metrics": s.metrics,
-                      "scores": s.scores.to_dict() if s.scores else None} for s in summaries]}
+                      "scores": s.scores.to_dict() if s.scores else None, "faces": s.faces} for s in summaries]}

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from trainer.checkpoint import LoadedCheckpoint
+from trainer.face_metrics import INSTALL_HINT, face_metrics_available
 
 MAX_METRICS = 8
 # Labels of trainer.metrics.EvalReport fields, in the order shown; other numbers follow, bookkeeping is skipped.
@@ -41,7 +42,25 @@ def describe_checkpoint(checkpoint: LoadedCheckpoint) -> str:
     lines.append(f"Trained {step:,} steps" + (f" ({int(epoch) + 1} epochs)" if isinstance(epoch, int) else ""))
     metrics = format_metrics(payload.get("eval"))
     lines.append(f"Test set: {metrics}" if metrics else "<span style='color:#777'>No evaluation stored</span>")
+    faces = format_faces(payload.get("eval"))
+    if faces:
+        lines.append(faces)
     return "<br>".join(lines)
+
+
+def format_faces(report: dict | None) -> str:
+    """The face-network numbers `vae-train eval` stored (trainer/face_metrics.py), or the install hint."""
+    faces = report.get("faces") if isinstance(report, dict) else None
+    if isinstance(faces, dict):
+        def cell(key: str, spec: str) -> str:
+            value = faces.get(key)
+            return "—" if not isinstance(value, Number) else format(value, spec)
+        return (f"Face network: faces in samples {cell('sample_face_detect', '.0%')} · face FD samples "
+                f"{cell('sample_face_fd', '.3f')} (real faces {cell('floor_face_fd', '.3f')}, blurred "
+                f"{cell('blurred_face_fd', '.3f')}) · faces in recon {cell('recon_face_detect', '.0%')}")
+    if not face_metrics_available():
+        return f"<span style='color:#777'>{html.escape(INSTALL_HINT)}</span>"
+    return ""
 
 
 def format_metrics(report: dict | None) -> str:

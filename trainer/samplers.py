@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
-from scipy.special import logsumexp
-from scipy.stats import multivariate_normal, norm
 
 SAMPLER_KINDS = ("prior", "gaussian", "mixture")
 RIDGE_FRACTION = 1e-4   # covariance ridge relative to the average variance: keeps collapsed dims positive definite
@@ -59,6 +57,8 @@ class PriorSampler:
 
     def log_likelihood(self, latents: np.ndarray) -> float:
         """Mean log-density (nats per code) of `latents` under this sampler at temperature 1."""
+        from scipy.stats import norm      # imported here, like scikit-learn: slow to import at start-up
+
         return float(norm.logpdf(np.asarray(latents, np.float64)).sum(axis=1).mean())
 
     @classmethod
@@ -100,6 +100,8 @@ class GaussianSampler:
 
     def log_likelihood(self, latents: np.ndarray) -> float:
         """Mean log-density (nats per code) of `latents` under the fitted Gaussian."""
+        from scipy.stats import multivariate_normal
+
         covariance = self.cholesky @ self.cholesky.T
         return float(multivariate_normal(self.mean, covariance).logpdf(np.asarray(latents, np.float64)).mean())
 
@@ -164,6 +166,9 @@ class MixtureSampler:
 
     def log_likelihood(self, latents: np.ndarray) -> float:
         """Mean log-density (nats per code) of `latents` under the fitted mixture."""
+        from scipy.special import logsumexp
+        from scipy.stats import multivariate_normal
+
         latents = np.asarray(latents, np.float64)
         per_component = [np.log(weight) + multivariate_normal(mean, chol @ chol.T).logpdf(latents)
                          for weight, mean, chol in zip(self.weights, self.means, self.choleskys)]

@@ -450,3 +450,21 @@ def test_file_menu_lists_recent_checkpoints(qtbot, panel, tiny_checkpoint):
     panel._fill_recent_menu()
     recent = [a.toolTip() for a in panel._recent_menu.actions() if a.toolTip()]
     assert str(Path(tiny_checkpoint).resolve()) in recent
+
+
+def test_samples_start_on_the_sampler_the_evaluation_chose_and_say_so(qtbot, panel, tiny_checkpoint, tmp_path):
+    path = tmp_path / "chosen.pt"
+    shutil.copy(tiny_checkpoint, path)
+    payload = read_checkpoint(path)
+    choice = {"default": "mixture", "log_likelihood": {"prior": -20.0, "gaussian": -12.0, "mixture": -9.0},
+              "n_fit": 128}
+    update_checkpoint(path, eval={**payload.get("eval", {}), "sampler": choice})
+    load_and_wait(qtbot, panel, path)
+    samples = panel.samples_tab
+    panel.tabs.setCurrentWidget(samples)
+    assert samples.source_kind == "mixture"
+    assert "(default for this model)" in samples.source.currentText()
+    qtbot.waitUntil(lambda: "main" in samples.latents, timeout=WAIT_MS)
+    assert samples.note.text().startswith("Default: the mixture fitted to 128 encoded training images")
+    samples.set_source("prior")                                  # the prior stays one click away
+    qtbot.waitUntil(lambda: "Not the default" in samples.note.text(), timeout=WAIT_MS)

@@ -111,6 +111,27 @@ def test_01_sigterm_saves_a_checkpoint_at_the_current_step(tmp_path: Path) -> No
     assert not list((run / "checkpoints").glob("*.tmp"))
 
 
+def test_01_kill_9_leaves_a_loadable_checkpoint_and_a_free_run(tmp_path: Path, capsys) -> None:
+    runs = tmp_path / "runs"
+    args = [sys.executable, "-m", "trainer", "train", *TINY, "--runs-dir", str(runs), "--name", "killed",
+            "--epochs", "10000", "--eval-every", "1"]            # a checkpoint write at every step
+    process = subprocess.Popen(args, cwd=REPO, env=_cli_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    run = runs / "killed"
+    try:
+        _wait_for(lambda: any(r.get("step", 0) >= 6 for r in _records(run, "eval")) if run.exists() else False,
+                  what="training steps")
+    finally:
+        process.kill()                                       # SIGKILL: no handler runs
+        process.wait()
+    step = load_checkpoint(run / "checkpoints" / "last.pt").step    # atomic writes: never half a file
+    assert step >= 5          # the eval record of step 6 is written just before its checkpoint
+    # The lock died with the process; the resume also removes any temporary file the kill left behind.
+    assert main(["train", "--resume", str(run), "--max-steps", str(step + 1), "--eval-every", "0", "--quiet"]) == 0
+    assert load_checkpoint(run / "checkpoints" / "last.pt").step == step + 1
+    assert not list((run / "checkpoints").glob("*.tmp"))
+
+
 # ---------------------------------------------------------------- 2. export never destroys resumable state
 
 def test_02_export_onto_the_source_is_refused(run_dir: Path, tmp_path: Path, capsys) -> None:

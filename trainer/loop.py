@@ -480,9 +480,12 @@ class _TrainingRun:
         best = self.run_dir.best_checkpoint if self.run_dir.best_checkpoint.exists() else None
         last = self.run_dir.last_checkpoint if self.run_dir.last_checkpoint.exists() else None
         if self.dist.is_main:
-            self.run_dir.log_line(f"{status}: {message}")
-            self.run_dir.log_metrics({"type": "finished", "time": time.time(), "status": status,
-                                      "message": message, "step": self.step})
+            try:
+                self.run_dir.log_line(f"{status}: {message}")
+                self.run_dir.log_metrics({"type": "finished", "time": time.time(), "status": status,
+                                          "message": message, "step": self.step})
+            except OSError:         # e.g. the disk is full: the error being reported matters more than the log
+                pass
             self.emit(RunFinished(status=status, message=message, step=self.step, run_dir=str(self.run_dir.path),
                                   best_checkpoint=str(best) if best else None,
                                   last_checkpoint=str(last) if last else None, final_eval=final_eval))

@@ -191,6 +191,9 @@ def test_04_parameter_estimate_matches_the_built_model() -> None:
         config = ModelConfig(**{**preset.__dict__, "image_size": 32, "base_channels": 8, "max_channels": 32,
                                 "depth": 3, "latent_dim": 5})
         assert estimate_parameters(config) == build_model(config).parameter_count(), preset.preset
+    # Few parameters, but 64 MB of activations per image: a batch would exhaust memory.
+    with pytest.raises(ConfigError, match="feature map"):
+        ModelConfig(base_channels=1024, max_channels=1024, depth=4, image_size=128, latent_dim=4).validate()
 
 
 def test_04_a_crafted_checkpoint_with_a_huge_model_is_refused_before_allocating(run_dir: Path, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ UPSAMPLES = ("nearest", "transpose")
 IMAGE_SIZES = (32, 64, 128)
 MAX_CHANNELS = 1024                # conv channels per layer
 MAX_PARAMETERS = 200_000_000       # far above any face model here; refuses configs that would exhaust memory
+MAX_FEATURE_ELEMENTS = 4 * 2**20   # the largest feature map of one image (16 MB in fp32; a batch holds many)
 MAX_SYNTHETIC_COUNT = 1_000_000
 MAX_SYNTHETIC_BYTES = 8 * 2**30    # the uint8 images of a synthetic data set held in memory
 
@@ -55,7 +56,7 @@ class ModelConfig:
         _check_range("base_channels", self.base_channels, 1, MAX_CHANNELS)
         _check_range("max_channels", self.max_channels, 1, MAX_CHANNELS)
         _check_range("channels", self.channels, 1, 4)
-        _check_range("depth", self.depth, 1, 8)
+        _check_range("depth", self.depth, -10**9, 10**9)       # a whole number; its range depends on image_size
         if not 1 <= self.depth or self.image_size >> self.depth < 1:
             raise ConfigError(f"depth {self.depth} does not fit image size {self.image_size}")
         # Checked before any tensor exists: a crafted config must not make us allocate tens of gigabytes.
@@ -64,6 +65,11 @@ class ModelConfig:
             raise ConfigError(f"the model would have {params / 1e6:,.0f} M parameters (base_channels "
                               f"{self.base_channels}, max_channels {self.max_channels}, depth {self.depth}, "
                               f"latent_dim {self.latent_dim}); at most {MAX_PARAMETERS / 1e6:,.0f} M are allowed")
+        features = estimate_feature_elements(self)
+        if features > MAX_FEATURE_ELEMENTS:
+            raise ConfigError(f"the model's largest feature map would hold {features:,} values per image "
+                              f"(base_channels {self.base_channels} at {self.image_size} px); at most "
+                              f"{MAX_FEATURE_ELEMENTS:,} are allowed, or a batch would not fit in memory")
 
 
 def estimate_parameters(config: ModelConfig) -> int:
@@ -91,6 +97,19 @@ def estimate_parameters(config: ModelConfig) -> int:
         total += in_ch * out_ch * kernel + out_ch + norm * out_ch
     total += channels[-1] * config.channels * 9 + config.channels     # to_image
     return total
+
+
+def estimate_feature_elements(config: ModelConfig) -> int:
+    """The largest activation of one image in the network (values), from the config alone: it sets the memory a
+    batch needs in training, evaluation and the explorer."""
+    largest, size = 0, config.image_size
+    for i, channels in enumerate(min(config.base_channels * 2 ** i, config.max_channels) for i in range(config.depth)):
+        full = size >> i                          # a max-pool stage convolves at full size before pooling
+        conv_size = full if config.downsample == "maxpool" else full // 2
+        largest = max(largest, channels * conv_size ** 2)
+        # the decoder's mirror stage up-samples to the same size (then convolves)
+        largest = max(largest, channels * full ** 2 if i else channels * size ** 2)
+    return largest
 
 
 @dataclass

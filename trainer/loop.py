@@ -226,7 +226,7 @@ class _TrainingRun:
         if stored.model != self.config.model:
             raise ConfigError(f"{path}: the model settings differ from the run's; a resume cannot change the "
                               f"model's shape (start a new run instead)")
-        if stored.data != self.config.data:
+        if not _same_data(stored.data, self.config.data):
             raise ConfigError(f"{path}: the data settings differ from the run's; a resume must train on the "
                               f"same data (start a new run instead)")
         if not self.dist.is_main:
@@ -491,6 +491,14 @@ class _TrainingRun:
                                   last_checkpoint=str(last) if last else None, final_eval=final_eval))
         return RunResult(status=status, message=message, run_dir=self.run_dir.path, step=self.step,
                          best_checkpoint=best, last_checkpoint=last, final_eval=final_eval)
+
+
+def _same_data(a, b) -> bool:
+    """Whether two DataConfigs name the same images (where their cache lives does not matter)."""
+    def key(config):
+        source = config.source if config.is_synthetic else str(Path(config.source).expanduser().resolve())
+        return replace(config, source=source, cache_dir=None)
+    return key(a) == key(b)
 
 
 def _check_batch_splits(batch_size: int, world_size: int) -> None:

@@ -342,7 +342,10 @@ def _data_config(config: RunConfig, data: str | None) -> DataConfig:
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 done, 1 a runtime failure (disk full, a crash), 2 bad input, 130 Ctrl-C, 143 SIGTERM."""
     from .checkpoint import CheckpointWriteError
+    from .latent import LatentStatsError
     from .rundir import OutputPathError
+    from .sample_quality import SampleQualityError
+    from .samplers import SamplerError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
@@ -357,9 +360,13 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointWriteError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except (ConfigError, DataError, CheckpointError, RunDirError, OutputPathError) as error:
+    except (ConfigError, DataError, CheckpointError, RunDirError, OutputPathError, SamplerError, SampleQualityError,
+            LatentStatsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except JobTerminated as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 128 + int(signal.SIGTERM)
     except OSError as error:        # a file we read or write failed in a way not foreseen above
         where = f"{error.filename}: " if error.filename else ""
         print(f"error: {where}{error.strerror or error}", file=sys.stderr)
@@ -376,6 +383,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except JobTerminated as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 128 + int(signal.SIGTERM)

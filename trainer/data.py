@@ -141,7 +141,7 @@ def _load_folder(config: DataConfig, cache_root: Path) -> FaceDataset:
         for split, paths in (("train", train_paths), ("test", test_paths)):
             arrays[split], bad = decode_images(paths, config.image_size)
             skipped += bad
-            skipped_paths += [str(p) for p in paths if any(b.startswith(f"{p}:") for b in bad)] if bad else []
+            skipped_paths += _failed_paths(paths, bad)
         cached = {**arrays, "meta": {"source": str(folder), "skipped": skipped, "skipped_paths": skipped_paths,
                                      "n_train": len(arrays["train"]), "n_test": len(arrays["test"])}}
         _write_cache(cache_root / key, cached)
@@ -182,6 +182,11 @@ def decode_images(paths: list[Path], size: int) -> tuple[np.ndarray, list[str]]:
     bad = [r for r in results if isinstance(r, str)]
     images = np.stack(good).transpose(0, 3, 1, 2) if good else np.zeros((0, 3, size, size), np.uint8)
     return np.ascontiguousarray(images), bad
+
+
+def _failed_paths(paths: list[Path], messages: list[str]) -> list[str]:
+    """The files the 'path: reason' messages of decode_images name, so a later load can try them again."""
+    return [str(p) for p in paths if any(m.startswith(f"{p}: ") for m in messages)]
 
 
 def _any_now_readable(paths: list[str], size: int) -> bool:

@@ -176,18 +176,24 @@ def check_output_folder(folder: Path | str, what: str = "output folder") -> None
         existing = existing.parent
     if not existing.is_dir():
         raise OutputPathError(f"{what} {folder} cannot be created: {existing} is a file, not a folder")
-    _check_writable(existing, what if existing == folder else f"{what} {folder}: its parent")
+    problem = _write_problem(existing)
+    if problem and existing == folder:
+        raise OutputPathError(f"cannot write to {what} {folder}: {problem}")
+    if problem:
+        raise OutputPathError(f"cannot create {what} {folder}: {existing} does not allow it ({problem})")
 
 
-def _check_writable(folder: Path, what: str) -> None:
-    """Create and delete a probe file: permission bits alone miss read-only mounts, /proc and root's view."""
+def _write_problem(folder: Path) -> str:
+    """Why files cannot be created in folder ("" when they can). A probe file is created and deleted: permission
+    bits alone miss read-only mounts, /proc and what root may do."""
     import tempfile
     try:
         fd, name = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
         os.close(fd)
         os.unlink(name)
     except OSError as error:
-        raise OutputPathError(f"cannot write to {what} {folder}: {error.strerror}") from None
+        return error.strerror or str(error)
+    return ""
 
 
 def read_metrics(path: Path | str) -> list[dict]:

@@ -96,7 +96,8 @@ def test_failed_save_keeps_the_previous_file(checkpoint_file, monkeypatch) -> No
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    from trainer.checkpoint import CheckpointWriteError
+    with pytest.raises(CheckpointWriteError, match="could not write .*last.pt: disk full; the previous checkpoint"):
         save_checkpoint(path, make_payload(_config(), model, step=8))
     assert path.read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]

@@ -42,17 +42,22 @@ def _worker_main(argv: list[str]) -> int:
 
     real_step = loop._TrainingRun._train_step
 
+    terminate = os.environ.get("VAE_TEST_SIGTERM") == "1"
+
     def failing_step(self, *args, **kwargs):
         if self.dist.rank == FAIL_RANK and self.step + 1 == FAIL_AT_STEP:
-            raise RuntimeError(f"injected failure on rank {FAIL_RANK} at step {FAIL_AT_STEP}")
+            if terminate:               # a SIGTERM that reaches one rank only: all ranks must agree to stop
+                os.kill(os.getpid(), signal.SIGTERM)
+            else:
+                raise RuntimeError(f"injected failure on rank {FAIL_RANK} at step {FAIL_AT_STEP}")
         return real_step(self, *args, **kwargs)
 
     loop._TrainingRun._train_step = failing_step
     return cli.main(argv)
 
 
-def _run_torchrun(args: list[str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
+def _run_torchrun(args: list[str], **extra_env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **extra_env, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                "--max-restarts=0", str(Path(__file__).resolve()), *args]
@@ -127,25 +132,52 @@ def test_two_ranks_match_one_process_and_a_rank_failure_ends_the_job_cleanly(tmp
     assert _max_difference(resumed_state, single_final) < WEIGHT_TOLERANCE
 
 
-def test_sigterm_while_a_checkpoint_is_written_leaves_no_temporary_file(tmp_path, monkeypatch, capsys):
-    """torchrun stops the surviving ranks with SIGTERM; one may be writing a checkpoint at that moment."""
+def test_sigterm_to_one_rank_stops_every_rank_at_the_same_step_and_saves(tmp_path):
+    from trainer.checkpoint import read_checkpoint
+    from trainer.rundir import read_metrics
+
+    job = _run_torchrun(_train_args(tmp_path / "runs"), VAE_TEST_SIGTERM="1")
+    output = job.stdout + job.stderr
+    # (torchrun itself prints its own traceback because rank 1 exits with 143; none comes from our code.)
+    assert "received SIGTERM" in output and "trainer/" not in output.replace(str(REPO), ""), output
+    assert "stopped: stopped at step 5; checkpoint saved" in output, output
+    run_dir = tmp_path / "runs" / "ddp"
+    finished = [r for r in read_metrics(run_dir / "metrics.jsonl") if r["type"] == "finished"]
+    assert finished[-1]["status"] == "stopped", output
+    # Stopped before the update of step FAIL_AT_STEP, on both ranks: the checkpoint holds step FAIL_AT_STEP - 1.
+    assert read_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] == FAIL_AT_STEP - 1
+    assert not list(run_dir.rglob("*.tmp"))
+
+
+def test_sigterm_while_a_checkpoint_is_written_finishes_the_write_then_stops_and_saves(tmp_path, monkeypatch,
+                                                                                      capsys):
+    """SIGTERM (torchrun ending a job, a cancelled job) may arrive while a checkpoint is written: the write
+    completes, the run stops after the step and saves, as on Ctrl-C, and no temporary file is left."""
     from trainer import checkpoint, cli
+    from trainer.checkpoint import read_checkpoint
+    from trainer.rundir import read_metrics
 
     real_save = torch.save
+    signalled = []
 
     def save_then_get_terminated(*args, **kwargs):
         real_save(*args, **kwargs)                  # the temporary file is written, not yet renamed
-        os.kill(os.getpid(), signal.SIGTERM)
+        if not signalled:
+            signalled.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(checkpoint.torch, "save", save_then_get_terminated)
     args = _train_args(tmp_path / "runs")
-    args[args.index("--epochs") + 1] = "1"
+    args[args.index("--epochs") + 1] = "3"
     previous_handler = signal.getsignal(signal.SIGTERM)
 
     assert cli.main(args) == 128 + signal.SIGTERM
     assert "received SIGTERM" in capsys.readouterr().err
     checkpoints = tmp_path / "runs" / "ddp" / "checkpoints"
-    assert list(checkpoints.iterdir()) == [], "the interrupted write left a file behind"
+    assert not list(checkpoints.glob("*.tmp")), "the interrupted write left a file behind"
+    records = [r for r in read_metrics(tmp_path / "runs" / "ddp" / "metrics.jsonl") if r["type"] == "finished"]
+    assert records[-1]["status"] == "stopped"
+    assert read_checkpoint(checkpoints / "last.pt")["step"] == records[-1]["step"]
     assert signal.getsignal(signal.SIGTERM) is previous_handler
 
 

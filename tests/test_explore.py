@@ -205,11 +205,14 @@ def test_prepare_latents_computes_and_stores_stats(tiny_checkpoint, tmp_path):
     copy = tmp_path / "copy.pt"
     shutil.copy(tiny_checkpoint, copy)
     update_checkpoint(copy, latent_stats=None)
+    before = copy.read_bytes()
     checkpoint = load_checkpoint(copy)
     calls = []
     result = prepare_latents(checkpoint, compute_stats=True, progress=lambda *a: calls.append(a))
     assert result.stats is not None and result.stored and calls
-    assert read_checkpoint(copy)["latent_stats"]["n_samples"] == result.stats.n_samples
+    assert copy.read_bytes() == before, "opening a checkpoint in the explorer must not change the file"
+    assert read_checkpoint(copy)["latent_stats"] is None
+    assert load_checkpoint(copy).latent_stats["n_samples"] == result.stats.n_samples   # found again on the next load
     data = result.data
     assert data.train_latents.shape[1] == 6 and data.has_images
     assert len(data.test_images) == len(data.test_latents) and data.test_factors is not None
@@ -220,11 +223,12 @@ def test_prepare_latents_can_be_cancelled(tiny_checkpoint):
         prepare_latents(load_checkpoint(tiny_checkpoint), compute_stats=False, should_stop=lambda: True)
 
 
-def test_store_latent_stats_refuses_when_the_file_has_other_weights(tiny_checkpoint, tiny_ae_checkpoint, tmp_path):
+def test_stored_latent_stats_never_reach_a_file_with_other_weights(tiny_checkpoint, tiny_ae_checkpoint, tmp_path):
     import shutil
     copy = tmp_path / "replaced.pt"
     shutil.copy(tiny_checkpoint, copy)
     opened = load_checkpoint(copy)
     shutil.copy(tiny_ae_checkpoint, copy)                  # e.g. training wrote a newer best.pt meanwhile
-    assert not store_latent_stats(opened, {"mean": [0.0]})
+    assert store_latent_stats(opened, {"mean": [0.0]})
     assert read_checkpoint(copy)["config"]["model"]["family"] == "ae"
+    assert load_checkpoint(copy).latent_stats != {"mean": [0.0]}     # keyed by the content that was opened

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from dataclasses import asdict
@@ -18,23 +19,62 @@ from .face_metrics import FaceMetricsError
 from .presets import PRESET_DATA_SETTINGS, PRESET_TRAIN_SETTINGS, PRESETS, default_preset_for, preset_config
 from .rundir import RunDirError
 
-COMMANDS = ("train", "eval", "predict", "export", "experiments", "compare")
+COMMANDS = ("train", "eval", "predict", "export", "cache", "experiments", "compare")
+
+# What `train --resume RUN` may change, flag dest -> TrainConfig field; each change is logged in train.log.
+RESUME_CHANGEABLE = {"epochs": "epochs", "max_steps": "max_steps", "time_budget": "time_budget_minutes",
+                     "time_budget_minutes": "time_budget_minutes", "lr": "lr", "batch_size": "batch_size",
+                     "beta": "beta", "kl_warmup": "kl_warmup_steps", "device": "device", "threads": "threads",
+                     "precision": "precision", "eval_every": "eval_every_steps", "compile": "compile"}
+# What it may not: the model's shape and the data are fixed by the checkpoint, the rest by the run's identity.
+RESUME_FIXED = {"preset": ("model", "preset", "the model's shape"),
+                "latent_dim": ("model", "latent_dim", "the model's shape"),
+                "base_channels": ("model", "base_channels", "the model's shape"),
+                "image_size": ("model", "image_size", "the model's shape"),
+                "data": ("data", "source", "the data set"),
+                "synthetic_count": ("data", "synthetic_count", "the data set"),
+                "test_fraction": ("data", "test_fraction", "the data set"),
+                "hflip": ("data", "hflip", "the data set"),
+                "recon_loss": ("train", "recon_loss", "the loss"), "tc_weight": ("train", "tc_weight", "the loss"),
+                "factor_supervision": ("train", "factor_supervision", "the loss"),
+                "label_fraction": ("train", "label_fraction", "the loss"), "seed": ("train", "seed", "the run"),
+                "schedule": ("train", "schedule", "the learning-rate schedule"),
+                "name": ("train", "run_name", "the run"), "runs_dir": ("train", "runs_dir", "the run")}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(typed_only: bool = False) -> argparse.ArgumentParser:
+    """The CLI parser. typed_only: `train` options get no defaults, so parsing shows what the user typed."""
     parser = argparse.ArgumentParser(prog="vae-train", description="Train and evaluate face AEs and VAEs.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    _add_train_parser(commands)
+    train = _add_train_parser(commands)
+    if typed_only:
+        for action in train._actions:
+            action.default = argparse.SUPPRESS
     _add_eval_parser(commands)
     _add_predict_parser(commands)
     _add_export_parser(commands)
+    _add_cache_parser(commands)
     from .experiments_cli import add_experiment_parsers
     add_experiment_parsers(commands)
     return parser
 
 
-def _add_train_parser(commands) -> None:
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _add_train_parser(commands) -> argparse.ArgumentParser:
     d, t = DataConfig(), TrainConfig()
     p = commands.add_parser("train", help="train a model", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", default=d.source, help="'synthetic' (built-in faces) or an image folder "
@@ -82,6 +122,7 @@ def _add_train_parser(commands) -> None:
     p.add_argument("--runs-dir", default=t.runs_dir, help="where run directories are created")
     p.add_argument("--resume", type=Path, default=None, help="continue the run in this run directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
 
 
 def _add_eval_parser(commands) -> None:
@@ -91,7 +132,10 @@ def _add_eval_parser(commands) -> None:
     p.add_argument("--data", default=None, help="data to evaluate on (default: the data it was trained on)")
     p.add_argument("--json", type=Path, default=None, help="where to write the JSON (default: CHECKPOINT.eval.json)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--no-store", action="store_true", help="do not store the results in the checkpoint")
+    p.add_argument("--store", action="store_true",
+                   help="also write the results into the checkpoint (by default the checkpoint is left unchanged "
+                        "and the results go to the cache, where the explorer finds them)")
+    p.add_argument("--no-store", action="store_true", help=argparse.SUPPRESS)    # the default now; kept for scripts
     p.add_argument("--no-faces", action="store_true",
                    help="skip the face-network metrics (with the faces extra they add about a minute on a CPU)")
 
@@ -102,12 +146,12 @@ def _add_predict_parser(commands) -> None:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--data", default=None, help="images to reconstruct (default: the data it was trained on)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--n-recon", type=int, default=64, help="test images to reconstruct")
-    p.add_argument("--n-samples", type=int, default=64, help="random samples to draw")
+    p.add_argument("--n-recon", type=_non_negative_int, default=64, help="test images to reconstruct")
+    p.add_argument("--n-samples", type=_non_negative_int, default=64, help="random samples to draw")
     p.add_argument("--sampler", default="default", choices=("default", "prior", "gaussian", "mixture"),
                    help="where samples come from: the prior, or a Gaussian / mixture fitted to encoded latents; "
                         "default: the one that fits held-out codes best, as the evaluation chose")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
 
@@ -119,9 +163,27 @@ def _add_export_parser(commands) -> None:
     p.add_argument("out", type=Path, help="the slim checkpoint to write")
 
 
+def _add_cache_parser(commands) -> None:
+    p = commands.add_parser("cache", help="show where the data and results caches are and their size",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--clear", action="store_true", help="delete the caches (they are rebuilt when needed)")
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    from .cache import cache_summary, clear_cache
+
+    if args.clear:
+        removed = clear_cache()
+        print(f"removed {removed / 1e6:.1f} MB of caches")
+    print(cache_summary())
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
     from .checkpoint import export_for_inference
+    from .rundir import check_output_file
 
+    check_output_file(args.out, "export target")
     out = export_for_inference(args.checkpoint, args.out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
@@ -156,13 +218,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 def run_train(args: argparse.Namespace) -> int:
     from .distributed import distributed_session
-    from .loop import resume_config, train
+    from .loop import train
     from .progress import ProgressPrinter
 
     if args.resume:
-        config = resume_config(args.resume, epochs=_given(args, "epochs"), max_steps=_given(args, "max_steps"),
-                               time_budget_minutes=args.time_budget or None,
-                               device=_given(args, "device"), threads=_given(args, "threads"))
+        config = resume_config_from_args(args)
     else:
         config = config_from_args(args)
     # The config keeps the device setting as given ("auto"), so the checkpoint resumes anywhere; under torchrun the
@@ -170,8 +230,9 @@ def run_train(args: argparse.Namespace) -> int:
     with distributed_session(config.train.device) as (dist, _):
         printer = ProgressPrinter(quiet=args.quiet or not dist.is_main)
         control = TrainingControl()
+        terminated: list[int] = []
         previous_int = _stop_on_first_interrupt(control, second_aborts=not dist.enabled)
-        previous_term = signal.signal(signal.SIGTERM, _raise_job_terminated)
+        previous_term = _stop_on_first_sigterm(control, terminated)
         try:
             result = train(config, events=printer, control=control, resume=args.resume, dist=dist)
         finally:
@@ -183,7 +244,39 @@ def run_train(args: argparse.Namespace) -> int:
         if result.final_eval:
             from .metrics import EvalReport
             print(EvalReport.from_dict(result.final_eval).format_table())
+    if terminated:      # the usual exit status of a process ended by SIGTERM, after saving
+        return 128 + int(signal.SIGTERM)
     return 0 if result.status in ("completed", "stopped") else 1
+
+
+def resume_config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The run's stored config with the settings the user typed that a resume may change; refuses the others."""
+    from .loop import resume_config
+
+    typed = getattr(args, "typed", None)
+    if typed is None:       # called without main(): treat every flag that differs from its default as typed
+        defaults = vars(build_parser().parse_args(["train"]))
+        typed = {k for k, v in vars(args).items() if k in defaults and v != defaults[k]}
+    stored = resume_config(args.resume)
+    for flag, (section, field, what) in RESUME_FIXED.items():
+        if flag not in typed:
+            continue
+        before, given = getattr(getattr(stored, section), field), getattr(args, flag)
+        if not _same_setting(flag, before, given):
+            option = "--" + flag.replace("_", "-")
+            raise ConfigError(f"{option} cannot change when resuming {args.resume}: the run has {before!r}, "
+                              f"you gave {given!r}, and it fixes {what}. Start a new run to change it")
+    overrides = {field: getattr(args, flag) for flag, field in RESUME_CHANGEABLE.items()
+                 if flag in typed and hasattr(args, flag)}
+    config = resume_config(args.resume, **overrides)
+    config.validate()
+    return config
+
+
+def _same_setting(flag: str, before, given) -> bool:
+    if flag == "data" and before != "synthetic" and given != "synthetic":
+        return Path(before).expanduser().resolve() == Path(given).expanduser().resolve()
+    return before == given
 
 
 def _stop_on_first_interrupt(control: TrainingControl, second_aborts: bool = True):
@@ -203,16 +296,17 @@ def _stop_on_first_interrupt(control: TrainingControl, second_aborts: bool = Tru
     return signal.signal(signal.SIGINT, handler)
 
 
-def _raise_job_terminated(signum, frame):
-    """SIGTERM (torchrun stopping the other ranks after one failed, or a cancelled job) becomes an exception, so
-    a checkpoint being written is cleaned up instead of leaving a temporary file behind."""
-    raise JobTerminated("received SIGTERM: another process of the job failed, or the job was cancelled")
-
-
-def _given(args: argparse.Namespace, name: str):
-    """The value of a flag only when it differs from its default (so a resume keeps the stored value)."""
-    value = getattr(args, name)
-    return None if value == getattr(TrainConfig(), name) else value
+def _stop_on_first_sigterm(control: TrainingControl, terminated: list[int]):
+    """First SIGTERM (kill, a cancelled job, torchrun ending the job): stop after this step and save, as the first
+    Ctrl-C does; under torchrun every rank agrees on the stop in the loop's all-reduce. A second SIGTERM gives up
+    at once (a checkpoint being written is cleaned up by save_checkpoint)."""
+    def handler(signum, frame):
+        if terminated:
+            raise JobTerminated("received SIGTERM again: stopped without saving; the last checkpoint is kept")
+        terminated.append(signum)
+        print("\nreceived SIGTERM: stopping after this step and saving a checkpoint...", file=sys.stderr)
+        control.stop()
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -225,12 +319,20 @@ def run_eval(args: argparse.Namespace) -> int:
 
     from .face_metrics import INSTALL_HINT, face_metrics_available, format_face_table
 
+    from .rundir import check_output_file
+
+    if args.store and args.no_store:
+        raise ConfigError("--store and --no-store contradict each other; give one")
     checkpoint = load_checkpoint(args.checkpoint)
+    out = args.json or args.checkpoint.with_suffix(".eval.json")
+    check_output_file(out, "JSON report")
     dataset = load_dataset(_data_config(checkpoint.config, args.data))
     faces = not args.no_faces and face_metrics_available()
     report = evaluate_checkpoint_file(args.checkpoint, dataset, device=resolve_device(args.device),
-                                      store=not args.no_store, faces=faces)
+                                      store=args.store, faces=faces)
     print(EvalReport.from_dict(report).format_table())
+    for note in report.get("notes", []):
+        print(f"note: {note}")
     choice = SamplerChoice.from_dict(report.get("sampler"))
     if choice is not None:
         print(f"default sampler: {choice.describe()}")
@@ -238,14 +340,29 @@ def run_eval(args: argparse.Namespace) -> int:
         print(format_face_table(report["faces"]))
     elif not args.no_faces:
         print(INSTALL_HINT)
-    out = args.json or args.checkpoint.with_suffix(".eval.json")
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    _write_text(out, json.dumps(report, indent=2) + "
+")
     print(f"wrote {out}")
     return 0
 
 
+def _write_text(path: Path, text: str) -> None:
+    """Write a small output file via a temporary file, so a failed write never leaves half a file."""
+    from .rundir import OutputPathError
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise OutputPathError(f"could not write {path}: {error.strerror}") from None
+
+
 def run_predict(args: argparse.Namespace) -> int:
     from .predict import write_predictions
+    from .rundir import check_output_folder
+
+    check_output_folder(args.out, "output folder")
 
     written = write_predictions(args.checkpoint, args.out, data=args.data, n_recon=args.n_recon,
                                 n_samples=args.n_samples, sampler=args.sampler, temperature=args.temperature,
@@ -261,19 +378,46 @@ def _data_config(config: RunConfig, data: str | None) -> DataConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 done, 1 a runtime failure (disk full, a crash), 2 bad input, 130 Ctrl-C, 143 SIGTERM."""
+    from .checkpoint import CheckpointWriteError
+    from .latent import LatentStatsError
+    from .rundir import OutputPathError
+    from .sample_quality import SampleQualityError
+    from .samplers import SamplerError
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
-    handlers = {"train": run_train, "eval": run_eval, "predict": run_predict, "export": run_export}
+    if args.command == "train":
+        args.typed = set(vars(build_parser(typed_only=True).parse_args(argv))) - {"command"}
+    handlers = {"train": run_train, "eval": run_eval, "predict": run_predict, "export": run_export,
+                "cache": run_cache}
     try:
         if args.command in handlers:
             return handlers[args.command](args)
         return args.handler(args)
-    except (ConfigError, DataError, CheckpointError, RunDirError, FaceMetricsError) as error:
+    except CheckpointWriteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (ConfigError, DataError, CheckpointError, RunDirError, OutputPathError, SamplerError, SampleQualityError,
+            LatentStatsError, FaceMetricsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except JobTerminated as error:
         print(f"error: {error}", file=sys.stderr)
         return 128 + int(signal.SIGTERM)
+    except OSError as error:        # a file we read or write failed in a way not foreseen above
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("error: out of memory; use a smaller model, batch size or data set", file=sys.stderr)
+        return 1
+    except Exception as error:      # a bug: one line for the user; VAE_EXPLORER_DEBUG=1 shows the traceback
+        if os.environ.get("VAE_EXPLORER_DEBUG"):
+            raise
+        print(f"error: unexpected {type(error).__name__}: {error} (set VAE_EXPLORER_DEBUG=1 for details and "
+              f"please report it)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

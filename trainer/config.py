@@ -17,6 +17,11 @@ REPARAMS = ("normal", "uniform01", "uniform_pm1", "exp_logvar")
 DOWNSAMPLES = ("stride", "maxpool")
 UPSAMPLES = ("nearest", "transpose")
 IMAGE_SIZES = (32, 64, 128)
+MAX_CHANNELS = 1024                # conv channels per layer
+MAX_PARAMETERS = 200_000_000       # far above any face model here; refuses configs that would exhaust memory
+MAX_FEATURE_ELEMENTS = 4 * 2**20   # the largest feature map of one image (16 MB in fp32; a batch holds many)
+MAX_SYNTHETIC_COUNT = 1_000_000
+MAX_SYNTHETIC_BYTES = 8 * 2**30    # the uint8 images of a synthetic data set held in memory
 
 
 @dataclass
@@ -49,11 +54,64 @@ class ModelConfig:
         _check_choice("upsample", self.upsample, UPSAMPLES)
         _check_choice("image_size", self.image_size, IMAGE_SIZES)
         _check_range("latent_dim", self.latent_dim, 1, 4096)
-        _check_range("base_channels", self.base_channels, 1, 1024)
+        _check_range("base_channels", self.base_channels, 1, MAX_CHANNELS)
+        _check_range("max_channels", self.max_channels, 1, MAX_CHANNELS)
         _check_range("channels", self.channels, 1, 4)
+        _check_range("depth", self.depth, -10**9, 10**9)       # a whole number; its range depends on image_size
         _check_range("res_blocks", self.res_blocks, 0, 4)
         if not 1 <= self.depth or self.image_size >> self.depth < 1:
             raise ConfigError(f"depth {self.depth} does not fit image size {self.image_size}")
+        # Checked before any tensor exists: a crafted config must not make us allocate tens of gigabytes.
+        params = estimate_parameters(self)
+        if params > MAX_PARAMETERS:
+            raise ConfigError(f"the model would have {params / 1e6:,.0f} M parameters (base_channels "
+                              f"{self.base_channels}, max_channels {self.max_channels}, depth {self.depth}, "
+                              f"latent_dim {self.latent_dim}); at most {MAX_PARAMETERS / 1e6:,.0f} M are allowed")
+        features = estimate_feature_elements(self)
+        if features > MAX_FEATURE_ELEMENTS:
+            raise ConfigError(f"the model's largest feature map would hold {features:,} values per image "
+                              f"(base_channels {self.base_channels} at {self.image_size} px); at most "
+                              f"{MAX_FEATURE_ELEMENTS:,} are allowed, or a batch would not fit in memory")
+
+
+def estimate_parameters(config: ModelConfig) -> int:
+    """The parameter count of the network `trainer.models.build_model(config)` builds, from the config alone.
+
+    Pure arithmetic, so a size can be refused before anything is allocated; tests compare it with a real model.
+    """
+    stages = [min(config.base_channels * 2 ** i, config.max_channels) for i in range(config.depth)]
+    norm = 2 if config.norm in ("group", "batch") else 0       # weight and bias per channel
+    total, in_ch = 0, config.channels
+    kernel = 16 if config.downsample == "stride" else 9
+    for out_ch in stages:                                      # encoder
+        total += in_ch * out_ch * kernel + out_ch + norm * out_ch
+        in_ch = out_ch
+    flat = stages[-1] * (config.image_size >> config.depth) ** 2
+    heads = 2 if config.family == "vae" else 1
+    latent = config.latent_dim
+    total += flat * heads * latent + heads * latent            # to_latent
+    if config.latent_fc:
+        total += latent * latent + latent
+    total += latent * flat + flat                              # from_latent
+    channels = stages[::-1]
+    kernel = 16 if config.upsample == "transpose" else 9
+    for in_ch, out_ch in zip(channels, channels[1:] + [channels[-1]]):   # decoder
+        total += in_ch * out_ch * kernel + out_ch + norm * out_ch
+    total += channels[-1] * config.channels * 9 + config.channels     # to_image
+    return total
+
+
+def estimate_feature_elements(config: ModelConfig) -> int:
+    """The largest activation of one image in the network (values), from the config alone: it sets the memory a
+    batch needs in training, evaluation and the explorer."""
+    largest, size = 0, config.image_size
+    for i, channels in enumerate(min(config.base_channels * 2 ** i, config.max_channels) for i in range(config.depth)):
+        full = size >> i                          # a max-pool stage convolves at full size before pooling
+        conv_size = full if config.downsample == "maxpool" else full // 2
+        largest = max(largest, channels * conv_size ** 2)
+        # the decoder's mirror stage up-samples to the same size (then convolves)
+        largest = max(largest, channels * full ** 2 if i else channels * size ** 2)
+    return largest
 
 
 @dataclass
@@ -72,7 +130,13 @@ class DataConfig:
         _check_choice("image_size", self.image_size, IMAGE_SIZES)
         if not 0.0 < self.test_fraction < 1.0:
             raise ConfigError(f"test_fraction must be between 0 and 1, got {self.test_fraction}")
-        _check_range("synthetic_count", self.synthetic_count, 2, 10_000_000)
+        _check_range("synthetic_count", self.synthetic_count, 2, MAX_SYNTHETIC_COUNT)
+        # The faces are held in memory as uint8 (count x 3 x size x size), plus float rendering buffers.
+        size_bytes = self.synthetic_count * 3 * self.image_size ** 2
+        if size_bytes > MAX_SYNTHETIC_BYTES:
+            raise ConfigError(f"synthetic_count {self.synthetic_count} at {self.image_size} px needs "
+                              f"{size_bytes / 2**30:.1f} GiB of memory; at most {MAX_SYNTHETIC_BYTES / 2**30:.0f} GiB "
+                              f"are allowed (use fewer faces or a smaller image size)")
 
     @property
     def is_synthetic(self) -> bool:
@@ -118,6 +182,11 @@ class TrainConfig:
         _check_range("batch_size", self.batch_size, 1, 65536)
         _check_range("max_steps", self.max_steps, 0, 10**9)
         _check_range("kl_warmup_steps", self.kl_warmup_steps, 0, 10**9)
+        _check_range("eval_every_steps", self.eval_every_steps, 0, 10**9)
+        _check_range("log_every_steps", self.log_every_steps, 1, 10**9)
+        _check_range("threads", self.threads, 0, 1024)
+        _check_range("n_preview", self.n_preview, 1, 256)
+        _check_range("n_samples", self.n_samples, 1, 1024)
         if not 0.0 <= self.time_budget_minutes <= 100_000:
             raise ConfigError(f"time budget must be between 0 and 100000 minutes, got {self.time_budget_minutes}")
         if not 0.0 < self.lr < 1.0:
@@ -135,8 +204,11 @@ class TrainConfig:
         _check_choice("recon_loss", self.recon_loss, ("mse", "bce", "gaussian"))
         _check_choice("precision", self.precision, ("auto", "bf16", "fp32"))
         _check_choice("channels_last", self.channels_last, ("auto", "on", "off"))
-        if "/" in self.run_name or self.run_name.startswith("."):
+        if "/" in self.run_name or "\\" in self.run_name or "\0" in self.run_name or self.run_name.startswith("."):
             raise ConfigError(f"run name {self.run_name!r} must be a plain folder name")
+        if len(self.run_name.encode()) > 200:
+            raise ConfigError(f"run name {self.run_name[:30]!r}... is {len(self.run_name.encode())} bytes long; "
+                              f"at most 200 are allowed")
 
 
 @dataclass
@@ -219,5 +291,7 @@ def _check_choice(name: str, value: Any, choices: tuple) -> None:
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")

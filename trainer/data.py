@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from .interruptible import run_interruptibly
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1            # bump when preprocessing changes, so old caches are not reused
+CACHE_VERSION = 2            # bump when preprocessing changes, so old caches are not reused
 MAX_WARNED_PATHS = 5
 
 
@@ -57,15 +58,16 @@ class FaceDataset:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("VAE_EXPLORER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vae-face-explorer")
-    return Path(base) / "datasets"
+    from .derived import cache_root
+    return cache_root() / "datasets"
 
 
 def load_dataset(config: DataConfig) -> FaceDataset:
     """The data set a config names, from the disk cache when it is current."""
+    from .cache import remove_stale_temporaries
     config.validate()
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    remove_stale_temporaries(cache_root)
     if config.is_synthetic:
         return _load_synthetic(config, cache_root)
     return _load_folder(config, cache_root)
@@ -80,14 +82,30 @@ def load_dataset_interruptibly(config: DataConfig, should_stop: Callable[[], boo
 # ---------------------------------------------------------------- folders
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files below a folder, sorted; hidden files and folders and other extensions are ignored."""
-    found = []
+    """Image files below a folder, sorted; hidden files and folders and other extensions are ignored.
+
+    Only regular files (or links to them) count: a FIFO would block reading forever, and a dangling link or a
+    link loop cannot be read. Those are left out with one warning.
+    """
+    found, odd = [], []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
             if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                found.append(Path(root) / name)
+                path = Path(root) / name
+                (found if _is_regular_file(path) else odd).append(path)
+    if odd:
+        shown = "; ".join(str(p) for p in sorted(odd)[:MAX_WARNED_PATHS])
+        log.warning("skipped %d image name(s) in %s that are not regular files (dangling or looping links, "
+                    "pipes, devices), e.g. %s", len(odd), folder, shown)
     return sorted(found)
+
+
+def _is_regular_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)      # follows links; a loop or a dangling link raises
+    except (OSError, ValueError):
+        return False
 
 
 def split_by_path(paths: list[Path], root: Path, test_fraction: float) -> tuple[list[Path], list[Path]]:
@@ -114,13 +132,18 @@ def _load_folder(config: DataConfig, cache_root: Path) -> FaceDataset:
     if not train_paths and not test_paths:
         raise DataError(f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) found in {folder}")
     key = _folder_key(folder, train_paths, test_paths, config.image_size)
-    cached = _read_cache(cache_root / key)
+    cached = _read_cache(cache_root / key, config.image_size)
+    if cached is not None and _any_now_readable(cached["meta"].get("skipped_paths", []), config.image_size):
+        log.info("a file skipped before can be read now; decoding %s again", folder)
+        cached = None
     if cached is None:
-        arrays, skipped = {}, []
+        arrays, skipped, skipped_paths = {}, [], []
         for split, paths in (("train", train_paths), ("test", test_paths)):
             arrays[split], bad = decode_images(paths, config.image_size)
             skipped += bad
-        cached = {**arrays, "meta": {"source": str(folder), "skipped": skipped}}
+            skipped_paths += _failed_paths(paths, bad)
+        cached = {**arrays, "meta": {"source": str(folder), "skipped": skipped, "skipped_paths": skipped_paths,
+                                     "n_train": len(arrays["train"]), "n_test": len(arrays["test"])}}
         _write_cache(cache_root / key, cached)
     skipped = cached["meta"]["skipped"]
     if skipped:
@@ -161,12 +184,32 @@ def decode_images(paths: list[Path], size: int) -> tuple[np.ndarray, list[str]]:
     return np.ascontiguousarray(images), bad
 
 
+def _failed_paths(paths: list[Path], messages: list[str]) -> list[str]:
+    """The files the 'path: reason' messages of decode_images name, so a later load can try them again."""
+    return [str(p) for p in paths if any(m.startswith(f"{p}: ") for m in messages)]
+
+
+def _any_now_readable(paths: list[str], size: int) -> bool:
+    """Whether a file that failed to decode before decodes now (its permissions were fixed, a mount came back)."""
+    for path in paths[:100]:           # a folder with many broken files should not re-check them all each run
+        try:
+            load_image(Path(path), size)
+            return True
+        except (ImageDecodeError, OSError, ValueError):
+            continue
+    return False
+
+
 def _folder_key(folder: Path, train: list[Path], test: list[Path], size: int) -> str:
     digest = hashlib.sha256(f"folder v{CACHE_VERSION} {folder.resolve()} {size}\n".encode())
     for split, paths in (("train", train), ("test", test)):
         for path in paths:
-            stat = path.stat()
-            digest.update(f"{split} {path.relative_to(folder)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+            try:
+                info = path.stat()
+                entry = f"{info.st_size} {info.st_mtime_ns} {info.st_mode}"
+            except OSError:          # vanished since it was listed: it will be skipped when decoding
+                entry = "missing"
+            digest.update(f"{split} {path.relative_to(folder)} {entry}\n".encode())
     return "folder-" + digest.hexdigest()[:24]
 
 
@@ -180,14 +223,14 @@ def _load_synthetic(config: DataConfig, cache_root: Path) -> FaceDataset:
     key_text = (f"synthetic v{CACHE_VERSION} r{synthetic.RENDERER_VERSION} n{config.synthetic_count} "
                 f"t{n_test} s{config.synthetic_seed} px{config.image_size}")
     key = "synthetic-" + hashlib.sha256(key_text.encode()).hexdigest()[:24]
-    cached = _read_cache(cache_root / key)
+    cached = _read_cache(cache_root / key, config.image_size, need_factors=True)
     if cached is None:
         # Train/test split by index: the last n_test indices are the test set.
         images, factors = synthetic.make_synthetic_faces(config.synthetic_count, seed=config.synthetic_seed,
                                                          image_size=config.image_size)
         cached = {"train": images[:n_train], "test": images[n_train:],
                   "train_factors": factors[:n_train], "test_factors": factors[n_train:],
-                  "meta": {"source": "synthetic", "skipped": []}}
+                  "meta": {"source": "synthetic", "skipped": [], "n_train": n_train, "n_test": n_test}}
         _write_cache(cache_root / key, cached)
     return FaceDataset(train=torch.from_numpy(cached["train"]), test=torch.from_numpy(cached["test"]),
                        source="synthetic", train_factors=cached["train_factors"],
@@ -200,8 +243,14 @@ def _load_synthetic(config: DataConfig, cache_root: Path) -> FaceDataset:
 _ARRAYS = ("train", "test", "train_factors", "test_factors")
 
 
-def _read_cache(folder: Path) -> dict | None:
-    """The cached arrays, or None when absent or unreadable (then it is rebuilt)."""
+class _BadCache(ValueError):
+    """A cache entry does not hold what its meta.json and the config say."""
+
+
+def _read_cache(folder: Path, image_size: int, need_factors: bool = False) -> dict | None:
+    """The cached arrays, or None when absent, unreadable or not matching (then it is rebuilt)."""
+    if not folder.exists():
+        return None
     try:
         meta = json.loads((folder / "meta.json").read_text())
         result = {"meta": meta}
@@ -209,15 +258,41 @@ def _read_cache(folder: Path) -> dict | None:
             path = folder / f"{name}.npy"
             if path.exists():
                 result[name] = np.load(path, allow_pickle=False)
-        return result
-    except (OSError, ValueError) as error:
-        if folder.exists():
-            log.warning("ignoring damaged data cache %s (%s); rebuilding it", folder, error)
+        _check_cache(result, image_size, need_factors)
+    except (OSError, ValueError, EOFError) as error:
+        log.warning("ignoring damaged data cache %s (%s); rebuilding it", folder, error)
         return None
+    try:
+        os.utime(folder / "meta.json")       # the last use, for pruning the least recently used
+    except OSError:
+        pass
+    return result
+
+
+def _check_cache(cached: dict, image_size: int, need_factors: bool) -> None:
+    meta = cached["meta"]
+    if not isinstance(meta, dict) or not isinstance(meta.get("skipped"), list) \
+            or not isinstance(meta.get("source"), str):
+        raise _BadCache("meta.json is not a mapping with 'source' and 'skipped'")
+    for split in ("train", "test"):
+        images = cached.get(split)
+        if images is None:
+            raise _BadCache(f"{split}.npy is missing")
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3 \
+                or images.shape[2:] != (image_size, image_size):
+            raise _BadCache(f"{split}.npy is {images.dtype} {images.shape}, not uint8 N x 3 x {image_size} x "
+                            f"{image_size}")
+        if meta.get(f"n_{split}") != len(images):
+            raise _BadCache(f"{split}.npy has {len(images)} images, meta.json says {meta.get(f'n_{split}')}")
+        factors = cached.get(f"{split}_factors")
+        if need_factors and (factors is None or factors.ndim != 2 or len(factors) != len(images)):
+            raise _BadCache(f"{split}_factors.npy is missing or does not match {split}.npy")
 
 
 def _write_cache(folder: Path, arrays: dict) -> None:
     """Write into a temporary folder, then rename, so a crash never leaves a half-written cache."""
+    from .cache import prune_datasets
+    tmp = None
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp", dir=folder.parent))
@@ -228,5 +303,9 @@ def _write_cache(folder: Path, arrays: dict) -> None:
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
-    except OSError as error:   # a read-only cache only costs speed
+    except OSError as error:   # a read-only or full cache only costs speed
         log.warning("could not write data cache %s: %s", folder, error)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    prune_datasets(folder.parent, keep=folder)

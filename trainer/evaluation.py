@@ -57,9 +57,12 @@ def sampler_choice_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset,
 
 
 def latent_stats_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu"):
-    """LatentStats of the test split (factors included on synthetic data)."""
+    """LatentStats of the test split (factors included on synthetic data); None with fewer than 2 test images,
+    where spreads and directions are undefined."""
     from .latent import compute_latent_stats, encode_dataset
 
+    if len(dataset.test) < 2:
+        return None
     images = dataset.test[:STATS_MAX_IMAGES]
     factors = dataset.test_factors[:STATS_MAX_IMAGES] if dataset.test_factors is not None else None
     model = checkpoint.model.to(device)
@@ -73,20 +76,30 @@ def latent_stats_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device:
 
 def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str | torch.device = "cpu",
                              also_update: Iterable[Path | str] = (), store: bool = True, faces: bool = False) -> dict:
-    """Evaluate a checkpoint; with `store`, write the report and latent statistics into it (and `also_update`).
+    """Evaluate a checkpoint and its latent statistics. With `store`, write them into it (and `also_update`): the
+    training loop does so for the checkpoints it just wrote. Without, they go to the derived-results cache
+    (trainer.derived), so reading the checkpoint leaves the file unchanged.
 
     With `faces`, the report also holds "faces": face_metrics_for() (needs the faces extra)."""
+    from .derived import store_derived
+
     checkpoint = load_checkpoint(path)
     report = evaluate_loaded(checkpoint, dataset, device)
     if faces:      # of the samples a user sees by default: from the sampler the evaluation chose
         chosen = SamplerChoice.from_dict(report.get("sampler"))
         report["faces"] = face_metrics_for(checkpoint, dataset, device,
                                            sampler=chosen.default if chosen is not None else FACE_SAMPLER)
+    stats = latent_stats_for(checkpoint, dataset, device)
+    stats = stats.to_dict() if stats is not None else None
+    if stats is None:
+        report["notes"] = [*report.get("notes", []), f"latent statistics skipped: the test split has "
+                                                     f"{len(dataset.test)} image; they need at least 2"]
     if store:
-        stats = latent_stats_for(checkpoint, dataset, device).to_dict()
         for target in [path, *also_update]:
             if Path(target).exists():
                 update_checkpoint(target, eval=report, latent_stats=stats)
+    else:
+        store_derived(checkpoint.content_hash, eval=report, latent_stats=stats)
     return report
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoint import LoadedCheckpoint, read_checkpoint, save_checkpoint, weights_hash
+from .checkpoint import LoadedCheckpoint
 from .device import cpu_has_fast_bf16
 from .latent import LatentStats, encode_dataset, lerp, slerp
 from .models import FaceModel
@@ -366,7 +366,7 @@ class PreparedLatents:
     data: LatentData
     stats: LatentStats | None = None  # computed here; None when the checkpoint had them
     stats_note: str = ""
-    stored: bool = False              # the new statistics were written into the checkpoint
+    stored: bool = False              # the new statistics were kept for the next load (trainer.derived)
 
 
 def prepare_latents(checkpoint: LoadedCheckpoint, compute_stats: bool, store: bool = True,
@@ -462,19 +462,14 @@ class _Reporter:
 
 
 def store_latent_stats(checkpoint: LoadedCheckpoint, stats: dict) -> bool:
-    """Write latent statistics into the checkpoint file, unless the file now holds other weights.
+    """Keep latent statistics for the next time this checkpoint is opened, without changing the file.
 
-    A training run may have replaced best.pt since it was opened; writing our older payload back would undo that.
-    Returns whether the file was updated. Unwritable files are left alone (the statistics stay in memory).
+    They go to the derived-results cache under the SHA-256 of the bytes that were loaded (trainer.derived), so
+    they are found again for exactly that content; if training replaced the file meanwhile, the new file does not
+    pick up statistics of the old weights. Returns whether they were stored.
     """
-    from .checkpoint import CheckpointError
+    from .derived import store_derived
 
-    try:
-        payload = read_checkpoint(checkpoint.path)
-        if weights_hash(payload["model_state"]) != weights_hash(checkpoint.model.state_dict()):
-            return False
-        payload["latent_stats"] = stats
-        save_checkpoint(checkpoint.path, payload)
-    except (CheckpointError, OSError):
+    if not checkpoint.content_hash:
         return False
-    return True
+    return store_derived(checkpoint.content_hash, latent_stats=stats)

@@ -14,7 +14,7 @@ import torch
 
 from . import device as devices
 from .budget import REPLAN_EVERY_STEPS, TimeBudget, count_evaluations
-from .checkpoint import make_payload, read_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, make_payload, read_checkpoint, save_checkpoint
 from .config import ConfigError, RunConfig
 from .control import StopRequested, TrainingControl
 from .data import FaceDataset, load_dataset
@@ -24,7 +24,7 @@ from .events import (CheckpointSaved, EvalMetrics, EventSink, Preview, RunFinish
 from .losses import kl_divergence, kl_per_dimension, reconstruction_loss, total_correlation
 from .models import FaceModel, build_model
 from .previews import PreviewSet, save_prediction_grids
-from .rundir import RunDirectory
+from .rundir import RunDirectory, check_runs_dir
 from .supervision import check_supervisable, factor_alignment_loss, gaussianized_targets, labeled_mask
 
 
@@ -48,8 +48,11 @@ def train(config: RunConfig, events: EventSink | None = None, control: TrainingC
           dataset: FaceDataset | None = None) -> RunResult:
     """Train a model as `config` says; with `resume`, continue the run in that run directory."""
     run = _TrainingRun(config, events or (lambda event: None), control or TrainingControl(), dist)
-    run.setup(dataset, Path(resume) if resume else None)
-    return run.execute()
+    try:
+        run.setup(dataset, Path(resume) if resume else None)
+        return run.execute()
+    finally:
+        run.release()
 
 
 def resume_config(run_dir: Path | str, **train_overrides) -> RunConfig:
@@ -73,6 +76,8 @@ class _TrainingRun:
         self.best_val = math.inf
         self.best_step = None
         self.last_saved_step = None
+        self.validated_step = None
+        self.run_dir: RunDirectory | None = None
 
     # ------------------------------------------------------------ setup
     def setup(self, dataset: FaceDataset | None, resume: Path | None) -> None:
@@ -85,6 +90,12 @@ class _TrainingRun:
         devices.tune_backends(self.device)
         self.precision = devices.resolve_precision(tc.precision, self.device)
         self.channels_last = devices.resolve_channels_last(tc.channels_last, self.device)
+        if self.dist.is_main:       # a bad output location fails now, not after the data has loaded
+            if resume:
+                self.run_dir = RunDirectory.open(resume)
+                self.run_dir.lock()
+            else:
+                check_runs_dir(tc.runs_dir)
         self.data = dataset if dataset is not None else self._load_data()
         world = self.dist.world_size
         # The batch is the global one (split over the processes); a data set smaller than one batch gets the
@@ -109,7 +120,10 @@ class _TrainingRun:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.previews = PreviewSet.create(self.data.test, self.config.model.latent_dim, tc.n_preview,
                                           tc.n_samples, seed=tc.seed)
-        self.run_dir = RunDirectory.open(resume) if resume else self._create_run_dir()
+        if resume:
+            self.run_dir = self.run_dir or RunDirectory.open(resume)
+        else:
+            self.run_dir = self._create_run_dir()
         if resume:
             self._restore(self.run_dir.last_checkpoint)
         self.train_model = self._wrap_model()
@@ -145,13 +159,21 @@ class _TrainingRun:
 
     def _create_run_dir(self) -> RunDirectory:
         name = self.tc.run_name or f"{self.config.model.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        created = None
         if self.dist.is_main:
-            name = RunDirectory.create(self.tc.runs_dir, name).path.name
+            created = RunDirectory.create(self.tc.runs_dir, name)
+            created.lock()
+            name = created.path.name
         # Rank 0 may have added "-2" to a taken name, and another rank's clock may read another second.
         name = self.dist.broadcast_object(name)
         self.config.train = replace(self.tc, run_name=name)
         self.tc = self.config.train
-        return RunDirectory(Path(self.tc.runs_dir) / name)
+        return created or RunDirectory(Path(self.tc.runs_dir) / name)
+
+    def release(self) -> None:
+        """Let other processes open the run again (the OS would also drop the lock when this process ends)."""
+        if self.run_dir is not None:
+            self.run_dir.unlock()
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cls = torch.optim.AdamW if self.tc.optimizer == "adamw" else torch.optim.Adam
@@ -175,9 +197,23 @@ class _TrainingRun:
 
     def _restore(self, path: Path) -> None:
         payload = read_checkpoint(path)
+        for key in ("optimizer_state", "scheduler_state", "step"):
+            if key not in payload:
+                raise CheckpointError(path, f"has no {key.replace('_', ' ')} (it may have been exported for "
+                                            f"inference), so training cannot resume from it; start a new run")
+        stored = RunConfig.from_dict(payload["config"])
+        self._check_resume_changes(path, stored)
         self.model.load_state_dict(payload["model_state"])
-        self.optimizer.load_state_dict(payload["optimizer_state"])
-        self.scheduler.load_state_dict(payload["scheduler_state"])
+        try:
+            self.optimizer.load_state_dict(payload["optimizer_state"])
+            self.scheduler.load_state_dict(payload["scheduler_state"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as error:
+            raise CheckpointError(path, f"its optimizer state does not fit the model ({error}); "
+                                        f"training cannot resume from it") from None
+        # The scheduler's state holds the learning rate of the earlier session; a resume may change it.
+        self.scheduler.base_lrs = [self.tc.lr for _ in self.optimizer.param_groups]
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = self.tc.lr
         self.step = int(payload["step"])
         self.last_saved_step = self.step      # last.pt of the earlier session is the last good checkpoint
         self.best_val = float(payload.get("best_val_loss", math.inf))
@@ -187,6 +223,23 @@ class _TrainingRun:
             torch.set_rng_state(rng["torch"])
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
+        for group in self.optimizer.param_groups:      # this session's lr at the restored step
+            group["lr"] = self.tc.lr * self._lr_factor(self.step)
+
+    def _check_resume_changes(self, path: Path, stored: RunConfig) -> None:
+        """Refuse a resume that changes the model or the data; log the training settings that changed."""
+        if stored.model != self.config.model:
+            raise ConfigError(f"{path}: the model settings differ from the run's; a resume cannot change the "
+                              f"model's shape (start a new run instead)")
+        if not _same_data(stored.data, self.config.data):
+            raise ConfigError(f"{path}: the data settings differ from the run's; a resume must train on the "
+                              f"same data (start a new run instead)")
+        if not self.dist.is_main:
+            return
+        for name, before in stored.train.__dict__.items():
+            after = getattr(self.tc, name)
+            if after != before and name not in ("run_name", "runs_dir"):
+                self.run_dir.log_line(f"resume: {name} {before} -> {after}")
 
     # ------------------------------------------------------------ the loop
     def execute(self) -> RunResult:
@@ -205,11 +258,24 @@ class _TrainingRun:
         except BaseException as error:
             self._finish("failed", f"{type(error).__name__}: {error}")
             raise
-        final_eval = self._final_evaluation() if self.tc.final_eval else None
+        final_eval = self._final_evaluation_or_note() if self.tc.final_eval else None
         message = f"finished {self.step} steps"
         if self.budget is not None:
             message += (f" in {self.budget.elapsed() / 60:.2f} of {self.tc.time_budget_minutes:g} budgeted minutes")
         return self._finish("completed", message, final_eval)
+
+    def _final_evaluation_or_note(self) -> dict | None:
+        """The training itself succeeded and its checkpoints are saved: a failing final evaluation is logged,
+        not allowed to turn the run into a crash without a "finished" record."""
+        try:
+            return self._final_evaluation()
+        except CheckpointError:
+            raise
+        except (ValueError, RuntimeError, ArithmeticError) as error:
+            if self.dist.is_main:
+                self.run_dir.log_line(f"final evaluation failed ({type(error).__name__}: {error}); the checkpoints "
+                                      f"are kept; run `vae-train eval` on best.pt to retry")
+            return None
 
     def _run_steps(self) -> None:
         tc = self.tc
@@ -237,7 +303,9 @@ class _TrainingRun:
                     next_preview = time.monotonic() + tc.preview_every_s
                 if tc.eval_every_steps and self.step % tc.eval_every_steps == 0:
                     self._evaluate(epoch)
-            if self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps:
+            # The periodic validation may just have run at this very step (eval_every divides the epoch).
+            if (self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps) \
+                    and self.validated_step != self.step:
                 self._evaluate(epoch)
 
     def _wait_if_paused(self, timer: "_Throughput") -> None:
@@ -394,6 +462,7 @@ class _TrainingRun:
             self._plan_budget()
 
     def _validate_and_save(self, epoch: int) -> None:
+        self.validated_step = self.step
         val_loss, recon, kl, kl_dims = self._validate()
         if not math.isfinite(val_loss):
             raise NonFiniteLossError(f"the validation loss became {val_loss} at step {self.step}; the run was "
@@ -455,6 +524,8 @@ class _TrainingRun:
             self.run_dir.log_line("final evaluation skipped: stop requested")
             return None
         self.run_dir.log_line(f"final evaluation took {time.monotonic() - started:.1f} s")
+        for note in report.get("notes", []):
+            self.run_dir.log_line(f"final evaluation: {note}")
         self.run_dir.write_json("eval.json", report)
         self.run_dir.log_metrics({"type": "final", "time": time.time(), "step": self.step, **report})
         return report
@@ -463,14 +534,25 @@ class _TrainingRun:
         best = self.run_dir.best_checkpoint if self.run_dir.best_checkpoint.exists() else None
         last = self.run_dir.last_checkpoint if self.run_dir.last_checkpoint.exists() else None
         if self.dist.is_main:
-            self.run_dir.log_line(f"{status}: {message}")
-            self.run_dir.log_metrics({"type": "finished", "time": time.time(), "status": status,
-                                      "message": message, "step": self.step})
+            try:
+                self.run_dir.log_line(f"{status}: {message}")
+                self.run_dir.log_metrics({"type": "finished", "time": time.time(), "status": status,
+                                          "message": message, "step": self.step})
+            except OSError:         # e.g. the disk is full: the error being reported matters more than the log
+                pass
             self.emit(RunFinished(status=status, message=message, step=self.step, run_dir=str(self.run_dir.path),
                                   best_checkpoint=str(best) if best else None,
                                   last_checkpoint=str(last) if last else None, final_eval=final_eval))
         return RunResult(status=status, message=message, run_dir=self.run_dir.path, step=self.step,
                          best_checkpoint=best, last_checkpoint=last, final_eval=final_eval)
+
+
+def _same_data(a, b) -> bool:
+    """Whether two DataConfigs name the same images (where their cache lives does not matter)."""
+    def key(config):
+        source = config.source if config.is_synthetic else str(Path(config.source).expanduser().resolve())
+        return replace(config, source=source, cache_dir=None)
+    return key(a) == key(b)
 
 
 def _check_batch_splits(batch_size: int, world_size: int) -> None:

@@ -37,9 +37,15 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
     `sampler` "default" uses the one the checkpoint's evaluation chose (trainer.samplers.choose_sampler), or
     chooses it now from the data; `say` receives one line naming the sampler used.
     """
+    from .config import ConfigError
     from .latent import decode_latents, encode_dataset
     from .samplers import make_sampler
 
+    if n_recon < 0 or n_samples < 0:
+        raise ConfigError(f"the number of reconstructions and samples must be 0 or more, got {n_recon} and "
+                          f"{n_samples}")
+    if not temperature > 0:
+        raise ConfigError(f"the sampling temperature must be positive, got {temperature}")
     checkpoint = load_checkpoint(checkpoint_path)
     data_config = checkpoint.config.data
     if data is not None:

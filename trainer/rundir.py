@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -15,32 +16,103 @@ class RunDirError(Exception):
     """A run directory is missing or unusable."""
 
 
+class OutputPathError(Exception):
+    """A place the user asked us to write to cannot be written (checked before the work starts)."""
+
+
+LOCK_NAME = ".lock"            # held (flock) by the process writing the run
+OWNER_NAME = ".lock.pid"       # that process's pid, for the message a second process shows
+MAX_NAME_LENGTH = 200          # file systems allow 255 bytes; leave room for "-2" and suffixes
+
+
 class RunDirectory:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.checkpoints = self.path / "checkpoints"
         self.predictions = self.path / "predictions"
+        self._lock = None
 
     @classmethod
     def create(cls, runs_dir: Path | str, name: str) -> "RunDirectory":
-        """A new folder runs_dir/name, with -2, -3... appended when the name is taken."""
+        """A new folder runs_dir/name, with -2, -3... appended when the name is taken.
+
+        The name is claimed by mkdir itself (it fails when the folder exists), so processes creating runs at the
+        same moment each get their own folder.
+        """
         runs_dir = Path(runs_dir)
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        candidate, n = runs_dir / name, 2
-        while candidate.exists():
-            candidate, n = runs_dir / f"{name}-{n}", n + 1
-        run = cls(candidate)
-        run.checkpoints.mkdir(parents=True)
-        run.predictions.mkdir()
-        return run
+        check_runs_dir(runs_dir)
+        try:
+            runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputPathError(f"cannot create the runs folder {runs_dir}: {error.strerror}") from None
+        for n in range(1, 10_000):
+            candidate = runs_dir / (name if n == 1 else f"{name}-{n}")
+            try:
+                candidate.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as error:
+                raise RunDirError(f"cannot create the run folder {candidate}: {error.strerror}") from None
+            run = cls(candidate)
+            run.checkpoints.mkdir()
+            run.predictions.mkdir()
+            return run
+        raise RunDirError(f"cannot create a run folder named {name} in {runs_dir}: 10000 names are taken")
 
     @classmethod
     def open(cls, path: Path | str) -> "RunDirectory":
         run = cls(Path(path))
+        if run.path.exists() and not run.path.is_dir():
+            raise RunDirError(f"{path} is a file, not a run directory")
         if not (run.last_checkpoint.exists() or run.best_checkpoint.exists()):
             raise RunDirError(f"{path} is not a run directory with a checkpoint (checkpoints/last.pt is missing)")
         run.predictions.mkdir(exist_ok=True)
         return run
+
+    def lock(self) -> None:
+        """Claim the run for this process until `unlock()` (or the process ends: the OS drops the lock).
+
+        Raises RunDirError naming the holder when another process writes the run. Temporary files left by a
+        writer that was killed are removed once the lock is held: no one else can be writing them.
+        """
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.path / LOCK_NAME))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise RunDirError(f"run {self.path} is in use by another process (pid {self._owner()}); wait for it "
+                              f"to finish or stop it first") from None
+        except OSError as error:
+            raise RunDirError(f"cannot lock the run {self.path}: {error.strerror}") from None
+        self._lock = lock
+        try:
+            (self.path / OWNER_NAME).write_text(f"{os.getpid()}\n")
+        except OSError:
+            pass
+        self.remove_stale_temporary_files()
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _owner(self) -> str:
+        try:
+            return (self.path / OWNER_NAME).read_text().strip() or "?"
+        except OSError:
+            return "?"
+
+    def remove_stale_temporary_files(self) -> list[Path]:
+        """Delete checkpoints/*.tmp (a checkpoint write interrupted by kill -9 or a crash). Call with the lock."""
+        removed = []
+        for tmp in self.checkpoints.glob("*.tmp"):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass
+        return removed
 
     @property
     def last_checkpoint(self) -> Path:
@@ -74,6 +146,54 @@ class RunDirectory:
         path = self.predictions / name
         Image.fromarray(grid_hwc).save(path)
         return path
+
+
+def check_runs_dir(runs_dir: Path | str) -> None:
+    """Make sure run folders can be created in runs_dir, before any data is loaded (nothing is created)."""
+    check_output_folder(runs_dir, "the runs folder")
+
+
+def check_output_file(path: Path | str, what: str = "output file") -> None:
+    """Make sure a file can be written at path: not a folder, and its folder exists or can be made, writable."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputPathError(f"{what} {path} is a folder; give a file name (e.g. {path / 'out'})")
+    if len(path.name.encode()) > 255:
+        raise OutputPathError(f"{what} name {path.name[:40]}... is too long (at most 255 bytes)")
+    check_output_folder(path.parent, what=f"the folder of the {what}")
+
+
+def check_output_folder(folder: Path | str, what: str = "output folder") -> None:
+    """Make sure files can be written into folder, or that it can be created; creates nothing."""
+    folder = Path(folder)
+    for part in folder.parts:
+        if len(part.encode()) > 255:
+            raise OutputPathError(f"cannot create {what} {folder}: the name {part[:40]}... is too long")
+    existing = folder
+    while not existing.exists():
+        if existing.is_symlink():            # a dangling link: mkdir would fail on it
+            raise OutputPathError(f"cannot create {what} {folder}: {existing} is a broken link")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(f"{what} {folder} cannot be created: {existing} is a file, not a folder")
+    problem = _write_problem(existing)
+    if problem and existing == folder:
+        raise OutputPathError(f"cannot write to {what} {folder}: {problem}")
+    if problem:
+        raise OutputPathError(f"cannot create {what} {folder}: {existing} does not allow it ({problem})")
+
+
+def _write_problem(folder: Path) -> str:
+    """Why files cannot be created in folder ("" when they can). A probe file is created and deleted: permission
+    bits alone miss read-only mounts, /proc and what root may do."""
+    import tempfile
+    try:
+        fd, name = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as error:
+        return error.strerror or str(error)
+    return ""
 
 
 def read_metrics(path: Path | str) -> list[dict]:

@@ -172,7 +172,7 @@ class ExplorerPanel(QWidget):
             return None, "The stored latent statistics are unreadable; computing them again..."
         if stats.latent_dim != checkpoint.model.latent_dim:
             return None, "The stored latent statistics do not fit this model; computing them again..."
-        return stats, f"Latent statistics of {stats.n_samples} encoded test images (stored in the checkpoint)."
+        return stats, f"Latent statistics of {stats.n_samples} encoded test images (stored with the checkpoint)."
 
     @Slot(object)
     def _on_latents_prepared(self, result: PreparedLatents) -> None:
@@ -181,7 +181,7 @@ class ExplorerPanel(QWidget):
         if result.stats is not None:
             note = result.stats_note[0].upper() + result.stats_note[1:] + "."
             if result.stored:
-                note += " Stored in the checkpoint, so the next load is instant."
+                note += " Kept for this checkpoint (the file is unchanged), so the next load is instant."
             self.info.show_stats_note(note)
             untouched = np.array_equal(self.state.z, self.state.mean_latent())
             self.state.set_stats(result.stats, note)

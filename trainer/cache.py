@@ -1,0 +1,94 @@
+"""The app's cache folder: decoded data sets (datasets/) and derived checkpoint results (derived/).
+
+Everything in it can be rebuilt; `vae-train cache` shows it and `vae-train cache --clear` empties it. Old data
+sets are pruned (least recently used first) when the data caches grow beyond MAX_DATASET_CACHE_BYTES.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from .derived import cache_root
+
+log = logging.getLogger(__name__)
+
+MAX_DATASET_CACHE_BYTES = 20 * 2**30
+STALE_TEMP_SECONDS = 15 * 60      # a temporary entry this old has no live writer (writes take seconds)
+
+
+def folder_size(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def cache_summary(root: Path | None = None) -> str:
+    """Where the caches are and how much they hold, one line each."""
+    root = root or cache_root()
+    lines = [f"cache folder: {root}"]
+    for name, what in (("datasets", "decoded data sets"), ("derived", "evaluation results and latent statistics")):
+        folder = root / name
+        entries = len(list(folder.iterdir())) if folder.is_dir() else 0
+        lines.append(f"  {name}/: {entries} entries, {folder_size(folder) / 1e6:.1f} MB ({what})")
+    return "\n".join(lines)
+
+
+def clear_cache(root: Path | None = None) -> int:
+    """Delete the data and results caches; returns the bytes freed."""
+    root = root or cache_root()
+    freed = 0
+    for name in ("datasets", "derived"):
+        folder = root / name
+        if folder.is_dir():
+            freed += folder_size(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+    return freed
+
+
+def remove_stale_temporaries(folder: Path, max_age_s: float = STALE_TEMP_SECONDS) -> None:
+    """Delete temporary entries (name contains '.tmp') a killed writer left behind; recent ones may be live."""
+    if not folder.is_dir():
+        return
+    now = time.time()
+    for entry in folder.iterdir():
+        if ".tmp" not in entry.name:
+            continue
+        try:
+            if now - entry.lstat().st_mtime < max_age_s:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink()
+        except OSError:
+            pass
+
+
+def prune_datasets(folder: Path, keep: Path | None = None, max_bytes: int = MAX_DATASET_CACHE_BYTES) -> None:
+    """Remove the least recently used data caches until the folder holds at most max_bytes (never `keep`)."""
+    if not folder.is_dir():
+        return
+    entries = []
+    for entry in folder.iterdir():
+        if entry.is_dir() and ".tmp" not in entry.name:
+            meta = entry / "meta.json"
+            used = meta.stat().st_mtime if meta.exists() else 0.0
+            entries.append((used, entry, folder_size(entry)))
+    total = sum(size for _, _, size in entries)
+    for _, entry, size in sorted(entries, key=lambda item: item[0]):
+        if total <= max_bytes:
+            break
+        if keep is not None and entry == keep:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        log.info("pruned the data cache %s (%.0f MB) to keep the cache under %.0f GB", entry, size / 1e6,
+                 max_bytes / 1e9)
+        total -= size

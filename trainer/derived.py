@@ -1,0 +1,91 @@
+"""Results derived from a checkpoint (an evaluation report, latent statistics), kept outside the checkpoint.
+
+Reading a checkpoint never changes it: `vae-train eval` and the explorer store what they compute in a small JSON
+file in the user's cache folder, named by the SHA-256 of the checkpoint's bytes. load_checkpoint() fills the
+fields the checkpoint lacks from it, so the results are found again for exactly that file and never for another
+file (a retrained best.pt has another hash). `vae-train cache --clear` removes them.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DERIVED_FIELDS = ("eval", "latent_stats")
+
+
+def cache_root() -> Path:
+    """The app's cache folder: data caches (datasets/) and derived results (derived/) live below it."""
+    base = os.environ.get("VAE_EXPLORER_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vae-face-explorer")
+    return Path(base)
+
+
+def derived_path(content_hash: str) -> Path:
+    return cache_root() / "derived" / f"{content_hash}.json"
+
+
+def read_derived(content_hash: str) -> dict[str, Any]:
+    """The derived results stored for a checkpoint's content ({} when none or unreadable)."""
+    if not content_hash:
+        return {}
+    try:
+        data = json.loads(derived_path(content_hash).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if k in DERIVED_FIELDS and isinstance(v, dict)}
+
+
+def merge_derived(payload: dict[str, Any], content_hash: str) -> None:
+    """Fill in derived fields the checkpoint itself lacks (what the file holds wins)."""
+    if all(payload.get(name) is not None for name in DERIVED_FIELDS):
+        return
+    for name, value in read_derived(content_hash).items():
+        if payload.get(name) is None:
+            payload[name] = value
+
+
+def store_derived(content_hash: str, **fields: Any) -> bool:
+    """Add fields (eval=..., latent_stats=...) to a checkpoint's derived results, atomically.
+
+    Returns whether they were written; an unwritable cache only costs recomputing them next time.
+    """
+    unknown = set(fields) - set(DERIVED_FIELDS)
+    if unknown:
+        raise ValueError(f"not a derived field: {', '.join(sorted(unknown))}")
+    path = derived_path(content_hash)
+    data = {**read_derived(content_hash), **{k: v for k, v in fields.items() if v is not None}}
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        from .cache import remove_stale_temporaries
+        remove_stale_temporaries(path.parent)          # left by a process killed mid-write
+        fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, default=_json_default)
+        os.replace(tmp, path)
+    except OSError as error:
+        log.warning("could not store derived results in %s: %s", path, error)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+    import torch
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().tolist()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return str(value)

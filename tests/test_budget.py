@@ -90,7 +90,8 @@ def test_tiny_run_ends_within_its_budget_with_the_schedule_at_its_end(tmp_path, 
     wall = time.monotonic() - started
     assert result.status == "completed", result.message
     assert 0.8 * budget_s <= wall <= 1.1 * budget_s, wall
-    assert steps[-1].step == steps[-1].total_steps == result.step
+    assert steps[-1].step == result.step
+    assert steps[-1].total_steps - result.step <= 1      # a plan renewed at the last validation may end it a step early
     assert result.step < 10_000 * 8                                  # the budget, not the epochs, ended it
     lr = config.train.lr
     assert steps[-1].lr == pytest.approx(0.05 * lr, rel=0.02)         # the cosine reached its floor

@@ -340,8 +340,7 @@ def run_eval(args: argparse.Namespace) -> int:
         print(format_face_table(report["faces"]))
     elif not args.no_faces:
         print(INSTALL_HINT)
-    _write_text(out, json.dumps(report, indent=2) + "
-")
+    _write_text(out, json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
 

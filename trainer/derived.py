@@ -44,11 +44,10 @@ def read_derived(content_hash: str) -> dict[str, Any]:
 
 
 def merge_derived(payload: dict[str, Any], content_hash: str) -> None:
-    """Fill in derived fields the checkpoint itself lacks (what the file holds wins)."""
-    if all(payload.get(name) is not None for name in DERIVED_FIELDS):
-        return
+    """Put the derived results kept for exactly these bytes into the payload. They replace what the file holds:
+    they were computed from this very file after it was written (a later `vae-train eval`, the explorer)."""
     for name, value in read_derived(content_hash).items():
-        if payload.get(name) is None:
+        if value is not None:
             payload[name] = value
 
 

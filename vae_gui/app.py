@@ -33,7 +33,8 @@ def gui_thread_torch_threads(cores: int | None = None) -> int:
 
     The app's torch thread policy, in one place:
     - GUI thread (this function): 1 thread on machines with up to 4 cores, half the cores above that.
-    - Training thread: vae_gui.training.worker.gui_torch_threads(), all cores but one.
+    - Training thread: vae_gui.training.worker.ThreadPolicy: all cores while the explorer is idle, one fewer
+      while the user edits the face, at a lower OS priority than the GUI thread.
     A 64 px face decode takes ~5 ms of CPU: a second thread could at best save a few ms on an idle machine, but
     when another thread or process holds a core (a run training, on 2 cores), every operation waits for the
     descheduled intra-op thread and a decode takes 15-25x longer (numbers in configure_torch_threads).

@@ -106,6 +106,7 @@ class RunState(QObject):
         self.latest: StepMetrics | None = None
         self.started: RunStarted | None = None
         self.epochs = 0
+        self.time_budget_minutes = 0.0
         self.status = "idle"
         self.message = ""
         self.best_checkpoint: str | None = None
@@ -125,6 +126,7 @@ class RunState(QObject):
         self.best_checkpoint = self.last_checkpoint = None
         self.best_eval = None
         self.set_status("starting", message)
+        self.progress_changed.emit()          # the previous run's "100% · epoch 2/2" goes
 
     def set_status(self, status: str, message: str = "") -> None:
         self.status, self.message = status, message
@@ -189,6 +191,7 @@ class RunState(QObject):
         self.is_variational = started.config.get("model", {}).get("family", "vae") == "vae"
         self.latest = None
         self.epochs = int(started.config.get("train", {}).get("epochs", 0))
+        self.time_budget_minutes = float(started.config.get("train", {}).get("time_budget_minutes", 0.0) or 0.0)
         self.best_checkpoint = self.last_checkpoint = None
         self.best_eval = None
         self._curves_changed()
@@ -214,6 +217,9 @@ class RunState(QObject):
     def _finish_run(self, finished: RunFinished) -> None:
         self.best_checkpoint = finished.best_checkpoint or self.best_checkpoint
         self.last_checkpoint = finished.last_checkpoint or self.last_checkpoint
+        if finished.status == "failed" and self.started is None:
+            self.latest = None                 # failed before training: no progress of this run to show
+            self.progress_changed.emit()
         self.set_status(finished.status, self._finish_message(finished))
         self.run_finished.emit(finished)
 

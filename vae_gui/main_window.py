@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
 
     def confirm_close(self) -> bool:
         """While a run trains: ask whether to stop it (saving a checkpoint) and quit, or to keep working."""
-        if not self.training_panel.is_training:
+        if not self.training_panel.runner.is_running:
             return True
         box = QMessageBox(QMessageBox.Icon.Question, "Training in progress",
                           "A training run is in progress. Stop it and quit? Its checkpoint is saved first, so "

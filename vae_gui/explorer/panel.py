@@ -99,7 +99,7 @@ class ExplorerPanel(QWidget):
         right_layout.addWidget(self.tabs, 1)
         right_layout.addWidget(self.gallery_label)
         right_layout.addWidget(self.gallery)
-        right.setMinimumWidth(460)
+        # No fixed minimum: the splitter keeps the tabs at their layouts' minimum, so no control is squeezed.
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(left)
@@ -151,7 +151,6 @@ class ExplorerPanel(QWidget):
         prepare_for_inference(checkpoint.model)
         stats, note = self._stored_stats(checkpoint)
         self.loader.cancel()
-        self.directions_tab.maker_note.setText("")
         self.face_panel.hide_encoded()
         self.gallery.set_images(None)
         self._show_gallery(False)                  # until the test images are encoded

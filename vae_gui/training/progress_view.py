@@ -61,7 +61,7 @@ class ProgressView(QWidget):
 
     def refresh_progress(self) -> None:
         m = self.state.latest
-        if m is None or self.state.started is None:
+        if m is None:
             start = self.state.started
             total = start.total_steps if start else 1
             self.bar.setRange(0, max(1, total))

@@ -490,3 +490,18 @@ def test_training_threads_follow_the_gui(monkeypatch):
         assert torch.get_num_threads() == 2 and policy.switches == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_kl_chart_follows_the_history_scrubber(qtbot):
+    state = RunState()
+    chart = KlChart(state)
+    qtbot.addWidget(chart)
+    state.kl_history = [(10, np.array([0.5, 0.001, 0.2])), (20, np.array([0.9, 0.3, 0.002]))]
+    state.kl_per_dim = state.kl_history[-1][1]
+    state.kl_changed.emit()
+    assert "2 of 3 active" in chart.title.text() and "at step" not in chart.title.text()
+    state.set_shown_step(15)                               # scrubbed back to a snapshot at step 15
+    assert "at step 10" in chart.title.text()
+    assert [c == (175, 175, 175) for c in chart.bar_colours()] == [False, True, False]
+    state.set_shown_step(None)
+    assert [c == (175, 175, 175) for c in chart.bar_colours()] == [False, False, True]

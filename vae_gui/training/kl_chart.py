@@ -48,21 +48,27 @@ class KlChart(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
         state.kl_changed.connect(self.refresh)
+        state.shown_step_changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
-        kl = self.state.kl_per_dim
+        step, kl = self.state.kl_at_shown_step()
+        if kl is None and self.state.shown_step is None:
+            kl = self.state.kl_per_dim
         if not self.state.is_variational:
             self._set_bars(np.zeros(0))
             self.title.setText("<b>KL per latent dimension</b> — a plain autoencoder has no KL term")
             return
         if kl is None:
             self._set_bars(np.zeros(0))
-            self.title.setText("<b>KL per latent dimension</b> — shown after the first validation")
+            when = ("no validation yet at the step the history shows" if self.state.shown_step is not None
+                    else "shown after the first validation")
+            self.title.setText(f"<b>KL per latent dimension</b> — {when}")
             return
         self._set_bars(kl)
         active = int(active_dimensions(kl).sum())
-        self.title.setText(f"<b>KL per latent dimension</b> — {active} of {len(kl)} active "
+        at = f" at step {step:,}" if step is not None and self.state.shown_step is not None else ""
+        self.title.setText(f"<b>KL per latent dimension</b>{at} — {active} of {len(kl)} active "
                            f"(KL &ge; {ACTIVE_THRESHOLD_NATS:g} nats); grey = collapsed")
 
     def _set_bars(self, kl: np.ndarray) -> None:

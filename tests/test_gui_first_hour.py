@@ -505,3 +505,12 @@ def test_kl_chart_follows_the_history_scrubber(qtbot):
     assert [c == (175, 175, 175) for c in chart.bar_colours()] == [False, True, False]
     state.set_shown_step(None)
     assert [c == (175, 175, 175) for c in chart.bar_colours()] == [False, False, True]
+
+
+def test_first_window_fits_a_small_screen():
+    from PySide6.QtCore import QSize
+
+    from vae_gui.main_window import initial_size
+
+    assert initial_size(QSize(1366, 728)) == QSize(1297, 691)      # a laptop: the window fits, found under Xvfb
+    assert initial_size(QSize(2560, 1400)) == QSize(1400, 900)

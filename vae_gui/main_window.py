@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData
+from PySide6.QtCore import QMimeData, QSize
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
@@ -24,8 +24,8 @@ class MainWindow(QMainWindow):
     def __init__(self, checkpoint: Path | None = None, start_on_training: bool = False):
         super().__init__()
         self.setWindowTitle("VAE Face Explorer")
-        self.resize(1400, 900)
         self.setMinimumSize(900, 600)
+        self.resize(initial_size(self.screen().availableGeometry().size() if self.screen() else None))
         self.explorer_panel = ExplorerPanel(self)
         self.training_panel = TrainingPanel(self)
         self.tabs = QTabWidget(self)
@@ -130,6 +130,14 @@ class MainWindow(QMainWindow):
         self.training_panel.shutdown(timeout_s=3.0)
         self.explorer_panel.shutdown()
         super().closeEvent(event)
+
+
+def initial_size(available: QSize | None, preferred: QSize = QSize(1400, 900)) -> QSize:
+    """The first window size: 1400x900, or 95% of a smaller screen's free area (a 1366x768 laptop)."""
+    if available is None or available.isEmpty():
+        return preferred
+    return QSize(min(preferred.width(), int(available.width() * 0.95)),
+                 min(preferred.height(), int(available.height() * 0.95)))
 
 
 def dropped_path(mime: QMimeData) -> tuple[str, Path] | None:

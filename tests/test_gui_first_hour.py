@@ -152,6 +152,7 @@ def test_every_tab_fits_1024x700_without_clipped_or_overlapping_buttons(qtbot, m
 
 def test_controls_do_not_move_after_the_first_random_data(qtbot, explorer):
     watched = list(explorer.face_panel.buttons.values()) + [explorer.face_panel.smooth, explorer.face_panel.view]
+    qtbot.wait(50)                               # the layout after loading settles first
     before = [(w.mapTo(explorer, QPoint(0, 0)), w.size()) for w in watched]
     assert not explorer.face_panel.has_encoded
     explorer.randomize_from_data()

@@ -515,3 +515,10 @@ def test_first_window_fits_a_small_screen():
 
     assert initial_size(QSize(1366, 728)) == QSize(1297, 691)      # a laptop: the window fits, found under Xvfb
     assert initial_size(QSize(2560, 1400)) == QSize(1400, 900)
+
+
+def test_gui_runs_log_every_step_so_a_resume_redraws_finely(tmp_path):
+    from vae_gui.training.panel import gui_run_config
+
+    assert tiny_config(tmp_path).train.log_every_steps == 10
+    assert gui_run_config(tiny_config(tmp_path)).train.log_every_steps == 1

@@ -27,14 +27,17 @@ from .runner import TrainingRunner
 from .setup_form import DEFAULT_EPOCHS, SetupForm
 
 GUI_PREVIEW_EVERY_S = 2.5     # live reconstructions between evaluations
+GUI_LOG_EVERY_STEPS = 1      # the live curve has every step; so does the log it is redrawn from on resume
 GUI_SAMPLES = 16              # a 4x4 sample grid: every snapshot is kept, so keep them small
 
 
 def gui_run_config(config: RunConfig) -> RunConfig:
-    """The config as the GUI trains it: live previews every few seconds and a small sample grid."""
+    """The config as the GUI trains it: live previews every few seconds, a small sample grid, and every step in
+    metrics.jsonl, so a resumed run redraws its earlier curve as finely as the live one."""
     preview = config.train.preview_every_s or GUI_PREVIEW_EVERY_S
     train = dataclasses.replace(config.train, preview_every_s=preview,
-                                n_samples=min(config.train.n_samples, GUI_SAMPLES))
+                                n_samples=min(config.train.n_samples, GUI_SAMPLES),
+                                log_every_steps=min(config.train.log_every_steps, GUI_LOG_EVERY_STEPS))
     return dataclasses.replace(config, train=train)
 
 

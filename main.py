@@ -1,13 +1,16 @@
 """`python main.py` opens the app; `python main.py train ...` (or eval, predict, ...) runs the CLI."""
 import sys
-
-from trainer.cli import COMMANDS
+from pathlib import Path
 
 
 def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] in COMMANDS:
-        from trainer.cli import main as cli_main
-        return cli_main(sys.argv[1:])
+    first = sys.argv[1] if len(sys.argv) > 1 else ""
+    # The app starts without importing the CLI (and torch), so its splash screen shows at once.
+    if first and not first.startswith("-") and not Path(first).exists():
+        from trainer.cli import COMMANDS
+        if first in COMMANDS:
+            from trainer.cli import main as cli_main
+            return cli_main(sys.argv[1:])
     from vae_gui.app import main as app_main
     return app_main(sys.argv[1:])
 

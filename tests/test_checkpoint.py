@@ -163,6 +163,22 @@ def test_hostile_pickle_inside_a_torch_file_is_not_run(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+def test_hostile_file_message_says_why_and_never_how_to_load_it_anyway(tmp_path: Path, capsys) -> None:
+    """Torch's own text teaches the bypass ("Re-running torch.load with weights_only set to False..."): ours
+    says the file holds code that could run on load, in the library and in the CLI."""
+    from trainer.cli import main
+
+    path = tmp_path / "hostile.pt"
+    torch.save({"format": FORMAT_NAME, "format_version": 1, "config": {}, "model_state": {},
+                "payload": _CreatesMarker(tmp_path / "pwned")}, path)
+    text = str(_assert_refused(path, "code that could run"))
+    for leak in ("weights_only", "torch.load", "Re-running", "trust"):
+        assert leak not in text, text
+    assert main(["eval", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "code that could run" in err and "weights_only" not in err
+
+
 def test_hostile_plain_pickle_is_not_run(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "hostile.pt"

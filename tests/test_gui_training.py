@@ -238,6 +238,8 @@ def test_main_window_close_mid_run_exits_cleanly(qtbot, tmp_path, monkeypatch):
     configure(panel, tmp_path / "runs", epochs=LONG_EPOCHS)
     start_and_wait_for_steps(qtbot, panel)
     thread = panel.runner._thread
+    from PySide6.QtWidgets import QMessageBox       # the close confirmation: "Stop, save and quit"
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: QMessageBox.StandardButton.Save)
 
     window.close()
 

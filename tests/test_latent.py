@@ -165,10 +165,12 @@ def test_basic_stats_kl_and_active_mask():
     stats = compute_latent_stats(means, logvars)
     np.testing.assert_allclose(stats.mean, [0.0, 2.0, -1.0], atol=0.05)
     np.testing.assert_allclose(stats.std, [1.0, 0.3, 0.05], rtol=0.05)
-    np.testing.assert_array_equal(stats.active, [True, True, False])    # var 0.0025 < 0.01
     expected_kl = kl_per_dimension(torch.from_numpy(means), torch.from_numpy(logvars)).mean(0).numpy()
     np.testing.assert_allclose(stats.kl_per_dim, expected_kl, rtol=1e-5)
-    assert compute_latent_stats(means).kl_per_dim is None
+    np.testing.assert_array_equal(stats.active, expected_kl >= 0.01)     # a VAE: by KL, whatever the spread
+    ae = compute_latent_stats(means)
+    assert ae.kl_per_dim is None
+    np.testing.assert_array_equal(ae.active, [True, True, False])       # an AE: var 0.0025 < 0.01
 
 
 def test_slider_range_uses_mean_and_std_with_a_floor():

@@ -220,7 +220,8 @@ def test_evaluate_vae_reports_kl_active_units_and_factors():
     assert report.kl_per_dim == pytest.approx(expected_kl.tolist(), rel=1e-5)
     assert report.kl == pytest.approx(expected_kl.sum(), rel=1e-5)
     assert report.neg_elbo == pytest.approx(report.recon_loss + report.kl)
-    assert report.active_units == 1                       # only red varies by more than the threshold
+    # Active = mean KL >= 0.01 nats (trainer.metrics.active_dimensions): every dim's 0.5 * mean^2 is above it.
+    assert report.active_units == int((expected_kl >= 0.01).sum()) == 3
     assert set(report.mig_per_factor) == {"red", "green"}  # blue never varies
     assert report.mig > 0.8
     assert [name for name, _ in report.dim_factors[:2]] == ["red", "green"]
@@ -230,7 +231,8 @@ def test_evaluate_ae_leaves_vae_fields_empty_and_measures_the_offset():
     images, _ = _flat_colour_images()
     report = evaluate(FlatColourModel(variational=False, offset=0.1), images)
     assert report.kl is None and report.kl_per_dim is None and report.neg_elbo is None
-    assert report.active_units is None and report.mig is None and report.dim_factors is None
+    assert report.mig is None and report.dim_factors is None
+    assert report.active_units == 1                       # an AE: code variance > 0.01, only red (~0.04)
     assert report.mse == pytest.approx(0.01, rel=1e-3)
     assert report.psnr == pytest.approx(20.0, abs=1e-2)
     assert report.recon_loss == pytest.approx(0.01 * 3 * 16 * 16, rel=1e-3)
@@ -281,7 +283,25 @@ def test_report_from_an_incomplete_dict_says_what_is_missing():
 def test_format_table_lists_metrics_and_dimensions():
     images, factors = _flat_colour_images()
     vae = evaluate(FlatColourModel(True), images, factors=factors, factor_names=["red", "green", "blue"]).format_table()
-    assert "PSNR" in vae and "100.00 dB" in vae and "active units        1 / 3" in vae and "MIG" in vae
+    assert "PSNR" in vae and "100.00 dB" in vae and "active units        3 / 3" in vae and "MIG" in vae
     assert "z0" in vae and "red" in vae                    # per-dimension listing
     ae = evaluate(FlatColourModel(False, offset=0.1), images).format_table()
     assert "20.00 dB" in ae and "KL" not in ae and "z0" not in ae
+
+
+def test_one_definition_of_an_active_dimension():
+    """A VAE dim is active by its mean KL (>= 0.01 nats), whatever the spread of its mean; an AE dim by the variance
+    of its code (> 0.01)."""
+    from trainer.latent import compute_latent_stats
+    from trainer.metrics import ACTIVE_KL_NATS, active_definition, active_dimensions
+
+    assert active_dimensions(kl_per_dim=[2.16, 0.05, 0.009, ACTIVE_KL_NATS]).tolist() == [True, True, False, True]
+    assert active_dimensions(code_variance=[0.5, 0.01, 0.011]).tolist() == [True, False, True]
+    rng = np.random.default_rng(0)
+    means = np.stack([rng.normal(0, 0.05, 500), np.full(500, 0.0), rng.normal(0, 1.0, 500)], axis=1)
+    logvars = np.stack([np.full(500, -3.0), np.zeros(500), np.full(500, -2.0)], axis=1)
+    stats = compute_latent_stats(means, logvars)
+    # dim 0: mean spread var 0.0025 (the old variance rule: inactive) but KL ~ 1 nat: active.
+    assert stats.active.tolist() == active_dimensions(stats.kl_per_dim).tolist() == [True, False, True]
+    assert type(stats).from_dict(stats.to_dict()).active.tolist() == [True, False, True]
+    assert "0.01 nats" in active_definition(True) and "variance" in active_definition(False)

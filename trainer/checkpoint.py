@@ -122,6 +122,10 @@ def make_payload(config: RunConfig, model: torch.nn.Module, **extra: Any) -> dic
             "model_state": weights, "param_count": sum(v.numel() for v in weights.values()), **extra}
 
 
+HOSTILE_REASON = ("refused to load: the file contains code that could run when it is loaded (pickled Python "
+                  "objects), which a checkpoint never holds")
+
+
 def read_checkpoint(path: Path | str) -> dict[str, Any]:
     """The checkpoint dict, validated. Raises CheckpointError; never executes code from the file."""
     payload, _ = _read_payload(path)
@@ -145,9 +149,9 @@ def _read_payload(path: Path | str) -> tuple[dict[str, Any], str]:
                                     "it may be truncated, another format, or not a model at all)")
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise CheckpointError(path, "refused to load: the file contains Python objects or code that a checkpoint "
-                                    f"must not hold ({_first_line(error)})") from None
+    except pickle.UnpicklingError:
+        # Our sentence only: torch's own text explains how to load the file anyway, which is what we refuse.
+        raise CheckpointError(path, HOSTILE_REASON) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
         raise CheckpointError(path, f"the file is damaged or truncated ({_first_line(error)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:

@@ -22,6 +22,9 @@ from .models import FaceModel
 
 SLIDER_MODES = ("axes", "pca", "factors")
 MAX_ALL_SLIDERS = 32            # up to this many latent dims, every dim gets a slider
+# A latent dim is labelled with the true factor it shares the most information with only when that normalized
+# mutual information (MI / H(factor), 0..1) is at least this: below it the "best" factor is mostly noise.
+FACTOR_LABEL_MIN_SCORE = 0.5
 DECODE_CHUNK = 16               # small decode batches stay in the CPU cache: ~3x faster than one batch of 64
 BF16_MIN_BATCH = 8              # grids and strips decode under bf16 autocast where the CPU has it
 STATE_FORMAT = "vae-face-explorer-state"
@@ -139,7 +142,8 @@ def axis_sliders(stats: LatentStats | None, dims: list[int], latent_dim: int, sp
         detail = ""
         if stats is not None and stats.dim_factors is not None and dim < len(stats.dim_factors):
             name, score = stats.dim_factors[dim]
-            detail = f"~ {name} {score:.2f}"
+            if score >= FACTOR_LABEL_MIN_SCORE:
+                detail = f"~ {name} {score:.2f}"
         active = bool(stats.active[dim]) if stats is not None else True
         specs.append(SliderSpec(key=f"dim:{dim}", label=f"dim {dim}", direction=_axis(dim, latent_dim),
                                 origin=np.zeros(latent_dim, np.float32), low=low, high=high, kl=kl,
@@ -258,6 +262,14 @@ def interpolate(a: np.ndarray, b: np.ndarray, t: float, kind: str = "lerp") -> n
 def save_png(image_hwc: np.ndarray, path: Path | str, scale: int = 1) -> None:
     """Save a uint8 (H, W, 3) image as PNG, optionally enlarged with nearest-neighbour pixels."""
     _enlarge(Image.fromarray(np.ascontiguousarray(image_hwc, dtype=np.uint8)), scale).save(path, format="PNG")
+
+
+def save_png_resized(image_hwc: np.ndarray, path: Path | str, size: int) -> None:
+    """Save a uint8 (H, W, 3) image as a size x size PNG, smoothly resized (Lanczos)."""
+    image = Image.fromarray(np.ascontiguousarray(image_hwc, dtype=np.uint8))
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.LANCZOS)
+    image.save(path, format="PNG")
 
 
 def save_gif(frames_hwc: np.ndarray, path: Path | str, frame_ms: int = 100, scale: int = 4) -> None:

@@ -57,4 +57,21 @@ def load_image(path: Path | str, size: int) -> np.ndarray:
             image = ImageOps.exif_transpose(image)
             return np.asarray(square_resize(to_rgb(image), size), dtype=np.uint8)
     except DECODE_ERRORS as error:
-        raise ImageDecodeError(path, f"{type(error).__name__}: {error}") from None
+        raise ImageDecodeError(path, decode_error_reason(error)) from None
+
+
+def decode_error_reason(error: BaseException) -> str:
+    """Our sentence for what PIL raised (its own text names classes and internals)."""
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, IsADirectoryError):
+        return "this is a folder, not an image file"
+    if isinstance(error, PermissionError):
+        return "the file cannot be read (permission denied)"
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image this program can read (an unknown format, or not an image at all)"
+    if isinstance(error, Image.DecompressionBombError):
+        return "the image is too large to decode safely"
+    if isinstance(error, MemoryError):
+        return "the image is too large to decode in the available memory"
+    return f"the image is damaged or truncated ({error})"

@@ -14,11 +14,37 @@ from torchvision.utils import make_grid
 
 STATS_FORMAT_VERSION = 1
 MAX_PCA_COMPONENTS = 32
-ACTIVE_VARIANCE = 0.01          # Burda et al. (2016): a unit is active when Var_x[E_q(z|x)[z]] > 0.01
+ACTIVE_VARIANCE = 0.01          # kept for old imports; the definition is active_dimensions() below
 MIN_SLIDER_STD = 0.05           # slider half-width floor, absolute ...
 MIN_SLIDER_STD_FRACTION = 0.05  # ... and relative to the widest dim, so collapsed dims still move a little
 PARALLEL_SIN = 1e-6             # slerp falls back to lerp when sin(angle) is below this
 RANKINGS = ("kl", "std", "spread")   # "spread" is a synonym of "std"
+
+
+# The one definition of an active latent dimension: the eval report (trainer.metrics), the Train tab and the
+# Explore tab all use active_dimensions().
+ACTIVE_KL_NATS = 0.01          # a VAE dimension is active when its mean KL over the test images is >= this
+ACTIVE_CODE_VARIANCE = 0.01    # an AE dimension (no KL) is active when its code's variance over the data is > this
+
+
+def active_definition(variational: bool) -> str:
+    """One sentence saying what 'active' means, for tooltips and reports."""
+    if variational:
+        return (f"A dimension is active when its mean KL over the test images is at least {ACTIVE_KL_NATS:g} nats "
+                "(the model sends information through it); below that it has collapsed to the prior.")
+    return (f"A dimension is active when the variance of its code over the test images is above "
+            f"{ACTIVE_CODE_VARIANCE:g} (an autoencoder has no KL).")
+
+
+def active_dimensions(kl_per_dim: np.ndarray | Sequence[float] | None = None,
+                      code_variance: np.ndarray | Sequence[float] | None = None) -> np.ndarray:
+    """Boolean mask (D,) of active dimensions: by mean KL per dim when there is one (a VAE), else by the variance
+    of the codes over the data (an AE). See ACTIVE_KL_NATS and ACTIVE_CODE_VARIANCE."""
+    if kl_per_dim is not None:
+        return np.asarray(kl_per_dim, dtype=np.float64) >= ACTIVE_KL_NATS
+    if code_variance is None:
+        raise ValueError("active_dimensions needs the KL per dimension (VAE) or the code variance (AE)")
+    return np.asarray(code_variance, dtype=np.float64) > ACTIVE_CODE_VARIANCE
 
 
 class LatentStatsError(ValueError):
@@ -32,7 +58,7 @@ class LatentStats:
     mean: np.ndarray                                  # (D,) mean over data of posterior means
     std: np.ndarray                                   # (D,) spread over data of posterior means
     kl_per_dim: np.ndarray | None                     # (D,) average KL per dim (VAE), None for an AE
-    active: np.ndarray                                # (D,) bool, variance of posterior mean > ACTIVE_VARIANCE
+    active: np.ndarray                                # (D,) bool, active_dimensions() (KL, or spread for an AE)
     pca_components: np.ndarray                        # (K, D) unit rows, K = min(D, 32)
     pca_variance: np.ndarray                          # (K,) variance along each component
     dim_factors: list[tuple[str, float]] | None       # per dim: (factor it captures best, score)
@@ -73,7 +99,8 @@ class LatentStats:
         return cls(
             mean=_array(d["mean"]), std=_array(d["std"]),
             kl_per_dim=None if d.get("kl_per_dim") is None else _array(d["kl_per_dim"]),
-            active=np.asarray(_numpy(d["active"]), dtype=bool),
+            # Recomputed from KL (or spread) so stats stored under an older definition agree with the rest.
+            active=_active(None if d.get("kl_per_dim") is None else _array(d["kl_per_dim"]), _array(d["std"])),
             pca_components=_array(d["pca_components"]), pca_variance=_array(d["pca_variance"]),
             dim_factors=None if dim_factors is None else [(str(n), float(s)) for n, s in dim_factors],
             factor_directions=None if directions is None else {k: _array(v) for k, v in directions.items()},
@@ -163,9 +190,13 @@ def compute_latent_stats(means: np.ndarray, logvars: np.ndarray | None = None, f
         directions, spans = factor_directions(means, factors, factor_names)
     return LatentStats(mean=means.mean(axis=0).astype(np.float32), std=std.astype(np.float32),
                        kl_per_dim=None if kl is None else kl.astype(np.float32),
-                       active=std ** 2 > ACTIVE_VARIANCE, pca_components=components.astype(np.float32),
+                       active=_active(kl, std), pca_components=components.astype(np.float32),
                        pca_variance=variance.astype(np.float32), dim_factors=dim_factors,
                        factor_directions=directions, factor_spans=spans, n_samples=n)
+
+
+def _active(kl_per_dim: np.ndarray | None, std: np.ndarray) -> np.ndarray:
+    return active_dimensions(kl_per_dim, np.asarray(std, dtype=np.float64) ** 2)
 
 
 def _checked_latents(means: np.ndarray) -> np.ndarray:

@@ -16,9 +16,10 @@ Latent usage (VAE only):
 * **-ELBO** -- reconstruction loss + KL(q(z|x) || N(0, I)) per image (beta = 1). It is the true negative ELBO
   for the "bce" (Bernoulli) loss; with "mse" it is the same sum on that loss's scale.
 * **KL per dimension** -- how many nats each latent dimension carries on average; near 0 means collapsed.
-* **Active units** (Burda, Grosse & Salakhutdinov 2016, "Importance Weighted Autoencoders"): a dimension is active
-  when the variance over the data of its posterior mean E[z_d | x] exceeds a threshold (0.01). Inactive
-  dimensions encode the same thing for every image.
+* **Active units**: a VAE dimension is active when its mean KL over the test images is at least 0.01 nats (it
+  carries information; the same threshold the Train tab's KL chart draws); an AE dimension, which has no KL, when
+  the variance of its code over the data exceeds 0.01 (Burda, Grosse & Salakhutdinov 2016). See
+  trainer.latent.active_dimensions(): the one definition the report, the Train tab and the Explore tab share.
 
 Disentanglement (synthetic data with ground-truth factors only):
 
@@ -44,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import mutual_info_score
 
+from .latent import ACTIVE_CODE_VARIANCE, ACTIVE_KL_NATS, active_definition, active_dimensions  # noqa: F401
 from .losses import kl_per_dimension, reconstruction_loss
 
 SSIM_WINDOW = 11
@@ -107,6 +109,8 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- latent usage
+
+# The one definition of an active dimension (active_dimensions, imported above) lives in trainer.latent.
 
 def active_units(means: np.ndarray, threshold: float = 0.01) -> np.ndarray:
     """Boolean mask (D,): dimensions whose posterior mean varies over the data by more than `threshold`."""
@@ -362,7 +366,7 @@ def _build_report(per_image: dict[str, np.ndarray], factors: np.ndarray | None, 
         kl_per_dim = [float(v) for v in per_image["kl_dims"].mean(axis=0)]
         kl = float(sum(kl_per_dim))
         neg_elbo = recon + kl
-        active = int(active_units(means).sum())
+    active = int(active_dimensions(kl_per_dim, means.var(axis=0)).sum())
     mig_value = mig_per_factor = dim_factors = None
     if factors is not None:
         factors = np.asarray(factors)

@@ -1,16 +1,24 @@
-"""Entry point of the desktop app: `vae-explorer [CHECKPOINT]` or `python main.py [CHECKPOINT]`."""
+"""Entry point of the desktop app: `vae-explorer [CHECKPOINT]` or `python main.py [CHECKPOINT]`.
+
+Only Qt is imported before the window exists: a splash screen shows at once, then torch and the app load (5-15 s
+on a slow machine), and the splash closes when the window appears."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
-
-from trainer.device import available_cores
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QSplashScreen, QWidget
 
 APP_NAME = "VAE Face Explorer"
 SMALL_MACHINE_CORES = 4         # up to this many cores, torch calls in the GUI thread use one thread
+
+
+def available_cores() -> int:
+    from trainer.device import available_cores as cores     # imports torch: not before the splash screen
+    return cores()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -33,7 +41,8 @@ def gui_thread_torch_threads(cores: int | None = None) -> int:
 
     The app's torch thread policy, in one place:
     - GUI thread (this function): 1 thread on machines with up to 4 cores, half the cores above that.
-    - Training thread: vae_gui.training.worker.gui_torch_threads(), all cores but one.
+    - Training thread: vae_gui.training.worker.ThreadPolicy: all cores while the explorer is idle, one fewer
+      while the user edits the face, at a lower OS priority than the GUI thread.
     A 64 px face decode takes ~5 ms of CPU: a second thread could at best save a few ms on an idle machine, but
     when another thread or process holds a core (a run training, on 2 cores), every operation waits for the
     descheduled intra-op thread and a decode takes 15-25x longer (numbers in configure_torch_threads).
@@ -62,11 +71,39 @@ def configure_torch_threads() -> int:
     return threads
 
 
+def show_splash() -> QSplashScreen | None:
+    """A plain splash screen, shown and painted before the heavy imports (None without a QApplication)."""
+    if not isinstance(QApplication.instance(), QApplication):
+        return None
+    pixmap = QPixmap(420, 160)
+    pixmap.fill(QColor(40, 42, 46))
+    painter = QPainter(pixmap)
+    painter.setPen(QColor(235, 235, 235))
+    font = QFont(QApplication.font())
+    font.setPointSizeF(font.pointSizeF() * 1.6)
+    font.setBold(True)
+    painter.setFont(font)
+    painter.drawText(pixmap.rect().adjusted(0, 0, 0, -40), Qt.AlignmentFlag.AlignCenter, APP_NAME)
+    painter.end()
+    splash = QSplashScreen(pixmap)
+    splash.showMessage("Loading PyTorch and the model…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+                       QColor(190, 190, 190))
+    splash.show()
+    QApplication.processEvents()
+    return splash
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     app = create_application()
+    splash = show_splash()
     configure_torch_threads()
     from .main_window import MainWindow
     window = MainWindow(checkpoint=args.checkpoint, start_on_training=args.train)
     window.show()
+    if splash is not None:
+        if isinstance(window, QWidget):
+            splash.finish(window)            # closes once the window is shown
+        else:
+            splash.close()
     return app.exec()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget,
-                               QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget,
+                               QListWidgetItem, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from trainer.explore import SliderSpec, custom_slider, factor_sliders
 from trainer.latent import attribute_direction
@@ -34,15 +34,21 @@ class GroupBox(QGroupBox):
         self.thumbs.setMinimumHeight(THUMB + 16)
         self.thumbs.setMaximumHeight(THUMB * 2 + 14)
         self.count_label = QLabel("empty", self)
-        from_gallery = QPushButton("Add selected test images", self)
+        from_gallery = QPushButton("Add selected", self)
+        from_gallery.setToolTip("Add the test images selected in the strip below (Ctrl/Shift-click to select several)")
         from_files = QPushButton("Add files...", self)
+        from_files.setToolTip("Encode image files and add them to this group")
         clear = QPushButton("Clear", self)
+        clear.setToolTip("Remove every image from this group")
         from_gallery.clicked.connect(lambda: self.add_requested.emit("gallery"))
         from_files.clicked.connect(lambda: self.add_requested.emit("file"))
         clear.clicked.connect(self.clear)
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()
+        buttons.addWidget(from_gallery, 0, 0)
+        buttons.addWidget(from_files, 0, 1)
+        buttons.addWidget(clear, 1, 1)
         for button in (from_gallery, from_files, clear):
-            buttons.addWidget(button)
+            button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
         layout = QVBoxLayout(self)
         layout.addWidget(self.thumbs, 1)
         layout.addWidget(self.count_label)
@@ -124,6 +130,7 @@ class DirectionsTab(QWidget):
     # ------------------------------------------------------------ state
 
     def _on_checkpoint(self) -> None:
+        self.maker_note.setText("")              # "Added 'smile'..." was about the previous model
         for group in self.groups.values():
             group.clear()
         self.clear_custom()

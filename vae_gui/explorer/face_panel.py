@@ -1,4 +1,6 @@
-"""The left column: the live face, display toggles, the actions on z, and the encoded-image comparison."""
+"""The left column: the live face, display toggles, the actions on z, and the encoded-image comparison.
+
+The comparison box is always there (empty until an image is encoded), so the buttons never move."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -12,9 +14,12 @@ ACTIONS = (
     ("random_prior", "Random (prior)", "Draw z from the prior N(0, I)"),
     ("random_data", "Random (data)", "Start from a random test image's encoding"),
     ("open_image", "Encode image...", "Encode an image file (or drop one on the window) and start from it"),
-    ("save", "Save face...", "Save the current face as PNG"),
+    ("save", "Save face...", "Save the current face as PNG, at a size you choose (64 to 512 px)"),
     ("copy", "Copy face", "Copy the current face to the clipboard"),
 )
+
+
+EMPTY_CAPTION = "Random (data) or Encode image... shows the original (left) and its reconstruction here."
 
 
 class FacePanel(QWidget):
@@ -22,9 +27,11 @@ class FacePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.view = FaceView(self, minimum=256, placeholder="")
+        self.view = FaceView(self, minimum=160, placeholder="")
+        self.view.set_smooth(True)
         self.smooth = QCheckBox("Smooth", self)
-        self.smooth.setToolTip("Smooth scaling instead of crisp square pixels")
+        self.smooth.setChecked(True)
+        self.smooth.setToolTip("Smooth scaling; untick to see the model's pixels as crisp squares")
         self.actual_size = QCheckBox("1:1", self)
         self.actual_size.setToolTip("Show the face at its real size (one screen pixel per image pixel)")
         self.z_summary = QLabel("", self)
@@ -46,23 +53,29 @@ class FacePanel(QWidget):
             button = QPushButton(text, self)
             button.setToolTip(tip)
             button.clicked.connect(lambda _=False, k=key: self.action.emit(k))
-            grid.addWidget(button, index // 3, index % 3)
+            grid.addWidget(button, index // 2, index % 2)
             self.buttons[key] = button
 
         self.encoded_box = QGroupBox("Encoded image", self)
-        self.original_view = FaceView(self.encoded_box, minimum=96)
-        self.reconstruction_view = FaceView(self.encoded_box, minimum=96)
+        self.encoded_box.setToolTip("The image you started from and the model's reconstruction of it")
+        self.original_view = FaceView(self.encoded_box, minimum=64)
+        self.reconstruction_view = FaceView(self.encoded_box, minimum=64)
         for view in (self.original_view, self.reconstruction_view):
-            view.setMaximumSize(128, 128)
+            view.setFixedSize(64, 64)
+            view.set_smooth(True)
+        self.original_view.setToolTip("original")
+        self.reconstruction_view.setToolTip("reconstruction")
         self.encoded_caption = QLabel("", self.encoded_box)
         self.encoded_caption.setWordWrap(True)
-        pair = QGridLayout(self.encoded_box)
-        for column, text in enumerate(("original", "reconstruction")):
-            pair.addWidget(QLabel(text, self.encoded_box), 0, column, Qt.AlignmentFlag.AlignHCenter)
-        pair.addWidget(self.original_view, 1, 0)
-        pair.addWidget(self.reconstruction_view, 1, 1)
-        pair.addWidget(self.encoded_caption, 2, 0, 1, 2)
-        self.encoded_box.hide()
+        self.encoded_caption.setStyleSheet("color: #555;")
+        caption_metrics = self.encoded_caption.fontMetrics()
+        self.encoded_caption.setFixedHeight(caption_metrics.lineSpacing() * 3 + 4)   # fixed: no jump
+        pair = QHBoxLayout(self.encoded_box)
+        pair.setContentsMargins(6, 4, 6, 4)
+        pair.addWidget(self.original_view)
+        pair.addWidget(self.reconstruction_view)
+        pair.addWidget(self.encoded_caption, 1)
+        self.hide_encoded()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -75,7 +88,15 @@ class FacePanel(QWidget):
         self.original_view.set_image(original)
         self.reconstruction_view.set_image(reconstruction)
         self.encoded_caption.setText(caption)
-        self.encoded_box.show()
+        self.encoded_caption.setToolTip(caption)
 
     def hide_encoded(self) -> None:
-        self.encoded_box.hide()
+        """Empty the comparison (it keeps its place, so nothing below or beside it moves)."""
+        self.original_view.clear()
+        self.reconstruction_view.clear()
+        self.encoded_caption.setText(EMPTY_CAPTION)
+        self.encoded_caption.setToolTip("")
+
+    @property
+    def has_encoded(self) -> bool:
+        return not self.original_view.image().isNull()

@@ -9,12 +9,50 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QVBoxLayout, QWid
 
 from trainer.checkpoint import LoadedCheckpoint
 from trainer.face_metrics import INSTALL_HINT, face_metrics_available
+from trainer.latent import active_definition
 
 MAX_METRICS = 8
 # Labels of trainer.metrics.EvalReport fields, in the order shown; other numbers follow, bookkeeping is skipped.
 METRIC_LABELS = {"neg_elbo": "-ELBO", "recon_loss": "recon", "kl": "KL", "psnr": "PSNR", "ssim": "SSIM",
                  "active_units": "active dims", "mig": "MIG", "mse": "MSE"}
 SKIPPED_METRICS = {"step", "n_images", "latent_dim", "epoch"}
+METRIC_TIPS = {
+    "neg_elbo": "-ELBO: reconstruction loss + KL per test image, what a VAE minimizes (lower is better)",
+    "recon_loss": "recon: reconstruction loss per test image (lower is better)",
+    "kl": "KL: nats per image between the encoder's distribution and the prior N(0, I), summed over dimensions",
+    "psnr": "PSNR: reconstruction quality in dB (higher is better; 20 dB is blurry, 30 dB close)",
+    "ssim": "SSIM: structural similarity of reconstruction and original, 0 to 1 (higher is better)",
+    "mig": "MIG: mutual information gap with the true factors, 0 to 1 (higher: each factor in one dimension)",
+    "mse": "MSE: mean squared pixel error, pixels in [0, 1]",
+}
+
+
+def steps_per_epoch(checkpoint: LoadedCheckpoint) -> int | None:
+    """Optimizer steps in one epoch: stored by newer runs; computed for the synthetic faces; else unknown."""
+    stored = checkpoint.payload.get("steps_per_epoch")
+    if isinstance(stored, int) and stored > 0:
+        return stored
+    data, train = checkpoint.config.data, checkpoint.config.train
+    if data.is_synthetic and train.batch_size > 0:
+        n_test = max(1, round(data.synthetic_count * data.test_fraction))     # trainer.data's split
+        return max(1, (data.synthetic_count - n_test) // train.batch_size)
+    return None
+
+
+def training_length(checkpoint: LoadedCheckpoint) -> str:
+    """'56 steps, 2 epochs' or '21 steps, 0.8 epochs': completed training, never the epoch in progress."""
+    step = int(checkpoint.payload.get("step", 0))
+    per_epoch = steps_per_epoch(checkpoint)
+    if per_epoch:
+        epochs = step / per_epoch
+    else:
+        stored = checkpoint.payload.get("epoch")          # whole epochs completed (step // steps per epoch)
+        epochs = float(stored) if isinstance(stored, int) else None
+    text = f"{step:,} steps"
+    if epochs is None:
+        return text
+    shown = f"{epochs:.0f}" if abs(epochs - round(epochs)) < 0.05 else f"{epochs:.1f}"
+    return f"{text}, {shown} epoch{'' if shown == '1' else 's'}"
 
 
 def describe_checkpoint(checkpoint: LoadedCheckpoint) -> str:
@@ -37,9 +75,7 @@ def describe_checkpoint(checkpoint: LoadedCheckpoint) -> str:
     source = (f"synthetic faces ({data.synthetic_count:,})" if data.is_synthetic
               else html.escape(str(payload.get("data_source") or data.source)))
     lines.append(f"Data: {source}, {data.image_size} px")
-    step = int(payload.get("step", 0))
-    epoch = payload.get("epoch")
-    lines.append(f"Trained {step:,} steps" + (f" ({int(epoch) + 1} epochs)" if isinstance(epoch, int) else ""))
+    lines.append(f"Trained {training_length(checkpoint)}")
     metrics = format_metrics(payload.get("eval"))
     lines.append(f"Test set: {metrics}" if metrics else "<span style='color:#777'>No evaluation stored</span>")
     faces = format_faces(payload.get("eval"))
@@ -108,7 +144,7 @@ class InfoPanel(QGroupBox):
 
     def show_checkpoint(self, checkpoint: LoadedCheckpoint) -> None:
         self.text.setText(describe_checkpoint(checkpoint))
-        self.text.setToolTip(str(checkpoint.path))
+        self.text.setToolTip(metrics_tooltip(checkpoint))
 
     def show_stats_note(self, note: str) -> None:
         self.stats_line.setText(note)
@@ -121,3 +157,15 @@ class InfoPanel(QGroupBox):
 
     def hide_progress(self) -> None:
         self.progress.hide()
+
+
+def metrics_tooltip(checkpoint: LoadedCheckpoint) -> str:
+    """The file's full path and what each number on the panel means."""
+    report = checkpoint.payload.get("eval")
+    lines = [str(checkpoint.path)]
+    if isinstance(report, dict):
+        lines += [tip for key, tip in METRIC_TIPS.items() if key in report]
+        if "active_units" in report:
+            lines.append("active dims: " + active_definition(checkpoint.model.is_variational))
+    lines.append("Steps are optimizer updates; epochs count completed passes over the training images.")
+    return "\n".join(lines)

@@ -25,26 +25,34 @@ class EndpointBox(QGroupBox):
 
     def __init__(self, slot: str, parent: QWidget | None = None):
         super().__init__(f"Face {slot}", parent)
-        self.view = FaceView(self, minimum=112)
-        self.view.setMaximumSize(160, 160)
+        self.view = FaceView(self, minimum=88)
+        self.view.setMaximumSize(128, 128)
+        self.view.set_smooth(True)
         self.description = QLabel("", self)
         self.description.setWordWrap(True)
-        self.description.setMinimumWidth(120)
-        layout = QGridLayout(self)
-        layout.addWidget(self.view, 0, 0, 4, 1)
-        layout.addWidget(self.description, 0, 1)
-        for row, (source, text, tip) in enumerate((
+        self.description.setStyleSheet("color: #555;")
+        self.description.setFixedHeight(self.description.fontMetrics().lineSpacing() * 2 + 2)
+        self.buttons: list[QPushButton] = []
+        column = QVBoxLayout()
+        column.addWidget(self.description)
+        for source, text, tip in (
                 ("current", "Current face", "Use the face shown on the left"),
-                ("gallery", "Selected test image", "Use the test image selected in the gallery below"),
-                ("file", "Image file...", "Encode an image file"))):
+                ("gallery", "Test image", "Use the test image selected in the gallery below"),
+                ("file", "Image file...", "Encode an image file")):
             button = QPushButton(text, self)
             button.setToolTip(tip)
             button.clicked.connect(lambda _=False, s=source: self.picked.emit(s))
-            layout.addWidget(button, row + 1, 1)
+            column.addWidget(button)
+            self.buttons.append(button)
+        column.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(column)
 
 
 class MorphTab(QWidget):
     endpoint_requested = Signal(str, str)        # slot "A" | "B", source "gallery" | "file"
+    status_message = Signal(str)
 
     def __init__(self, state: ExplorerState, dialogs: Dialogs, parent: QWidget | None = None):
         super().__init__(parent)
@@ -84,44 +92,55 @@ class MorphTab(QWidget):
         export_gif = QPushButton("Save GIF...", self)
         export_strip.clicked.connect(self._ask_save_strip)
         export_gif.clicked.connect(self._ask_save_gif)
-        controls = QGridLayout()
-        controls.addWidget(QLabel("Path:", self), 0, 0)
-        controls.addWidget(self.kind, 0, 1)
-        controls.addWidget(QLabel("Steps:", self), 1, 0)
-        controls.addWidget(self.steps, 1, 1)
-        controls.addWidget(QLabel("GIF frame:", self), 2, 0)
-        controls.addWidget(self.frame_ms, 2, 1)
-        controls.addWidget(export_strip, 3, 0)
-        controls.addWidget(export_gif, 3, 1)
-        controls.setRowStretch(4, 1)
+        self.steps.setToolTip("Faces in the strip, A and B included")
+        export_strip.setToolTip("Save the strip as one PNG image")
+        export_gif.setToolTip("Save the strip as a looping animated GIF")
+        controls = QHBoxLayout()
+        for widget in (QLabel("Path:", self), self.kind, QLabel("Steps:", self), self.steps):
+            controls.addWidget(widget)
+        controls.addStretch(1)
         top = QHBoxLayout()
         top.addWidget(self.boxes["A"], 1)
         top.addWidget(self.boxes["B"], 1)
-        top.addLayout(controls)
 
         self.strip = ImageGrid(self, placeholder="Pick faces A and B.")
-        self.strip.setMinimumHeight(90)
+        self.strip.setMinimumHeight(64)
         self.strip.tile_clicked.connect(self._load_strip_face)
         self.morph_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.morph_slider.setRange(0, MORPH_STEPS)
         self.morph_label = QLabel("A", self)
         self.morph_label.setMinimumWidth(self.morph_label.fontMetrics().horizontalAdvance("t = 0.000") + 4)
-        self.morph_view = FaceView(self, minimum=160)
+        self.morph_view = FaceView(self, minimum=96)
+        self.morph_view.set_smooth(True)
         send = QPushButton("Load into sliders", self)
+        send.setToolTip("Make the morphed face the current face")
         send.clicked.connect(self._send_morph_to_sliders)
         slider_row = QHBoxLayout()
         slider_row.addWidget(QLabel("A", self))
         slider_row.addWidget(self.morph_slider, 1)
         slider_row.addWidget(QLabel("B", self))
         slider_row.addWidget(self.morph_label)
-        slider_row.addWidget(send)
+        actions = QVBoxLayout()
+        actions.addWidget(send)
+        actions.addSpacing(8)
+        frame_row = QHBoxLayout()
+        frame_row.addWidget(QLabel("GIF frame:", self))
+        frame_row.addWidget(self.frame_ms)
+        actions.addLayout(frame_row)
+        actions.addWidget(export_strip)
+        actions.addWidget(export_gif)
+        actions.addStretch(1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.morph_view, 1)
+        bottom.addLayout(actions)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addLayout(controls)
         layout.addWidget(QLabel("Interpolation (click a face to load it into the sliders):", self))
         layout.addWidget(self.strip, 1)
         layout.addLayout(slider_row)
-        layout.addWidget(self.morph_view, 2)
+        layout.addLayout(bottom, 2)
 
         self.kind.currentIndexChanged.connect(self.update_strip)
         self.steps.valueChanged.connect(self.update_strip)
@@ -215,10 +234,19 @@ class MorphTab(QWidget):
         if len(self.strip_images):
             path = self.dialogs.save_path("Save interpolation strip", PNG_FILTER, "morph_strip.png")
             if path:
-                self.save_strip(path)
+                self._export(self.save_strip, path)
 
     def _ask_save_gif(self) -> None:
         if len(self.strip_images):
             path = self.dialogs.save_path("Save morph animation", GIF_FILTER, "morph.gif")
             if path:
-                self.save_gif(path)
+                self._export(self.save_gif, path)
+
+    def _export(self, save, path: str) -> None:
+        try:
+            save(path)
+        except (OSError, ValueError) as error:
+            self.dialogs.error("Cannot save", f"{path}\n\nThe file could not be written ({error}).")
+            self.status_message.emit(f"Could not save {path}")
+            return
+        self.status_message.emit(f"Saved {path}")

@@ -18,7 +18,8 @@ from trainer.checkpoint import CheckpointError, LoadedCheckpoint
 from trainer.checkpoint import load_checkpoint as read_checkpoint_file
 from trainer.explore import (ExplorerSnapshot, ExplorerStateError, PreparedLatents, decode_faces, encode_faces,
                              encode_one, load_explorer_state, prepare_for_inference, random_code_latent,
-                             random_data_latent, random_prior_latent, save_explorer_state, save_png)
+                             random_data_latent, random_prior_latent, save_explorer_state, save_png,
+                             save_png_resized)
 from trainer.images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
 from trainer.latent import LatentStats, LatentStatsError
 
@@ -79,7 +80,7 @@ class ExplorerPanel(QWidget):
         left_layout.setContentsMargins(0, 0, 4, 0)
         left_layout.addWidget(self.info)
         left_layout.addWidget(self.face_panel, 1)
-        left.setMinimumWidth(330)
+        left.setMinimumWidth(300)
 
         self.sliders_tab = SlidersTab(self.state, self)
         self.samples_tab = SamplesTab(self.state, self.dialogs, self)
@@ -98,15 +99,16 @@ class ExplorerPanel(QWidget):
         right_layout.addWidget(self.tabs, 1)
         right_layout.addWidget(self.gallery_label)
         right_layout.addWidget(self.gallery)
-        right.setMinimumWidth(520)
+        # No fixed minimum: the splitter keeps the tabs at their layouts' minimum, so no control is squeezed.
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([440, 960])
+        # The face grows with the window: the left column takes about 40% of the width (see resizeEvent).
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([400, 600])
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.splitter)
@@ -115,6 +117,7 @@ class ExplorerPanel(QWidget):
         layout.addWidget(self.stack)
 
         self.samples_tab.endpoint_picked.connect(self.morph_tab.set_endpoint)
+        self.morph_tab.status_message.connect(self.status_message)
         self.morph_tab.endpoint_requested.connect(self._on_endpoint_requested)
         self.directions_tab.group_add_requested.connect(self._on_group_requested)
         self.gallery.start_requested.connect(self.start_from_test_image)
@@ -186,7 +189,7 @@ class ExplorerPanel(QWidget):
             untouched = np.array_equal(self.state.z, self.state.mean_latent())
             self.state.set_stats(result.stats, note)
             if untouched:           # the user has not moved yet: start at the data mean, as with stored stats
-                self.state.reset_to_mean()
+                self.state.reset_to_mean(undoable=False)
         elif data.data_error:
             self.info.show_stats_note(f"{self.state.stats_note} The training data is not available "
                                       f"({data.data_error}); fitted samplers use decoded prior samples.")
@@ -306,7 +309,8 @@ class ExplorerPanel(QWidget):
     def _start_from(self, z: np.ndarray, original: np.ndarray, reconstruction: np.ndarray, name: str) -> None:
         error = float(np.abs(original.astype(np.float32) - reconstruction.astype(np.float32)).mean())
         self.face_panel.show_encoded(array_to_qimage(original), array_to_qimage(reconstruction),
-                                     f"{name}; mean pixel error {error:.1f} / 255")
+                                     f"Original {name} and its reconstruction; mean pixel error "
+                                     f"{error:.1f} / 255")
         self.state.set_z(z)
         self.status_message.emit(f"Started from {name}")
 
@@ -327,17 +331,54 @@ class ExplorerPanel(QWidget):
             self.decoder.decode_now()
         return self.decoder.face
 
-    def save_face(self, path: str) -> None:
+    def save_face(self, path: str, size: int | None = None) -> bool:
+        """Save the current face as PNG: at the model's size, or `size` x `size` (smoothly resized)."""
         face = self.current_face()
-        if face is not None:
-            save_png(face, path)
-            self.status_message.emit(f"Saved {path}")
+        if face is None:
+            return False
+        try:
+            if size is None or size == face.shape[0]:
+                save_png(face, path)
+            else:
+                save_png_resized(face, path, size)
+        except (OSError, ValueError) as error:
+            self.show_error("Cannot save face", f"{path}\n\nThe file could not be written ({error}).")
+            return False
+        side = size or face.shape[0]
+        self.status_message.emit(f"Saved {path} ({side} x {side} px)")
+        return True
 
     def ask_save_face(self) -> None:
         if self.state.has_checkpoint:
+            native = self.state.checkpoint.config.model.image_size
+            size = self.dialogs.face_size(native) if hasattr(self.dialogs, "face_size") else native
+            if size is None:
+                return
             path = self.dialogs.save_path("Save face", PNG_FILTER, "face.png")
             if path:
-                self.save_face(path)
+                self.save_face(path, size)
+
+    def undo(self) -> None:
+        if self.state.undo():
+            self.status_message.emit("Undid the last face edit")
+
+    def redo(self) -> None:
+        if self.state.redo():
+            self.status_message.emit("Redid the face edit")
+
+    def build_edit_menu(self, menu: QMenu) -> None:
+        self.undo_action = menu.addAction("&Undo face edit", self.undo)
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = menu.addAction("&Redo face edit", self.redo)
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for action in (self.undo_action, self.redo_action):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.state.history_changed.connect(self._update_history_actions)
+        self._update_history_actions()
+
+    def _update_history_actions(self) -> None:
+        self.undo_action.setEnabled(self.state.can_undo)
+        self.redo_action.setEnabled(self.state.can_redo)
 
     def copy_face(self) -> None:
         if self.current_face() is not None:

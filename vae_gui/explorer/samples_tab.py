@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 from PySide6.QtCore import QPoint, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMenu, QPushButton,
-                               QSpinBox, QVBoxLayout, QWidget)
+                               QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from trainer.explore import decode_faces, save_png
 from trainer.samplers import SamplerChoice, make_sampler
@@ -66,7 +66,7 @@ class SamplesTab(LazyRedrawTab):
         self.seed.setRange(0, 2**31 - 1)
         self.resample_button = QPushButton("Resample", self)
         self.resample_button.setToolTip("Draw new latents (next seed)")
-        self.compare = QCheckBox("Compare prior vs fitted", self)
+        self.compare = QCheckBox("Compare with prior", self)
         self.compare.setToolTip("Show samples from the prior and from the fitted density side by side, same seed")
         self.save_button = QPushButton("Save grid...", self)
 
@@ -83,6 +83,9 @@ class SamplesTab(LazyRedrawTab):
         row2.addWidget(self.size)
         row2.addWidget(QLabel("Seed:", self))
         row2.addWidget(self.seed)
+        self.seed.setMaximumWidth(self.seed.fontMetrics().horizontalAdvance("0000000") + 40)
+        for widget in (self.resample_button, self.compare, self.save_button):     # never squeezed below their text
+            widget.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
         row2.addWidget(self.resample_button)
         row2.addWidget(self.compare)
         row2.addStretch(1)

@@ -1,40 +1,103 @@
-"""A column of sliders, one per SliderSpec, that mirror the state's z and write moves back to it."""
+"""A column of sliders, one per SliderSpec, that mirror the state's z and write moves back to it.
+
+Each row: name, slider (a click jumps to the clicked point; arrow keys move 1% of the range, Page Up/Down 10%;
+double-click resets the row to the data mean), a spin box to type an exact value, and details (KL, factor,
+"inactive"). A drag is one undo step (ExplorerState.begin_gesture / end_gesture).
+"""
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QSlider, QVBoxLayout, QWidget
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QGridLayout, QLabel, QScrollArea, QSlider, QStyle,
+                               QStyleOptionSlider, QVBoxLayout, QWidget)
 
-from trainer.explore import SliderSpec
+from trainer.explore import FACTOR_LABEL_MIN_SCORE, SliderSpec
+from trainer.latent import active_definition
 
 from .state import ExplorerState
 
 STEPS = 1000                      # slider resolution
+SINGLE_STEP = STEPS // 100        # arrow keys: 1% of the range
+PAGE_STEP = STEPS // 10           # Page Up / Down: 10% of the range
 INACTIVE_STYLE = "color: #8a8a8a;"
+KL_TIP = ("KL: how many nats of information this dimension carries per image on average (its KL divergence "
+          "from the prior N(0, 1)); near 0 means the model ignores it.")
+FACTOR_TIP = ("~ factor score: the true factor of the synthetic faces this dimension tells the most about, and how "
+              "much (normalized mutual information, 0 = nothing, 1 = determines it). Shown only from "
+              f"{FACTOR_LABEL_MIN_SCORE:g}; below that the best match is mostly chance.")
+
+
+class LatentSlider(QSlider):
+    """A horizontal slider that jumps to a click, reports presses as gestures, and resets on double-click."""
+
+    reset_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setRange(0, STEPS)
+        self.setSingleStep(SINGLE_STEP)
+        self.setPageStep(PAGE_STEP)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            option = QStyleOptionSlider()
+            self.initStyleOption(option)
+            handle = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                                 QStyle.SubControl.SC_SliderHandle, self)
+            if not handle.contains(event.position().toPoint()):
+                groove = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                                     QStyle.SubControl.SC_SliderGroove, self)
+                x = int(event.position().x()) - groove.x() - handle.width() // 2
+                span = max(1, groove.width() - handle.width())
+                self.setSliderDown(True)         # a gesture: sliderPressed, then the jump, then the drag
+                self.setValue(QStyle.sliderValueFromPosition(self.minimum(), self.maximum(), x, span))
+                self.setSliderDown(False)
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.reset_requested.emit()
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
 
 
 class SliderRow:
-    """The widgets of one row: name, slider, value, and details (KL, factor, inactive)."""
+    """The widgets of one row: name, slider, value box, and details (KL, factor, inactive)."""
 
-    def __init__(self, spec: SliderSpec, parent: QWidget):
+    def __init__(self, spec: SliderSpec, parent: QWidget, variational: bool = True):
         self.spec = spec
         self.name = QLabel(spec.label, parent)
-        self.slider = QSlider(Qt.Orientation.Horizontal, parent)
-        self.slider.setRange(0, STEPS)
-        self.slider.setMinimumWidth(140)
-        self.value_label = QLabel("", parent)
-        self.value_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        # A fixed size keeps a text change from re-laying out the whole window on every slider move
-        # (measured: main-window slider latency p50 12 -> 6 ms).
-        metrics = self.value_label.fontMetrics()
-        self.value_label.setFixedSize(metrics.horizontalAdvance("-000.00") + 6, metrics.height() + 4)
+        self.slider = LatentSlider(parent)
+        self.slider.setMinimumWidth(100)
+        span = max(1e-6, spec.high - spec.low)
+        self.spin = QDoubleSpinBox(parent)
+        self.spin.setDecimals(2)
+        self.spin.setRange(spec.low - span, spec.high + span)
+        self.spin.setSingleStep(max(0.01, round(span / 100, 2)))
+        self.spin.setKeyboardTracking(False)           # typing "1.5" applies once, on Enter or leaving the box
+        self.spin.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
+        self.spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        # A fixed size keeps a value change from re-laying out the whole window on every slider move.
+        metrics = self.spin.fontMetrics()
+        self.spin.setFixedWidth(metrics.horizontalAdvance("-000.00") + 16)
+        self.spin.setToolTip("Type a value and press Enter")
+        self.value_label = self.spin                   # the shown value (older name)
         self.detail = QLabel(self._detail_text(), parent)
-        tip = f"{spec.label}: range {spec.low:.2f} .. {spec.high:.2f}"
+        self.detail.setMinimumWidth(self.detail.sizeHint().width())
+        tip = (f"{spec.label}: range {spec.low:.2f} .. {spec.high:.2f} (mean +- 3 std of the encoded data).\n"
+               "Click the track to jump there; arrow keys move 1%, Page Up/Down 10%; double-click resets to the "
+               "mean; Ctrl+Z undoes.")
+        if spec.kl is not None:
+            tip += "\n" + KL_TIP
+        if spec.detail.startswith("~ "):
+            tip += "\n" + FACTOR_TIP
         if not spec.active:
-            tip += "\nInactive: the encoder barely uses this dimension (posterior collapse)."
+            tip += "\nInactive: " + active_definition(variational)
             for label in (self.name, self.detail):
                 label.setStyleSheet(INACTIVE_STYLE)
-        for widget in (self.name, self.slider, self.value_label, self.detail):
+        for widget in (self.name, self.slider, self.detail):
             widget.setToolTip(tip)
 
     def _detail_text(self) -> str:
@@ -59,7 +122,10 @@ class SliderRow:
         self.slider.blockSignals(True)
         self.slider.setValue(self.position_of(value))
         self.slider.blockSignals(False)
-        self.value_label.setText(f"{value:+.2f}")
+        if not self.spin.hasFocus():              # never overwrite what the user is typing
+            self.spin.blockSignals(True)
+            self.spin.setValue(value)
+            self.spin.blockSignals(False)
 
 
 class SliderColumn(QWidget):
@@ -75,6 +141,7 @@ class SliderColumn(QWidget):
         self._scroll = QScrollArea(self)
         self._scroll.setWidgetResizable(True)
         self._scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self._scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self._scroll)
@@ -89,11 +156,15 @@ class SliderColumn(QWidget):
         grid.setColumnStretch(1, 1)
         self.rows = []
         for index, spec in enumerate(specs):
-            row = SliderRow(spec, body)
+            row = SliderRow(spec, body, variational=self.state.is_variational)
             row.slider.valueChanged.connect(lambda position, i=index: self._on_slider(i, position))
+            row.slider.sliderPressed.connect(self.state.begin_gesture)
+            row.slider.sliderReleased.connect(self.state.end_gesture)
+            row.slider.reset_requested.connect(lambda i=index: self.reset_row(i))
+            row.spin.valueChanged.connect(lambda value, i=index: self.set_value(i, value))
             grid.addWidget(row.name, index, 0)
             grid.addWidget(row.slider, index, 1)
-            grid.addWidget(row.value_label, index, 2)
+            grid.addWidget(row.spin, index, 2)
             grid.addWidget(row.detail, index, 3)
             self.rows.append(row)
         if not specs and self.empty_text:
@@ -114,9 +185,14 @@ class SliderColumn(QWidget):
                 row.show_value(row.spec.value(z))
 
     def set_value(self, index: int, value: float) -> None:
-        """Move slider `index` to `value` as a user would (tests and keyboard shortcuts use this)."""
+        """Move slider `index` to `value` as a user would (tests, the value box and keyboard shortcuts use this)."""
         row = self.rows[index]
         self.state.set_z(row.spec.moved(self.state.z, value))
+
+    def reset_row(self, index: int) -> None:
+        """Set row `index` to the value of the data mean; the other coordinates stay."""
+        row = self.rows[index]
+        self.set_value(index, row.spec.value(self.state.mean_latent()))
 
     def _on_slider(self, index: int, position: int) -> None:
         row = self.rows[index]

@@ -5,6 +5,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 
 from trainer.explore import MAX_ALL_SLIDERS, SliderSpec, axis_sliders, factor_sliders, pca_sliders, visible_dims
 
+from trainer.latent import active_definition
+
 from .slider_rows import SliderColumn
 from .state import ExplorerState
 
@@ -117,9 +119,11 @@ class SlidersTab(QWidget):
         if stats is None:
             return "Computing latent statistics; slider ranges are +-3 until they arrive."
         inactive = int((~stats.active).sum())
-        text = f"{stats.latent_dim - inactive} of {stats.latent_dim} dims active"
+        self.summary.setToolTip(active_definition(state.is_variational))
+        rule = "KL >= 0.01 nats" if state.is_variational else "code variance > 0.01"
+        text = f"{stats.latent_dim - inactive} of {stats.latent_dim} dims active ({rule})"
         if state.slider_mode == "axes" and len(specs) < state.latent_dim:
             text += f"; showing the top {len(specs)}"
         if inactive and state.slider_mode == "axes":
-            text += " (inactive dims are greyed: the encoder ignores them)"
+            text += "; inactive dims are greyed"
         return text

@@ -18,6 +18,7 @@ class ExplorerState(QObject):
     stats_changed = Signal()               # latent statistics arrived (or were replaced)
     data_changed = Signal()                # encoded training/test latents arrived
     z_changed = Signal()
+    history_changed = Signal()             # undo/redo availability changed
     slider_mode_changed = Signal(str)
     selected_dims_changed = Signal()
 
@@ -32,6 +33,10 @@ class ExplorerState(QObject):
         self.slider_mode = "axes"
         self.selected_dims: list[int] = []
         self.rng = np.random.default_rng()
+        # Undo history of face edits: z before each edit. A slider drag (begin_gesture .. end_gesture) is one step.
+        self._undo: list[np.ndarray] = []
+        self._redo: list[np.ndarray] = []
+        self._gesture = False
 
     # ------------------------------------------------------------ queries
 
@@ -66,6 +71,8 @@ class ExplorerState(QObject):
         self.data = None
         self.selected_dims = []
         self.z = self.mean_latent()
+        self._undo, self._redo, self._gesture = [], [], False
+        self.history_changed.emit()
         self.checkpoint_changed.emit()
         self.z_changed.emit()
 
@@ -78,20 +85,74 @@ class ExplorerState(QObject):
         self.data = data
         self.data_changed.emit()
 
-    def set_z(self, z: np.ndarray) -> None:
+    def set_z(self, z: np.ndarray, undoable: bool = True) -> None:
+        """Move to `z`. An undoable move (every user edit) can be taken back with undo(); during a gesture
+        (a slider drag) only the z before the gesture is recorded."""
         z = np.asarray(z, dtype=np.float32).reshape(-1)
         if z.shape != (self.latent_dim,):
             raise ValueError(f"z has {z.size} values; this model has {self.latent_dim} latent dimensions")
+        if undoable and not self._gesture and not np.array_equal(z, self.z):
+            self._record()
         self.z = z.copy()
         self.z_changed.emit()
+
+    # ------------------------------------------------------------ undo / redo
+
+    MAX_HISTORY = 200
+
+    def _record(self) -> None:
+        self._undo.append(self.z.copy())
+        del self._undo[:-self.MAX_HISTORY]
+        self._redo.clear()
+        self.history_changed.emit()
+
+    def begin_gesture(self) -> None:
+        """A continuous edit starts (slider pressed): the moves until end_gesture() undo as one step."""
+        if not self._gesture and self.z.size:
+            self._record()
+            self._gesture = True
+
+    def end_gesture(self) -> None:
+        if self._gesture:
+            self._gesture = False
+            if self._undo and np.array_equal(self._undo[-1], self.z):    # a click that moved nothing
+                self._undo.pop()
+                self.history_changed.emit()
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def undo(self) -> bool:
+        if not self._undo:
+            return False
+        self._gesture = False
+        self._redo.append(self.z.copy())
+        self.z = self._undo.pop()
+        self.history_changed.emit()
+        self.z_changed.emit()
+        return True
+
+    def redo(self) -> bool:
+        if not self._redo:
+            return False
+        self._undo.append(self.z.copy())
+        self.z = self._redo.pop()
+        self.history_changed.emit()
+        self.z_changed.emit()
+        return True
 
     def set_dim(self, dim: int, value: float) -> None:
         z = self.z.copy()
         z[dim] = value
         self.set_z(z)
 
-    def reset_to_mean(self) -> None:
-        self.set_z(self.mean_latent())
+    def reset_to_mean(self, undoable: bool = True) -> None:
+        self.set_z(self.mean_latent(), undoable=undoable)
 
     def set_slider_mode(self, mode: str) -> None:
         if mode not in SLIDER_MODES:

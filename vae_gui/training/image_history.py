@@ -130,6 +130,8 @@ class ImageHistory(QWidget):
         if not 0 <= index < len(self.state.snapshots):
             return
         grids = self.state.snapshots[index]
+        latest = index == len(self.state.snapshots) - 1 and self.follow.isChecked()
+        self.state.set_shown_step(None if latest else self.state.snapshots.step(index))   # the KL chart follows
         self.reconstructions.set_array(grids.reconstructions)
         self.samples.set_array(grids.samples)
         self._update_label(index)

@@ -8,15 +8,18 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from trainer.latent import ACTIVE_KL_NATS, active_definition
+from trainer.latent import active_dimensions as _active_dimensions
+
 from .run_state import RunState
 
-ACTIVE_THRESHOLD_NATS = 0.01
+ACTIVE_THRESHOLD_NATS = ACTIVE_KL_NATS        # the one definition (trainer.latent.active_dimensions)
 ACTIVE_COLOUR = (31, 119, 180)
 COLLAPSED_COLOUR = (175, 175, 175)
 
 
-def active_dimensions(kl_per_dim: np.ndarray, threshold: float = ACTIVE_THRESHOLD_NATS) -> np.ndarray:
-    return np.asarray(kl_per_dim) >= threshold
+def active_dimensions(kl_per_dim: np.ndarray) -> np.ndarray:
+    return _active_dimensions(kl_per_dim=kl_per_dim)
 
 
 class KlChart(QWidget):
@@ -25,6 +28,8 @@ class KlChart(QWidget):
         self.state = state
         self.title = QLabel()
         self.title.setWordWrap(True)
+        self.setToolTip("KL per latent dimension at the latest evaluation, in nats: how much information each "
+                        "dimension carries.\n" + active_definition(True))
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("bottom", "latent dimension")
         self.plot.setLabel("left", "KL (nats)")
@@ -43,22 +48,28 @@ class KlChart(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
         state.kl_changed.connect(self.refresh)
+        state.shown_step_changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
-        kl = self.state.kl_per_dim
+        step, kl = self.state.kl_at_shown_step()
+        if kl is None and self.state.shown_step is None:
+            kl = self.state.kl_per_dim
         if not self.state.is_variational:
             self._set_bars(np.zeros(0))
             self.title.setText("<b>KL per latent dimension</b> — a plain autoencoder has no KL term")
             return
         if kl is None:
             self._set_bars(np.zeros(0))
-            self.title.setText("<b>KL per latent dimension</b> — shown after the first validation")
+            when = ("no validation yet at the step the history shows" if self.state.shown_step is not None
+                    else "shown after the first validation")
+            self.title.setText(f"<b>KL per latent dimension</b> — {when}")
             return
         self._set_bars(kl)
         active = int(active_dimensions(kl).sum())
-        self.title.setText(f"<b>KL per latent dimension</b> — {active} of {len(kl)} active; "
-                           f"grey = collapsed (&lt; {ACTIVE_THRESHOLD_NATS} nats, unused by the model)")
+        at = f" at step {step:,}" if step is not None and self.state.shown_step is not None else ""
+        self.title.setText(f"<b>KL per latent dimension</b>{at} — {active} of {len(kl)} active "
+                           f"(KL &ge; {ACTIVE_THRESHOLD_NATS:g} nats); grey = collapsed")
 
     def _set_bars(self, kl: np.ndarray) -> None:
         active = active_dimensions(kl)

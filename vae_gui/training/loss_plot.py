@@ -21,6 +21,10 @@ RAW_ALPHA = 55
 CURVE_WIDTH = 1
 DEFAULT_SMOOTHING = 0.6
 
+LOSS_TIP = ("Loss per image. train total = reconstruction + beta x KL (what the optimizer minimizes); validation = "
+            "the same on held-out images (best.pt is the step where it was lowest). For a VAE with beta = 1 the "
+            "total is the negative ELBO.")
+
 
 class LossPlot(QWidget):
     def __init__(self, state: RunState, parent: QWidget | None = None, refresh_ms: int = 100):
@@ -76,7 +80,10 @@ class LossPlot(QWidget):
         self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
         self.readout.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         controls = QHBoxLayout()
-        controls.addWidget(QLabel("<b>Loss</b>"))
+        title = QLabel("<b>Loss</b>")
+        title.setToolTip(LOSS_TIP)
+        self.plot.setToolTip(LOSS_TIP)
+        controls.addWidget(title)
         controls.addStretch(1)
         controls.addWidget(self.log_check)
         controls.addSpacing(12)

@@ -27,14 +27,17 @@ from .runner import TrainingRunner
 from .setup_form import DEFAULT_EPOCHS, SetupForm
 
 GUI_PREVIEW_EVERY_S = 2.5     # live reconstructions between evaluations
+GUI_LOG_EVERY_STEPS = 1      # the live curve has every step; so does the log it is redrawn from on resume
 GUI_SAMPLES = 16              # a 4x4 sample grid: every snapshot is kept, so keep them small
 
 
 def gui_run_config(config: RunConfig) -> RunConfig:
-    """The config as the GUI trains it: live previews every few seconds and a small sample grid."""
+    """The config as the GUI trains it: live previews every few seconds, a small sample grid, and every step in
+    metrics.jsonl, so a resumed run redraws its earlier curve as finely as the live one."""
     preview = config.train.preview_every_s or GUI_PREVIEW_EVERY_S
     train = dataclasses.replace(config.train, preview_every_s=preview,
-                                n_samples=min(config.train.n_samples, GUI_SAMPLES))
+                                n_samples=min(config.train.n_samples, GUI_SAMPLES),
+                                log_every_steps=min(config.train.log_every_steps, GUI_LOG_EVERY_STEPS))
     return dataclasses.replace(config, train=train)
 
 
@@ -78,7 +81,9 @@ class TrainingPanel(QWidget):
         self.resume_run_action.triggered.connect(self._choose_run_to_resume)
         self.load_runs_action = QAction("&Load runs to compare…", self)
         self.load_runs_action.triggered.connect(self._choose_runs_to_load)
-        self.open_explorer_action = QAction("Open best model in &explorer", self)
+        self.open_explorer_action = QAction("Open model in &explorer", self)
+        self.open_explorer_action.setToolTip("Open the run's best checkpoint (best.pt) in the Explore tab; before the "
+                                             "first validation, its last checkpoint (last.pt)")
         self.open_explorer_action.triggered.connect(self._open_best_in_explorer)
 
     def _build_layout(self) -> None:
@@ -94,17 +99,24 @@ class TrainingPanel(QWidget):
         buttons.addWidget(self.stop_button, 1, 1)
         buttons.addWidget(self.resume_button, 2, 0, 1, 2)
         buttons.addWidget(self.explorer_button, 3, 0, 1, 2)
+        # The form scrolls when the window is short; the buttons below it never do.
+        form_holder = QWidget()
+        form_layout = QVBoxLayout(form_holder)
+        form_layout.setContentsMargins(0, 0, 4, 0)
+        form_layout.addWidget(self.setup_form)
+        form_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(form_holder)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        width = form_holder.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 8
         left = QWidget()
         left_layout = QVBoxLayout(left)
-        left_layout.addWidget(self.setup_form)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
         left_layout.addLayout(buttons)
-        left_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(left.sizeHint().width() + 24)
-        scroll.setMaximumWidth(left.sizeHint().width() + 60)
+        left.setFixedWidth(width)
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.loss_plot)
@@ -127,7 +139,7 @@ class TrainingPanel(QWidget):
         right.addWidget(self.progress_view)
         right.addWidget(views, 1)
         layout = QHBoxLayout(self)
-        layout.addWidget(scroll)
+        layout.addWidget(left)
         layout.addLayout(right, 1)
 
     def _connect(self) -> None:
@@ -139,6 +151,7 @@ class TrainingPanel(QWidget):
         self.state.run_started.connect(self._on_run_started)
         self.state.run_finished.connect(self._on_run_finished)
         self.setup_form.validity_changed.connect(self._update_actions)
+        self.setup_form.validity_changed.connect(self._on_form_validity)
         self.run_list.load_requested.connect(self._choose_runs_to_load)
 
     # ------------------------------------------------------------ interface for the main window
@@ -175,7 +188,7 @@ class TrainingPanel(QWidget):
         except ConfigError as error:
             self.show_error(f"Cannot start: {error}")
             return False
-        self.setup_form.remember_runs_dir()
+        self.setup_form.remember()
         self._launch(config, resume=None, message="loading data…")
         return True
 
@@ -259,12 +272,25 @@ class TrainingPanel(QWidget):
         self.pause_action.setText("&Resume" if self.runner.is_paused else "&Pause")
         self.stop_action.setEnabled(running and self.state.status != "stopping")
         self.resume_run_action.setEnabled(not running)
-        best = self.state.best_checkpoint
-        self.open_explorer_action.setEnabled(bool(best) and Path(best).is_file())
+        self.open_explorer_action.setEnabled(self.explorer_checkpoint() is not None)
+
+    def explorer_checkpoint(self) -> str | None:
+        """What "Open in explorer" opens: best.pt once a validation chose it, else last.pt (a run stopped before
+        its first validation), when the file exists."""
+        for path in (self.state.best_checkpoint, self.state.last_checkpoint):
+            if path and Path(path).is_file():
+                return path
+        return None
 
     def _open_best_in_explorer(self) -> None:
-        if self.state.best_checkpoint:
-            self.open_in_explorer.emit(self.state.best_checkpoint)
+        path = self.explorer_checkpoint()
+        if path:
+            self.open_in_explorer.emit(path)
+
+    def _on_form_validity(self, valid: bool, _reason: str = "") -> None:
+        # A setup error shown in the banner (an empty folder...) is over once the form is valid again.
+        if valid and not self.runner.is_running and self.state.status in ("idle", "failed"):
+            self.error_banner.clear()
 
     # ------------------------------------------------------------ dialogs
     def _choose_run_to_resume(self) -> None:

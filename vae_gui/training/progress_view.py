@@ -29,8 +29,13 @@ def progress_text(state: RunState) -> str:
         return ""
     epochs = f"/{state.epochs}" if state.epochs else ""
     rate = f"{m.images_per_s:,.0f} img/s" if m.images_per_s > 0 else "measuring speed…"
-    return (f"epoch {m.epoch + 1}{epochs} · step {m.step:,}/{m.total_steps:,} · {rate} · "
-            f"ETA {format_duration(m.eta_s)}")
+    if state.status == "paused":
+        remaining = "paused"                       # the ETA would freeze: say why instead
+    elif state.time_budget_minutes > 0:
+        remaining = (f"{format_duration(m.eta_s)} left of the {state.time_budget_minutes:g} min budget")
+    else:
+        remaining = f"ETA {format_duration(m.eta_s)}"
+    return f"epoch {m.epoch + 1}{epochs} · step {m.step:,}/{m.total_steps:,} · {rate} · {remaining}"
 
 
 class ProgressView(QWidget):
@@ -50,6 +55,7 @@ class ProgressView(QWidget):
         layout.addWidget(self.status)
         state.progress_changed.connect(self.refresh_progress)
         state.status_changed.connect(self.refresh_status)
+        state.status_changed.connect(self.refresh_progress)     # paused / resumed changes the text
         state.run_started.connect(self.refresh_progress)
         self.refresh_status()
 

@@ -46,6 +46,8 @@ class RunList(QWidget):
         self.state = state
         self.list = QListWidget()
         self.list.setToolTip("Tick runs to overlay their loss curves")
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)     # a long name keeps its start and its date
+        self.setMinimumWidth(200)
         self.load_button = QPushButton("Load runs…")
         self.load_button.setToolTip("Overlay the curves of runs saved on disk (a run folder or a folder of runs)")
         self.load_button.clicked.connect(self.load_requested)
@@ -66,7 +68,7 @@ class RunList(QWidget):
             item = QListWidgetItem(label)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if curves.visible else Qt.CheckState.Unchecked)
-            item.setToolTip(curves.run_dir or curves.name)
+            item.setToolTip(f"{curves.name}\n{curves.run_dir}" if curves.run_dir else curves.name)
             self.list.addItem(item)
         self.list.blockSignals(False)
 

@@ -95,6 +95,7 @@ class RunState(QObject):
     best_checkpoint_changed = Signal(str)
     run_finished = Signal(object)          # RunFinished
     loop_paused = Signal()                 # the training loop reached a pause and is waiting
+    shown_step_changed = Signal()          # the history scrubber moved (None: follow the latest)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -102,10 +103,13 @@ class RunState(QObject):
         self.current: RunCurves | None = None
         self.snapshots = SnapshotStore()
         self.kl_per_dim: np.ndarray | None = None
+        self.kl_history: list[tuple[int, np.ndarray]] = []     # (step, KL per dim) of each validation
+        self.shown_step: int | None = None                      # the step the history scrubber shows
         self.is_variational = True
         self.latest: StepMetrics | None = None
         self.started: RunStarted | None = None
         self.epochs = 0
+        self.time_budget_minutes = 0.0
         self.status = "idle"
         self.message = ""
         self.best_checkpoint: str | None = None
@@ -125,6 +129,20 @@ class RunState(QObject):
         self.best_checkpoint = self.last_checkpoint = None
         self.best_eval = None
         self.set_status("starting", message)
+        self.progress_changed.emit()          # the previous run's "100% · epoch 2/2" goes
+
+    def set_shown_step(self, step: int | None) -> None:
+        """The history scrubber shows `step` (None: the latest); the KL chart follows."""
+        if step != self.shown_step:
+            self.shown_step = step
+            self.shown_step_changed.emit()
+
+    def kl_at_shown_step(self) -> tuple[int | None, np.ndarray | None]:
+        """(step, KL per dim) of the last validation at or before the shown step; the latest when following."""
+        if self.shown_step is None or not self.kl_history:
+            return (self.kl_history[-1][0] if self.kl_history else None), self.kl_per_dim
+        earlier = [(step, kl) for step, kl in self.kl_history if step <= self.shown_step]
+        return earlier[-1] if earlier else (None, None)
 
     def set_status(self, status: str, message: str = "") -> None:
         self.status, self.message = status, message
@@ -186,9 +204,12 @@ class RunState(QObject):
         self.current = curves
         self.snapshots = SnapshotStore()
         self.kl_per_dim = None
+        self.kl_history = []
+        self.shown_step = None
         self.is_variational = started.config.get("model", {}).get("family", "vae") == "vae"
         self.latest = None
         self.epochs = int(started.config.get("train", {}).get("epochs", 0))
+        self.time_budget_minutes = float(started.config.get("train", {}).get("time_budget_minutes", 0.0) or 0.0)
         self.best_checkpoint = self.last_checkpoint = None
         self.best_eval = None
         self._curves_changed()
@@ -206,6 +227,9 @@ class RunState(QObject):
         for e in update.evals:
             if e.is_best:
                 self.best_eval = (e.step, e.val_loss)
+        for e in update.evals:
+            if e.kl_per_dim is not None:
+                self.kl_history.append((e.step, np.asarray(e.kl_per_dim, dtype=np.float64)))
         last = update.evals[-1]
         if last.kl_per_dim is not None:
             self.kl_per_dim = np.asarray(last.kl_per_dim, dtype=np.float64)
@@ -214,6 +238,9 @@ class RunState(QObject):
     def _finish_run(self, finished: RunFinished) -> None:
         self.best_checkpoint = finished.best_checkpoint or self.best_checkpoint
         self.last_checkpoint = finished.last_checkpoint or self.last_checkpoint
+        if finished.status == "failed" and self.started is None:
+            self.latest = None                 # failed before training: no progress of this run to show
+            self.progress_changed.emit()
         self.set_status(finished.status, self._finish_message(finished))
         self.run_finished.emit(finished)
 

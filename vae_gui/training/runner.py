@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from trainer.config import RunConfig
 
-from .worker import TrainingWorker, gui_torch_threads
+from .worker import ThreadPolicy, TrainingWorker, default_thread_policy
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,12 @@ class TrainingRunner(QObject):
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._paused = False
+        self.policy: ThreadPolicy | None = None
+
+    def note_gui_busy(self) -> None:
+        """The user is working in the explorer: training leaves a core to the GUI for a moment."""
+        if self.policy is not None:
+            self.policy.note_gui_busy()
 
     @property
     def is_running(self) -> bool:
@@ -39,11 +45,13 @@ class TrainingRunner(QObject):
         """Start training `config` (or continue the run in `resume`). Raises RuntimeError while one runs."""
         if self.is_running:
             raise RuntimeError("a training run is already in progress; stop it first")
-        if config.train.threads <= 0:
-            config = dataclasses.replace(config, train=dataclasses.replace(config.train, threads=gui_torch_threads()))
+        # Threads chosen by the user (or a test) stay fixed; otherwise the app's policy adapts them between steps.
+        self.policy = default_thread_policy() if config.train.threads <= 0 else None
+        if self.policy is not None:
+            config = dataclasses.replace(config, train=dataclasses.replace(config.train, threads=self.policy.full))
         thread = QThread()
         thread.setObjectName("vae-training")
-        worker = TrainingWorker(config, resume=resume)
+        worker = TrainingWorker(config, resume=resume, policy=self.policy)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         # Direct: quit() must not wait for the GUI event loop, which is blocked while shutdown() waits.

@@ -6,6 +6,7 @@ given to set_config(), so a config from a test or an earlier run survives a roun
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import torch
@@ -26,6 +27,9 @@ from .folder_scan import FolderScanner, FolderSummary
 DEFAULT_EPOCHS = 5
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SETTINGS_RUNS_DIR = "training/runs_dir"
+SETTINGS_FORM = "training/form"          # the form's last valid config (JSON), restored at the next launch
+BUDGET_TIP = ("Stop training after about this many minutes: the run is planned so that it ends in time, final "
+              "evaluation included. 0 = off. With a budget, Epochs is an upper bound.")
 BETA_TIP = "Weight of the KL term: higher gives a smoother latent space, blurrier images"
 WARMUP_TIP = "Beta ramps up from 0 over this many steps (0: no warm-up)"
 SUPERVISION_TIP = ("Ties latent dimension k to the true factor k of the synthetic faces (skin tone, smile, ...), "
@@ -42,6 +46,19 @@ def default_run_config() -> RunConfig:
     runs_dir = QSettings().value(SETTINGS_RUNS_DIR, default_runs_dir())
     return RunConfig(model=preset_config("default"), data=DataConfig(),
                      train=TrainConfig(epochs=DEFAULT_EPOCHS, runs_dir=str(runs_dir)))
+
+
+def remembered_run_config() -> RunConfig:
+    """The form as the user left it at the last launch (its run name cleared), else default_run_config()."""
+    stored = QSettings().value(SETTINGS_FORM, "")
+    if stored:
+        try:
+            config = RunConfig.from_dict(json.loads(str(stored)))
+            config.validate()
+            return dataclasses.replace(config, train=dataclasses.replace(config.train, run_name=""))
+        except (ConfigError, ValueError, TypeError, KeyError, AttributeError):
+            pass                     # an older or damaged entry: start from the defaults
+    return default_run_config()
 
 
 def device_available(name: str) -> bool:
@@ -71,7 +88,7 @@ class SetupForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._base = default_run_config()
+        self._base = remembered_run_config()
         self._summary: FolderSummary | None = None
         self._scanner = FolderScanner(self)
         self._scanner.summary_ready.connect(self._show_summary)
@@ -104,6 +121,7 @@ class SetupForm(QWidget):
         self.synthetic_count.setSingleStep(1000)
         self.synthetic_count.setGroupSeparatorShown(True)
         self.synthetic_count.setSuffix(" faces")
+        self.synthetic_count.setToolTip("How many synthetic faces to draw (a tenth is kept for testing)")
         form.addRow(self.synthetic_radio)
         form.addRow("    Count:", self.synthetic_count)
         form.addRow(self.folder_radio)
@@ -125,6 +143,7 @@ class SetupForm(QWidget):
         self.image_size = QComboBox()
         for size in IMAGE_SIZES:
             self.image_size.addItem(f"{size} × {size}", size)
+        self.image_size.setToolTip("Images are centre-cropped and resized to this size; 64 x 64 is the default")
         form.addRow("Image size:", self.image_size)
         self.synthetic_radio.toggled.connect(self._source_changed)
         self.folder_edit.editingFinished.connect(self._folder_edited)
@@ -143,6 +162,7 @@ class SetupForm(QWidget):
             self.preset.setItemData(index, preset_tooltip(name), Qt.ItemDataRole.ToolTipRole)
         self.latent_dim = QSpinBox()
         self.latent_dim.setRange(1, 4096)
+        self.latent_dim.setToolTip("Numbers in the latent code z: one slider each in the Explore tab")
         self.beta = QDoubleSpinBox()
         self.beta.setRange(0.0, 1000.0)
         self.beta.setDecimals(3)
@@ -172,8 +192,17 @@ class SetupForm(QWidget):
         self.lr.setToolTip("Learning rate, e.g. 0.002 or 2e-3")
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 65536)
+        self.batch_size.setToolTip("Images per optimizer step")
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 100_000)
+        self.epochs.setToolTip("Passes over the training images (an upper bound when a time budget is set)")
+        self.time_budget = QDoubleSpinBox()
+        self.time_budget.setRange(0.0, 100_000.0)
+        self.time_budget.setDecimals(1)
+        self.time_budget.setSingleStep(5.0)
+        self.time_budget.setSuffix(" min")
+        self.time_budget.setSpecialValueText("off")
+        self.time_budget.setToolTip(BUDGET_TIP)
         self.device = QComboBox()
         for name in DEVICES:
             self.device.addItem(name, name)
@@ -185,10 +214,17 @@ class SetupForm(QWidget):
                 item.setToolTip(f"{name} is not available on this computer")
         form.addRow("Learning rate:", self.lr)
         form.addRow("Batch size:", self.batch_size)
-        form.addRow("Epochs:", self.epochs)
+        epochs_row = QHBoxLayout()
+        epochs_row.addWidget(self.epochs, 1)
+        budget_label = QLabel("Time budget:")
+        budget_label.setToolTip(BUDGET_TIP)
+        epochs_row.addWidget(budget_label)
+        epochs_row.addWidget(self.time_budget, 1)
+        form.addRow("Epochs:", epochs_row)
+        self.device.setToolTip("auto: a GPU (CUDA or Apple MPS) when present, else the CPU")
         form.addRow("Device:", self.device)
         self.lr.textChanged.connect(self._changed)
-        for spin in (self.batch_size, self.epochs):
+        for spin in (self.batch_size, self.epochs, self.time_budget):
             spin.valueChanged.connect(self._changed)
         self.device.currentIndexChanged.connect(self._changed)
         return group
@@ -198,7 +234,9 @@ class SetupForm(QWidget):
         form = QFormLayout(group)
         self.run_name = QLineEdit()
         self.run_name.setPlaceholderText("automatic (preset-date-time)")
+        self.run_name.setToolTip("The run's folder name inside the runs folder")
         self.runs_dir = QLineEdit()
+        self.runs_dir.setToolTip("Each run is saved in a folder inside this one (remembered)")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_runs_dir)
         row = QHBoxLayout()
@@ -215,7 +253,7 @@ class SetupForm(QWidget):
         """Show `config` in the form; fields the form does not show are kept from it."""
         self._base = config
         widgets = [self.synthetic_radio, self.folder_radio, self.synthetic_count, self.image_size, self.preset,
-                   self.latent_dim, self.beta, self.kl_warmup, self.factor_supervision, self.lr, self.batch_size, self.epochs, self.device,
+                   self.latent_dim, self.beta, self.kl_warmup, self.factor_supervision, self.lr, self.batch_size, self.epochs, self.time_budget, self.device,
                    self.run_name, self.runs_dir, self.folder_edit]
         for widget in widgets:
             widget.blockSignals(True)
@@ -233,6 +271,7 @@ class SetupForm(QWidget):
             self.lr.setText(f"{config.train.lr:g}")
             self.batch_size.setValue(config.train.batch_size)
             self.epochs.setValue(config.train.epochs)
+            self.time_budget.setValue(config.train.time_budget_minutes)
             self.device.setCurrentIndex(max(0, self.device.findData(config.train.device.split(":")[0])))
             self.run_name.setText(config.train.run_name)
             self.runs_dir.setText(config.train.runs_dir)
@@ -255,6 +294,7 @@ class SetupForm(QWidget):
                                    synthetic_count=self.synthetic_count.value())
         train = dataclasses.replace(
             base.train, lr=self._learning_rate(), batch_size=self.batch_size.value(), epochs=self.epochs.value(),
+            time_budget_minutes=self.time_budget.value(),
             beta=self.beta.value(), kl_warmup_steps=self.kl_warmup.value(),
             factor_supervision=self._factor_supervision(data), device=self.device.currentData(),
             run_name=self.run_name.text().strip(), runs_dir=self._runs_dir())
@@ -283,6 +323,15 @@ class SetupForm(QWidget):
 
     def remember_runs_dir(self) -> None:
         QSettings().setValue(SETTINGS_RUNS_DIR, self._runs_dir())
+
+    def remember(self) -> None:
+        """Keep the form's values for the next launch (only a valid form is kept)."""
+        try:
+            config = self.config()
+        except ConfigError:
+            return
+        QSettings().setValue(SETTINGS_FORM, json.dumps(config.to_dict()))
+        QSettings().setValue(SETTINGS_RUNS_DIR, config.train.runs_dir)
 
     @property
     def folder_summary(self) -> FolderSummary | None:
@@ -320,13 +369,28 @@ class SetupForm(QWidget):
     def _changed(self) -> None:
         try:
             self.config()
-            valid, reason = True, ""
+            valid, reason = True, self._folder_problem()
         except ConfigError as error:
             valid, reason = False, str(error)
+        valid = valid and not reason
+        if valid:
+            self.remember()
         self.validation_label.setText(reason)
         self.validation_label.setVisible(bool(reason))
         self.validity_changed.emit(valid, reason)
         self.changed.emit()
+
+    def _folder_problem(self) -> str:
+        """Why the scanned image folder cannot be trained on ('' when it can, or while it is being scanned)."""
+        summary = self._summary
+        if not self.folder_radio.isChecked() or summary is None:
+            return ""
+        if summary.error:
+            return summary.error
+        if summary.image_count < 2:
+            return (f"the folder {summary.folder} holds {summary.image_count or 'no'} image"
+                    f"{'' if summary.image_count == 1 else 's'} this program can read; training needs at least 2")
+        return ""
 
     def _preset_changed(self) -> None:
         model = PRESETS[self.preset.currentData()]
@@ -378,6 +442,7 @@ class SetupForm(QWidget):
                 text += f"<br><span style='color:#b00020'>unreadable: {summary.unreadable[0]}</span>"
         self.folder_info.setText(text)
         self._show_thumbnails(summary.thumbnails)
+        self._changed()                   # an empty or unreadable folder makes Start unavailable
 
     def _show_thumbnails(self, thumbnails: list) -> None:
         while self.thumbnail_strip.count() > 1:          # keep the trailing stretch

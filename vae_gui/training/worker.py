@@ -6,7 +6,13 @@ the training thread and hands events to an EventBatcher, which emits a TrainingU
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
+import time
 from pathlib import Path
+
+import torch
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -27,26 +33,79 @@ log = logging.getLogger(__name__)
 USER_ERRORS = (DataError, ConfigError, CheckpointError, RunDirError)
 
 
-def gui_torch_threads() -> int:
-    """Torch CPU threads for training inside the GUI: all cores but one, so the event loop keeps a core.
+TRAINING_NICE = 5          # the training thread's OS priority below the GUI's (Linux: per thread)
+GUI_BUSY_S = 0.75          # after the explorer last changed the face, training leaves a core to the GUI this long
 
-    On 2 cores, 1 training thread also trains faster than 2 that compete with the GUI (measured in
-    tests/bench/bench_gui.py), because torch's intra-op threads stall when one of them is descheduled.
+
+def gui_torch_threads() -> int:
+    """Torch CPU threads for training inside the GUI while the window is idle: all cores, as the CLI uses.
+
+    The app's thread policy (ThreadPolicy): all cores while the user is not touching the explorer, one core fewer
+    for GUI_BUSY_S after each face change (a slider drag, a decode), applied between steps; and the training
+    thread runs at a lower OS priority (TRAINING_NICE), so the event loop gets a core the moment it needs one.
+    The earlier rule (always all cores but one) dated from a machine where another job held a core: on an idle
+    2-core machine it halved every run (127 vs 239 img/s in tests/bench/bench_gui.py).
     """
-    return max(1, available_cores() - 1)
+    return max(1, available_cores())
+
+
+class ThreadPolicy:
+    """Torch threads of the training thread, switched between steps: `full` while the GUI is idle, `busy` while
+    the user works in the explorer. note_gui_busy() may be called from any thread; apply() only from the training
+    thread (under OpenMP the count is per thread)."""
+
+    def __init__(self, full: int, busy: int, busy_s: float = GUI_BUSY_S):
+        self.full, self.busy, self.busy_s = max(1, full), max(1, busy), busy_s
+        self._busy_until = 0.0
+        self.current: int | None = None
+        self.switches = 0
+
+    def note_gui_busy(self) -> None:
+        self._busy_until = time.monotonic() + self.busy_s
+
+    def wanted(self) -> int:
+        return self.busy if time.monotonic() < self._busy_until else self.full
+
+    def apply(self) -> None:
+        threads = self.wanted()
+        if threads != self.current:
+            torch.set_num_threads(threads)
+            self.current = threads
+            self.switches += 1
+
+
+def default_thread_policy() -> ThreadPolicy:
+    cores = available_cores()
+    return ThreadPolicy(full=cores, busy=max(1, cores - 1))
+
+
+def lower_this_thread_priority(nice: int = TRAINING_NICE) -> bool:
+    """Lower the OS priority of the calling thread (and of the threads it starts: torch's intra-op pool).
+    Linux only, where priorities are per thread; elsewhere (and when refused) nothing changes."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "setpriority"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), nice))
+        return True
+    except OSError:
+        return False
 
 
 class _FlushingControl(TrainingControl):
     """A TrainingControl that flushes pending updates before the loop blocks at a pause."""
 
-    def __init__(self, before_wait):
+    def __init__(self, before_wait, policy: ThreadPolicy | None = None):
         super().__init__()
         self._before_wait = before_wait
+        self.policy = policy
 
     def checkpoint(self, on_pause=None) -> None:
         if self.paused and not self.stop_requested:
             self._before_wait()
         super().checkpoint(on_pause)
+        if self.policy is not None:          # between steps, in the training thread
+            self.policy.apply()
 
 
 class TrainingWorker(QObject):
@@ -56,11 +115,13 @@ class TrainingWorker(QObject):
     error = Signal(str)          # a setup error (bad data folder, bad config...) or an unexpected failure
     done = Signal()              # run() has returned; always the last signal
 
-    def __init__(self, config: RunConfig, resume: Path | str | None = None, interval_s: float = 1 / 15):
+    def __init__(self, config: RunConfig, resume: Path | str | None = None, interval_s: float = 1 / 15,
+                 policy: ThreadPolicy | None = None):
         super().__init__()
         self.config = config
         self.resume = str(resume) if resume else None
-        self.control = _FlushingControl(before_wait=lambda: self._flush(paused=True))
+        self.policy = policy
+        self.control = _FlushingControl(before_wait=lambda: self._flush(paused=True), policy=policy)
         self._batcher = EventBatcher(interval_s)
 
     # Thread-safe: they only set flags that the loop reads between steps.
@@ -75,6 +136,7 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        lower_this_thread_priority()
         try:
             dataset = load_dataset_interruptibly(self.config.data, lambda: self.control.stop_requested)
             if dataset is None:

@@ -1,0 +1,104 @@
+"""Help > Guide (a short HTML page in a dialog) and Help > About (versions)."""
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+
+from trainer.checkpoint import FORMAT_VERSION
+from trainer.explore import FACTOR_LABEL_MIN_SCORE
+from trainer.latent import ACTIVE_CODE_VARIANCE, ACTIVE_KL_NATS
+
+DISTRIBUTION = "vae-face-explorer"
+
+
+def app_version() -> str:
+    """The installed package's version; from pyproject.toml when run from a source checkout."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        try:
+            for line in pyproject.read_text(encoding="utf-8").splitlines():
+                if line.strip().startswith("version"):
+                    return line.split("=", 1)[1].strip().strip('"\'')
+        except OSError:
+            pass
+    return "unknown"
+
+
+def about_text() -> str:
+    return (f"<h3>VAE Face Explorer {app_version()}</h3>"
+            "<p>Train autoencoders and variational autoencoders on 64x64 faces, watch them learn, and explore "
+            "what they learned.</p>"
+            f"<p>Checkpoint format version {FORMAT_VERSION} (the app opens files of this version).<br>"
+            "Checkpoints are read without running any code they might hold.</p>")
+
+
+GUIDE_HTML = f"""
+<h2>VAE Face Explorer: a short guide</h2>
+<p>An <b>autoencoder</b> squeezes each 64&times;64 face through a short list of numbers, its <i>latent code</i>
+<b>z</b>, and draws the face again from it. A <b>variational autoencoder (VAE)</b> also makes the codes of all faces
+fill a standard normal cloud, so any point near the origin decodes to a plausible new face: moving a number moves
+the face smoothly.</p>
+
+<h3>The tabs</h3>
+<ul>
+<li><b>Explore</b>: the large face is decoded from z. <i>Sliders</i> move one latent dimension (or a principal or
+factor direction) at a time; type a value into the box beside a slider, double-click a slider to reset it.
+<i>Samples</i> shows random faces from the prior or from a fit to the encoded data. <i>Morph</i> walks between two
+faces and saves the walk as a strip or a GIF. <i>Traversals</i> shows every direction at once. <i>Directions</i>
+makes a slider from two groups of images (e.g. not smiling / smiling). The strip at the bottom holds test images:
+double-click one to start from it.</li>
+<li><b>Train</b>: choose data (the built-in synthetic faces or a folder of images), a preset and settings, press
+Start and watch the loss curves, reconstructions, samples and the KL per dimension. Pause, stop (a checkpoint is
+saved), resume, compare runs, and open the result in the explorer.</li>
+</ul>
+
+<h3>The numbers</h3>
+<ul>
+<li><b>KL</b> (nats): how far the encoder's distribution for a face is from the prior N(0, I), averaged over the test
+images; per dimension, how much information that dimension carries.</li>
+<li><b>Active dimension</b>: a VAE dimension whose mean KL over the test images is at least {ACTIVE_KL_NATS:g} nats;
+below that it has collapsed (the model ignores it). An autoencoder has no KL: there a dimension is active when the
+variance of its code over the test images is above {ACTIVE_CODE_VARIANCE:g}. The Train tab, the Explore tab and the
+evaluation report all count the same way.</li>
+<li><b>-ELBO</b>: reconstruction loss + KL per image, the quantity a VAE minimizes (lower is better).</li>
+<li><b>PSNR</b> (dB): reconstruction quality from the pixel error; higher is better (20 dB is blurry, 30 dB is
+close).</li>
+<li><b>SSIM</b>: structural similarity of reconstruction and original, 0 to 1; higher is better.</li>
+<li><b>MIG</b>: mutual information gap, 0 to 1, on the synthetic faces whose true factors (smile, glasses, ...) are
+known: how much each factor is captured by a single dimension. Higher means more disentangled.</li>
+<li><b>~ glasses 0.80</b> next to a slider: the true factor this dimension tells most about, with its normalized
+mutual information (0 to 1). Shown only from {FACTOR_LABEL_MIN_SCORE:g}.</li>
+</ul>
+
+<h3>Keyboard</h3>
+<table cellpadding="3">
+<tr><td>Ctrl+O</td><td>open a checkpoint</td></tr>
+<tr><td>Ctrl+S</td><td>save the face (choose its size)</td></tr>
+<tr><td>Ctrl+Shift+C</td><td>copy the face</td></tr>
+<tr><td>Ctrl+Z / Ctrl+Shift+Z</td><td>undo / redo a face edit (a slider drag is one step)</td></tr>
+<tr><td>arrows, Page Up/Down</td><td>move the focused slider 1% / 10% of its range</td></tr>
+<tr><td>Ctrl+Return</td><td>start training</td></tr>
+<tr><td>Ctrl+P</td><td>pause / resume training</td></tr>
+<tr><td>F1</td><td>this guide</td></tr>
+<tr><td>Ctrl+Q</td><td>quit (asks first while a run trains)</td></tr>
+</table>
+"""
+
+
+class GuideDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("VAE Face Explorer guide")
+        self.browser = QTextBrowser(self)
+        self.browser.setOpenExternalLinks(False)
+        self.browser.setHtml(GUIDE_HTML)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.browser)
+        layout.addWidget(buttons)
+        self.resize(640, 600)

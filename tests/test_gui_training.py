@@ -340,6 +340,24 @@ def test_folder_summary_counts_images_off_the_gui_thread(qtbot, panel, tmp_path)
     assert "5 images" in panel.setup_form.folder_info.text()
 
 
+def test_a_photo_folder_trains_the_photo_recipe_and_synthetic_faces_the_default(qtbot, panel, tmp_path):
+    from PIL import Image
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for index in range(4):
+        Image.new("RGB", (40, 40), (index * 50, 90, 200)).save(folder / f"{index}.png")
+    form = panel.setup_form
+    assert form.config().model.preset == "default"
+    with qtbot.waitSignal(form._scanner.summary_ready, timeout=10_000):
+        form.set_data_folder(str(folder))
+    config = form.config()
+    assert config.model.preset == "photo" and config.model.latent_dim == 256
+    assert (config.train.recon_loss, config.train.beta, config.data.hflip) == ("gaussian", 1.0, True)
+    form.synthetic_radio.setChecked(True)
+    config = form.config()
+    assert (config.model.preset, config.train.recon_loss, config.data.hflip) == ("default", "mse", False)
+
+
 # ---------------------------------------------------------------- pieces
 
 def test_kl_chart_greys_out_collapsed_dimensions(qtbot):

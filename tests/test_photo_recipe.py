@@ -8,6 +8,7 @@ import torch
 
 from tests.conftest import tiny_config
 from trainer.cli import build_parser, config_from_args
+from trainer.config import EPOCH_LIMIT
 from trainer.losses import MIN_LOG_SIGMA, gaussian_nll, reconstruction_loss
 from trainer.presets import PRESET_TRAIN_SETTINGS, preset_config
 from trainer.samplers import SamplerChoice, choose_sampler
@@ -52,6 +53,11 @@ def test_photo_preset_recommends_a_calibrated_decoder_and_the_cli_uses_it_for_fo
     assert config.model.preset == "photo" and config.train.recon_loss == "gaussian"
     synthetic = config_from_args(build_parser().parse_args(["train"]))
     assert synthetic.model.preset == "default" and synthetic.train.recon_loss == "mse"
+    assert synthetic.train.epochs == 20
+    budgeted = config_from_args(build_parser().parse_args(["train", "--time-budget", "10"]))
+    assert budgeted.train.epochs == EPOCH_LIMIT              # the budget, not a default epoch count, ends it
+    assert config_from_args(build_parser().parse_args(["train", "--time-budget", "10", "--epochs", "3"])
+                            ).train.epochs == 3
     typed = config_from_args(build_parser().parse_args(["train", "--data", str(folder), "--beta", "0.5",
                                                         "--recon-loss", "mse", "--preset", "default"]))
     assert (typed.model.preset, typed.train.beta, typed.train.recon_loss) == ("default", 0.5, "mse")
@@ -69,6 +75,8 @@ def test_photo_preset_trains_a_few_steps_on_generated_faces(tmp_path, one_torch_
     assert result.status == "completed", result.message
     assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
     assert result.final_eval["sampler"]["default"] in ("prior", "gaussian", "mixture")
+    from trainer.checkpoint import load_checkpoint
+    assert load_checkpoint(result.best_checkpoint).payload["steps_per_epoch"] == 128 // 16   # the info panel's epochs
 
 
 def test_choose_sampler_prefers_a_mixture_for_clustered_codes_and_the_prior_for_normal_ones():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .checkpoint import CheckpointError
 from .control import TrainingControl
-from .config import ConfigError, DataConfig, RunConfig, TrainConfig
+from .config import EPOCH_LIMIT, ConfigError, DataConfig, RunConfig, TrainConfig
 from .data import DataError
 from .distributed import JobTerminated
 from .face_metrics import FaceMetricsError
@@ -98,7 +98,8 @@ def _add_train_parser(commands) -> argparse.ArgumentParser:
     p.add_argument("--recon-loss", default=None, choices=("mse", "bce", "gaussian"),
                    help="reconstruction loss; gaussian: a calibrated decoder (sigma-VAE), with which beta 1 is a "
                         f"true ELBO (default: the preset's, else {t.recon_loss})")
-    p.add_argument("--epochs", type=int, default=t.epochs, help="passes over the training set")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"passes over the training set (default: {t.epochs}; with --time-budget, no limit)")
     p.add_argument("--max-steps", type=int, default=t.max_steps, help="stop after this many steps (0: no limit)")
     p.add_argument("--time-budget", type=float, default=t.time_budget_minutes, metavar="MINUTES",
                    help="plan the run to end, final evaluation included, within this many minutes (0: off; "
@@ -202,7 +203,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
     data = DataConfig(source=args.data, image_size=args.image_size, test_fraction=args.test_fraction,
                       synthetic_count=args.synthetic_count, hflip=chosen(args.hflip, "hflip", data_default))
-    train = TrainConfig(epochs=args.epochs, max_steps=args.max_steps, time_budget_minutes=args.time_budget,
+    # With a time budget the budget ends the run; epochs limit it only when typed.
+    epochs = args.epochs if args.epochs is not None else (EPOCH_LIMIT if args.time_budget > 0 else TrainConfig().epochs)
+    train = TrainConfig(epochs=epochs, max_steps=args.max_steps, time_budget_minutes=args.time_budget,
                         batch_size=chosen(args.batch_size, "batch_size"), lr=chosen(args.lr, "lr"),
                         schedule=args.schedule, beta=chosen(args.beta, "beta"),
                         kl_warmup_steps=chosen(args.kl_warmup, "kl_warmup_steps"),

@@ -17,6 +17,7 @@ REPARAMS = ("normal", "uniform01", "uniform_pm1", "exp_logvar")
 DOWNSAMPLES = ("stride", "maxpool")
 UPSAMPLES = ("nearest", "transpose")
 IMAGE_SIZES = (32, 64, 128)
+EPOCH_LIMIT = 100_000           # the most epochs a run may ask for (a time-budgeted run's default limit)
 MAX_CHANNELS = 1024                # conv channels per layer
 MAX_PARAMETERS = 200_000_000       # far above any face model here; refuses configs that would exhaust memory
 MAX_FEATURE_ELEMENTS = 4 * 2**20   # the largest feature map of one image (16 MB in fp32; a batch holds many)
@@ -178,7 +179,7 @@ class TrainConfig:
     runs_dir: str = "runs"
 
     def validate(self) -> None:
-        _check_range("epochs", self.epochs, 1, 100_000)
+        _check_range("epochs", self.epochs, 1, EPOCH_LIMIT)
         _check_range("batch_size", self.batch_size, 1, 65536)
         _check_range("max_steps", self.max_steps, 0, 10**9)
         _check_range("kl_warmup_steps", self.kl_warmup_steps, 0, 10**9)

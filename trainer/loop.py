@@ -499,6 +499,7 @@ class _TrainingRun:
                                optimizer_state=self.optimizer.state_dict(),
                                scheduler_state=self.scheduler.state_dict(), best_val_loss=self.best_val,
                                best_step=self.best_step, rng_state=rng, data_source=self.data.source,
+                               steps_per_epoch=self.steps_per_epoch,
                                created=time.strftime("%Y-%m-%dT%H:%M:%S"))
         save_checkpoint(self.run_dir.last_checkpoint, payload)
         self.last_saved_step = self.step

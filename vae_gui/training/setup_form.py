@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDia
                                QWidget)
 
 from trainer.config import IMAGE_SIZES, ConfigError, DataConfig, RunConfig, TrainConfig
-from trainer.presets import PRESETS, preset_config
+from trainer.presets import PRESET_DATA_SETTINGS, PRESET_TRAIN_SETTINGS, PRESETS, default_preset_for, preset_config
 from trainer.supervision import check_supervisable
 from trainer.synthetic import FACTOR_NAMES
 
@@ -145,6 +145,7 @@ class SetupForm(QWidget):
             self.image_size.addItem(f"{size} × {size}", size)
         self.image_size.setToolTip("Images are centre-cropped and resized to this size; 64 x 64 is the default")
         form.addRow("Image size:", self.image_size)
+        self.synthetic_radio.toggled.connect(self._switch_default_preset)
         self.synthetic_radio.toggled.connect(self._source_changed)
         self.folder_edit.editingFinished.connect(self._folder_edited)
         self.synthetic_count.valueChanged.connect(self._changed)
@@ -290,10 +291,15 @@ class SetupForm(QWidget):
             model = dataclasses.replace(base.model, **overrides)
         else:
             model = preset_config(preset, **overrides)
+        # Settings the form has no field for come with the preset (the photo preset's calibrated decoder, flips).
+        same = preset == base.model.preset
+        recon_loss = base.train.recon_loss if same else PRESET_TRAIN_SETTINGS.get(preset, {}).get(
+            "recon_loss", TrainConfig().recon_loss)
+        hflip = base.data.hflip if same else PRESET_DATA_SETTINGS.get(preset, {}).get("hflip", DataConfig().hflip)
         data = dataclasses.replace(base.data, source=self._data_source(), image_size=size,
-                                   synthetic_count=self.synthetic_count.value())
+                                   synthetic_count=self.synthetic_count.value(), hflip=hflip)
         train = dataclasses.replace(
-            base.train, lr=self._learning_rate(), batch_size=self.batch_size.value(), epochs=self.epochs.value(),
+            base.train, lr=self._learning_rate(), recon_loss=recon_loss, batch_size=self.batch_size.value(), epochs=self.epochs.value(),
             time_budget_minutes=self.time_budget.value(),
             beta=self.beta.value(), kl_warmup_steps=self.kl_warmup.value(),
             factor_supervision=self._factor_supervision(data), device=self.device.currentData(),
@@ -352,6 +358,12 @@ class SetupForm(QWidget):
         """The field's weight; folders have no factors, so there the (disabled) field counts as off."""
         return self.factor_supervision.value() if data.is_synthetic else 0.0
 
+    def _learning_rate_or(self, fallback: float) -> float:
+        try:
+            return self._learning_rate()
+        except ConfigError:
+            return fallback
+
     def _learning_rate(self) -> float:
         text = self.lr.text().strip()
         try:
@@ -392,9 +404,24 @@ class SetupForm(QWidget):
                     f"{'' if summary.image_count == 1 else 's'} this program can read; training needs at least 2")
         return ""
 
+    def _switch_default_preset(self) -> None:
+        """Picking the other kind of data moves the preset along when it was that data's default one: a photo
+        folder trains the photo recipe, the built-in faces the default VAE."""
+        synthetic = self.synthetic_radio.isChecked()
+        was = default_preset_for("photos" if synthetic else "synthetic")
+        if self.preset.currentData() == was:
+            self.preset.setCurrentIndex(self.preset.findData(default_preset_for("synthetic" if synthetic else "photos")))
+
     def _preset_changed(self) -> None:
-        model = PRESETS[self.preset.currentData()]
+        name = self.preset.currentData()
+        model = PRESETS[name]
         self.latent_dim.setValue(model.latent_dim)
+        recommended = PRESET_TRAIN_SETTINGS.get(name, {})
+        defaults = TrainConfig()
+        self.beta.setValue(recommended.get("beta", defaults.beta))
+        self.kl_warmup.setValue(recommended.get("kl_warmup_steps", defaults.kl_warmup_steps))
+        self.batch_size.setValue(recommended.get("batch_size", self.batch_size.value()))
+        self.lr.setText(f"{recommended.get('lr', self._learning_rate_or(defaults.lr)):g}")
         self._update_family_fields()
         self._changed()
 

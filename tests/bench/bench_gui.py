@@ -230,7 +230,8 @@ def measure_gui_training(ctx: BenchContext) -> dict:
     panel = window.training_panel
     samples: list[tuple[float, int]] = []
     finished: list = []
-    panel.state.progress_changed.connect(lambda: samples.append((time.perf_counter(), panel.state.latest.step)))
+    panel.state.progress_changed.connect(      # a start clears the progress first: no step yet
+        lambda: panel.state.latest is not None and samples.append((time.perf_counter(), panel.state.latest.step)))
     panel.run_finished.connect(finished.append)
     panel.error_shown.connect(lambda message: print("error:", message, file=sys.stderr))
     panel.setup_form.set_config(bench_config(ctx, "gui", threads=ctx.args.gui_threads))

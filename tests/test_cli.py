@@ -1,7 +1,6 @@
 """The `vae-train` command line, run in-process on tiny image folders."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import pytest
 import torch
 from PIL import Image
 
-import trainer.loop
 from imagefiles import make_nested_folder, make_split_folder, write_images
 from trainer.checkpoint import load_checkpoint
 from trainer.cli import main
@@ -22,18 +20,7 @@ TINY = ["--image-size", "32", "--base-channels", "8", "--latent-dim", "6", "--ba
         "--threads", "1", "--precision", "fp32", "--device", "cpu", "--quiet"]
 
 
-def _has_module(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
-
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(autouse=True)
-def final_eval_when_available(monkeypatch):
-    """A CLI run ends with the full metrics; until trainer.metrics exists, that last part is left out."""
-    if not _has_module("trainer.metrics"):
-        monkeypatch.setattr(trainer.loop._TrainingRun, "_final_evaluation", lambda self: None)
 
 
 def _train(data: Path, runs: Path, *extra: str) -> int:
@@ -150,8 +137,6 @@ def test_main_py_train_help_in_a_subprocess() -> None:
 
 # ---------------------------------------------------------------- predict and eval
 
-@pytest.mark.skipif(not (_has_module("trainer.latent") and _has_module("trainer.samplers")),
-                    reason="trainer.latent / trainer.samplers not written yet")
 def test_predict_writes_pngs(trained_run: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "predictions"
     code = main(["predict", str(trained_run / "checkpoints" / "best.pt"), "--out", str(out), "--n-recon", "4",
@@ -167,7 +152,6 @@ def test_predict_writes_pngs(trained_run: Path, tmp_path: Path, capsys) -> None:
         assert image.size[0] > 32
 
 
-@pytest.mark.skipif(not _has_module("trainer.metrics"), reason="trainer.metrics not written yet")
 def test_eval_writes_json(trained_run: Path, tmp_path: Path, capsys) -> None:
     report_path = tmp_path / "report.json"
     code = main(["eval", str(trained_run / "checkpoints" / "best.pt"), "--json", str(report_path),
@@ -179,7 +163,6 @@ def test_eval_writes_json(trained_run: Path, tmp_path: Path, capsys) -> None:
     assert f"wrote {report_path}" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not _has_module("trainer.metrics"), reason="trainer.metrics not written yet")
 def test_eval_of_a_broken_checkpoint_exits_with_code_2(tmp_path: Path, capsys) -> None:
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"garbage")

@@ -7,9 +7,9 @@ def main() -> int:
     first = sys.argv[1] if len(sys.argv) > 1 else ""
     # The app starts without importing the CLI (and torch), so its splash screen shows at once.
     if first and not first.startswith("-") and not Path(first).exists():
-        from trainer.cli import COMMANDS
+        from trainer.cli.commands import COMMANDS
         if first in COMMANDS:
-            from trainer.cli import main as cli_main
+            from trainer.cli.commands import main as cli_main
             return cli_main(sys.argv[1:])
     from vae_gui.app import main as app_main
     return app_main(sys.argv[1:])

@@ -37,7 +37,7 @@ def one_torch_thread():
 def tiny_config(runs_dir, cache_dir=None, family: str = "vae", **train_overrides):
     """A config that trains in about a second on CPU: 32px synthetic faces, a few channels, 6 latent dims."""
     from trainer.config import DataConfig, RunConfig, TrainConfig
-    from trainer.presets import preset_config
+    from trainer.models.presets import preset_config
 
     model = preset_config("default" if family == "vae" else "default-ae", image_size=32, base_channels=8,
                           depth=3, latent_dim=6)
@@ -51,7 +51,7 @@ def tiny_config(runs_dir, cache_dir=None, family: str = "vae", **train_overrides
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """Path of a tiny trained VAE checkpoint (best.pt) with eval metrics and latent statistics."""
-    from trainer.loop import train
+    from trainer.training.loop import train
 
     root = tmp_path_factory.mktemp("tiny_vae")
     result = train(tiny_config(root / "runs", cache_dir=root / "cache"))
@@ -62,7 +62,7 @@ def tiny_checkpoint(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_ae_checkpoint(tmp_path_factory):
     """Path of a tiny trained plain-AE checkpoint."""
-    from trainer.loop import train
+    from trainer.training.loop import train
 
     root = tmp_path_factory.mktemp("tiny_ae")
     result = train(tiny_config(root / "runs", cache_dir=root / "cache", family="ae"))

@@ -5,9 +5,9 @@ import time
 import pytest
 
 from tests.conftest import tiny_config
-from trainer.budget import PLAN_AFTER_STEPS, SAFETY_SHARE, WARMUP_STEPS, TimeBudget, count_evaluations
-from trainer.events import StepMetrics
-from trainer.loop import train
+from trainer.training.budget import PLAN_AFTER_STEPS, SAFETY_SHARE, WARMUP_STEPS, TimeBudget, count_evaluations
+from trainer.training.events import StepMetrics
+from trainer.training.loop import train
 
 
 class FakeClock:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.checkpoint import load_checkpoint
-from trainer.latent import decode_latents
+from trainer.training.checkpoint import load_checkpoint
+from trainer.latent.core import decode_latents
 from trainer.resources import default_checkpoint
-from trainer.synthetic import FACTOR_NAMES
+from trainer.data.synthetic import FACTOR_NAMES
 
 MAX_BYTES = 15 * 1024 * 1024
 

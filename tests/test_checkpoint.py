@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainer.checkpoint import (FORMAT_NAME, CheckpointError, load_checkpoint, make_payload, read_checkpoint,
+from trainer.training.checkpoint import (FORMAT_NAME, CheckpointError, load_checkpoint, make_payload, read_checkpoint,
                                 save_checkpoint, update_checkpoint, weights_hash)
 from trainer.config import DataConfig, RunConfig, TrainConfig
-from trainer.models import build_model
-from trainer.presets import preset_config
+from trainer.models.networks import build_model
+from trainer.models.presets import preset_config
 
 
 def _config(family: str = "vae") -> RunConfig:
@@ -96,7 +96,7 @@ def test_failed_save_keeps_the_previous_file(checkpoint_file, monkeypatch) -> No
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken_save)
-    from trainer.checkpoint import CheckpointWriteError
+    from trainer.training.checkpoint import CheckpointWriteError
     with pytest.raises(CheckpointWriteError, match="could not write .*last.pt: disk full; the previous checkpoint"):
         save_checkpoint(path, make_payload(_config(), model, step=8))
     assert path.read_bytes() == before
@@ -225,7 +225,7 @@ def test_unknown_config_key_in_a_checkpoint(checkpoint_file, tmp_path: Path) -> 
 
 
 def test_export_for_inference_drops_training_state_and_still_loads(tiny_checkpoint, tmp_path):
-    from trainer.checkpoint import export_for_inference, load_checkpoint, read_checkpoint
+    from trainer.training.checkpoint import export_for_inference, load_checkpoint, read_checkpoint
 
     out = export_for_inference(tiny_checkpoint, tmp_path / "slim.pt")
     slim = read_checkpoint(out)

@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 from imagefiles import make_nested_folder, make_split_folder, write_images
-from trainer.checkpoint import load_checkpoint
+from trainer.training.checkpoint import load_checkpoint
 from trainer.cli import main
-from trainer.rundir import read_metrics
+from trainer.training.rundir import read_metrics
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--image-size", "32", "--base-channels", "8", "--latent-dim", "6", "--batch-size", "4", "--epochs", "1",

@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-import trainer.data
+import trainer.data.datasets
 from imagefiles import colour_image, make_nested_folder, make_split_folder, truncated_png, write_images
 from trainer.config import DataConfig
-from trainer.data import DataError, folder_splits, list_images, load_dataset
-from trainer.images import ImageDecodeError, load_image
+from trainer.data.datasets import DataError, folder_splits, list_images, load_dataset
+from trainer.data.images import ImageDecodeError, load_image
 
 
 def _load(folder: Path, cache: Path, size: int = 32, test_fraction: float = 0.25):
@@ -230,7 +230,7 @@ def test_second_load_comes_from_the_cache(tmp_path: Path, monkeypatch) -> None:
     def no_decoding(*args, **kwargs):
         raise AssertionError("images were decoded again although the cache is current")
 
-    monkeypatch.setattr(trainer.data, "decode_images", no_decoding)
+    monkeypatch.setattr(trainer.data.datasets, "decode_images", no_decoding)
     second = _load(folder, tmp_path / "cache")
     assert torch.equal(first.train, second.train)
     assert torch.equal(first.test, second.test)
@@ -240,13 +240,13 @@ def test_touching_or_changing_a_file_invalidates_the_cache(tmp_path: Path, monke
     folder = make_split_folder(tmp_path / "faces", n_train=6, n_test=2)
     first = _load(folder, tmp_path / "cache")
     calls = []
-    real_decode = trainer.data.decode_images
+    real_decode = trainer.data.datasets.decode_images
 
     def counting_decode(paths, size):
         calls.append(len(paths))
         return real_decode(paths, size)
 
-    monkeypatch.setattr(trainer.data, "decode_images", counting_decode)
+    monkeypatch.setattr(trainer.data.datasets, "decode_images", counting_decode)
     target = folder / "train" / "img_0000.png"
     stat = target.stat()
     os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))

@@ -38,7 +38,8 @@ def _train_args(runs_dir: Path) -> list[str]:
 
 def _worker_main(argv: list[str]) -> int:
     """Run by torchrun in each process: the real CLI, with rank FAIL_RANK raising at step FAIL_AT_STEP."""
-    from trainer import cli, loop
+    from trainer.cli import commands as cli
+    from trainer.training import loop
 
     real_step = loop._TrainingRun._train_step
 
@@ -67,9 +68,9 @@ def _run_torchrun(args: list[str], **extra_env: str) -> subprocess.CompletedProc
 
 def _single_process_run(config, runs_dir: Path, copy_at_step: int) -> tuple[dict, dict]:
     """Train `config` in this process; the weights after `copy_at_step` and at the end."""
-    from trainer.checkpoint import read_checkpoint
-    from trainer.events import CheckpointSaved
-    from trainer.loop import train
+    from trainer.training.checkpoint import read_checkpoint
+    from trainer.training.events import CheckpointSaved
+    from trainer.training.loop import train
 
     config.train.runs_dir, config.train.run_name, config.train.final_eval = str(runs_dir), "single", False
     copied = runs_dir / f"step{copy_at_step}.pt"
@@ -89,11 +90,11 @@ def _max_difference(a: dict, b: dict) -> float:
 
 
 def test_two_ranks_match_one_process_and_a_rank_failure_ends_the_job_cleanly(tmp_path):
-    from trainer.checkpoint import load_checkpoint, read_checkpoint
+    from trainer.training.checkpoint import load_checkpoint, read_checkpoint
     from trainer.config import RunConfig
-    from trainer.loop import resume_config, train
-    from trainer.models import build_model
-    from trainer.rundir import read_metrics
+    from trainer.training.loop import resume_config, train
+    from trainer.models.networks import build_model
+    from trainer.training.rundir import read_metrics
 
     job = _run_torchrun(_train_args(tmp_path / "ddp_runs"))
     output = job.stdout + job.stderr
@@ -133,8 +134,8 @@ def test_two_ranks_match_one_process_and_a_rank_failure_ends_the_job_cleanly(tmp
 
 
 def test_sigterm_to_one_rank_stops_every_rank_at_the_same_step_and_saves(tmp_path):
-    from trainer.checkpoint import read_checkpoint
-    from trainer.rundir import read_metrics
+    from trainer.training.checkpoint import read_checkpoint
+    from trainer.training.rundir import read_metrics
 
     job = _run_torchrun(_train_args(tmp_path / "runs"), VAE_TEST_SIGTERM="1")
     output = job.stdout + job.stderr
@@ -153,9 +154,10 @@ def test_sigterm_while_a_checkpoint_is_written_finishes_the_write_then_stops_and
                                                                                       capsys):
     """SIGTERM (torchrun ending a job, a cancelled job) may arrive while a checkpoint is written: the write
     completes, the run stops after the step and saves, as on Ctrl-C, and no temporary file is left."""
-    from trainer import checkpoint, cli
-    from trainer.checkpoint import read_checkpoint
-    from trainer.rundir import read_metrics
+    from trainer.training import checkpoint
+    from trainer.cli import commands as cli
+    from trainer.training.checkpoint import read_checkpoint
+    from trainer.training.rundir import read_metrics
 
     real_save = torch.save
     signalled = []
@@ -182,7 +184,7 @@ def test_sigterm_while_a_checkpoint_is_written_finishes_the_write_then_stops_and
 
 
 def test_training_images_on_the_cpu_are_cut_as_before():
-    from trainer.device import TrainImages
+    from trainer.training.device import TrainImages
 
     images = torch.randint(0, 256, (10, 3, 8, 8), dtype=torch.uint8)
     source = TrainImages(images, torch.device("cpu"))
@@ -194,8 +196,8 @@ def test_training_images_on_the_cpu_are_cut_as_before():
 def test_a_global_batch_that_does_not_split_over_the_ranks_is_refused(tmp_path):
     from conftest import tiny_config
     from trainer.config import ConfigError
-    from trainer.distributed import DistContext
-    from trainer.loop import train
+    from trainer.training.distributed import DistContext
+    from trainer.training.loop import train
 
     config = tiny_config(tmp_path / "runs", batch_size=10)
     with pytest.raises(ConfigError, match="batch size 10 .* 4 processes: use a multiple of 4"):
@@ -205,8 +207,8 @@ def test_a_global_batch_that_does_not_split_over_the_ranks_is_refused(tmp_path):
 
 @pytest.mark.parametrize("reparam", ["normal", "exp_logvar", "uniform01", "uniform_pm1"])
 def test_given_noise_makes_the_reparameterization_reproducible(reparam):
-    from trainer.models import build_model
-    from trainer.presets import preset_config
+    from trainer.models.networks import build_model
+    from trainer.models.presets import preset_config
 
     model = build_model(preset_config("default", image_size=32, base_channels=8, latent_dim=6, reparam=reparam))
     model.train()

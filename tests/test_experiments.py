@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainer.control import TrainingControl
-from trainer.events import StepMetrics
-from trainer.experiments import (ExperimentFileError, ExperimentMismatchError, beta_to_sigma, experiments_root,
+from trainer.training.control import TrainingControl
+from trainer.training.events import StepMetrics
+from trainer.study.experiments import (ExperimentFileError, ExperimentMismatchError, beta_to_sigma, experiments_root,
                                  load_experiments, run_experiments, run_status, sigma_to_beta)
-from trainer.plot import Series, line_plot, nice_ticks
-from trainer.report import spearman, wall_time, write_report
+from trainer.study.plots import Series, line_plot, nice_ticks
+from trainer.study.report import spearman, wall_time, write_report
 from trainer.resources import EXPERIMENTS_FILE
-from trainer.sample_quality import (FeatureNetSettings, frechet_distance, latent_prior_mismatch,
+from trainer.evaluation.sample_quality import (FeatureNetSettings, frechet_distance, latent_prior_mismatch,
                                     precision_recall)
 
 TINY_DEFAULTS = """
@@ -209,7 +209,7 @@ def test_report_on_two_tiny_runs(tiny_runs, tmp_path):
 @pytest.fixture
 def tiny_feature_settings(monkeypatch):
     """The CLI's reports use the tiny feature network."""
-    from trainer import report as report_module
+    from trainer.study import report as report_module
 
     original = report_module.write_report
     monkeypatch.setattr(report_module, "write_report",

@@ -1,4 +1,4 @@
-"""Qt-free explorer helpers (trainer.explore): slider directions, interpolation, exports, state files, latent prep."""
+"""Qt-free explorer helpers (trainer.latent.explorer): slider directions, interpolation, exports, state files, latent prep."""
 import json
 
 import numpy as np
@@ -6,15 +6,15 @@ import pytest
 import torch
 from PIL import Image
 
-from trainer.checkpoint import load_checkpoint, read_checkpoint, update_checkpoint
-from trainer.explore import (ExplorerSnapshot, ExplorerStateError, Cancelled, axis_sliders, custom_slider,
+from trainer.training.checkpoint import load_checkpoint, read_checkpoint, update_checkpoint
+from trainer.latent.explorer import (ExplorerSnapshot, ExplorerStateError, Cancelled, axis_sliders, custom_slider,
                              decode_faces, encode_faces, encode_one, factor_sliders, interpolate,
                              interpolation_path, load_explorer_state, pca_sliders, prepare_for_inference,
                              prepare_latents, random_code_latent, save_explorer_state, save_gif, save_png,
                              store_latent_stats, traversal_latents, visible_dims)
-from trainer.latent import compute_latent_stats
-from trainer.models import build_model
-from trainer.presets import preset_config
+from trainer.latent.core import compute_latent_stats
+from trainer.models.networks import build_model
+from trainer.models.presets import preset_config
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Face metrics (trainer/face_metrics.py): real dlib on non-faces and synthetic faces, the aggregation on a fake
+"""Face metrics (trainer/evaluation/face_metrics.py): real dlib on non-faces and synthetic faces, the aggregation on a fake
 network, and `vae-train eval` with and without the faces extra. No face photo is used (none may be committed).
 
 dlib's embedding network takes ~80 ms per image on one core, so every set here is a handful of images.
@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from imagefiles import make_split_folder
-from trainer import face_metrics
+from trainer.evaluation import face_metrics
 from trainer.cli import main
-from trainer.face_metrics import (INSTALL_HINT, FaceEmbeddings, FaceMetricsError, FaceNetwork, blurred,
+from trainer.evaluation.face_metrics import (INSTALL_HINT, FaceEmbeddings, FaceMetricsError, FaceNetwork, blurred,
                                   compare_embeddings, face_metrics_available, face_report, face_scores)
-from trainer.synthetic import make_synthetic_faces
+from trainer.data.synthetic import make_synthetic_faces
 
 REPORT_KEYS = {"recon_face_detect", "recon_face_fd", "sample_face_detect", "sample_face_fd", "sample_face_fd_detected",
                "floor_face_fd", "blurred_face_fd"}
@@ -151,7 +151,7 @@ def test_face_report_needs_two_images_per_set(tmp_path: Path) -> None:
 
 
 def test_the_report_and_the_info_panel_show_stored_face_numbers() -> None:
-    from trainer.report import _face_table
+    from trainer.study.report import _face_table
     from vae_gui.explorer.info_panel import format_faces
 
     faces = {"sample_face_detect": 0.5, "sample_face_fd": 0.2, "sample_face_fd_detected": None,
@@ -185,7 +185,7 @@ def test_eval_adds_a_face_network_block(checkpoint: Path, tmp_path: Path, capsys
     faces = report["faces"]
     assert REPORT_KEYS <= set(faces) and faces["n_images"] == 3
     assert faces["sampler"] == report["sampler"]["default"]      # the samples a user sees by default
-    from trainer.checkpoint import load_checkpoint
+    from trainer.training.checkpoint import load_checkpoint
     assert load_checkpoint(checkpoint).payload["eval"]["faces"] == faces       # stored, so the explorer shows it
 
 

@@ -1,7 +1,7 @@
 """Issue 14, "nothing lost, nothing crashes": every fault ends in one message in our words naming the file and the
 problem, exit code 2 for bad input and 1 for a runtime failure, and the user's checkpoints still load and resume.
 
-One test (or a few) per point of the issue, numbered as there. In-process runs call trainer.cli.main (an uncaught
+One test (or a few) per point of the issue, numbered as there. In-process runs call trainer.cli.commands.main (an uncaught
 exception there would fail the test, so a returned code also means no traceback); signals run a real subprocess.
 """
 from __future__ import annotations
@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 import torch
 
-import trainer.loop
+import trainer.training.loop
 from imagefiles import make_split_folder, write_images
-from trainer import checkpoint as checkpoint_module
-from trainer.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from trainer.training import checkpoint as checkpoint_module
+from trainer.training.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from trainer.cli import main
 from trainer.config import ConfigError, ModelConfig
-from trainer.rundir import RunDirectory, read_metrics
+from trainer.training.rundir import RunDirectory, read_metrics
 
 REPO = Path(__file__).resolve().parent.parent
 # 32 train + 8 test synthetic faces, batch 8: 4 steps per epoch, about a second per run on one CPU thread.
@@ -114,7 +114,7 @@ def test_01_sigterm_saves_a_checkpoint_at_the_current_step(tmp_path: Path) -> No
 # Runs the real CLI with a checkpoint write that stalls halfway (the third write), so kill -9 lands mid-write.
 STALLING_WRITE = """
 import sys, time, torch
-from trainer import cli
+from trainer.cli import commands as cli
 real_save, calls = torch.save, []
 def stalling_save(obj, handle, *args, **kwargs):
     calls.append(1)
@@ -201,8 +201,8 @@ def test_03_resume_refuses_a_change_of_model_shape_or_data(run_dir: Path, tmp_pa
 
 def test_04_parameter_estimate_matches_the_built_model() -> None:
     from trainer.config import estimate_parameters
-    from trainer.models import build_model
-    from trainer.presets import PRESETS
+    from trainer.models.networks import build_model
+    from trainer.models.presets import PRESETS
     for preset in PRESETS.values():
         config = ModelConfig(**{**preset.__dict__, "image_size": 32, "base_channels": 8, "max_channels": 32,
                                 "depth": 3, "latent_dim": 5})
@@ -249,7 +249,7 @@ def _cache_entry(cache: Path) -> Path:
 @pytest.mark.parametrize("damage", ["float64", "empty_train", "meta_list", "missing_test", "wrong_shape"])
 def test_05_a_damaged_or_wrong_cache_is_rebuilt(tmp_path: Path, isolated_user_folders, caplog, damage: str) -> None:
     from trainer.config import DataConfig
-    from trainer.data import load_dataset
+    from trainer.data.datasets import load_dataset
     folder = make_split_folder(tmp_path / "faces", n_train=6, n_test=3)
     config = DataConfig(source=str(folder), image_size=32)
     first = load_dataset(config)
@@ -272,7 +272,7 @@ def test_05_a_damaged_or_wrong_cache_is_rebuilt(tmp_path: Path, isolated_user_fo
 
 
 def test_05_a_file_that_failed_to_read_is_tried_again(tmp_path: Path, monkeypatch) -> None:
-    from trainer import data
+    from trainer.data import datasets as data
     from trainer.config import DataConfig
     folder = make_split_folder(tmp_path / "faces", n_train=6, n_test=3)
     flaky = sorted((folder / "train").iterdir())[0]
@@ -295,7 +295,7 @@ def test_05_a_file_that_failed_to_read_is_tried_again(tmp_path: Path, monkeypatc
 
 def test_06_a_second_process_on_the_same_run_is_refused(run_dir: Path, capsys) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from trainer.rundir import RunDirectory; "
+        [sys.executable, "-c", "import sys, time; from trainer.training.rundir import RunDirectory; "
          "r = RunDirectory.open(sys.argv[1]); r.lock(); print('locked', flush=True); time.sleep(60)", str(run_dir)],
         cwd=REPO, env=_cli_env(), stdout=subprocess.PIPE, text=True)
     try:
@@ -345,7 +345,7 @@ def test_07_eval_leaves_the_checkpoint_unchanged_and_keeps_results_aside(run_dir
 
 
 def test_07_the_explorer_does_not_write_into_the_checkpoint(run_dir: Path, tmp_path: Path) -> None:
-    from trainer.explore import prepare_latents
+    from trainer.latent.explorer import prepare_latents
     best = tmp_path / "copy.pt"
     shutil.copy(run_dir / "checkpoints" / "best.pt", best)
     checkpoint_module.update_checkpoint(best, latent_stats=None)
@@ -409,7 +409,7 @@ def test_10_a_full_disk_keeps_the_previous_checkpoint(run_dir: Path, monkeypatch
 
 def test_10_a_full_disk_while_caching_leaves_no_temporary_folder(tmp_path: Path, isolated_user_folders,
                                                                  monkeypatch, caplog) -> None:
-    from trainer import data
+    from trainer.data import datasets as data
     from trainer.config import DataConfig
 
     def full_disk(*args, **kwargs):
@@ -428,7 +428,7 @@ def no_data_loading(monkeypatch):
     """Loading data means the output location was not checked first."""
     def fail(*args, **kwargs):
         raise AssertionError("the data was loaded before the output location was checked")
-    monkeypatch.setattr(trainer.loop, "load_dataset", fail)
+    monkeypatch.setattr(trainer.training.loop, "load_dataset", fail)
 
 
 @pytest.mark.usefixtures("no_data_loading")
@@ -507,9 +507,9 @@ def test_14_stale_temporary_checkpoints_are_removed_on_the_next_open(run_dir: Pa
 
 def test_14_stale_cache_temporaries_are_removed_and_old_entries_pruned(tmp_path: Path,
                                                                        isolated_user_folders) -> None:
-    from trainer.cache import prune_datasets
+    from trainer.data.cache import prune_datasets
     from trainer.config import DataConfig
-    from trainer.data import load_dataset
+    from trainer.data.datasets import load_dataset
     datasets = isolated_user_folders / "cache" / "datasets"
     old_tmp, fresh_tmp = datasets / "synthetic-abc.tmpx1", datasets / "synthetic-def.tmpx2"
     for tmp in (old_tmp, fresh_tmp):
@@ -528,7 +528,7 @@ def test_14_stale_cache_temporaries_are_removed_and_old_entries_pruned(tmp_path:
 
 def test_14_cache_command_shows_and_clears(tmp_path: Path, isolated_user_folders, capsys) -> None:
     from trainer.config import DataConfig
-    from trainer.data import load_dataset
+    from trainer.data.datasets import load_dataset
     load_dataset(DataConfig(source="synthetic", synthetic_count=20, image_size=32))
     assert main(["cache"]) == 0
     out = capsys.readouterr().out

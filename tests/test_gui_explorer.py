@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from trainer.checkpoint import read_checkpoint, save_checkpoint, update_checkpoint
-from trainer.explore import decode_faces
+from trainer.training.checkpoint import read_checkpoint, save_checkpoint, update_checkpoint
+from trainer.latent.explorer import decode_faces
 from trainer.resources import default_checkpoint
-from trainer.samplers import make_sampler
+from trainer.latent.samplers import make_sampler
 
 pytest.importorskip("pytestqt")
 from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
@@ -114,7 +114,7 @@ def test_stats_are_stored_after_the_first_load(qtbot, panel, tiny_checkpoint, tm
     assert panel.load_checkpoint(str(copy))
     assert panel.state.stats is None                       # computed in the background
     qtbot.waitUntil(lambda: panel.state.stats is not None, timeout=WAIT_MS)
-    assert copy.read_bytes() == before                     # kept beside it (trainer.derived), not written into it
+    assert copy.read_bytes() == before                     # kept beside it (trainer.data.derived), not written into it
     assert "next load is instant" in panel.info.stats_line.text()
 
     assert panel.load_checkpoint(str(copy))
@@ -210,10 +210,10 @@ def test_moving_a_slider_changes_that_dim_only_and_the_face(qtbot, panel, tiny_c
 
 
 def test_large_latents_show_the_top_k_dims(qtbot, panel, tmp_path):
-    from trainer.checkpoint import make_payload
+    from trainer.training.checkpoint import make_payload
     from trainer.config import DataConfig, RunConfig
-    from trainer.models import build_model
-    from trainer.presets import preset_config
+    from trainer.models.networks import build_model
+    from trainer.models.presets import preset_config
     model_config = preset_config("default", image_size=32, base_channels=4, depth=3, latent_dim=40)
     config = RunConfig(model=model_config, data=DataConfig(image_size=32, synthetic_count=60,
                                                            cache_dir=str(tmp_path / "cache")))

@@ -16,9 +16,9 @@ from conftest import tiny_config  # noqa: E402
 from PySide6.QtCore import QPoint, QRect, Qt  # noqa: E402
 from PySide6.QtWidgets import QAbstractButton, QAbstractScrollArea, QLabel, QMessageBox, QWidget  # noqa: E402
 
-from trainer.checkpoint import FORMAT_NAME, load_checkpoint  # noqa: E402
-from trainer.explore import FACTOR_LABEL_MIN_SCORE, axis_sliders  # noqa: E402
-from trainer.latent import compute_latent_stats  # noqa: E402
+from trainer.training.checkpoint import FORMAT_NAME, load_checkpoint  # noqa: E402
+from trainer.latent.explorer import FACTOR_LABEL_MIN_SCORE, axis_sliders  # noqa: E402
+from trainer.latent.core import compute_latent_stats  # noqa: E402
 from trainer.resources import default_checkpoint  # noqa: E402
 from vae_gui.explorer.info_panel import describe_checkpoint, training_length  # noqa: E402
 from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
@@ -372,7 +372,7 @@ def test_form_is_remembered_between_launches(qtbot, tmp_path):
 
 
 def test_time_budget_maps_to_the_config_and_the_remaining_time_is_shown(qtbot, tmp_path):
-    from trainer.events import StepMetrics
+    from trainer.training.events import StepMetrics
     from vae_gui.training.progress_view import progress_text
 
     form = SetupForm()
@@ -421,7 +421,7 @@ def test_open_in_explorer_falls_back_to_last_checkpoint(qtbot, tmp_path, tiny_ch
 
 
 def test_a_new_start_clears_the_previous_progress(qtbot):
-    from trainer.events import StepMetrics
+    from trainer.training.events import StepMetrics
     from vae_gui.training.progress_view import ProgressView
 
     state = RunState()

@@ -11,8 +11,8 @@ pytest.importorskip("pyqtgraph")
 from conftest import tiny_config  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
-from trainer.checkpoint import load_checkpoint  # noqa: E402
-from trainer.events import EvalMetrics, Preview, RunFinished, RunStarted, StepMetrics  # noqa: E402
+from trainer.training.checkpoint import load_checkpoint  # noqa: E402
+from trainer.training.events import EvalMetrics, Preview, RunFinished, RunStarted, StepMetrics  # noqa: E402
 from vae_gui.training.kl_chart import COLLAPSED_COLOUR, KlChart  # noqa: E402
 from vae_gui.training.panel import TrainingPanel  # noqa: E402
 from vae_gui.training.run_state import RunState  # noqa: E402
@@ -212,7 +212,7 @@ def test_stop_while_data_loads_ends_at_once(qtbot, panel, tmp_path, monkeypatch)
         release.wait(30)              # a huge folder still decoding
         raise RuntimeError("the test released the loader")
 
-    monkeypatch.setattr("trainer.data.load_dataset", slow_load)
+    monkeypatch.setattr("trainer.data.datasets.load_dataset", slow_load)
     configure(panel, tmp_path / "runs", epochs=1)
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.state.status == "starting"
@@ -274,7 +274,7 @@ def test_non_finite_loss_fails_the_run_with_a_message(qtbot, panel, tmp_path, mo
     def nan_loss(logits, target, kind="mse"):
         return torch.full((len(logits),), float("nan"))
 
-    monkeypatch.setattr("trainer.loop.reconstruction_loss", nan_loss)
+    monkeypatch.setattr("trainer.training.loop.reconstruction_loss", nan_loss)
     configure(panel, tmp_path / "runs", epochs=1)
     with qtbot.waitSignal(panel.error_shown, timeout=RUN_TIMEOUT_MS) as error:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)

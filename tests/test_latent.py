@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.latent import (LatentStats, LatentStatsError, attribute_direction, axis_direction, compute_latent_stats,
+from trainer.latent.core import (LatentStats, LatentStatsError, attribute_direction, axis_direction, compute_latent_stats,
                             decode_latents, encode_dataset, images_to_grid, lerp, slerp, traversal)
-from trainer.losses import kl_per_dimension
+from trainer.models.losses import kl_per_dimension
 
 
 class TinyModel(nn.Module):
@@ -114,10 +114,10 @@ def test_attribute_direction_recovers_the_shift_between_two_clouds():
 # ---------------------------------------------------------------- statistics
 
 def _stats_with_everything(monkeypatch) -> LatentStats:
-    fake_metrics = types.ModuleType("trainer.metrics")
+    fake_metrics = types.ModuleType("trainer.evaluation.metrics")
     fake_metrics.best_factor_per_dim = lambda latents, factors, names, n_bins=20, categorical=None: [
         (names[i % len(names)], 0.5 + 0.1 * i) for i in range(latents.shape[1])]
-    monkeypatch.setitem(sys.modules, "trainer.metrics", fake_metrics)
+    monkeypatch.setitem(sys.modules, "trainer.evaluation.metrics", fake_metrics)
     rng = np.random.default_rng(4)
     factors = rng.uniform(0, 1, (300, 2))
     means = np.c_[factors @ [[2.0, 0.0, 0.5], [0.0, 1.0, 0.5]], rng.standard_normal(300) * 0.01]
@@ -151,7 +151,7 @@ def test_stats_from_dict_names_a_missing_field():
 
 
 def test_dim_factors_are_none_without_a_metrics_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "trainer.metrics", None)     # makes the import fail
+    monkeypatch.setitem(sys.modules, "trainer.evaluation.metrics", None)     # makes the import fail
     factors = np.random.default_rng(0).uniform(size=(50, 1))
     stats = compute_latent_stats(np.c_[factors, factors ** 2], factors=factors)
     assert stats.dim_factors is None
@@ -217,7 +217,7 @@ def _mixed_latents(n: int = 4000):
 
 
 def test_factor_directions_follow_and_steer_their_factor(monkeypatch):
-    monkeypatch.setitem(sys.modules, "trainer.metrics", None)
+    monkeypatch.setitem(sys.modules, "trainer.evaluation.metrics", None)
     latents, factors, mix = _mixed_latents()
     stats = compute_latent_stats(latents, factors=factors, factor_names=["a", "b", "glasses"],
                                  categorical=[False, False, True])
@@ -236,7 +236,7 @@ def test_factor_directions_follow_and_steer_their_factor(monkeypatch):
 
 
 def test_constant_factor_gets_no_direction(monkeypatch):
-    monkeypatch.setitem(sys.modules, "trainer.metrics", None)
+    monkeypatch.setitem(sys.modules, "trainer.evaluation.metrics", None)
     rng = np.random.default_rng(9)
     factors = np.c_[rng.uniform(size=100), np.ones(100)]
     stats = compute_latent_stats(np.c_[factors[:, 0], rng.standard_normal(100)], factors=factors,

@@ -12,15 +12,15 @@ import pytest
 import torch
 from PIL import Image
 
-import trainer.loop
-from trainer.checkpoint import load_checkpoint
+import trainer.training.loop
+from trainer.training.checkpoint import load_checkpoint
 from trainer.config import DataConfig, RunConfig, TrainConfig
-from trainer.control import TrainingControl
-from trainer.data import FaceDataset
-from trainer.events import CheckpointSaved, EvalMetrics, RunFinished, RunStarted, StepMetrics
-from trainer.loop import resume_config, train
-from trainer.presets import preset_config
-from trainer.rundir import read_metrics
+from trainer.training.control import TrainingControl
+from trainer.data.datasets import FaceDataset
+from trainer.training.events import CheckpointSaved, EvalMetrics, RunFinished, RunStarted, StepMetrics
+from trainer.training.loop import resume_config, train
+from trainer.models.presets import preset_config
+from trainer.training.rundir import read_metrics
 
 SIZE = 32
 
@@ -262,7 +262,7 @@ def test_resume_config_overrides_training_fields(tmp_path: Path, dataset: FaceDa
 
 def _nan_after(monkeypatch, good_training_calls: int) -> None:
     """Make the training loss NaN after `good_training_calls` training steps (validation is left alone)."""
-    real = trainer.loop.reconstruction_loss
+    real = trainer.training.loop.reconstruction_loss
     calls = []
 
     def loss(logits, target, kind="mse"):
@@ -273,7 +273,7 @@ def _nan_after(monkeypatch, good_training_calls: int) -> None:
                 return value * float("nan")
         return value
 
-    monkeypatch.setattr(trainer.loop, "reconstruction_loss", loss)
+    monkeypatch.setattr(trainer.training.loop, "reconstruction_loss", loss)
 
 
 def test_nan_loss_fails_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path, dataset: FaceDataset,
@@ -322,8 +322,8 @@ def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-@pytest.mark.skipif(not (_has_module("trainer.metrics") and _has_module("trainer.latent")),
-                    reason="trainer.metrics / trainer.latent not written yet")
+@pytest.mark.skipif(not (_has_module("trainer.evaluation.metrics") and _has_module("trainer.latent.core")),
+                    reason="trainer.evaluation.metrics / trainer.latent.core not written yet")
 def test_final_evaluation_stores_metrics_and_latent_stats(tiny_checkpoint) -> None:
     loaded = load_checkpoint(tiny_checkpoint)
     assert loaded.eval_metrics is not None
@@ -344,7 +344,7 @@ def test_stop_during_the_final_evaluation_returns_at_once(tmp_path: Path, datase
         release.wait(30)
         return {}
 
-    monkeypatch.setattr("trainer.evaluation.evaluate_checkpoint_file", slow_evaluation)
+    monkeypatch.setattr("trainer.evaluation.evaluate.evaluate_checkpoint_file", slow_evaluation)
     config = _config(tmp_path, final_eval=True)
     started = time.monotonic()
     result = train(config, control=control, dataset=dataset)

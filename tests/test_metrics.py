@@ -8,7 +8,7 @@ import torch
 from scipy.signal import correlate2d
 from torch import nn
 
-from trainer.metrics import (SSIM_C1, SSIM_C2, EvalReport, active_units, best_factor_per_dim, discretize, evaluate,
+from trainer.evaluation.metrics import (SSIM_C1, SSIM_C2, EvalReport, active_units, best_factor_per_dim, discretize, evaluate,
                              factor_entropies, mig, mutual_information_matrix, psnr, ssim)
 
 
@@ -220,7 +220,7 @@ def test_evaluate_vae_reports_kl_active_units_and_factors():
     assert report.kl_per_dim == pytest.approx(expected_kl.tolist(), rel=1e-5)
     assert report.kl == pytest.approx(expected_kl.sum(), rel=1e-5)
     assert report.neg_elbo == pytest.approx(report.recon_loss + report.kl)
-    # Active = mean KL >= 0.01 nats (trainer.metrics.active_dimensions): every dim's 0.5 * mean^2 is above it.
+    # Active = mean KL >= 0.01 nats (trainer.evaluation.metrics.active_dimensions): every dim's 0.5 * mean^2 is above it.
     assert report.active_units == int((expected_kl >= 0.01).sum()) == 3
     assert set(report.mig_per_factor) == {"red", "green"}  # blue never varies
     assert report.mig > 0.8
@@ -292,8 +292,8 @@ def test_format_table_lists_metrics_and_dimensions():
 def test_one_definition_of_an_active_dimension():
     """A VAE dim is active by its mean KL (>= 0.01 nats), whatever the spread of its mean; an AE dim by the variance
     of its code (> 0.01)."""
-    from trainer.latent import compute_latent_stats
-    from trainer.metrics import ACTIVE_KL_NATS, active_definition, active_dimensions
+    from trainer.latent.core import compute_latent_stats
+    from trainer.evaluation.metrics import ACTIVE_KL_NATS, active_definition, active_dimensions
 
     assert active_dimensions(kl_per_dim=[2.16, 0.05, 0.009, ACTIVE_KL_NATS]).tolist() == [True, True, False, True]
     assert active_dimensions(code_variance=[0.5, 0.01, 0.011]).tolist() == [True, False, True]

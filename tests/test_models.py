@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from trainer.config import ConfigError, ModelConfig, RunConfig, TrainConfig, config_from_dict, replace_config
-from trainer.losses import reconstruction_loss
-from trainer.models import FaceModel, build_model
-from trainer.presets import PRESETS, preset_config
+from trainer.models.losses import reconstruction_loss
+from trainer.models.networks import FaceModel, build_model
+from trainer.models.presets import PRESETS, preset_config
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -32,6 +32,6 @@ def test_trainer_imports_no_qt() -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["failed"] == {}, report["failed"]
-    for module in ("trainer.loop", "trainer.data", "trainer.models", "trainer.checkpoint", "trainer.cli"):
+    for module in ("trainer.training.loop", "trainer.data.datasets", "trainer.models.networks", "trainer.training.checkpoint", "trainer.cli.commands"):
         assert module in report["imported"]
     assert report["qt"] == [], f"trainer imported Qt modules: {report['qt']}"

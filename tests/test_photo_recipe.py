@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from tests.conftest import tiny_config
-from trainer.cli import build_parser, config_from_args
+from trainer.cli.commands import build_parser, config_from_args
 from trainer.config import EPOCH_LIMIT
-from trainer.losses import MIN_LOG_SIGMA, gaussian_nll, reconstruction_loss
-from trainer.presets import PRESET_TRAIN_SETTINGS, preset_config
-from trainer.samplers import SamplerChoice, choose_sampler
+from trainer.models.losses import MIN_LOG_SIGMA, gaussian_nll, reconstruction_loss
+from trainer.models.presets import PRESET_TRAIN_SETTINGS, preset_config
+from trainer.latent.samplers import SamplerChoice, choose_sampler
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -64,7 +64,7 @@ def test_photo_preset_recommends_a_calibrated_decoder_and_the_cli_uses_it_for_fo
 
 
 def test_photo_preset_trains_a_few_steps_on_generated_faces(tmp_path, one_torch_thread):
-    from trainer.loop import train
+    from trainer.training.loop import train
 
     config = tiny_config(tmp_path / "runs", tmp_path / "cache", max_steps=6, epochs=1,
                          **{**PRESET_TRAIN_SETTINGS["photo"], "batch_size": 16})
@@ -75,7 +75,7 @@ def test_photo_preset_trains_a_few_steps_on_generated_faces(tmp_path, one_torch_
     assert result.status == "completed", result.message
     assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
     assert result.final_eval["sampler"]["default"] in ("prior", "gaussian", "mixture")
-    from trainer.checkpoint import load_checkpoint
+    from trainer.training.checkpoint import load_checkpoint
     assert load_checkpoint(result.best_checkpoint).payload["steps_per_epoch"] == 128 // 16   # the info panel's epochs
 
 
@@ -99,7 +99,7 @@ def test_an_autoencoder_never_defaults_to_the_prior():
 
 
 def test_predict_uses_the_chosen_sampler_and_says_so(tiny_checkpoint, tmp_path):
-    from trainer.predict import write_predictions
+    from trainer.cli.predict import write_predictions
 
     lines = []
     written = write_predictions(tiny_checkpoint, tmp_path / "out", n_recon=4, n_samples=4, say=lines.append,

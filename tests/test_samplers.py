@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from trainer.samplers import (GaussianSampler, LatentSampler, MixtureSampler, PriorSampler, SamplerError,
+from trainer.latent.samplers import (GaussianSampler, LatentSampler, MixtureSampler, PriorSampler, SamplerError,
                               make_sampler, sampler_from_dict)
 
 

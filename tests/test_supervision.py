@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from trainer.checkpoint import load_checkpoint
+from trainer.training.checkpoint import load_checkpoint
 from trainer.config import ConfigError
-from trainer.data import FaceDataset, load_dataset
-from trainer.latent import encode_dataset
-from trainer.loop import train
-from trainer.supervision import (SupervisionError, check_supervisable, factor_alignment_loss, gaussianized_targets,
+from trainer.data.datasets import FaceDataset, load_dataset
+from trainer.latent.core import encode_dataset
+from trainer.training.loop import train
+from trainer.models.supervision import (SupervisionError, check_supervisable, factor_alignment_loss, gaussianized_targets,
                                  labeled_mask)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

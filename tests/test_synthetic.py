@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.synthetic import (FACTOR_NAMES, FACTORS, make_synthetic_faces, render_faces,
+from trainer.data.synthetic import (FACTOR_NAMES, FACTORS, make_synthetic_faces, render_faces,
                                sample_factors)
 
 

@@ -27,7 +27,7 @@ MAX_SYNTHETIC_BYTES = 8 * 2**30    # the uint8 images of a synthetic data set he
 
 @dataclass
 class ModelConfig:
-    """What network to build. Presets in `trainer.presets` fill these in."""
+    """What network to build. Presets in `trainer.models.presets` fill these in."""
 
     family: str = "vae"
     preset: str = "default"
@@ -76,7 +76,7 @@ class ModelConfig:
 
 
 def estimate_parameters(config: ModelConfig) -> int:
-    """The parameter count of the network `trainer.models.build_model(config)` builds, from the config alone.
+    """The parameter count of the network `trainer.models.networks.build_model(config)` builds, from the config alone.
 
     Pure arithmetic, so a size can be refused before anything is allocated; tests compare it with a real model.
     """

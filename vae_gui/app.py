@@ -17,7 +17,7 @@ SMALL_MACHINE_CORES = 4         # up to this many cores, torch calls in the GUI 
 
 
 def available_cores() -> int:
-    from trainer.device import available_cores as cores     # imports torch: not before the splash screen
+    from trainer.training.device import available_cores as cores     # imports torch: not before the splash screen
     return cores()
 
 

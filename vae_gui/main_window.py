@@ -12,7 +12,7 @@ from PySide6.QtCore import QMimeData, QSize
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
-from trainer.images import IMAGE_EXTENSIONS
+from trainer.data.images import IMAGE_EXTENSIONS
 from trainer.resources import default_checkpoint
 
 from .explorer.panel import CHECKPOINT_SUFFIXES, ExplorerPanel

@@ -26,10 +26,10 @@ import torch  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from trainer.checkpoint import make_payload, save_checkpoint  # noqa: E402
+from trainer.training.checkpoint import make_payload, save_checkpoint  # noqa: E402
 from trainer.config import DataConfig, RunConfig  # noqa: E402
-from trainer.models import build_model  # noqa: E402
-from trainer.presets import preset_config  # noqa: E402
+from trainer.models.networks import build_model  # noqa: E402
+from trainer.models.presets import preset_config  # noqa: E402
 from trainer.resources import default_checkpoint  # noqa: E402
 
 IDLE_GAP_S = 0.03          # pause between slider moves: "idle" latency, not a drag burst

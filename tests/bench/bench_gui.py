@@ -47,9 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))       # bench_explorer,
 import torch  # noqa: E402
 
 from trainer.config import DataConfig, RunConfig, TrainConfig  # noqa: E402
-from trainer.events import StepMetrics  # noqa: E402
-from trainer.loop import train  # noqa: E402
-from trainer.presets import preset_config  # noqa: E402
+from trainer.training.events import StepMetrics  # noqa: E402
+from trainer.training.loop import train  # noqa: E402
+from trainer.models.presets import preset_config  # noqa: E402
 
 TIMER_INTERVAL_MS = 5
 TORCH_DEFAULT_THREADS = torch.get_num_threads()     # before anything changes it (set_num_threads is global)

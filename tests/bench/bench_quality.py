@@ -22,16 +22,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from trainer.checkpoint import load_checkpoint
-from trainer.cli import build_parser, config_from_args
-from trainer.data import load_dataset
+from trainer.training.checkpoint import load_checkpoint
+from trainer.cli.commands import build_parser, config_from_args
+from trainer.data.datasets import load_dataset
 from trainer.config import DataConfig
-from trainer.explore import decode_faces
-from trainer.latent import decode_latents, encode_dataset
-from trainer.loop import train
-from trainer.metrics import psnr, ssim
-from trainer.previews import grid_image
-from trainer.samplers import SamplerChoice, make_sampler
+from trainer.latent.explorer import decode_faces
+from trainer.latent.core import decode_latents, encode_dataset
+from trainer.training.loop import train
+from trainer.evaluation.metrics import psnr, ssim
+from trainer.training.previews import grid_image
+from trainer.latent.samplers import SamplerChoice, make_sampler
 from vanilla_vae import train_vanilla, vanilla_reconstruct, vanilla_samples
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "utkface64"
@@ -75,7 +75,7 @@ def vanilla(dataset, minutes: float) -> dict:
 
 def face_scores(recon: torch.Tensor, samples: torch.Tensor, dataset) -> dict:
     try:
-        from trainer.face_metrics import face_metrics_available, face_report, INSTALL_HINT
+        from trainer.evaluation.face_metrics import face_metrics_available, face_report, INSTALL_HINT
     except ImportError:
         return {}
     if not face_metrics_available():

@@ -17,7 +17,7 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from trainer.synthetic import make_synthetic_faces  # noqa: E402
+from trainer.data.synthetic import make_synthetic_faces  # noqa: E402
 
 
 def main() -> None:

@@ -28,13 +28,13 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from trainer.config import DataConfig, RunConfig, TrainConfig
-from trainer.data import folder_splits, load_dataset
-from trainer.distributed import SINGLE_PROCESS, DistContext, distributed_session
-from trainer.events import StepMetrics
-from trainer.loop import train
-from trainer.losses import kl_divergence, reconstruction_loss
-from trainer.models import build_model
-from trainer.presets import preset_config
+from trainer.data.datasets import folder_splits, load_dataset
+from trainer.training.distributed import SINGLE_PROCESS, DistContext, distributed_session
+from trainer.training.events import StepMetrics
+from trainer.training.loop import train
+from trainer.models.losses import kl_divergence, reconstruction_loss
+from trainer.models.networks import build_model
+from trainer.models.presets import preset_config
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "utkface64"
 WARMUP = 5

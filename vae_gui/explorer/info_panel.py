@@ -7,12 +7,12 @@ from numbers import Number
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from trainer.checkpoint import LoadedCheckpoint
-from trainer.face_metrics import INSTALL_HINT, face_metrics_available
-from trainer.latent import active_definition
+from trainer.training.checkpoint import LoadedCheckpoint
+from trainer.evaluation.face_metrics import INSTALL_HINT, face_metrics_available
+from trainer.latent.core import active_definition
 
 MAX_METRICS = 8
-# Labels of trainer.metrics.EvalReport fields, in the order shown; other numbers follow, bookkeeping is skipped.
+# Labels of trainer.evaluation.metrics.EvalReport fields, in the order shown; other numbers follow, bookkeeping is skipped.
 METRIC_LABELS = {"neg_elbo": "-ELBO", "recon_loss": "recon", "kl": "KL", "psnr": "PSNR", "ssim": "SSIM",
                  "active_units": "active dims", "mig": "MIG", "mse": "MSE"}
 SKIPPED_METRICS = {"step", "n_images", "latent_dim", "epoch"}
@@ -34,7 +34,7 @@ def steps_per_epoch(checkpoint: LoadedCheckpoint) -> int | None:
         return stored
     data, train = checkpoint.config.data, checkpoint.config.train
     if data.is_synthetic and train.batch_size > 0:
-        n_test = max(1, round(data.synthetic_count * data.test_fraction))     # trainer.data's split
+        n_test = max(1, round(data.synthetic_count * data.test_fraction))     # trainer.data.datasets's split
         return max(1, (data.synthetic_count - n_test) // train.batch_size)
     return None
 
@@ -85,7 +85,7 @@ def describe_checkpoint(checkpoint: LoadedCheckpoint) -> str:
 
 
 def format_faces(report: dict | None) -> str:
-    """The face-network numbers `vae-train eval` stored (trainer/face_metrics.py), or the install hint."""
+    """The face-network numbers `vae-train eval` stored (trainer/evaluation/face_metrics.py), or the install hint."""
     faces = report.get("faces") if isinstance(report, dict) else None
     if isinstance(faces, dict):
         def cell(key: str, spec: str) -> str:

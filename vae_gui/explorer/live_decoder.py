@@ -12,7 +12,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
-from trainer.explore import decode_faces
+from trainer.latent.explorer import decode_faces
 
 from ..qt_images import array_to_qimage
 from .state import ExplorerState

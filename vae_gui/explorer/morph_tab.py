@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from trainer.explore import decode_faces, interpolate, interpolation_path, save_gif, save_png
-from trainer.latent import images_to_grid
+from trainer.latent.explorer import decode_faces, interpolate, interpolation_path, save_gif, save_png
+from trainer.latent.core import images_to_grid
 
 from ..qt_images import array_to_qimage
 from .dialogs import GIF_FILTER, PNG_FILTER, Dialogs

@@ -14,14 +14,14 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QLabel, QMenu, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
-from trainer.checkpoint import CheckpointError, LoadedCheckpoint
-from trainer.checkpoint import load_checkpoint as read_checkpoint_file
-from trainer.explore import (ExplorerSnapshot, ExplorerStateError, PreparedLatents, decode_faces, encode_faces,
+from trainer.training.checkpoint import CheckpointError, LoadedCheckpoint
+from trainer.training.checkpoint import load_checkpoint as read_checkpoint_file
+from trainer.latent.explorer import (ExplorerSnapshot, ExplorerStateError, PreparedLatents, decode_faces, encode_faces,
                              encode_one, load_explorer_state, prepare_for_inference, random_code_latent,
                              random_data_latent, random_prior_latent, save_explorer_state, save_png,
                              save_png_resized)
-from trainer.images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
-from trainer.latent import LatentStats, LatentStatsError
+from trainer.data.images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
+from trainer.latent.core import LatentStats, LatentStatsError
 
 from ..qt_images import array_to_qimage
 from .data_worker import LatentDataLoader

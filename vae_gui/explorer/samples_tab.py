@@ -8,8 +8,8 @@ from PySide6.QtCore import QPoint, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMenu, QPushButton,
                                QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
-from trainer.explore import decode_faces, save_png
-from trainer.samplers import SamplerChoice, make_sampler
+from trainer.latent.explorer import decode_faces, save_png
+from trainer.latent.samplers import SamplerChoice, make_sampler
 
 from ..qt_images import qimage_to_array
 from .lazy_tab import LazyRedrawTab

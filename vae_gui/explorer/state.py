@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from trainer.checkpoint import LoadedCheckpoint, weights_hash
-from trainer.explore import SLIDER_MODES, ExplorerSnapshot, LatentData
-from trainer.latent import LatentStats
+from trainer.training.checkpoint import LoadedCheckpoint, weights_hash
+from trainer.latent.explorer import SLIDER_MODES, ExplorerSnapshot, LatentData
+from trainer.latent.core import LatentStats
 
 
 class ExplorerState(QObject):

@@ -5,7 +5,7 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from trainer.explore import (SliderSpec, axis_sliders, decode_faces, factor_sliders, pca_sliders,
+from trainer.latent.explorer import (SliderSpec, axis_sliders, decode_faces, factor_sliders, pca_sliders,
                              traversal_latents)
 
 from .lazy_tab import LazyRedrawTab

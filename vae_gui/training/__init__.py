@@ -2,7 +2,7 @@
 
 Modules, one job each:
     updates.py       Qt-free batching of train() events into TrainingUpdate payloads (worker side)
-    worker.py        the QObject that runs trainer.loop.train() on a QThread
+    worker.py        the QObject that runs trainer.training.loop.train() on a QThread
     runner.py        starts, pauses, stops and shuts down that thread
     run_state.py     observable state of the current and past runs (curves, snapshots, progress)
     snapshots.py     compressed store of a run's preview snapshots (long runs thinned)

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from trainer.data import folder_splits, list_images
-from trainer.images import ImageDecodeError, load_image
+from trainer.data.datasets import folder_splits, list_images
+from trainer.data.images import ImageDecodeError, load_image
 
 THUMBNAIL_SIZE = 48
 

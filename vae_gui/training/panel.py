@@ -1,5 +1,5 @@
 """The Train tab: a setup form on the left; progress, loss curves, live images, KL per dimension and the run list
-on the right. Training runs trainer.loop.train() on a worker thread (see runner.py); this panel only wires
+on the right. Training runs trainer.training.loop.train() on a worker thread (see runner.py); this panel only wires
 widgets to the RunState they observe and turns user actions into runner calls."""
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QInputDialog, QMenu, QPushButton,
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
-from trainer.checkpoint import CheckpointError, read_checkpoint
+from trainer.training.checkpoint import CheckpointError, read_checkpoint
 from trainer.config import ConfigError, RunConfig
-from trainer.events import RunFinished
-from trainer.loop import resume_config
-from trainer.rundir import RunDirectory, RunDirError
+from trainer.training.events import RunFinished
+from trainer.training.loop import resume_config
+from trainer.training.rundir import RunDirectory, RunDirError
 
 from .image_history import ImageHistory
 from .kl_chart import KlChart
@@ -45,7 +45,7 @@ class TrainingPanel(QWidget):
     open_in_explorer = Signal(str)         # path of a checkpoint to open in the explorer tab
     status_message = Signal(str)
     error_shown = Signal(str)              # an error the user was shown (also in the banner)
-    run_finished = Signal(object)          # trainer.events.RunFinished
+    run_finished = Signal(object)          # trainer.training.events.RunFinished
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

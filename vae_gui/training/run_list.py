@@ -6,7 +6,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
-from trainer.rundir import read_metrics
+from trainer.training.rundir import read_metrics
 
 from .run_state import RunCurves, RunState
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from trainer.events import RunFinished, RunStarted, StepMetrics
-from trainer.rundir import read_metrics
+from trainer.training.events import RunFinished, RunStarted, StepMetrics
+from trainer.training.rundir import read_metrics
 
 from .snapshots import SnapshotStore
 from .updates import STEP_COLUMNS, TrainingUpdate
@@ -61,7 +61,7 @@ class RunCurves:
     @classmethod
     def from_metrics(cls, records: list[dict], name: str, run_dir: str | None = None,
                      up_to_step: float = float("inf")) -> "RunCurves":
-        """Curves from metrics.jsonl records (trainer.rundir.read_metrics)."""
+        """Curves from metrics.jsonl records (trainer.training.rundir.read_metrics)."""
         curves = cls(name=name, run_dir=run_dir)
         steps, evals = [], []
         for record in records:

@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDia
                                QWidget)
 
 from trainer.config import IMAGE_SIZES, ConfigError, DataConfig, RunConfig, TrainConfig
-from trainer.presets import PRESET_DATA_SETTINGS, PRESET_TRAIN_SETTINGS, PRESETS, default_preset_for, preset_config
-from trainer.supervision import check_supervisable
-from trainer.synthetic import FACTOR_NAMES
+from trainer.models.presets import PRESET_DATA_SETTINGS, PRESET_TRAIN_SETTINGS, PRESETS, default_preset_for, preset_config
+from trainer.models.supervision import check_supervisable
+from trainer.data.synthetic import FACTOR_NAMES
 
 from ..qt_images import array_to_qimage
 from .folder_scan import FolderScanner, FolderSummary

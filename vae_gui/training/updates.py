@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from trainer.events import (CheckpointSaved, EvalMetrics, Event, Preview, RunFinished, RunStarted, StepMetrics)
-from trainer.previews import reconstruction_grid, sample_grid
+from trainer.training.events import (CheckpointSaved, EvalMetrics, Event, Preview, RunFinished, RunStarted, StepMetrics)
+from trainer.training.previews import reconstruction_grid, sample_grid
 
 from .snapshots import PreviewGrids
 

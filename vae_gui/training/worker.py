@@ -1,4 +1,4 @@
-"""The worker object that runs trainer.loop.train() on a QThread (Qt's worker-object pattern).
+"""The worker object that runs trainer.training.loop.train() on a QThread (Qt's worker-object pattern).
 
 It is parentless and moved to its thread by TrainingRunner; only signals leave it. Its events callback runs in
 the training thread and hands events to an EventBatcher, which emits a TrainingUpdate at most ~15 times a second.
@@ -16,14 +16,14 @@ import torch
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from trainer.checkpoint import CheckpointError
+from trainer.training.checkpoint import CheckpointError
 from trainer.config import ConfigError, RunConfig
-from trainer.control import TrainingControl
-from trainer.device import available_cores
-from trainer.data import DataError, load_dataset_interruptibly
-from trainer.events import Event, RunFinished
-from trainer.loop import train
-from trainer.rundir import RunDirError
+from trainer.training.control import TrainingControl
+from trainer.training.device import available_cores
+from trainer.data.datasets import DataError, load_dataset_interruptibly
+from trainer.training.events import Event, RunFinished
+from trainer.training.loop import train
+from trainer.training.rundir import RunDirError
 
 from .updates import EventBatcher, TrainingUpdate
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from trainer.config import ModelConfig
 
 
 _UNIFORM_REPARAMS = ("uniform01", "uniform_pm1")     # reparameterizations that take uniform noise

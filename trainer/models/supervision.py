@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .config import ConfigError
+from trainer.config import ConfigError
 
 
 class SupervisionError(ConfigError):

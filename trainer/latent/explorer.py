@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoint import LoadedCheckpoint
-from .device import cpu_has_fast_bf16
-from .latent import LatentStats, encode_dataset, lerp, slerp
-from .models import FaceModel
+from trainer.training.checkpoint import LoadedCheckpoint
+from trainer.training.device import cpu_has_fast_bf16
+from trainer.latent.core import LatentStats, encode_dataset, lerp, slerp
+from trainer.models.networks import FaceModel
 
 SLIDER_MODES = ("axes", "pca", "factors")
 MAX_ALL_SLIDERS = 32            # up to this many latent dims, every dim gets a slider
@@ -345,7 +345,7 @@ def _is_finite_number(value: Any) -> bool:
 # ---------------------------------------------------------------- encoded data behind the explorer
 
 ProgressCallback = Callable[[int, int, str], None]      # (done, total, what)
-MAX_STATS_IMAGES = 5000       # test images encoded for latent statistics (as trainer.evaluation does)
+MAX_STATS_IMAGES = 5000       # test images encoded for latent statistics (as trainer.evaluation.evaluate does)
 MAX_TRAIN_LATENTS = 2000      # training images encoded for fitted samplers: plenty for a 16-d Gaussian or mixture
 MAX_KEPT_TEST = 1000          # test images kept in memory for the gallery and "randomize from data"
 FALLBACK_SAMPLES = 1000       # decoded prior samples when the training data is gone
@@ -378,7 +378,7 @@ class PreparedLatents:
     data: LatentData
     stats: LatentStats | None = None  # computed here; None when the checkpoint had them
     stats_note: str = ""
-    stored: bool = False              # the new statistics were kept for the next load (trainer.derived)
+    stored: bool = False              # the new statistics were kept for the next load (trainer.data.derived)
 
 
 def prepare_latents(checkpoint: LoadedCheckpoint, compute_stats: bool, store: bool = True,
@@ -388,7 +388,7 @@ def prepare_latents(checkpoint: LoadedCheckpoint, compute_stats: bool, store: bo
 
     Falls back to decoded prior samples when the data set cannot be loaded any more.
     """
-    from .data import DataError, load_dataset_interruptibly
+    from trainer.data.datasets import DataError, load_dataset_interruptibly
 
     report = _Reporter(progress, should_stop)
     report(0, 1, "loading the training data")
@@ -414,7 +414,7 @@ def prepare_latents(checkpoint: LoadedCheckpoint, compute_stats: bool, store: bo
                       factor_names=tuple(dataset.factor_names))
     result = PreparedLatents(data=data)
     if compute_stats:
-        from .latent import compute_latent_stats
+        from trainer.latent.core import compute_latent_stats
         result.stats = compute_latent_stats(test_means, test_logvars, factors=factors,
                                             factor_names=dataset.factor_names or None,
                                             categorical=dataset.factor_categorical or None)
@@ -436,7 +436,7 @@ def _prepare_without_data(checkpoint: LoadedCheckpoint, compute_stats: bool, rea
     data = LatentData(train_latents=means, data_error=reason)
     result = PreparedLatents(data=data)
     if compute_stats:
-        from .latent import compute_latent_stats
+        from trainer.latent.core import compute_latent_stats
         result.stats = compute_latent_stats(means, logvars, factors=None, factor_names=None, categorical=None)
         result.stats_note = (f"approximate statistics from {len(z)} decoded prior samples "
                              f"(training data not available: {reason})")
@@ -476,11 +476,11 @@ class _Reporter:
 def store_latent_stats(checkpoint: LoadedCheckpoint, stats: dict) -> bool:
     """Keep latent statistics for the next time this checkpoint is opened, without changing the file.
 
-    They go to the derived-results cache under the SHA-256 of the bytes that were loaded (trainer.derived), so
+    They go to the derived-results cache under the SHA-256 of the bytes that were loaded (trainer.data.derived), so
     they are found again for exactly that content; if training replaced the file meanwhile, the new file does not
     pick up statistics of the old weights. Returns whether they were stored.
     """
-    from .derived import store_derived
+    from trainer.data.derived import store_derived
 
     if not checkpoint.content_hash:
         return False

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 
-from .config import ConfigError, ModelConfig
+from trainer.config import ConfigError, ModelConfig
 
 # Conv + max-pool encoder, transposed-conv decoder, ReLU, no normalization: the original study's backbone.
 _STUDY_BACKBONE = ModelConfig(base_channels=32, max_channels=256, depth=4, norm="none", activation="relu",

@@ -11,7 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .derived import cache_root
+from trainer.data.derived import cache_root
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import torch
 
-from .config import ConfigError
+from trainer.config import ConfigError
 
 
 def available_cores() -> int:

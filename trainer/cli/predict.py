@@ -9,12 +9,12 @@ from PIL import Image
 
 from typing import Callable
 
-from .checkpoint import LoadedCheckpoint, load_checkpoint
-from .data import FaceDataset, load_dataset
-from .evaluation import STATS_MAX_IMAGES, sampler_choice_for
-from .samplers import SamplerChoice
-from .device import resolve_device
-from .previews import grid_image
+from trainer.training.checkpoint import LoadedCheckpoint, load_checkpoint
+from trainer.data.datasets import FaceDataset, load_dataset
+from trainer.evaluation.evaluate import STATS_MAX_IMAGES, sampler_choice_for
+from trainer.latent.samplers import SamplerChoice
+from trainer.training.device import resolve_device
+from trainer.training.previews import grid_image
 
 
 def _default_sampler(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: torch.device,
@@ -34,12 +34,12 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
                       device: str = "auto", say: Callable[[str], None] = print) -> int:
     """Write recon/NNNN_original.png + NNNN_recon.png, samples/NNNN.png and two overview grids. Returns the count.
 
-    `sampler` "default" uses the one the checkpoint's evaluation chose (trainer.samplers.choose_sampler), or
+    `sampler` "default" uses the one the checkpoint's evaluation chose (trainer.latent.samplers.choose_sampler), or
     chooses it now from the data; `say` receives one line naming the sampler used.
     """
-    from .config import ConfigError
-    from .latent import decode_latents, encode_dataset
-    from .samplers import make_sampler
+    from trainer.config import ConfigError
+    from trainer.latent.core import decode_latents, encode_dataset
+    from trainer.latent.samplers import make_sampler
 
     if n_recon < 0 or n_samples < 0:
         raise ConfigError(f"the number of reconstructions and samples must be 0 or more, got {n_recon} and "

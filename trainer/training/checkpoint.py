@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from .config import ConfigError, RunConfig
-from .models import FaceModel, build_model
+from trainer.config import ConfigError, RunConfig
+from trainer.models.networks import FaceModel, build_model
 
 FORMAT_NAME = "vae-face-explorer-checkpoint"
 FORMAT_VERSION = 1
@@ -49,7 +49,7 @@ class LoadedCheckpoint:
     config: RunConfig
     model: FaceModel                 # in eval mode, on the CPU
     payload: dict[str, Any]          # the raw dict: step, epoch, optimizer state, eval, latent_stats...
-    content_hash: str = ""           # sha256 of the bytes loaded; keys the derived results (trainer.derived)
+    content_hash: str = ""           # sha256 of the bytes loaded; keys the derived results (trainer.data.derived)
 
     @property
     def step(self) -> int:
@@ -219,9 +219,9 @@ def _check_model_state(path: Path | str, config: RunConfig, state: dict[str, Any
 
 
 def load_checkpoint(path: Path | str) -> LoadedCheckpoint:
-    """Rebuild the model from the file alone. Derived results kept beside it (trainer.derived: an evaluation or
+    """Rebuild the model from the file alone. Derived results kept beside it (trainer.data.derived: an evaluation or
     latent statistics computed later) fill in what the file lacks; the file itself is never changed by reading."""
-    from .derived import merge_derived
+    from trainer.data.derived import merge_derived
 
     payload, content_hash = _read_payload(path)
     try:

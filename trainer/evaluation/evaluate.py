@@ -7,16 +7,16 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from .checkpoint import LoadedCheckpoint, load_checkpoint, update_checkpoint
-from .data import FaceDataset
-from .samplers import SamplerChoice
+from trainer.training.checkpoint import LoadedCheckpoint, load_checkpoint, update_checkpoint
+from trainer.data.datasets import FaceDataset
+from trainer.latent.samplers import SamplerChoice
 
 STATS_MAX_IMAGES = 5000      # enough for stable latent statistics, quick on a CPU
 
 
 def evaluate_loaded(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu") -> dict:
-    """The metrics report (trainer.metrics.EvalReport.to_dict()) on the data set's test split."""
-    from .metrics import evaluate
+    """The metrics report (trainer.evaluation.metrics.EvalReport.to_dict()) on the data set's test split."""
+    from trainer.evaluation.metrics import evaluate
 
     model = checkpoint.model.to(device)
     try:
@@ -37,10 +37,10 @@ def evaluate_loaded(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: 
 
 def sampler_choice_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset,
                        device: str | torch.device = "cpu") -> "SamplerChoice | None":
-    """Which sampler draws this model's faces by default (see trainer.samplers.choose_sampler); None when the data
+    """Which sampler draws this model's faces by default (see trainer.latent.samplers.choose_sampler); None when the data
     set is too small to fit one (fewer than 2 training or 1 test image)."""
-    from .latent import encode_dataset
-    from .samplers import SamplerError, choose_sampler
+    from trainer.latent.core import encode_dataset
+    from trainer.latent.samplers import SamplerError, choose_sampler
 
     if len(dataset.train) < 2 or len(dataset.test) < 1:
         return None
@@ -59,7 +59,7 @@ def sampler_choice_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset,
 def latent_stats_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu"):
     """LatentStats of the test split (factors included on synthetic data); None with fewer than 2 test images,
     where spreads and directions are undefined."""
-    from .latent import compute_latent_stats, encode_dataset
+    from trainer.latent.core import compute_latent_stats, encode_dataset
 
     if len(dataset.test) < 2:
         return None
@@ -78,10 +78,10 @@ def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str
                              also_update: Iterable[Path | str] = (), store: bool = True, faces: bool = False) -> dict:
     """Evaluate a checkpoint and its latent statistics. With `store`, write them into it (and `also_update`): the
     training loop does so for the checkpoints it just wrote. Without, they go to the derived-results cache
-    (trainer.derived), so reading the checkpoint leaves the file unchanged.
+    (trainer.data.derived), so reading the checkpoint leaves the file unchanged.
 
     With `faces`, the report also holds "faces": face_metrics_for() (needs the faces extra)."""
-    from .derived import store_derived
+    from trainer.data.derived import store_derived
 
     checkpoint = load_checkpoint(path)
     report = evaluate_loaded(checkpoint, dataset, device)
@@ -108,15 +108,15 @@ FACE_SAMPLER = "gaussian"    # when no sampler was chosen: a Gaussian fitted to 
 
 def face_metrics_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu",
                      sampler: str = FACE_SAMPLER, seed: int = 0, max_images: int | None = None) -> dict:
-    """trainer.face_metrics.face_report() of the checkpoint's test reconstructions and random samples.
+    """trainer.evaluation.face_metrics.face_report() of the checkpoint's test reconstructions and random samples.
 
     Raises FaceMetricsUnavailable without the faces extra. Falls back to prior samples when the sampler cannot
     be fitted (too few training images, NaN codes). At most `max_images` per set (default FACE_IMAGES).
     """
-    from .face_metrics import FACE_IMAGES, evenly_spaced, face_report
-    from .latent import decode_latents, encode_dataset, sample_images
-    from .samplers import SamplerError
-    from .sample_quality import FIT_IMAGES
+    from trainer.evaluation.face_metrics import FACE_IMAGES, evenly_spaced, face_report
+    from trainer.latent.core import decode_latents, encode_dataset, sample_images
+    from trainer.latent.samplers import SamplerError
+    from trainer.evaluation.sample_quality import FIT_IMAGES
 
     max_images = max_images or FACE_IMAGES
     test = evenly_spaced(dataset.test, max_images)

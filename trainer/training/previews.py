@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
-from .events import Preview
-from .models import FaceModel
-from .rundir import RunDirectory
+from trainer.training.events import Preview
+from trainer.models.networks import FaceModel
+from trainer.training.rundir import RunDirectory
 
 STATS_IMAGES = 256     # validation images encoded to place an AE's samples where its codes live
 

@@ -6,7 +6,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .control import TrainingControl
+from trainer.training.control import TrainingControl
 
 
 def add_experiment_parsers(commands) -> None:
@@ -36,8 +36,8 @@ def add_experiment_parsers(commands) -> None:
 
 
 def run_experiments_command(args: argparse.Namespace) -> int:
-    from .experiments import experiments_root, load_experiments, run_experiments, select_experiments
-    from .progress import ProgressPrinter
+    from trainer.study.experiments import experiments_root, load_experiments, run_experiments, select_experiments
+    from trainer.cli.progress import ProgressPrinter
 
     every = load_experiments(args.file, data=args.data)
     experiments = select_experiments(every, args.only, source=str(args.file))
@@ -71,7 +71,7 @@ def run_experiments_command(args: argparse.Namespace) -> int:
 
 
 def run_compare_command(args: argparse.Namespace) -> int:
-    from .rundir import RunDirError
+    from trainer.training.rundir import RunDirError
 
     missing = [str(path) for path in args.run_dirs if not (path / "config.json").exists()]
     if missing:
@@ -81,8 +81,8 @@ def run_compare_command(args: argparse.Namespace) -> int:
 
 
 def _write_report(run_dirs: list[Path], out_dir: Path, device: str) -> None:
-    from .device import resolve_device
-    from .report import write_report
+    from trainer.training.device import resolve_device
+    from trainer.study.report import write_report
 
     write_report(run_dirs, out_dir, device=resolve_device(device))
 

@@ -12,20 +12,20 @@ from pathlib import Path
 
 import torch
 
-from . import device as devices
-from .budget import REPLAN_EVERY_STEPS, TimeBudget, count_evaluations
-from .checkpoint import CheckpointError, make_payload, read_checkpoint, save_checkpoint
-from .config import ConfigError, RunConfig
-from .control import StopRequested, TrainingControl
-from .data import FaceDataset, load_dataset
-from .distributed import SINGLE_PROCESS, DistContext
-from .interruptible import run_interruptibly
-from .events import (CheckpointSaved, EvalMetrics, EventSink, Preview, RunFinished, RunStarted, StepMetrics)
-from .losses import kl_divergence, kl_per_dimension, reconstruction_loss, total_correlation
-from .models import FaceModel, build_model
-from .previews import PreviewSet, save_prediction_grids
-from .rundir import RunDirectory, check_runs_dir
-from .supervision import check_supervisable, factor_alignment_loss, gaussianized_targets, labeled_mask
+from trainer.training import device as devices
+from trainer.training.budget import REPLAN_EVERY_STEPS, TimeBudget, count_evaluations
+from trainer.training.checkpoint import CheckpointError, make_payload, read_checkpoint, save_checkpoint
+from trainer.config import ConfigError, RunConfig
+from trainer.training.control import StopRequested, TrainingControl
+from trainer.data.datasets import FaceDataset, load_dataset
+from trainer.training.distributed import SINGLE_PROCESS, DistContext
+from trainer.training.interruptible import run_interruptibly
+from trainer.training.events import (CheckpointSaved, EvalMetrics, EventSink, Preview, RunFinished, RunStarted, StepMetrics)
+from trainer.models.losses import kl_divergence, kl_per_dimension, reconstruction_loss, total_correlation
+from trainer.models.networks import FaceModel, build_model
+from trainer.training.previews import PreviewSet, save_prediction_grids
+from trainer.training.rundir import RunDirectory, check_runs_dir
+from trainer.models.supervision import check_supervisable, factor_alignment_loss, gaussianized_targets, labeled_mask
 
 
 class NonFiniteLossError(Exception):
@@ -315,7 +315,7 @@ class _TrainingRun:
             self.budget.add_pause(time.monotonic() - waiting)     # a paused run's budget waits with it
 
     def _plan_budget(self, on_schedule: bool = False) -> None:
-        """Fix the total step count to what the time budget allows (see trainer.budget)."""
+        """Fix the total step count to what the time budget allows (see trainer.training.budget)."""
         budget = self.budget
         if budget is None or not budget.can_plan:
             return
@@ -512,7 +512,7 @@ class _TrainingRun:
         """Full metrics and latent statistics of the best model, stored in eval.json and in the checkpoints."""
         if not self.dist.is_main or not self.run_dir.best_checkpoint.exists():
             return None
-        from .evaluation import evaluate_checkpoint_file
+        from trainer.evaluation.evaluate import evaluate_checkpoint_file
         # last.pt holds the same weights only when the last evaluation was also the best one.
         same_weights = [self.run_dir.last_checkpoint] if self.best_step == self.last_saved_step else []
         # A stop request (closing the app) abandons the evaluation at once; the checkpoints are updated atomically.

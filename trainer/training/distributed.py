@@ -80,7 +80,7 @@ def distributed_session(device: str) -> Iterator[tuple[DistContext, str]]:
     if not context.enabled:
         yield context, device
         return
-    from .device import resolve_rank_device
+    from trainer.training.device import resolve_rank_device
     rank_device = resolve_rank_device(device, context.local_rank)
     if rank_device.type == "cuda":
         torch.cuda.set_device(rank_device)

@@ -44,11 +44,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import device as devices
-from .checkpoint import save_checkpoint
-from .config import ModelConfig
-from .data import FaceDataset, default_cache_dir
-from .models import FaceModel, build_model
+from trainer.training import device as devices
+from trainer.training.checkpoint import save_checkpoint
+from trainer.config import ModelConfig
+from trainer.data.datasets import FaceDataset, default_cache_dir
+from trainer.models.networks import FaceModel, build_model
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def feature_space_for(dataset: FaceDataset, settings: FeatureNetSettings = Featu
     size = dataset.image_size
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir().parent / "feature-nets"
     if dataset.source == "synthetic":
-        from . import synthetic
+        from trainer.data import synthetic
         kind = "factor-regressor"
         key_text = f"{kind} v{FEATURE_FORMAT_VERSION} r{synthetic.RENDERER_VERSION} px{size} {settings.key_text()}"
     else:
@@ -216,7 +216,7 @@ def feature_space_for(dataset: FaceDataset, settings: FeatureNetSettings = Featu
 def _real_sets(dataset: FaceDataset, settings: FeatureNetSettings) -> tuple[torch.Tensor, torch.Tensor]:
     """The held-out reference set and a second real set of the same size (the "real vs real" floor)."""
     if dataset.source == "synthetic":
-        from .synthetic import make_synthetic_faces
+        from trainer.data.synthetic import make_synthetic_faces
         n, start = settings.n_reference, settings.train_images
         reference, _ = make_synthetic_faces(n, seed=SYNTHETIC_FEATURE_SEED, image_size=dataset.image_size,
                                             start=start)
@@ -233,7 +233,7 @@ def _real_sets(dataset: FaceDataset, settings: FeatureNetSettings) -> tuple[torc
 def _training_set(dataset: FaceDataset, settings: FeatureNetSettings) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The feature network's training images, and factor targets on synthetic data (None for a folder)."""
     if dataset.source == "synthetic":
-        from .synthetic import make_synthetic_faces
+        from trainer.data.synthetic import make_synthetic_faces
         images, factors = make_synthetic_faces(settings.train_images, seed=SYNTHETIC_FEATURE_SEED,
                                                image_size=dataset.image_size)
         return torch.from_numpy(images), torch.from_numpy(factor_targets(factors))
@@ -242,7 +242,7 @@ def _training_set(dataset: FaceDataset, settings: FeatureNetSettings) -> tuple[t
 
 def factor_targets(factors: np.ndarray) -> np.ndarray:
     """Regression targets: continuous factors scaled to [0, 1], categorical ones one-hot."""
-    from .synthetic import FACTORS
+    from trainer.data.synthetic import FACTORS
 
     columns = []
     for index, spec in enumerate(FACTORS):
@@ -350,8 +350,8 @@ class ModelScores:
 def score_model(model: FaceModel, space: FeatureSpace, fit_images: torch.Tensor, sampler: str = "gaussian",
                 seed: int = 0, device: str | torch.device = "cpu", n_grid_recon: int = 16) -> ModelScores:
     """Decode as many prior and fitted samples as the reference holds, and score them in `space`."""
-    from .latent import decode_latents, encode_dataset
-    from .samplers import PriorSampler, make_sampler
+    from trainer.latent.core import decode_latents, encode_dataset
+    from trainer.latent.samplers import PriorSampler, make_sampler
 
     if fit_images.shape[-1] != space.reference_images.shape[-1]:
         raise SampleQualityError(f"the model's images are {fit_images.shape[-1]} px but the feature space's "

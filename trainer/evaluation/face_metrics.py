@@ -10,7 +10,7 @@ What is measured, on uint8 (N, C, H, W) images as FaceDataset stores them:
   face is 80 px, so each image is first upscaled (Lanczos) to DETECT_SIZE px. On the 300 UTKFace test photos
   (64 px) 256 px detects the most faces (99.7%; 128 px 99.3%, 192 px 97.3%, 64 px 83%; on the 2,685 training
   photos 98.8% at 256 px against 98.2% at 128 px); noise, smooth colour blobs and upside-down faces score ~0%.
-* **face FD**: the Fréchet distance (trainer.sample_quality.frechet_distance) between dlib's 128-d face embeddings
+* **face FD**: the Fréchet distance (trainer.evaluation.sample_quality.frechet_distance) between dlib's 128-d face embeddings
   (dlib_face_recognition_resnet_model_v1 on a 150x150 chip aligned by the 5-point shape predictor) of generated
   and of real images. `face_fd` covers every image: where no face is detected the whole image is taken as the
   face box, so a failed face still gets an embedding and counts against the generator; `face_fd_detected` compares
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .sample_quality import frechet_distance
+from trainer.evaluation.sample_quality import frechet_distance
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ def face_report(recon_images: torch.Tensor, sample_images: torch.Tensor, test_im
 def cached_embeddings(network: FaceNetwork, images: torch.Tensor,
                       cache_dir: Path | str | None = None) -> FaceEmbeddings:
     """network.embeddings(images), from a disk cache keyed by the pixels and the preprocessing."""
-    from .data import default_cache_dir
+    from trainer.data.datasets import default_cache_dir
 
     folder = Path(cache_dir) if cache_dir else default_cache_dir().parent / "face-embeddings"
     digest = hashlib.sha256(f"v{FACE_FORMAT_VERSION} px{network.detect_size} {tuple(images.shape)}".encode())

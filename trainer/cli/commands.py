@@ -10,14 +10,14 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from .checkpoint import CheckpointError
-from .control import TrainingControl
-from .config import EPOCH_LIMIT, ConfigError, DataConfig, RunConfig, TrainConfig
-from .data import DataError
-from .distributed import JobTerminated
-from .face_metrics import FaceMetricsError
-from .presets import PRESET_DATA_SETTINGS, PRESET_TRAIN_SETTINGS, PRESETS, default_preset_for, preset_config
-from .rundir import RunDirError
+from trainer.training.checkpoint import CheckpointError
+from trainer.training.control import TrainingControl
+from trainer.config import EPOCH_LIMIT, ConfigError, DataConfig, RunConfig, TrainConfig
+from trainer.data.datasets import DataError
+from trainer.training.distributed import JobTerminated
+from trainer.evaluation.face_metrics import FaceMetricsError
+from trainer.models.presets import PRESET_DATA_SETTINGS, PRESET_TRAIN_SETTINGS, PRESETS, default_preset_for, preset_config
+from trainer.training.rundir import RunDirError
 
 COMMANDS = ("train", "eval", "predict", "export", "cache", "experiments", "compare")
 
@@ -55,7 +55,7 @@ def build_parser(typed_only: bool = False) -> argparse.ArgumentParser:
     _add_predict_parser(commands)
     _add_export_parser(commands)
     _add_cache_parser(commands)
-    from .experiments_cli import add_experiment_parsers
+    from trainer.cli.study import add_experiment_parsers
     add_experiment_parsers(commands)
     return parser
 
@@ -171,7 +171,7 @@ def _add_cache_parser(commands) -> None:
 
 
 def run_cache(args: argparse.Namespace) -> int:
-    from .cache import cache_summary, clear_cache
+    from trainer.data.cache import cache_summary, clear_cache
 
     if args.clear:
         removed = clear_cache()
@@ -181,8 +181,8 @@ def run_cache(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from .checkpoint import export_for_inference
-    from .rundir import check_output_file
+    from trainer.training.checkpoint import export_for_inference
+    from trainer.training.rundir import check_output_file
 
     check_output_file(args.out, "export target")
     out = export_for_inference(args.checkpoint, args.out)
@@ -220,9 +220,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .distributed import distributed_session
-    from .loop import train
-    from .progress import ProgressPrinter
+    from trainer.training.distributed import distributed_session
+    from trainer.training.loop import train
+    from trainer.cli.progress import ProgressPrinter
 
     if args.resume:
         config = resume_config_from_args(args)
@@ -245,7 +245,7 @@ def run_train(args: argparse.Namespace) -> int:
     if dist.is_main:
         print(f"{result.status}: {result.message}\nrun directory: {result.run_dir}")
         if result.final_eval:
-            from .metrics import EvalReport
+            from trainer.evaluation.metrics import EvalReport
             print(EvalReport.from_dict(result.final_eval).format_table())
     if terminated:      # the usual exit status of a process ended by SIGTERM, after saving
         return 128 + int(signal.SIGTERM)
@@ -254,7 +254,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def resume_config_from_args(args: argparse.Namespace) -> RunConfig:
     """The run's stored config with the settings the user typed that a resume may change; refuses the others."""
-    from .loop import resume_config
+    from trainer.training.loop import resume_config
 
     typed = getattr(args, "typed", None)
     if typed is None:       # called without main(): treat every flag that differs from its default as typed
@@ -313,16 +313,16 @@ def _stop_on_first_sigterm(control: TrainingControl, terminated: list[int]):
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from .checkpoint import load_checkpoint
-    from .data import load_dataset
-    from .device import resolve_device
-    from .evaluation import evaluate_checkpoint_file
-    from .metrics import EvalReport
-    from .samplers import SamplerChoice
+    from trainer.training.checkpoint import load_checkpoint
+    from trainer.data.datasets import load_dataset
+    from trainer.training.device import resolve_device
+    from trainer.evaluation.evaluate import evaluate_checkpoint_file
+    from trainer.evaluation.metrics import EvalReport
+    from trainer.latent.samplers import SamplerChoice
 
-    from .face_metrics import INSTALL_HINT, face_metrics_available, format_face_table
+    from trainer.evaluation.face_metrics import INSTALL_HINT, face_metrics_available, format_face_table
 
-    from .rundir import check_output_file
+    from trainer.training.rundir import check_output_file
 
     if args.store and args.no_store:
         raise ConfigError("--store and --no-store contradict each other; give one")
@@ -350,7 +350,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def _write_text(path: Path, text: str) -> None:
     """Write a small output file via a temporary file, so a failed write never leaves half a file."""
-    from .rundir import OutputPathError
+    from trainer.training.rundir import OutputPathError
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text)
@@ -361,8 +361,8 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from .predict import write_predictions
-    from .rundir import check_output_folder
+    from trainer.cli.predict import write_predictions
+    from trainer.training.rundir import check_output_folder
 
     check_output_folder(args.out, "output folder")
 
@@ -381,11 +381,11 @@ def _data_config(config: RunConfig, data: str | None) -> DataConfig:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 done, 1 a runtime failure (disk full, a crash), 2 bad input, 130 Ctrl-C, 143 SIGTERM."""
-    from .checkpoint import CheckpointWriteError
-    from .latent import LatentStatsError
-    from .rundir import OutputPathError
-    from .sample_quality import SampleQualityError
-    from .samplers import SamplerError
+    from trainer.training.checkpoint import CheckpointWriteError
+    from trainer.latent.core import LatentStatsError
+    from trainer.training.rundir import OutputPathError
+    from trainer.evaluation.sample_quality import SampleQualityError
+    from trainer.latent.samplers import SamplerError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = build_parser().parse_args(argv)

@@ -25,11 +25,11 @@ try:
 except ModuleNotFoundError:      # Python 3.10
     import tomli as tomllib
 
-from .config import ConfigError, DataConfig, RunConfig, TrainConfig
-from .control import TrainingControl
-from .events import EventSink
-from .presets import preset_config
-from .rundir import read_metrics
+from trainer.config import ConfigError, DataConfig, RunConfig, TrainConfig
+from trainer.training.control import TrainingControl
+from trainer.training.events import EventSink
+from trainer.models.presets import preset_config
+from trainer.training.rundir import read_metrics
 
 PIXEL_RANGE = 255.0              # the original study fed 0-255 pixels to a per-pixel mean MSE
 FITTED_SAMPLERS = ("gaussian", "mixture")
@@ -243,7 +243,7 @@ def run_experiments(experiments: Sequence[Experiment], runs_dir: Path | str,
 
     `events(experiment)` gives the event sink for that experiment's run (e.g. a progress bar).
     """
-    from .loop import train
+    from trainer.training.loop import train
 
     control = control or TrainingControl()
     outcomes = []

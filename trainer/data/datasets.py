@@ -20,9 +20,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .config import DataConfig
-from .images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
-from .interruptible import run_interruptibly
+from trainer.config import DataConfig
+from trainer.data.images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
+from trainer.training.interruptible import run_interruptibly
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +58,13 @@ class FaceDataset:
 
 
 def default_cache_dir() -> Path:
-    from .derived import cache_root
+    from trainer.data.derived import cache_root
     return cache_root() / "datasets"
 
 
 def load_dataset(config: DataConfig) -> FaceDataset:
     """The data set a config names, from the disk cache when it is current."""
-    from .cache import remove_stale_temporaries
+    from trainer.data.cache import remove_stale_temporaries
     config.validate()
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
     remove_stale_temporaries(cache_root)
@@ -216,7 +216,7 @@ def _folder_key(folder: Path, train: list[Path], test: list[Path], size: int) ->
 # ---------------------------------------------------------------- synthetic faces
 
 def _load_synthetic(config: DataConfig, cache_root: Path) -> FaceDataset:
-    from . import synthetic
+    from trainer.data import synthetic
 
     n_test = max(1, round(config.synthetic_count * config.test_fraction))
     n_train = config.synthetic_count - n_test
@@ -291,7 +291,7 @@ def _check_cache(cached: dict, image_size: int, need_factors: bool) -> None:
 
 def _write_cache(folder: Path, arrays: dict) -> None:
     """Write into a temporary folder, then rename, so a crash never leaves a half-written cache."""
-    from .cache import prune_datasets
+    from trainer.data.cache import prune_datasets
     tmp = None
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)

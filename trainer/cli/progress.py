@@ -5,7 +5,7 @@ import sys
 
 from tqdm import tqdm
 
-from .events import EvalMetrics, Event, RunFinished, RunStarted, StepMetrics
+from trainer.training.events import EvalMetrics, Event, RunFinished, RunStarted, StepMetrics
 
 
 class ProgressPrinter:

@@ -16,17 +16,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoint import load_checkpoint
-from .config import RunConfig
-from .data import FaceDataset, load_dataset
-from .experiments import RUNTIME_FIELDS, beta_to_sigma, read_experiment_info
-from .plot import Series, line_plot
-from .previews import grid_image
-from .rundir import RunDirError, read_metrics
-from .sample_quality import (FeatureNetSettings, FeatureSpace, ModelScores, SampleQualityError, feature_space_for,
+from trainer.training.checkpoint import load_checkpoint
+from trainer.config import RunConfig
+from trainer.data.datasets import FaceDataset, load_dataset
+from trainer.study.experiments import RUNTIME_FIELDS, beta_to_sigma, read_experiment_info
+from trainer.study.plots import Series, line_plot
+from trainer.training.previews import grid_image
+from trainer.training.rundir import RunDirError, read_metrics
+from trainer.evaluation.sample_quality import (FeatureNetSettings, FeatureSpace, ModelScores, SampleQualityError, feature_space_for,
                              score_model)
-from .face_metrics import FACE_IMAGES, INSTALL_HINT, FaceMetricsError, face_metrics_available
-from .samplers import SamplerError
+from trainer.evaluation.face_metrics import FACE_IMAGES, INSTALL_HINT, FaceMetricsError, face_metrics_available
+from trainer.latent.samplers import SamplerError
 
 # Ignored when grouping runs for the conclusions: where and how a run ran (not what it learned), and the preset's
 # name (its fields, e.g. the reparameterization, are compared one by one).
@@ -48,7 +48,7 @@ class RunSummary:
     params: int | None
     metrics: dict[str, float | None]                  # mse, psnr, ssim, kl, active_units, mig (None: not measured)
     scores: ModelScores | None = None
-    faces: dict | None = None                         # trainer.face_metrics.face_report(), with the faces extra
+    faces: dict | None = None                         # trainer.evaluation.face_metrics.face_report(), with the faces extra
     curves: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
     note: str = ""                                    # why the run was not scored, when it was not
 
@@ -166,7 +166,7 @@ def _read_metrics_file(run_dir: Path) -> dict[str, float | None]:
 
 
 def pick_metrics(report: dict[str, Any]) -> dict[str, float | None]:
-    """The numbers the table shows, from an evaluation report (trainer.metrics.EvalReport.to_dict())."""
+    """The numbers the table shows, from an evaluation report (trainer.evaluation.metrics.EvalReport.to_dict())."""
     picked = {}
     for name in ("mse", "psnr", "ssim", "kl", "active_units", "mig"):
         value = report.get(name)
@@ -194,12 +194,12 @@ def _score_run(summary: RunSummary, dataset: FaceDataset, space: FeatureSpace, d
     summary.params = checkpoint.model.parameter_count()
     try:
         if not summary.metrics:
-            from .evaluation import evaluate_loaded
+            from trainer.evaluation.evaluate import evaluate_loaded
             summary.metrics = pick_metrics(evaluate_loaded(checkpoint, dataset, device))
         summary.scores = score_model(checkpoint.model, space, dataset.train, sampler=summary.sampler,
                                      seed=summary.config.train.seed, device=device)
         if face_images:
-            from .evaluation import face_metrics_for
+            from trainer.evaluation.evaluate import face_metrics_for
             summary.faces = face_metrics_for(checkpoint, dataset, device, sampler=summary.sampler,
                                              seed=summary.config.train.seed, max_images=face_images)
     except (SamplerError, SampleQualityError, FaceMetricsError) as error:   # e.g. a diverged model's codes are NaN
@@ -359,12 +359,12 @@ def _results_table(summaries: list[RunSummary]) -> list[str]:
 
 
 def _face_table(summaries: list[RunSummary]) -> list[str]:
-    """Face-network columns, only when the faces extra measured them (trainer/face_metrics.py)."""
+    """Face-network columns, only when the faces extra measured them (trainer/evaluation/face_metrics.py)."""
     scored = [s for s in summaries if s.faces]
     if not scored:
         return []
     f = scored[0].faces
-    lines = ["Face network (dlib's face detector and 128-d face embeddings; trainer/face_metrics.py): the share of "
+    lines = ["Face network (dlib's face detector and 128-d face embeddings; trainer/evaluation/face_metrics.py): the share of "
              "samples and reconstructions in which a face is detected, and the Fréchet distance of their face "
              f"embeddings to the test images' (lower is better; {f['n_images']} images per set). For scale: real "
              f"test faces are detected in {_num(f['test_face_detect'], '.0%')}, real training faces score FD "

@@ -21,7 +21,7 @@ PARALLEL_SIN = 1e-6             # slerp falls back to lerp when sin(angle) is be
 RANKINGS = ("kl", "std", "spread")   # "spread" is a synonym of "std"
 
 
-# The one definition of an active latent dimension: the eval report (trainer.metrics), the Train tab and the
+# The one definition of an active latent dimension: the eval report (trainer.evaluation.metrics), the Train tab and the
 # Explore tab all use active_dimensions().
 ACTIVE_KL_NATS = 0.01          # a VAE dimension is active when its mean KL over the test images is >= this
 ACTIVE_CODE_VARIANCE = 0.01    # an AE dimension (no KL) is active when its code's variance over the data is > this
@@ -236,9 +236,9 @@ def principal_components(latents: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
 
 def _dim_factors(means: np.ndarray, factors: np.ndarray, names: list[str],
                  categorical: Sequence[bool] | None) -> list[tuple[str, float]] | None:
-    """Best factor per dim from trainer.metrics; None while that module (written separately) is unavailable."""
+    """Best factor per dim from trainer.evaluation.metrics; None while that module (written separately) is unavailable."""
     try:
-        from .metrics import best_factor_per_dim
+        from trainer.evaluation.metrics import best_factor_per_dim
     except ImportError:
         return None
     found = best_factor_per_dim(means, factors, names, categorical=categorical)
@@ -382,12 +382,12 @@ def decode_latents(model: torch.nn.Module, z: np.ndarray | torch.Tensor, batch_s
 
 def sample_images(model: torch.nn.Module, n: int, seed: int, sampler_kind: str = "prior",
                   fit_images: torch.Tensor | None = None, device: str | torch.device = "cpu") -> np.ndarray:
-    """uint8 (n, H, W, 3) random images: latents from trainer.samplers' `sampler_kind`, decoded.
+    """uint8 (n, H, W, 3) random images: latents from trainer.latent.samplers' `sampler_kind`, decoded.
 
     "gaussian" and "mixture" are fitted to the posterior means of `fit_images` (uint8 (N, C, H, W)). The model
     must already be on `device`.
     """
-    from .samplers import make_sampler
+    from trainer.latent.samplers import make_sampler
 
     latents = None
     if sampler_kind != "prior" and fit_images is not None:

@@ -1,0 +1,1 @@
+"""Model quality: reconstruction and latent metrics, sample quality, face-likeness, and `vae-train eval`."""

@@ -1,0 +1,1 @@
+"""The networks (AE / VAE from a ModelConfig), the named presets, the losses and weak factor supervision."""

@@ -1,0 +1,1 @@
+"""Experiment lists (the original study's runs) and comparison reports."""

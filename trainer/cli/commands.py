@@ -139,6 +139,9 @@ def _add_eval_parser(commands) -> None:
     p.add_argument("--no-store", action="store_true", help=argparse.SUPPRESS)    # the default now; kept for scripts
     p.add_argument("--no-faces", action="store_true",
                    help="skip the face-network metrics (with the faces extra they add about a minute on a CPU)")
+    p.add_argument("--no-memorisation", action="store_true",
+                   help="skip the memorisation check (samples vs test images: distance to the nearest training "
+                        "image; its figure goes beside the JSON as NAME.memorisation.png)")
 
 
 def _add_predict_parser(commands) -> None:
@@ -321,6 +324,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from trainer.latent.samplers import SamplerChoice
 
     from trainer.evaluation.face_metrics import INSTALL_HINT, face_metrics_available, format_face_table
+    from trainer.evaluation.memorisation import format_memorisation, memorisation_figure_path
 
     from trainer.training.rundir import check_output_file
 
@@ -331,14 +335,19 @@ def run_eval(args: argparse.Namespace) -> int:
     check_output_file(out, "JSON report")
     dataset = load_dataset(_data_config(checkpoint.config, args.data))
     faces = not args.no_faces and face_metrics_available()
+    figure = None if args.no_memorisation else memorisation_figure_path(out)
+    if figure is not None:
+        check_output_file(figure, "memorisation figure")
     report = evaluate_checkpoint_file(args.checkpoint, dataset, device=resolve_device(args.device),
-                                      store=args.store, faces=faces)
+                                      store=args.store, faces=faces, memorisation_png=figure)
     print(EvalReport.from_dict(report).format_table())
     for note in report.get("notes", []):
         print(f"note: {note}")
     choice = SamplerChoice.from_dict(report.get("sampler"))
     if choice is not None:
         print(f"default sampler: {choice.describe()}")
+    if report.get("memorisation"):
+        print(format_memorisation(report["memorisation"]))
     if faces:
         print(format_face_table(report["faces"]))
     elif not args.no_faces:

@@ -75,12 +75,14 @@ def latent_stats_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device:
 
 
 def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str | torch.device = "cpu",
-                             also_update: Iterable[Path | str] = (), store: bool = True, faces: bool = False) -> dict:
+                             also_update: Iterable[Path | str] = (), store: bool = True, faces: bool = False,
+                             memorisation_png: Path | str | None = None) -> dict:
     """Evaluate a checkpoint and its latent statistics. With `store`, write them into it (and `also_update`): the
     training loop does so for the checkpoints it just wrote. Without, they go to the derived-results cache
     (trainer.data.derived), so reading the checkpoint leaves the file unchanged.
 
-    With `faces`, the report also holds "faces": face_metrics_for() (needs the faces extra)."""
+    With `faces`, the report also holds "faces": face_metrics_for() (needs the faces extra). With
+    `memorisation_png`, "memorisation": trainer.evaluation.memorisation.memorisation_report(), its figure there."""
     from trainer.data.derived import store_derived
 
     checkpoint = load_checkpoint(path)
@@ -89,6 +91,11 @@ def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str
         chosen = SamplerChoice.from_dict(report.get("sampler"))
         report["faces"] = face_metrics_for(checkpoint, dataset, device,
                                            sampler=chosen.default if chosen is not None else FACE_SAMPLER)
+    if memorisation_png is not None and len(dataset.train) and len(dataset.test):   # samples of the sampler a user sees by default, as for the faces
+        from trainer.evaluation.memorisation import memorisation_report
+        chosen = SamplerChoice.from_dict(report.get("sampler"))
+        report["memorisation"] = memorisation_report(checkpoint, dataset, memorisation_png, device=device,
+                                                     sampler=chosen.default if chosen is not None else None)
     stats = latent_stats_for(checkpoint, dataset, device)
     stats = stats.to_dict() if stats is not None else None
     if stats is None:

@@ -365,6 +365,10 @@ class LatentData:
     test_factors: np.ndarray | None = None    # (M, F) on synthetic data
     factor_names: tuple[str, ...] = ()
     data_error: str = ""                      # why the data set could not be loaded ("" when it could)
+    # The whole training split, for the nearest-training-faces index: the loaded data set's own uint8 (N, 3, H, W)
+    # tensor (kept, not copied: 12 KB per 64 px image), and which of its rows train_latents encode.
+    train_images: torch.Tensor | None = None
+    train_picks: np.ndarray | None = None
 
     @property
     def has_images(self) -> bool:
@@ -411,7 +415,7 @@ def prepare_latents(checkpoint: LoadedCheckpoint, compute_stats: bool, store: bo
     data = LatentData(train_latents=train_means, test_images=kept,
                       test_latents=test_means[:MAX_KEPT_TEST],
                       test_factors=factors[:MAX_KEPT_TEST] if factors is not None else None,
-                      factor_names=tuple(dataset.factor_names))
+                      factor_names=tuple(dataset.factor_names), train_images=dataset.train, train_picks=picks)
     result = PreparedLatents(data=data)
     if compute_stats:
         from trainer.latent.core import compute_latent_stats

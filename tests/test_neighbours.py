@@ -1,0 +1,153 @@
+"""trainer.latent.neighbours: the nearest training faces equal a brute-force search, in pixels and in latents."""
+import numpy as np
+import pytest
+import torch
+
+from trainer.latent.explorer import LatentData
+from trainer.latent.neighbours import (IndexCancelled, NearestFaces, block_factor, build_training_index,
+                                       encode_missing, training_file_names)
+
+
+def smooth_faces(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:
+    """uint8 (n, 3, size, size) smooth random images with a little pixel noise: face-like spectra."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.randint(0, 256, (n, 3, 4, 4), generator=g).float()
+    images = torch.nn.functional.interpolate(low, size=size, mode="bilinear", align_corners=False)
+    return images.add_(torch.randn(n, 3, size, size, generator=g) * 8).clamp_(0, 255).to(torch.uint8)
+
+
+def brute_force_rms(train: torch.Tensor, query: torch.Tensor) -> np.ndarray:
+    return ((train.double() / 255 - query.double() / 255) ** 2).mean(dim=(1, 2, 3)).sqrt().numpy()
+
+
+def hwc(image: torch.Tensor) -> np.ndarray:
+    return image.permute(1, 2, 0).numpy()
+
+
+def test_pixel_query_equals_brute_force_exactly():
+    train, queries = smooth_faces(600), smooth_faces(12, seed=1)
+    index = NearestFaces.build(train)
+    for query in queries:
+        found = index.query_pixels(hwc(query), k=5)
+        reference = brute_force_rms(train, query)
+        expected = np.argsort(reference, kind="stable")[:5]
+        assert found.exact
+        np.testing.assert_array_equal(found.indices, expected)
+        np.testing.assert_allclose(found.distances, reference[expected], atol=1e-5)
+
+
+def test_reduced_distance_is_a_lower_bound_of_the_exact_one():
+    train, query = smooth_faces(200), smooth_faces(1, seed=2)[0]
+    index = NearestFaces.build(train)
+    from trainer.latent.neighbours import _reduce
+    reduced = index._reduced_d2(_reduce(query[None], index.factor) - index.centre)[0].sqrt().numpy()
+    assert np.all(reduced <= brute_force_rms(train, query) + 1e-5)
+
+
+def test_reduced_search_alone_finds_a_noisy_copy():
+    """The easy case with no re-ranking at all: a training image plus noise is found first by its block means."""
+    train = smooth_faces(500)
+    index = NearestFaces.build(train)
+    noisy = (train[123].float() + torch.randn(train[123].shape) * 10).clamp(0, 255).to(torch.uint8)
+    found = index.query_pixels(hwc(noisy), k=1, max_rerank=1)
+    assert found.indices[0] == 123
+    assert found.distances[0] == pytest.approx(brute_force_rms(train[123:124], noisy)[0], abs=1e-5)
+
+
+def test_giving_up_early_says_the_answer_may_not_be_exact():
+    """Pure noise images defeat the block-mean bound: with few candidates allowed the query says so."""
+    noise = torch.randint(0, 256, (400, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    index = NearestFaces.build(noise[1:])
+    assert not index.query_pixels(noise[0], k=3, max_rerank=4).exact
+    exact = index.query_pixels(noise[0], k=3, max_rerank=len(index))
+    assert exact.exact
+    np.testing.assert_array_equal(exact.indices, np.argsort(brute_force_rms(noise[1:], noise[0]))[:3])
+
+
+def test_many_queries_match_one_at_a_time():
+    train, queries = smooth_faces(300), smooth_faces(20, seed=4)
+    index = NearestFaces.build(train)
+    nearest, distances, exact = index.nearest_in_pixels(queries, chunk=7)
+    assert exact.all()
+    for row, query in enumerate(queries):
+        reference = brute_force_rms(train, query)
+        assert nearest[row] == int(np.argmin(reference))
+        assert distances[row] == pytest.approx(reference.min(), abs=1e-5)
+
+
+def test_latent_query_equals_brute_force():
+    rng = np.random.default_rng(0)
+    latents = rng.standard_normal((1000, 16)).astype(np.float32)
+    index = NearestFaces.build(smooth_faces(1000, size=16), latents)
+    z = rng.standard_normal(16).astype(np.float32)
+    found = index.query_latent(z, k=6)
+    reference = np.linalg.norm(latents - z, axis=1)
+    np.testing.assert_array_equal(found.indices, np.argsort(reference)[:6])
+    np.testing.assert_allclose(found.distances, np.sort(reference)[:6], rtol=1e-4)
+    with pytest.raises(ValueError, match="16"):
+        index.query_latent(np.zeros(5, np.float32))
+
+
+def test_block_factor_never_overlaps_blocks():
+    assert block_factor(64) == 4 and block_factor(32) == 2 and block_factor(16) == 1
+    assert 28 % block_factor(28) == 0 and 28 // block_factor(28) <= 16
+
+
+def test_wrong_query_size_is_a_clear_error():
+    index = NearestFaces.build(smooth_faces(10))
+    with pytest.raises(ValueError, match="training images are"):
+        index.query_pixels(np.zeros((16, 16, 3), np.uint8))
+
+
+def test_build_reports_progress_and_can_be_cancelled():
+    train = smooth_faces(50)
+    seen = []
+    NearestFaces.build(train, progress=lambda done, total, what: seen.append((done, total)))
+    assert seen[-1] == (50, 50)
+    with pytest.raises(IndexCancelled):
+        NearestFaces.build(train, should_stop=lambda: True)
+
+
+def test_encode_missing_reuses_known_codes():
+    images = smooth_faces(10, size=8)
+    known_at = np.array([0, 4, 9])
+    known = np.full((3, 2), 7.0, np.float32)
+    encoded = []
+
+    def encode(batch):
+        encoded.append(len(batch))
+        return np.ones((len(batch), 2), np.float32)
+
+    latents = encode_missing(encode, images, known, known_at, 2)
+    assert sum(encoded) == 7
+    np.testing.assert_array_equal(latents[known_at], known)
+    assert (latents[[1, 2, 3, 5, 6, 7, 8]] == 1).all()
+
+
+def test_index_of_the_explorer_data_encodes_every_training_image(tiny_checkpoint):
+    from trainer.training.checkpoint import load_checkpoint
+    from trainer.latent.explorer import prepare_latents
+
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    data = prepare_latents(checkpoint, compute_stats=False, max_train=20).data
+    assert isinstance(data, LatentData) and len(data.train_images) == 128
+    index = build_training_index(checkpoint.model, data)
+    assert len(index) == 128 and index.has_latents
+    np.testing.assert_allclose(index.latents.numpy()[data.train_picks], data.train_latents, atol=1e-5)
+    z = index.latents.numpy()[17]
+    assert index.query_latent(z, k=1).indices[0] == 17
+    assert index.name(17) == "training image #18"
+
+
+def test_file_names_follow_the_folder_split(tmp_path):
+    from PIL import Image
+    for name in ("a.png", "b.png", "c.png"):
+        Image.new("RGB", (8, 8)).save(tmp_path / name)
+    (tmp_path / "train").mkdir()
+    (tmp_path / "test").mkdir()
+    for name in ("x.png", "y.png"):
+        Image.new("RGB", (8, 8)).save(tmp_path / "train" / name)
+    Image.new("RGB", (8, 8)).save(tmp_path / "test" / "z.png")
+    assert training_file_names(str(tmp_path), 0.1, 2) == ["train/x.png", "train/y.png"]
+    assert training_file_names(str(tmp_path), 0.1, 5) is None          # the folder changed since it was cached
+    assert training_file_names("synthetic", 0.1, 2) is None

@@ -1,0 +1,279 @@
+"""The nearest training faces of any face, in pixel space and in latent space (exact brute-force search).
+
+Distances, so numbers mean the same everywhere:
+- pixel space: the RMS difference of the pixel values on [0, 1] over every pixel and channel,
+  sqrt(mean((a - b)^2)); 0 is the same image, 0.1 is a typical "different face" on 64 px faces.
+- latent space: the Euclidean distance between latent codes (posterior means), in the model's own units.
+
+Pixel space at full size is too big to search fast (50,000 faces x 12,288 values = 2.4 GB of float32), so the
+index keeps each training image averaged over non-overlapping blocks down to about 16 x 16 (768 values at 64 px,
+a quarter of the uint8 image's size in float32). By Jensen's inequality the RMS of the block averages of a
+difference never exceeds its full RMS, so the reduced distance is a lower bound of the exact one. A query takes the
+closest candidates by reduced distance, computes their exact full-size distances, and grows the candidate set until
+the k-th exact distance is at most the next reduced distance: then no other image can be closer and the result is
+the exact brute-force answer (`exact` is True). Only past `max_rerank` candidates does it stop and say so.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ProgressCallback = Callable[[int, int, str], None]       # (done, total, what)
+REDUCED_SIDE = 16           # target side of the block-averaged images the pixel search runs on
+RERANK = 64                 # candidates re-ranked at full size first; doubled until the result is exact
+MAX_RERANK = 512            # a live query stops growing here (about 6 ms at 64 px) and reports exact=False
+BUILD_CHUNK = 2048          # images reduced per step: progress and cancel between steps
+CERTIFY_SLACK = 1e-6        # squared-distance margin for float32 rounding in the matmul trick
+
+
+class IndexCancelled(Exception):
+    """Building the index was asked to stop."""
+
+
+@dataclass
+class Neighbours:
+    """The k nearest training images of one query, nearest first."""
+
+    indices: np.ndarray        # (k,) int64 positions in the index's training images
+    distances: np.ndarray      # (k,) float32 (see the module docstring for the units)
+    space: str                 # "pixels" or "latent"
+    exact: bool = True         # False only when a pixel query gave up growing its candidate set
+
+
+def block_factor(image_size: int, side: int = REDUCED_SIDE) -> int:
+    """The block size that reduces `image_size` to about `side`: a divisor of image_size, so blocks never overlap
+    (overlapping blocks would break the lower bound)."""
+    factor = max(1, math.ceil(image_size / side))
+    while image_size % factor:
+        factor += 1
+    return factor
+
+
+def _as_float_nchw(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Float [0, 1] (N, C, H, W) from uint8 (N, C, H, W) tensors or uint8 (N, H, W, C) / (H, W, C) arrays."""
+    if isinstance(images, np.ndarray):
+        array = images[None] if images.ndim == 3 else images
+        tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2)
+    else:
+        tensor = images[None] if images.ndim == 3 else images
+    return tensor.float() / 255 if tensor.dtype == torch.uint8 else tensor.float()
+
+
+class NearestFaces:
+    """An exact nearest-neighbour index over training images (pixels) and their latent codes.
+
+    Read-only after construction, so worker threads may query it while the GUI thread holds it.
+    """
+
+    def __init__(self, images: torch.Tensor, reduced: torch.Tensor, centre: torch.Tensor, factor: int,
+                 latents: np.ndarray | None = None, names: Sequence[str] | None = None):
+        self.images = images                          # uint8 (N, C, H, W), shared with the data set (no copy)
+        self.reduced = reduced                        # float32 (N, P): centred block averages / sqrt(P)
+        self.reduced_norms = (reduced * reduced).sum(1)
+        self.centre = centre                          # (P,) the mean that was subtracted (smaller rounding)
+        self.factor = factor
+        self.latents = None if latents is None else torch.from_numpy(np.ascontiguousarray(latents, np.float32))
+        self.latent_norms = None if self.latents is None else (self.latents * self.latents).sum(1)
+        self.names = list(names) if names is not None else None
+
+    # ------------------------------------------------------------ building
+
+    @classmethod
+    def build(cls, images: torch.Tensor, latents: np.ndarray | None = None, names: Sequence[str] | None = None,
+              progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
+              side: int = REDUCED_SIDE) -> "NearestFaces":
+        """Index uint8 (N, C, H, W) training images and, optionally, their latents (N, D) and file names.
+
+        Raises IndexCancelled when `should_stop()` turns true (checked between chunks)."""
+        if images.ndim != 4 or images.dtype != torch.uint8:
+            raise ValueError(f"training images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+        if latents is not None and len(latents) != len(images):
+            raise ValueError(f"{len(latents)} latents for {len(images)} training images")
+        factor = block_factor(images.shape[-1], side)
+        parts = []
+        for start in range(0, len(images), BUILD_CHUNK):
+            if should_stop is not None and should_stop():
+                raise IndexCancelled("indexing the training faces")
+            if progress is not None:
+                progress(start, len(images), "indexing training faces")
+            parts.append(_reduce(images[start:start + BUILD_CHUNK], factor))
+        reduced = torch.cat(parts) if parts else torch.zeros((0, _reduced_size(images, factor)))
+        centre = reduced.mean(0) if len(reduced) else torch.zeros(reduced.shape[1])
+        reduced -= centre
+        if progress is not None:
+            progress(len(images), len(images), "indexing training faces")
+        return cls(images, reduced, centre, factor, latents, names)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def has_latents(self) -> bool:
+        return self.latents is not None
+
+    def name(self, index: int) -> str:
+        """The training image's file name, or "training image #i" (synthetic faces, unknown files)."""
+        if self.names is not None and 0 <= index < len(self.names):
+            return self.names[index]
+        return f"training image #{index + 1}"
+
+    # ------------------------------------------------------------ queries
+
+    def query_pixels(self, image: np.ndarray | torch.Tensor, k: int = 8, max_rerank: int = MAX_RERANK) -> Neighbours:
+        """The k training images nearest to one image (uint8 (H, W, 3), or a (C, H, W) tensor) in pixel RMS."""
+        query = _as_float_nchw(image)
+        self._check_image(query)
+        d2 = self._reduced_d2(_reduce(query, self.factor) - self.centre)[0]
+        return self._rerank(query[0], d2, k, max_rerank)
+
+    def nearest_in_pixels(self, images: np.ndarray | torch.Tensor, max_rerank: int = 1024,
+                          chunk: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For many query images: the index of the nearest training image, its RMS distance, and whether each
+        answer is exact (see the module docstring). Used by the memorisation check."""
+        indices, distances, exact = [], [], []
+        for start in range(0, len(images), chunk):
+            batch = _as_float_nchw(images[start:start + chunk])
+            self._check_image(batch)
+            d2 = self._reduced_d2(_reduce(batch, self.factor) - self.centre)
+            for row in range(len(batch)):
+                found = self._rerank(batch[row], d2[row], 1, max_rerank)
+                indices.append(found.indices[0])
+                distances.append(found.distances[0])
+                exact.append(found.exact)
+        return np.asarray(indices, np.int64), np.asarray(distances, np.float32), np.asarray(exact, bool)
+
+    def query_latent(self, z: np.ndarray, k: int = 8) -> Neighbours:
+        """The k training images whose latent codes are nearest to z (Euclidean), exact."""
+        if self.latents is None:
+            raise ValueError("this index was built without latent codes")
+        query = torch.from_numpy(np.asarray(z, np.float32).reshape(1, -1))
+        if query.shape[1] != self.latents.shape[1]:
+            raise ValueError(f"z has {query.shape[1]} values; the indexed codes have {self.latents.shape[1]}")
+        d2 = (self.latent_norms + (query * query).sum(1) - 2 * (self.latents @ query[0])).clamp_min_(0)
+        k = min(k, len(d2))
+        values, order = torch.topk(d2, k, largest=False)
+        return Neighbours(order.numpy().astype(np.int64), values.sqrt().numpy().astype(np.float32), "latent")
+
+    def pixel_distance(self, image: np.ndarray | torch.Tensor, indices: np.ndarray) -> np.ndarray:
+        """Exact RMS distances from one image to the given training images (the brute-force reference)."""
+        query = _as_float_nchw(image)
+        self._check_image(query)
+        return self._rms(torch.as_tensor(indices), query[0]).numpy()
+
+    # ------------------------------------------------------------ internals
+
+    def _check_image(self, query: torch.Tensor) -> None:
+        if tuple(query.shape[1:]) != tuple(self.images.shape[1:]):
+            raise ValueError(f"query images are {tuple(query.shape[1:])} (C, H, W); the training images are "
+                             f"{tuple(self.images.shape[1:])}")
+
+    def _rms(self, rows: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        """Exact RMS differences on [0, 1] between the training images `rows` and one float [0, 1] (C, H, W) image
+        (differences taken directly, on the 0..255 scale: exact to float32 rounding, no cancellation)."""
+        difference = self.images[rows].reshape(len(rows), -1).float().sub_(query.reshape(-1) * 255)
+        return (difference.square_().mean(1) / 255.0 ** 2).sqrt_()
+
+    def _reduced_d2(self, reduced_queries: torch.Tensor) -> torch.Tensor:
+        """(Q, N) squared reduced distances by the matmul trick, |a|^2 + |b|^2 - 2 a.b."""
+        q_norms = (reduced_queries * reduced_queries).sum(1, keepdim=True)
+        return (q_norms + self.reduced_norms[None] - 2 * reduced_queries @ self.reduced.T).clamp_min_(0)
+
+    def _rerank(self, query: torch.Tensor, d2: torch.Tensor, k: int, max_rerank: int) -> Neighbours:
+        """Exact full-size distances of the best reduced candidates, grown until no other image can be closer."""
+        n = len(d2)
+        k = min(k, n)
+        m = min(n, max(k, RERANK))
+        while True:
+            take = min(n, m + 1)          # one more: the smallest reduced distance left out
+            values, order = torch.topk(d2, take, largest=False)
+            candidates = order[:m]
+            exact_d = self._rms(candidates, query)
+            best = torch.argsort(exact_d)[:k]
+            kth_squared = float(exact_d[best[-1]]) ** 2 if k else 0.0
+            certified = take == m or kth_squared <= float(values[m]) - CERTIFY_SLACK
+            if certified or m >= min(n, max_rerank):
+                return Neighbours(candidates[best].numpy().astype(np.int64),
+                                  exact_d[best].numpy().astype(np.float32), "pixels", exact=bool(certified))
+            m = min(n, max_rerank, 2 * m)
+
+
+def _reduced_size(images: torch.Tensor, factor: int) -> int:
+    return images.shape[1] * (images.shape[2] // factor) * (images.shape[3] // factor)
+
+
+def _reduce(images: torch.Tensor, factor: int) -> torch.Tensor:
+    """(N, P) block averages of images on [0, 1], scaled by 1/sqrt(P) so that a squared L2 distance between two
+    rows is the mean squared difference of the block averages."""
+    x = images.float() / 255 if images.dtype == torch.uint8 else images
+    if factor > 1:
+        x = F.avg_pool2d(x, factor)
+    flat = x.reshape(len(x), -1)
+    return flat / math.sqrt(flat.shape[1])
+
+
+
+
+# ---------------------------------------------------------------- building from what the explorer has
+
+def encode_missing(encode: Callable[[torch.Tensor], np.ndarray], images: torch.Tensor, known: np.ndarray | None,
+                   known_at: np.ndarray | None, latent_dim: int, progress: ProgressCallback | None = None,
+                   should_stop: Callable[[], bool] | None = None, chunk: int = 512) -> np.ndarray:
+    """(N, D) latents of every image: the `known` ones (at positions `known_at`) reused, the rest encoded."""
+    latents = np.zeros((len(images), latent_dim), np.float32)
+    missing = np.ones(len(images), bool)
+    if known is not None and known_at is not None and len(known) == len(known_at):
+        latents[known_at] = known
+        missing[known_at] = False
+    todo = np.flatnonzero(missing)
+    for start in range(0, len(todo), chunk):
+        if should_stop is not None and should_stop():
+            raise IndexCancelled("encoding the training faces")
+        if progress is not None:
+            progress(start, len(todo), "encoding training faces")
+        rows = todo[start:start + chunk]
+        latents[rows] = encode(images[torch.from_numpy(rows)])
+    return latents
+
+
+def training_file_names(source: str, test_fraction: float, count: int) -> list[str] | None:
+    """File names of a folder data set's training images, in the data set's order; None for synthetic faces or
+    when the folder no longer matches `count` images (files added or removed since it was cached)."""
+    from trainer.data.datasets import folder_splits
+
+    folder = Path(source).expanduser()
+    if source == "synthetic" or not folder.is_dir():
+        return None
+    try:
+        train, _ = folder_splits(folder, test_fraction)
+    except OSError:
+        return None
+    names = [str(path.relative_to(folder)) for path in train]
+    return names if len(names) == count else None
+
+
+def build_training_index(model: torch.nn.Module, data, source: str = "synthetic", test_fraction: float = 0.1,
+                         progress: ProgressCallback | None = None,
+                         should_stop: Callable[[], bool] | None = None) -> NearestFaces | None:
+    """The index of the explorer's training split (trainer.latent.explorer.LatentData): the training images it
+    keeps, their latents (the already encoded subset reused, the rest encoded here) and their file names.
+
+    None when there are no training images (the data set is gone). Raises IndexCancelled when asked to stop."""
+    from trainer.latent.core import encode_dataset
+
+    images = getattr(data, "train_images", None)
+    if images is None or len(images) == 0:
+        return None
+
+    def encode(batch: torch.Tensor) -> np.ndarray:
+        return encode_dataset(model, batch, batch_size=64)[0]
+
+    latents = encode_missing(encode, images, data.train_latents, data.train_picks, model.latent_dim,
+                             progress, should_stop)
+    names = training_file_names(source, test_fraction, len(images))
+    return NearestFaces.build(images, latents, names, progress, should_stop)

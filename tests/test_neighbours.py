@@ -36,12 +36,16 @@ def test_pixel_query_equals_brute_force_exactly():
         np.testing.assert_allclose(found.distances, reference[expected], atol=1e-5)
 
 
-def test_reduced_distance_is_a_lower_bound_of_the_exact_one():
-    train, query = smooth_faces(200), smooth_faces(1, seed=2)[0]
+def test_both_reduced_distances_are_lower_bounds_of_the_exact_one():
+    train, query = smooth_faces(400), smooth_faces(1, seed=2)[0]
     index = NearestFaces.build(train)
+    assert index.basis is not None and index.coarse.shape == (400, 128)     # 768 block means -> 128 components
     from trainer.latent.neighbours import _reduce
-    reduced = index._reduced_d2(_reduce(query[None], index.factor) - index.centre)[0].sqrt().numpy()
-    assert np.all(reduced <= brute_force_rms(train, query) + 1e-5)
+    reduced = _reduce(query[None], index.factor) - index.centre
+    coarse = index._coarse_d2(reduced)[0].sqrt().numpy()
+    fine = (index.reduced - reduced).square().sum(1).sqrt().numpy()
+    assert np.all(coarse <= fine + 1e-5)
+    assert np.all(fine <= brute_force_rms(train, query) + 1e-5)
 
 
 def test_reduced_search_alone_finds_a_noisy_copy():
@@ -151,3 +155,49 @@ def test_file_names_follow_the_folder_split(tmp_path):
     assert training_file_names(str(tmp_path), 0.1, 2) == ["train/x.png", "train/y.png"]
     assert training_file_names(str(tmp_path), 0.1, 5) is None          # the folder changed since it was cached
     assert training_file_names("synthetic", 0.1, 2) is None
+
+
+# ---------------------------------------------------------------- the explorer's strip (Qt)
+
+def test_strip_shows_k_thumbnails_and_a_click_makes_that_face_current(qtbot, tiny_checkpoint):
+    pytest.importorskip("pytestqt")
+    from trainer.latent.explorer import prepare_for_inference, prepare_latents
+    from trainer.training.checkpoint import load_checkpoint
+    from vae_gui.explorer.neighbours_strip import K, NeighboursStrip
+    from vae_gui.explorer.state import ExplorerState
+
+    state = ExplorerState()
+    strip = NeighboursStrip(state)
+    qtbot.addWidget(strip)
+    strip.show()
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    prepare_for_inference(checkpoint.model)
+    state.set_checkpoint(checkpoint)
+    strip.set_space("both")
+    state.set_data(prepare_latents(checkpoint, compute_stats=False).data)
+    qtbot.waitUntil(lambda: strip.ready and strip.query_count >= 1, timeout=60_000)
+    for row in strip.rows.values():
+        qtbot.waitUntil(lambda: len(row.indices) == K, timeout=10_000)
+        assert all(not b.icon().isNull() and b.text() and b.isEnabled() for b in row.buttons)
+        assert "training image #" in row.buttons[0].toolTip()
+
+    picked = strip.rows["pixels"].indices[3]
+    queries = strip.query_count
+    strip.rows["pixels"].buttons[3].click()
+    np.testing.assert_allclose(state.z, strip.index.latents[picked].numpy())
+    qtbot.waitUntil(lambda: strip.query_count > queries and strip.rows["latent"].indices[:1] == [picked],
+                    timeout=10_000)
+    assert strip.rows["latent"].buttons[0].text() == "0.00"       # the code's own training face, at distance 0
+
+    before = list(strip.rows["latent"].indices)
+    queries = strip.query_count
+    state.set_z(np.full(state.latent_dim, 3.0, np.float32))           # far away: other neighbours
+    qtbot.waitUntil(lambda: strip.query_count > queries and strip.rows["latent"].indices != before, timeout=10_000)
+
+    strip.enabled.setChecked(False)                                  # hidden: no rows, no more queries
+    assert not any(row.isVisible() for row in strip.rows.values())
+    queries = strip.query_count
+    state.set_z(np.zeros(state.latent_dim, np.float32))
+    qtbot.wait(200)
+    assert strip.query_count == queries
+    strip.shutdown()

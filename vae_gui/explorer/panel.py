@@ -33,6 +33,7 @@ from .gallery import TestGallery
 from .info_panel import InfoPanel
 from .live_decoder import LiveDecoder
 from .morph_tab import MorphTab
+from .neighbours_strip import NeighboursStrip
 from .recent import RecentFiles
 from .samples_tab import SamplesTab
 from .sliders_tab import SlidersTab
@@ -99,6 +100,9 @@ class ExplorerPanel(QWidget):
         right_layout.addWidget(self.tabs, 1)
         right_layout.addWidget(self.gallery_label)
         right_layout.addWidget(self.gallery)
+        self.neighbours_strip = NeighboursStrip(self.state, parent=self)
+        self.neighbours_strip.status_message.connect(self.status_message)
+        right_layout.addWidget(self.neighbours_strip)
         # No fixed minimum: the splitter keeps the tabs at their layouts' minimum, so no control is squeezed.
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -517,3 +521,4 @@ class ExplorerPanel(QWidget):
         """Stop the background encoding and fitting before the window goes."""
         self.loader.shutdown()
         self.samples_tab.shutdown()
+        self.neighbours_strip.shutdown()

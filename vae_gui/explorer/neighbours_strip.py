@@ -1,0 +1,204 @@
+"""The nearest training faces of the current face, in pixel space and in latent space, updating as z moves.
+
+An observer of the explorer state: whatever made the current face (sliders, a sample, a morph frame, an encoded
+photo), the strip follows state.z. The index is built once per data set and every query runs off the GUI thread
+(vae_gui.tasks); while one query runs, later moves only mark the strip stale, and the newest z is queried next,
+so a slider drag costs at most one query in flight. Clicking a thumbnail makes that training face's code current.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from trainer.latent.explorer import decode_faces
+from trainer.latent.neighbours import IndexCancelled, NearestFaces, build_training_index
+
+from ..tasks import BackgroundTasks, TaskCancelled
+from .neighbours_row import NeighbourRow
+
+K = 8                     # thumbnails per row
+THROTTLE_MS = 60          # at most one query start per this while dragging
+INDEX_CHANNEL = "neighbours-index"
+QUERY_CHANNEL = "neighbours-query"
+SPACES = (("pixels", "pixel space"), ("latent", "latent space"), ("both", "both"))
+
+
+def _build_index(task, model, data, source: str, test_fraction: float) -> NearestFaces | None:
+    try:
+        return build_training_index(model, data, source, test_fraction, progress=task.report,
+                                    should_stop=lambda: task.cancelled)
+    except IndexCancelled:
+        raise TaskCancelled() from None
+
+
+def _query(task, index: NearestFaces, model, z: np.ndarray, spaces: tuple[str, ...]) -> tuple[np.ndarray, dict]:
+    found = {}
+    if "latent" in spaces and index.has_latents:
+        found["latent"] = index.query_latent(z, K)
+    task.check()
+    if "pixels" in spaces:                        # the face as shown: z decoded
+        found["pixels"] = index.query_pixels(decode_faces(model, z[None])[0], K)
+    return z, found
+
+
+class NeighboursStrip(QWidget):
+    status_message = Signal(str)
+    training_face_picked = Signal(int)           # a thumbnail was clicked: its training index (z already set)
+
+    def __init__(self, state, tasks: BackgroundTasks | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.tasks = tasks or BackgroundTasks(self)
+        self.index: NearestFaces | None = None
+        self.query_count = 0
+        self._pending = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._start_query)
+
+        self.enabled = QCheckBox("Nearest training faces", self)
+        self.enabled.setChecked(True)
+        self.enabled.setToolTip("Show the training images closest to the current face: is it new, or a copy of "
+                                "a training face? Untick to hide the strip.")
+        self.space = QComboBox(self)
+        for key, text in SPACES:
+            self.space.addItem(text, key)
+        self.space.setToolTip("Pixel space: the training images that look most alike (RMS pixel difference on "
+                              "0..1).\nLatent space: the training images whose codes are closest (Euclidean).")
+        self.note = QLabel("", self)
+        self.note.setStyleSheet("color: #666;")
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self.enabled)
+        header.addWidget(self.space)
+        header.addWidget(self.note, 1)
+        self.rows = {"pixels": NeighbourRow("pixels", K, self), "latent": NeighbourRow("latent", K, self)}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 2, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(header)
+        for row in self.rows.values():
+            row.picked.connect(self.pick)
+            layout.addWidget(row)
+
+        self.enabled.toggled.connect(self._on_toggled)
+        self.space.currentIndexChanged.connect(self._on_space_changed)
+        self.tasks.finished.connect(self._on_finished)
+        self.tasks.failed.connect(self._on_failed)
+        self.tasks.progress.connect(self._on_progress)
+        state.checkpoint_changed.connect(self._on_checkpoint_changed)
+        state.data_changed.connect(self._on_data_changed)
+        state.z_changed.connect(self.request)
+        self._on_space_changed()
+        self._on_checkpoint_changed()
+
+    # ------------------------------------------------------------ public
+
+    @property
+    def ready(self) -> bool:
+        return self.index is not None
+
+    @property
+    def shown_spaces(self) -> tuple[str, ...]:
+        key = self.space.currentData()
+        return ("pixels", "latent") if key == "both" else (key,)
+
+    def set_space(self, key: str) -> None:
+        self.space.setCurrentIndex([k for k, _ in SPACES].index(key))
+
+    def request(self) -> None:
+        """The current face changed: query soon (throttled; one query in flight at a time)."""
+        if self.index is None or not self.enabled.isChecked() or self.state.z.size == 0:
+            return
+        if not self._timer.isActive():
+            self._timer.start(THROTTLE_MS)
+
+    def pick(self, training_index: int) -> None:
+        """Make a training face current: its latent code becomes z."""
+        if self.index is None or not self.index.has_latents:
+            return
+        self.state.set_z(self.index.latents[training_index].numpy())
+        self.status_message.emit(f"Started from the code of {self.index.name(training_index)}")
+        self.training_face_picked.emit(training_index)
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        self.tasks.shutdown()
+
+    # ------------------------------------------------------------ building the index
+
+    def _on_checkpoint_changed(self) -> None:
+        self.tasks.cancel(INDEX_CHANNEL)
+        self.tasks.cancel(QUERY_CHANNEL)
+        self.index = None
+        self._pending = False
+        for row in self.rows.values():
+            row.clear()
+        self.note.setText("waiting for the encoded data set..." if self.state.has_checkpoint else "")
+
+    def _on_data_changed(self) -> None:
+        data = self.state.data
+        self.index = None
+        if data is None or getattr(data, "train_images", None) is None or len(data.train_images) == 0:
+            reason = f" ({data.data_error})" if data is not None and data.data_error else ""
+            self.note.setText(f"the training images are not available{reason}")
+            self.note.setToolTip(self.note.text())
+            return
+        config = self.state.checkpoint.config.data
+        self.note.setText("indexing the training faces...")
+        self.tasks.start(INDEX_CHANNEL, _build_index, self.state.model, data, config.source, config.test_fraction)
+
+    def _on_progress(self, channel: str, done: int, total: int, what: str) -> None:
+        if channel == INDEX_CHANNEL and total:
+            self.note.setText(f"{what}: {100 * done // total}%")
+
+    # ------------------------------------------------------------ queries
+
+    def _start_query(self) -> None:
+        if self.index is None or not self.enabled.isChecked():
+            return
+        if self.tasks.is_busy(QUERY_CHANNEL):
+            self._pending = True            # query the newest z when this one is done
+            return
+        self._pending = False
+        self.tasks.start(QUERY_CHANNEL, _query, self.index, self.state.model, self.state.z.copy(),
+                         self.shown_spaces)
+
+    def _on_finished(self, channel: str, result) -> None:
+        if channel == INDEX_CHANNEL:
+            self.index = result
+            if result is None:
+                self.note.setText("the training images are not available")
+                return
+            self.note.setText(f"{len(result):,} training images")
+            self.note.setToolTip("Pixel distance: RMS difference of the pixel values on 0..1 (0 = the same image). "
+                                 "Latent distance: Euclidean distance between the codes.")
+            self.request()
+        elif channel == QUERY_CHANNEL:
+            z, found = result
+            self.query_count += 1
+            for space, neighbours in found.items():
+                self.rows[space].show_neighbours(self.index, neighbours)
+            if self._pending or not np.array_equal(z, self.state.z):
+                self.request()
+
+    def _on_failed(self, channel: str, message: str) -> None:
+        if channel in (INDEX_CHANNEL, QUERY_CHANNEL):
+            self.note.setText(f"nearest faces failed: {message}")
+            self.note.setToolTip(message)
+
+    # ------------------------------------------------------------ showing
+
+    def _on_toggled(self, on: bool) -> None:
+        self.space.setEnabled(on)
+        self._on_space_changed()
+        if on:
+            self.request()
+
+    def _on_space_changed(self) -> None:
+        on = self.enabled.isChecked()
+        for key, row in self.rows.items():
+            row.setVisible(on and key in self.shown_spaces)
+        self.request()

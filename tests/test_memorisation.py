@@ -111,3 +111,22 @@ def test_vae_train_eval_reports_memorisation(tiny_checkpoint, tmp_path, capsys):
                  "--no-memorisation"]) == 0
     assert "memorisation" not in json.loads((tmp_path / "b.json").read_text())
     assert not (tmp_path / "b.memorisation.png").exists()
+
+
+def test_experiments_report_has_a_memorisation_section(tiny_checkpoint, tmp_path):
+    from PIL import Image
+
+    from trainer.evaluation.sample_quality import FeatureNetSettings
+    from trainer.study.report import write_report
+
+    run_dir = tiny_checkpoint.parent.parent
+    settings = FeatureNetSettings(steps=5, batch_size=16, train_images=64, feature_dim=8, base_channels=4, depth=3,
+                                  n_reference=40)
+    report = write_report([run_dir], tmp_path / "report", feature_settings=settings, say=lambda _: None,
+                          face_images=0)
+    text = report.read_text()
+    name = json.loads((tmp_path / "report" / "summary.json").read_text())["runs"][0]["name"]
+    assert "## Memorisation" in text and f"![memorisation of {name}](runs/{name}/memorisation.png)" in text
+    assert Image.open(tmp_path / "report" / "runs" / name / "memorisation.png").size == (800, 640)
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["runs"][0]["memorisation"]["verdict"]

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from trainer.data.synthetic import make_synthetic_faces  # noqa: E402
-from trainer.latent.neighbours import NearestFaces  # noqa: E402
+from trainer.latent.neighbours import MAX_RERANK, NearestFaces  # noqa: E402
 
 BASE_FACES = 2500          # rendered faces; the rest of the set are variations of them
 K = 8
@@ -49,8 +49,9 @@ def _p95(values: list[float]) -> float:
 
 
 def measure_nearest_queries(points: int = 50_000, queries: int = 200, latent_dim: int = 16,
-                            image_size: int = 64) -> dict:
-    """Build the index over `points` faces and time `queries` strip queries; times in ms (build in s)."""
+                            image_size: int = 64, max_rerank: int = MAX_RERANK) -> dict:
+    """Build the index over `points` faces and time `queries` strip queries; times in ms (build in s).
+    `max_rerank` caps the exact distances per query (the strip's default; fewer is faster, maybe inexact)."""
     images = training_faces(points, image_size)
     latents = np.random.default_rng(1).standard_normal((points, latent_dim)).astype(np.float32)
     start = time.perf_counter()
@@ -58,13 +59,13 @@ def measure_nearest_queries(points: int = 50_000, queries: int = 200, latent_dim
     build_s = time.perf_counter() - start
     probes = make_synthetic_faces(queries, seed=12345, image_size=image_size)[0].transpose(0, 2, 3, 1)
     codes = np.random.default_rng(2).standard_normal((queries, latent_dim)).astype(np.float32)
-    index.query_pixels(probes[0], K)                      # warm-up: first-call allocations
+    index.query_pixels(probes[0], K, max_rerank)                      # warm-up: first-call allocations
     pixel_ms, latent_ms, total_ms, exact = [], [], [], 0
     for probe, code in zip(probes, codes):
         t0 = time.perf_counter()
         index.query_latent(code, K)
         t1 = time.perf_counter()
-        found = index.query_pixels(probe, K)
+        found = index.query_pixels(probe, K, max_rerank)
         t2 = time.perf_counter()
         latent_ms.append((t1 - t0) * 1000)
         pixel_ms.append((t2 - t1) * 1000)
@@ -75,7 +76,7 @@ def measure_nearest_queries(points: int = 50_000, queries: int = 200, latent_dim
             "nearest_pixel_p95_ms": round(_p95(pixel_ms), 2), "nearest_latent_p95_ms": round(_p95(latent_ms), 2),
             "nearest_query_median_ms": round(float(np.median(total_ms)), 2),
             "nearest_exact_fraction": round(exact / max(1, queries), 3),
-            "threads": torch.get_num_threads()}
+            "max_rerank": max_rerank, "threads": torch.get_num_threads()}
 
 
 def main() -> None:
@@ -85,9 +86,11 @@ def main() -> None:
     parser.add_argument("--latent-dim", type=int, default=16)
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max-rerank", type=int, default=MAX_RERANK,
+                        help="cap on exact full-size distances per query (fewer: faster, maybe not exact)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    result = measure_nearest_queries(args.points, args.queries, args.latent_dim, args.image_size)
+    result = measure_nearest_queries(args.points, args.queries, args.latent_dim, args.image_size, args.max_rerank)
     rows = [("training images", f"{result['points']:,}"), ("index build", f"{result['nearest_build_s']:.2f} s"),
             ("query p95 (latent + pixels)", f"{result['nearest_query_p95_ms']:.1f} ms"),
             ("  pixel part p95", f"{result['nearest_pixel_p95_ms']:.1f} ms"),

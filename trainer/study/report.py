@@ -26,6 +26,7 @@ from trainer.training.rundir import RunDirError, read_metrics
 from trainer.evaluation.sample_quality import (FeatureNetSettings, FeatureSpace, ModelScores, SampleQualityError, feature_space_for,
                              score_model)
 from trainer.evaluation.face_metrics import FACE_IMAGES, INSTALL_HINT, FaceMetricsError, face_metrics_available
+from trainer.evaluation.memorisation import memorisation_report, memorisation_section
 from trainer.latent.samplers import SamplerError
 
 # Ignored when grouping runs for the conclusions: where and how a run ran (not what it learned), and the preset's
@@ -49,6 +50,7 @@ class RunSummary:
     metrics: dict[str, float | None]                  # mse, psnr, ssim, kl, active_units, mig (None: not measured)
     scores: ModelScores | None = None
     faces: dict | None = None                         # trainer.evaluation.face_metrics.face_report(), with the faces extra
+    memorisation: dict | None = None                  # trainer.evaluation.memorisation.memorisation_report()
     curves: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
     note: str = ""                                    # why the run was not scored, when it was not
 
@@ -100,7 +102,8 @@ def write_report(run_dirs: Sequence[Path | str], out_dir: Path | str,
         space_key = f"{summary.config.data.source} {summary.config.data.image_size}"
         if space_key not in spaces:
             spaces[space_key] = feature_space_for(dataset, feature_settings, say=say)
-        _score_run(summary, dataset, spaces[space_key], device, face_images if faces else 0)
+        _score_run(summary, dataset, spaces[space_key], device, face_images if faces else 0,
+                   figures=out_dir / "runs" / summary.name)
         if summary.scores is not None:
             _write_run_images(summary, out_dir / "runs" / summary.name)
         else:
@@ -183,7 +186,8 @@ def _dataset_for(config: RunConfig, datasets: dict[str, FaceDataset]) -> FaceDat
     return datasets[key]
 
 
-def _score_run(summary: RunSummary, dataset: FaceDataset, space: FeatureSpace, device, face_images: int = 0) -> None:
+def _score_run(summary: RunSummary, dataset: FaceDataset, space: FeatureSpace, device, face_images: int = 0,
+               figures: Path | None = None) -> None:
     """Metrics (unless eval.json has them) and sample quality of the best checkpoint (else the last)."""
     checkpoint_dir = summary.run_dir / "checkpoints"
     path = checkpoint_dir / "best.pt" if (checkpoint_dir / "best.pt").exists() else checkpoint_dir / "last.pt"
@@ -202,6 +206,10 @@ def _score_run(summary: RunSummary, dataset: FaceDataset, space: FeatureSpace, d
             from trainer.evaluation.evaluate import face_metrics_for
             summary.faces = face_metrics_for(checkpoint, dataset, device, sampler=summary.sampler,
                                              seed=summary.config.train.seed, max_images=face_images)
+        if figures is not None and len(dataset.train) and len(dataset.test):
+            figures.mkdir(parents=True, exist_ok=True)
+            summary.memorisation = memorisation_report(checkpoint, dataset, figures / "memorisation.png",
+                                                       summary.sampler, summary.config.train.seed, device)
     except (SamplerError, SampleQualityError, FaceMetricsError) as error:   # e.g. a diverged model's codes are NaN
         summary.note = str(error)
 
@@ -292,6 +300,7 @@ def render_markdown(summaries: list[RunSummary], spaces: list[FeatureSpace], plo
     lines += _conclusion_kl_tradeoff(summaries) + [""]
     lines += _conclusion_reparameterization(summaries) + [""]
     lines += _conclusion_latent_distribution(summaries) + [""]
+    lines += memorisation_section([(s.name, s.memorisation, f"runs/{s.name}/memorisation.png") for s in summaries])
     lines += ["## Loss curves", "", f"![training loss]({plots['loss'].name})", "",
               f"![validation reconstruction]({plots['val_recon'].name})", ""]
     lines += ["## Images", "",
@@ -495,4 +504,5 @@ def _summary_json(summaries: list[RunSummary], spaces: dict[str, FeatureSpace]) 
                       "family": s.config.model.family, "beta": s.beta, "sigma": s.sigma,
                       "latent_dim": s.config.model.latent_dim, "params": s.params, "steps": s.steps,
                       "wall_s": s.wall_s, "status": s.status, "note": s.note, "metrics": s.metrics,
-                      "scores": s.scores.to_dict() if s.scores else None, "faces": s.faces} for s in summaries]}
+                      "scores": s.scores.to_dict() if s.scores else None, "faces": s.faces,
+                      "memorisation": s.memorisation} for s in summaries]}

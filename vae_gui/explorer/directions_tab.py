@@ -8,8 +8,8 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget,
                                QListWidgetItem, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
-from trainer.latent.explorer import SliderSpec, custom_slider, factor_sliders
-from trainer.latent.core import attribute_direction
+from trainer.latent.directions import attribute_direction
+from trainer.latent.sliders import SliderSpec, custom_slider, factor_sliders
 
 from ..qt_images import array_to_qimage
 from .slider_rows import SliderColumn

@@ -16,12 +16,12 @@ from PySide6.QtWidgets import QLabel, QMenu, QSplitter, QStackedWidget, QTabWidg
 
 from trainer.training.checkpoint import CheckpointError, LoadedCheckpoint
 from trainer.training.checkpoint import load_checkpoint as read_checkpoint_file
-from trainer.latent.explorer import (ExplorerSnapshot, ExplorerStateError, PreparedLatents, decode_faces, encode_faces,
-                             encode_one, load_explorer_state, prepare_for_inference, random_code_latent,
-                             random_data_latent, random_prior_latent, save_explorer_state, save_png,
-                             save_png_resized)
-from trainer.data.images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
-from trainer.latent.core import LatentStats, LatentStatsError
+from trainer.data.images import IMAGE_EXTENSIONS, ImageDecodeError, load_image, save_png, save_png_resized
+from trainer.latent.codec import decode_latents, encode_images, hwc_to_nchw, prepare_for_inference, reconstruct
+from trainer.latent.explorer_state import ExplorerSnapshot, ExplorerStateError, load_explorer_state, save_explorer_state
+from trainer.latent.prepared import PreparedLatents
+from trainer.latent.samplers import random_code_latent, random_data_latent, random_prior_latent
+from trainer.latent.stats import LatentStats, LatentStatsError
 
 from ..qt_images import array_to_qimage
 from .data_worker import LatentDataLoader
@@ -294,7 +294,7 @@ class ExplorerPanel(QWidget):
         if data is None or not data.has_images or not 0 <= index < len(data.test_images):
             return
         z = data.test_latents[index]
-        reconstruction = decode_faces(self.state.model, z[None])[0]
+        reconstruction = decode_latents(self.state.model, z[None])[0]
         self._start_from(z, data.test_images[index], reconstruction, f"test image {index + 1}")
 
     def start_from_file(self, path: str) -> bool:
@@ -302,7 +302,7 @@ class ExplorerPanel(QWidget):
         image = self._read_image(path)
         if image is None:
             return False
-        z, reconstruction = encode_one(self.state.model, image)
+        z, reconstruction = reconstruct(self.state.model, image)
         self._start_from(z, image, reconstruction, Path(path).name)
         return True
 
@@ -409,7 +409,7 @@ class ExplorerPanel(QWidget):
             path = self.dialogs.open_path(f"Image for face {slot}", IMAGE_FILTER)
             image = self._read_image(path) if path else None
             if image is not None:
-                z, _ = encode_one(self.state.model, image)
+                z, _ = reconstruct(self.state.model, image)
                 self.morph_tab.set_endpoint(slot, z, Path(path).name)
 
     def _on_group_requested(self, group: str, source: str) -> None:
@@ -423,7 +423,7 @@ class ExplorerPanel(QWidget):
                   if image is not None]
         if images:
             stacked = np.stack(images)
-            self.directions_tab.add_to_group(group, encode_faces(self.state.model, stacked)[0], stacked)
+            self.directions_tab.add_to_group(group, encode_images(self.state.model, hwc_to_nchw(stacked))[0], stacked)
 
     def _on_gallery_action(self, action: str, indices: list[int]) -> None:
         data = self.state.data

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from trainer.latent.explorer import MAX_ALL_SLIDERS, SliderSpec, axis_sliders, factor_sliders, pca_sliders, visible_dims
-
-from trainer.latent.core import active_definition
+from trainer.latent.sliders import MAX_ALL_SLIDERS, SliderSpec, axis_sliders, factor_sliders, pca_sliders, visible_dims
+from trainer.latent.stats import active_definition
 
 from .slider_rows import SliderColumn
 from .state import ExplorerState

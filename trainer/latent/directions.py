@@ -1,13 +1,18 @@
 """Directions in latent space: unit vectors, latent axes, principal directions of encoded data, directions that
-change one ground-truth factor, attribute vectors from two groups of images.
+change one ground-truth factor, attribute vectors from two groups of images, conditional directions (one attribute
+with others held fixed) and closed-form SeFa directions read from the decoder's weights.
 
 Directions are numpy vectors (D,); a "unit" direction has length 1.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from torch import nn
+
+DEPENDENT_FRACTION = 1e-6      # a direction (or a held one) shorter than this after projection adds nothing new
 
 
 def unit(direction: np.ndarray) -> np.ndarray:
@@ -86,3 +91,97 @@ def factor_directions(latents: np.ndarray, factors: np.ndarray,
         directions[str(name)] = (coefficients[k] / norm).astype(np.float32)
         spans[str(name)] = norm * value_range
     return directions, spans
+
+
+def conditional_direction(direction: np.ndarray, held: Sequence[np.ndarray]) -> np.ndarray:
+    """The unit part of `direction` orthogonal to every `held` direction (float32).
+
+    Moving along it leaves the coordinate along each held direction unchanged, e.g. "older, but keep the glasses".
+    Held directions need not be orthogonal to each other or of unit length; ones that repeat another are ignored.
+    Raises ValueError when nothing of `direction` is left (it lies within the held directions).
+    """
+    d = np.asarray(direction, dtype=np.float64)
+    length = np.linalg.norm(d)
+    if d.ndim != 1 or length == 0 or not np.isfinite(length):
+        raise ValueError(f"a direction must be a non-zero finite vector (D,), got shape {d.shape}")
+    if len(held):
+        basis = np.stack([np.asarray(h, dtype=np.float64) for h in held], axis=1)
+        if basis.shape[0] != d.shape[0]:
+            raise ValueError(f"held directions have {basis.shape[0]} values; the direction has {d.shape[0]}")
+        q, r = np.linalg.qr(basis)
+        scale = np.abs(np.diag(r))
+        q = q[:, scale > DEPENDENT_FRACTION * max(float(scale.max(initial=0.0)), 1e-300)]
+        d = d - q @ (q.T @ d)
+    if np.linalg.norm(d) <= DEPENDENT_FRACTION * length:
+        raise ValueError("this direction lies within the directions held fixed, so nothing is left to move along")
+    return unit(d).astype(np.float32)
+
+
+# ---------------------------------------------------------------- closed-form (SeFa) directions
+
+@dataclass
+class SefaDirections:
+    """Closed-form directions of a decoder (Shen & Zhou 2021, "Closed-Form Factorization of Latent Semantics").
+
+    The first layer the latent passes through computes W z + b. A step n in z changes that layer's output by W n,
+    and |W n|^2 = n^T W^T W n, so the unit n that change the output most are the top eigenvectors of W^T W; their
+    eigenvalues are how much (squared output change per unit step). No data is needed.
+    """
+
+    directions: np.ndarray     # (K, D) unit rows, largest eigenvalue first
+    eigenvalues: np.ndarray    # (K,)
+    layer: str                 # which layer the weight came from, e.g. "from_latent (Linear 16 -> 2048)"
+
+    def share(self, index: int) -> float:
+        """Fraction of the summed eigenvalues carried by direction `index` (0..1)."""
+        total = float(np.sum(self.eigenvalues))
+        return float(self.eigenvalues[index]) / total if total > 0 else 0.0
+
+
+def sefa_directions(weight: np.ndarray, k: int | None = None, layer: str = "") -> SefaDirections:
+    """Top-k eigenvectors of W^T W for a weight W (out, D) that maps a latent of size D.
+
+    Signs are fixed (largest entry positive) so the sliders keep their meaning from one load to the next.
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    if w.ndim != 2 or w.shape[1] < 1 or not np.isfinite(w).all():
+        raise ValueError(f"SeFa needs a finite weight matrix (out, D), got shape {w.shape}")
+    eigenvalues, vectors = np.linalg.eigh(w.T @ w)        # ascending, orthonormal columns
+    order = np.argsort(-eigenvalues, kind="stable")[:k]
+    rows = vectors[:, order].T
+    largest = rows[np.arange(len(rows)), np.abs(rows).argmax(axis=1)]
+    rows = rows * np.where(largest < 0, -1.0, 1.0)[:, None]
+    return SefaDirections(rows.astype(np.float32), np.clip(eigenvalues[order], 0.0, None).astype(np.float32), layer)
+
+
+def decoder_first_layer(model: nn.Module) -> tuple[np.ndarray, str]:
+    """The weight (out, D) of the first layer our decoder applies to z, and a description of it.
+
+    For FaceModel that is `latent_fc`'s Linear (D -> D) when the model has that extra layer, else `from_latent`, the
+    Linear (D -> C*s*s) whose output is reshaped into the decoder's first feature map. A convolutional first layer
+    (on a 1x1 latent "image") is flattened to (out_channels * kh * kw, D).
+    """
+    extra = getattr(model, "latent_fc", None)
+    candidates = ([("latent_fc", extra[0])] if isinstance(extra, nn.Sequential) and len(extra) else []) + \
+        [("from_latent", getattr(model, "from_latent", None))]
+    name, layer = candidates[0]
+    if layer is None:
+        raise ValueError("this model has no from_latent layer, so it has no SeFa directions")
+    weight = layer.weight.detach().float().cpu().numpy()
+    if isinstance(layer, nn.Linear):
+        kind = f"Linear {weight.shape[1]} -> {weight.shape[0]}"
+    elif isinstance(layer, nn.ConvTranspose2d):          # weight (D, out, kh, kw)
+        weight = weight.reshape(weight.shape[0], -1).T
+        kind = f"ConvTranspose2d {weight.shape[1]} -> {layer.out_channels}"
+    elif isinstance(layer, nn.Conv2d):                   # weight (out, D, kh, kw)
+        weight = np.moveaxis(weight, 1, -1).reshape(-1, weight.shape[1])
+        kind = f"Conv2d {weight.shape[1]} -> {layer.out_channels}"
+    else:
+        raise ValueError(f"the decoder's first layer ({type(layer).__name__}) has no weight matrix for SeFa")
+    return weight, f"{name} ({kind})"
+
+
+def model_sefa_directions(model: nn.Module, k: int | None = None) -> SefaDirections:
+    """SeFa directions of a FaceModel's decoder (see decoder_first_layer for which layer)."""
+    weight, layer = decoder_first_layer(model)
+    return sefa_directions(weight, k, layer)

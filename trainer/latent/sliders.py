@@ -3,16 +3,17 @@ direction, a ground-truth factor direction or a user-made attribute direction) o
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from trainer.latent.directions import axis_direction, unit
+from trainer.latent.directions import SefaDirections, axis_direction, conditional_direction, unit
 from trainer.latent.paths import traversal
 from trainer.latent.stats import LatentStats
 
-SLIDER_MODES = ("axes", "pca", "factors")
+SLIDER_MODES = ("axes", "pca", "factors", "sefa")
 MAX_ALL_SLIDERS = 32            # up to this many latent dims, every dim gets a slider
 # A latent dim is labelled with the true factor it shares the most information with only when that normalized
 # mutual information (MI / H(factor), 0..1) is at least this: below it the "best" factor is mostly noise.
@@ -110,6 +111,25 @@ def factor_sliders(stats: LatentStats, spread: float = 1.5) -> list[SliderSpec]:
     return specs
 
 
+def sefa_sliders(sefa: SefaDirections, stats: LatentStats | None, k: int, spread: float = 3.0) -> list[SliderSpec]:
+    """A slider per closed-form (SeFa) direction, centred on the data mean (0 before statistics exist).
+
+    The range is +-3 times the data's spread along the direction, estimated from the per-dimension spreads (the
+    encodings' correlations are ignored); +-3 before statistics exist (the prior's spread).
+    """
+    latent_dim = sefa.directions.shape[1]
+    origin = np.asarray(stats.mean, np.float32) if stats is not None else np.zeros(latent_dim, np.float32)
+    specs = []
+    for i in range(min(k, len(sefa.directions))):
+        direction = unit(sefa.directions[i])
+        along = math.sqrt(float(np.sum((direction * stats.std) ** 2))) if stats is not None else 1.0
+        half = spread * max(along, 0.05)
+        specs.append(SliderSpec(key=f"sefa:{i}", label=f"SeFa {i + 1}", direction=direction, origin=origin,
+                                low=-half, high=half, detail=f"{100 * sefa.share(i):.0f}% of the layer's gain",
+                                active=along > 1e-3 if stats is not None else True))
+    return specs
+
+
 def custom_slider(name: str, vector: np.ndarray, origin: np.ndarray, spread: float = 1.5) -> SliderSpec:
     """A slider along a user-made direction (mean of group B - mean of group A), over +-1.5 times its length."""
     length = float(np.linalg.norm(vector))
@@ -123,3 +143,23 @@ def custom_slider(name: str, vector: np.ndarray, origin: np.ndarray, spread: flo
 def traversal_latents(spec: SliderSpec, z: np.ndarray, columns: int) -> np.ndarray:
     """(columns, D): z moved along the slider's direction across its range."""
     return traversal(z, spec.direction, spec.values(columns), spec.origin)
+
+
+def holding_fixed(specs: list[SliderSpec], held: SliderSpec) -> list[SliderSpec]:
+    """The sliders with `held`'s direction projected out of every other one (conditional_direction), so moving any
+    of them keeps the held coordinate; `held` itself stays as it is. A slider along the held direction itself
+    cannot move without changing it and is marked inactive (unchanged)."""
+    result = []
+    for spec in specs:
+        if spec.key == held.key:
+            result.append(spec)
+            continue
+        try:
+            direction = conditional_direction(spec.direction, [held.direction])
+        except ValueError:
+            result.append(dataclasses.replace(spec, active=False, detail=f"parallel to {held.label}"))
+            continue
+        note = f"{held.label} held fixed"
+        result.append(dataclasses.replace(spec, direction=direction,
+                                          detail=f"{spec.detail}, {note}" if spec.detail else note))
+    return result

@@ -1,7 +1,7 @@
 """The Explore tab: open a checkpoint and touch its latent space.
 
 Layout: left, the checkpoint info, the live face and its actions; right, tabs (Sliders, Samples, Morph, Traversals,
-Directions) above a strip of the checkpoint's test images. The panel is the controller: it loads checkpoints,
+Directions, Variations) above a strip of the checkpoint's test images. The panel is the controller: it loads checkpoints,
 starts the background encoding, and routes requests between the tabs. All dialogs go through `self.dialogs`, and
 errors and warnings are also emitted as signals, so tests never block on a modal box.
 """
@@ -38,6 +38,7 @@ from .samples_tab import SamplesTab
 from .sliders_tab import SlidersTab
 from .state import ExplorerState
 from .traversals_tab import TraversalsTab
+from .variations_tab import VariationsTab
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
@@ -87,9 +88,11 @@ class ExplorerPanel(QWidget):
         self.morph_tab = MorphTab(self.state, self.dialogs, self)
         self.traversals_tab = TraversalsTab(self.state, self.dialogs, self)
         self.directions_tab = DirectionsTab(self.state, self)
+        self.variations_tab = VariationsTab(self.state, self)
         self.tabs = QTabWidget(self)
         for tab, title in ((self.sliders_tab, "Sliders"), (self.samples_tab, "Samples"), (self.morph_tab, "Morph"),
-                           (self.traversals_tab, "Traversals"), (self.directions_tab, "Directions")):
+                           (self.traversals_tab, "Traversals"), (self.directions_tab, "Directions"),
+                           (self.variations_tab, "Variations")):
             self.tabs.addTab(tab, title)
         self.gallery = TestGallery(self)
         self.gallery_label = QLabel("Test images: double-click one to start from it; right-click for more.", self)

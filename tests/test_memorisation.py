@@ -27,6 +27,7 @@ class CopyingModel(torch.nn.Module):
     def __init__(self, memorised: torch.Tensor):
         super().__init__()
         self.latent_dim = 8
+        self.device_anchor = torch.nn.Parameter(torch.zeros(1))     # the codec finds the model's device by it
         self.register_buffer("memorised", memorised.float() / 255)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:

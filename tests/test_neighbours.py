@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.latent.explorer import LatentData
+from trainer.latent.prepared import LatentData
 from trainer.latent.neighbours import (IndexCancelled, NearestFaces, block_factor, build_training_index,
                                        encode_missing, training_file_names)
 
@@ -130,7 +130,7 @@ def test_encode_missing_reuses_known_codes():
 
 def test_index_of_the_explorer_data_encodes_every_training_image(tiny_checkpoint):
     from trainer.training.checkpoint import load_checkpoint
-    from trainer.latent.explorer import prepare_latents
+    from trainer.latent.prepared import prepare_latents
 
     checkpoint = load_checkpoint(tiny_checkpoint)
     data = prepare_latents(checkpoint, compute_stats=False, max_train=20).data
@@ -161,7 +161,8 @@ def test_file_names_follow_the_folder_split(tmp_path):
 
 def test_strip_shows_k_thumbnails_and_a_click_makes_that_face_current(qtbot, tiny_checkpoint):
     pytest.importorskip("pytestqt")
-    from trainer.latent.explorer import prepare_for_inference, prepare_latents
+    from trainer.latent.codec import prepare_for_inference
+    from trainer.latent.prepared import prepare_latents
     from trainer.training.checkpoint import load_checkpoint
     from vae_gui.explorer.neighbours_strip import K, NeighboursStrip
     from vae_gui.explorer.state import ExplorerState

@@ -94,17 +94,16 @@ def memorisation_for(checkpoint, dataset, sampler: str | None = None, n_samples:
     Gaussian fitted to encoded training images when None). Returns the result and the uint8 samples."""
     from trainer.evaluation.face_metrics import evenly_spaced
     from trainer.evaluation.sample_quality import FIT_IMAGES
-    from trainer.latent.core import sample_images
-    from trainer.latent.samplers import SamplerError
+    from trainer.latent.samplers import SamplerError, sample_images
 
     sampler = sampler or "gaussian"
     model = checkpoint.model.to(device)
     try:
         try:
-            images = sample_images(model, n_samples, seed, sampler, evenly_spaced(dataset.train, FIT_IMAGES), device)
+            images = sample_images(model, n_samples, seed, sampler, evenly_spaced(dataset.train, FIT_IMAGES))
         except SamplerError:           # too few training images or NaN codes: the prior still shows something
             sampler = "prior"
-            images = sample_images(model, n_samples, seed, sampler, device=device)
+            images = sample_images(model, n_samples, seed, sampler)
     finally:
         checkpoint.model.to("cpu")
     samples = torch.from_numpy(images).permute(0, 3, 1, 2)
@@ -137,7 +136,7 @@ def memorisation_figure(result: MemorisationResult, samples: torch.Tensor, train
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from trainer.latent.core import images_to_grid
+    from trainer.latent.grids import image_grid
 
     figure = Figure(figsize=(8, 6.4), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
@@ -156,7 +155,7 @@ def memorisation_figure(result: MemorisationResult, samples: torch.Tensor, train
     top.legend(fontsize=8)
     order, nearest = result.closest_pairs()
     pairs = torch.cat([samples[torch.from_numpy(order)], train_images[torch.from_numpy(nearest)]])
-    grid = images_to_grid(pairs.permute(0, 2, 3, 1).numpy(), nrow=len(order))
+    grid = image_grid(pairs.permute(0, 2, 3, 1).numpy(), nrow=len(order))
     bottom.imshow(grid, interpolation="nearest")
     cell = grid.shape[1] / max(1, len(order))
     bottom.set_xticks([(i + 0.5) * cell for i in range(len(order))],

@@ -299,18 +299,18 @@ def training_file_names(source: str, test_fraction: float, count: int) -> list[s
 def build_training_index(model: torch.nn.Module, data, source: str = "synthetic", test_fraction: float = 0.1,
                          progress: ProgressCallback | None = None,
                          should_stop: Callable[[], bool] | None = None) -> NearestFaces | None:
-    """The index of the explorer's training split (trainer.latent.explorer.LatentData): the training images it
+    """The index of the explorer's training split (trainer.latent.prepared.LatentData): the training images it
     keeps, their latents (the already encoded subset reused, the rest encoded here) and their file names.
 
     None when there are no training images (the data set is gone). Raises IndexCancelled when asked to stop."""
-    from trainer.latent.core import encode_dataset
+    from trainer.latent.codec import encode_images
 
     images = getattr(data, "train_images", None)
     if images is None or len(images) == 0:
         return None
 
     def encode(batch: torch.Tensor) -> np.ndarray:
-        return encode_dataset(model, batch, batch_size=64)[0]
+        return encode_images(model, batch, batch_size=64)[0]
 
     latents = encode_missing(encode, images, data.train_latents, data.train_picks, model.latent_dim,
                              progress, should_stop)

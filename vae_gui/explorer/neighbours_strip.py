@@ -11,7 +11,7 @@ import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from trainer.latent.explorer import decode_faces
+from trainer.latent.codec import decode_latents
 from trainer.latent.neighbours import IndexCancelled, NearestFaces, build_training_index
 
 from ..tasks import BackgroundTasks, TaskCancelled
@@ -38,7 +38,7 @@ def _query(task, index: NearestFaces, model, z: np.ndarray, spaces: tuple[str, .
         found["latent"] = index.query_latent(z, K)
     task.check()
     if "pixels" in spaces:                        # the face as shown: z decoded
-        found["pixels"] = index.query_pixels(decode_faces(model, z[None])[0], K)
+        found["pixels"] = index.query_pixels(decode_latents(model, z[None])[0], K)
     return z, found
 
 

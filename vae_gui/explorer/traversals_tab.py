@@ -5,8 +5,8 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from trainer.latent.explorer import (SliderSpec, axis_sliders, decode_faces, factor_sliders, pca_sliders,
-                             traversal_latents)
+from trainer.latent.codec import decode_latents
+from trainer.latent.sliders import SliderSpec, axis_sliders, factor_sliders, pca_sliders, traversal_latents
 
 from .lazy_tab import LazyRedrawTab
 from .dialogs import PNG_FILTER, Dialogs
@@ -37,17 +37,23 @@ class TraversalsTab(LazyRedrawTab):
         self.rows_source.addItem("Latent dims (by KL)", "axes")
         self.rows_source.addItem("Principal directions", "pca")
         self.rows_source.addItem("Factor directions", "factors")
+        self.rows_source.setToolTip("What each row walks along: a latent dimension (most used first), a principal "
+                                    "direction of the encoded data, or the direction of a true factor")
         self.row_count = QSpinBox(self)
         self.row_count.setRange(1, 32)
         self.row_count.setValue(8)
+        self.row_count.setToolTip("How many directions (rows) to show")
         self.columns = QSpinBox(self)
         self.columns.setRange(3, 15)
         self.columns.setValue(9)
+        self.columns.setToolTip("Faces per row, from -3 to +3 standard deviations along the direction")
         self.centre = QComboBox(self)
         self.centre.addItem("current face", "current")
         self.centre.addItem("mean face", "mean")
+        self.centre.setToolTip("The face each row starts from: the current face or the mean of the encoded data")
         save = QPushButton("Save PNG...", self)
         save.clicked.connect(self._ask_save)
+        save.setToolTip("Save the traversal grid as one PNG image")
         bar = QHBoxLayout()
         for widget in (QLabel("Rows:", self), self.rows_source, self.row_count, QLabel("Columns:", self),
                        self.columns, QLabel("Around:", self), self.centre):
@@ -107,7 +113,7 @@ class TraversalsTab(LazyRedrawTab):
         self.latents = np.concatenate([traversal_latents(spec, origin, columns) for spec in self.specs])
         labels = [spec.label if not spec.detail or spec.key.startswith("pc:") else f"{spec.label} {spec.detail}"
                   for spec in self.specs]
-        self.grid.set_images(decode_faces(self.state.model, self.latents), columns=columns, row_labels=labels)
+        self.grid.set_images(decode_latents(self.state.model, self.latents), columns=columns, row_labels=labels)
 
     def save_png(self, path: str) -> None:
         self.grid.export_image(scale=2).save(path, "PNG")

@@ -1,8 +1,8 @@
 """One row of the nearest-faces strip: a caption and k clickable thumbnails with their distances."""
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from trainer.latent.neighbours import NearestFaces, Neighbours
@@ -22,24 +22,28 @@ class NeighbourRow(QWidget):
         self.indices: list[int] = []
         caption, unit = CAPTIONS[space]
         self.unit = unit
-        label = QLabel(caption, self)
-        label.setToolTip(f"Nearest training faces in {caption} space; the number under each is the {unit}")
-        label.setFixedWidth(label.fontMetrics().horizontalAdvance("latent") + 10)
+        self.caption = QLabel(caption, self)
+        self.caption.setToolTip(f"Nearest training faces in {caption} space; the number under each is the {unit}")
+        self.caption.setFixedWidth(self.caption.fontMetrics().horizontalAdvance("latent") + 6)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(3)
-        layout.addWidget(label)
+        layout.setSpacing(2)
+        layout.addWidget(self.caption)
         self.buttons: list[QToolButton] = []
         for position in range(k):
             button = QToolButton(self)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)     # the distance is on the image
             button.setIconSize(QSize(THUMB, THUMB))
             button.setAutoRaise(True)
+            button.setFixedSize(THUMB + 4, THUMB + 4)
             button.clicked.connect(lambda _=False, p=position: self._on_clicked(p))
             layout.addWidget(button)
             self.buttons.append(button)
         layout.addStretch(1)
         self.clear()
+
+    def set_caption_visible(self, visible: bool) -> None:
+        self.caption.setVisible(visible)
 
     def clear(self) -> None:
         self.indices = []
@@ -58,10 +62,10 @@ class NeighbourRow(QWidget):
                 button.setEnabled(False)
                 continue
             training = self.indices[position]
-            image = index.images[training].permute(1, 2, 0).numpy()
-            button.setIcon(QIcon(QPixmap.fromImage(array_to_qimage(image))))
             distance = float(found.distances[position])
-            button.setText(f"{distance:.3f}" if self.space == "pixels" else f"{distance:.2f}")
+            label = f"{distance:.3f}" if self.space == "pixels" else f"{distance:.2f}"
+            button.setIcon(QIcon(_thumbnail(index.images[training].permute(1, 2, 0).numpy(), label)))
+            button.setText(label)
             approximate = "" if found.exact else " (the search stopped early: a closer image may exist)"
             button.setToolTip(f"{index.name(training)}\n{self.unit}: {distance:.4f}{approximate}\n"
                               "Click: make this training face's code the current face")
@@ -70,3 +74,19 @@ class NeighbourRow(QWidget):
     def _on_clicked(self, position: int) -> None:
         if position < len(self.indices):
             self.picked.emit(self.indices[position])
+
+
+def _thumbnail(image_hwc, label: str) -> QPixmap:
+    """The image at THUMB px with its distance written in its bottom strip (saves a text line under each)."""
+    pixmap = QPixmap.fromImage(array_to_qimage(image_hwc)).scaled(
+        THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    painter = QPainter(pixmap)
+    font = painter.font()
+    font.setPixelSize(11)
+    painter.setFont(font)
+    band = QRect(0, pixmap.height() - 13, pixmap.width(), 13)
+    painter.fillRect(band, QColor(0, 0, 0, 150))
+    painter.setPen(QColor("white"))
+    painter.drawText(band, Qt.AlignmentFlag.AlignCenter, label)
+    painter.end()
+    return pixmap

@@ -8,7 +8,7 @@ so a slider drag costs at most one query in flight. Clicking a thumbnail makes t
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from trainer.latent.codec import decode_latents
@@ -21,6 +21,8 @@ K = 8                     # thumbnails per row
 THROTTLE_MS = 60          # at most one query start per this while dragging
 INDEX_CHANNEL = "neighbours-index"
 QUERY_CHANNEL = "neighbours-query"
+ENABLED_TIP = ("Show the training images closest to the current face: is it new, or a copy of a training face? "
+               "Untick to hide them.")
 SPACES = (("pixels", "pixel space"), ("latent", "latent space"), ("both", "both"))
 
 
@@ -44,7 +46,7 @@ def _query(task, index: NearestFaces, model, z: np.ndarray, spaces: tuple[str, .
 
 class NeighboursStrip(QWidget):
     status_message = Signal(str)
-    training_face_picked = Signal(int)           # a thumbnail was clicked: its training index (z already set)
+    training_face_picked = Signal()              # a thumbnail was clicked (z already set to its code)
 
     def __init__(self, state, tasks: BackgroundTasks | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -59,29 +61,43 @@ class NeighboursStrip(QWidget):
 
         self.enabled = QCheckBox("Nearest training faces", self)
         self.enabled.setChecked(True)
-        self.enabled.setToolTip("Show the training images closest to the current face: is it new, or a copy of "
-                                "a training face? Untick to hide the strip.")
+        self.enabled.setToolTip(ENABLED_TIP)
         self.space = QComboBox(self)
         for key, text in SPACES:
             self.space.addItem(text, key)
         self.space.setToolTip("Pixel space: the training images that look most alike (RMS pixel difference on "
                               "0..1).\nLatent space: the training images whose codes are closest (Euclidean).")
-        self.note = QLabel("", self)
+        self.note = QLabel("", self)              # in place of the thumbnails until there are some
         self.note.setStyleSheet("color: #666;")
-        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        header = QHBoxLayout()
-        header.setContentsMargins(0, 0, 0, 0)
-        header.addWidget(self.enabled)
-        header.addWidget(self.space)
-        header.addWidget(self.note, 1)
+        self.note.setWordWrap(True)
+        self.note.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        # One line: the controls in a narrow column at the left, the thumbnails beside them (the tabs above keep
+        # their height at 1024 x 700).
+        controls = QVBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.setSpacing(2)
+        controls.addWidget(self.enabled)
+        controls.addWidget(self.space)
+        controls.addStretch(1)
+        column = QWidget(self)
+        column.setLayout(controls)
+        column.setFixedWidth(max(self.enabled.sizeHint().width(), self.space.sizeHint().width()) + 4)
         self.rows = {"pixels": NeighbourRow("pixels", K, self), "latent": NeighbourRow("latent", K, self)}
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 2, 0, 0)
-        layout.setSpacing(2)
-        layout.addLayout(header)
+        rows = QVBoxLayout()
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(0)
+        rows.addWidget(self.note)
         for row in self.rows.values():
             row.picked.connect(self.pick)
-            layout.addWidget(row)
+            rows.addWidget(row)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 2, 0, 0)
+        layout.addWidget(column)
+        thumbnails = QWidget(self)
+        thumbnails.setLayout(rows)
+        # A narrow window clips the last thumbnails instead of widening the column (the tabs above set its width).
+        thumbnails.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        layout.addWidget(thumbnails, 1)
 
         self.enabled.toggled.connect(self._on_toggled)
         self.space.currentIndexChanged.connect(self._on_space_changed)
@@ -121,7 +137,7 @@ class NeighboursStrip(QWidget):
             return
         self.state.set_z(self.index.latents[training_index].numpy())
         self.status_message.emit(f"Started from the code of {self.index.name(training_index)}")
-        self.training_face_picked.emit(training_index)
+        self.training_face_picked.emit()
 
     def shutdown(self) -> None:
         self._timer.stop()
@@ -136,23 +152,22 @@ class NeighboursStrip(QWidget):
         self._pending = False
         for row in self.rows.values():
             row.clear()
-        self.note.setText("waiting for the encoded data set..." if self.state.has_checkpoint else "")
+        self._say("waiting for the encoded data set..." if self.state.has_checkpoint else "")
 
     def _on_data_changed(self) -> None:
         data = self.state.data
         self.index = None
         if data is None or getattr(data, "train_images", None) is None or len(data.train_images) == 0:
             reason = f" ({data.data_error})" if data is not None and data.data_error else ""
-            self.note.setText(f"the training images are not available{reason}")
-            self.note.setToolTip(self.note.text())
+            self._say(f"The training images are not available{reason}.")
             return
         config = self.state.checkpoint.config.data
-        self.note.setText("indexing the training faces...")
+        self._say("Indexing the training faces...")
         self.tasks.start(INDEX_CHANNEL, _build_index, self.state.model, data, config.source, config.test_fraction)
 
     def _on_progress(self, channel: str, done: int, total: int, what: str) -> None:
         if channel == INDEX_CHANNEL and total:
-            self.note.setText(f"{what}: {100 * done // total}%")
+            self._say(f"{what[:1].upper()}{what[1:]}: {100 * done // total}%")
 
     # ------------------------------------------------------------ queries
 
@@ -170,11 +185,11 @@ class NeighboursStrip(QWidget):
         if channel == INDEX_CHANNEL:
             self.index = result
             if result is None:
-                self.note.setText("the training images are not available")
+                self._say("The training images are not available.")
                 return
-            self.note.setText(f"{len(result):,} training images")
-            self.note.setToolTip("Pixel distance: RMS difference of the pixel values on 0..1 (0 = the same image). "
-                                 "Latent distance: Euclidean distance between the codes.")
+            self.enabled.setToolTip(f"{ENABLED_TIP}\n{len(result):,} training images are indexed.")
+            self.note.clear()
+            self._update_visibility()
             self.request()
         elif channel == QUERY_CHANNEL:
             z, found = result
@@ -186,8 +201,7 @@ class NeighboursStrip(QWidget):
 
     def _on_failed(self, channel: str, message: str) -> None:
         if channel in (INDEX_CHANNEL, QUERY_CHANNEL):
-            self.note.setText(f"nearest faces failed: {message}")
-            self.note.setToolTip(message)
+            self._say(f"Nearest faces failed: {message}")
 
     # ------------------------------------------------------------ showing
 
@@ -198,7 +212,19 @@ class NeighboursStrip(QWidget):
             self.request()
 
     def _on_space_changed(self) -> None:
-        on = self.enabled.isChecked()
-        for key, row in self.rows.items():
-            row.setVisible(on and key in self.shown_spaces)
+        self._update_visibility()
         self.request()
+
+    def _say(self, text: str) -> None:
+        """A message where the thumbnails go (progress, why there are none)."""
+        self.note.setText(text)
+        self.note.setToolTip(text)
+        self._update_visibility()
+
+    def _update_visibility(self) -> None:
+        on = self.enabled.isChecked()
+        talking = bool(self.note.text())
+        self.note.setVisible(on and talking)
+        for key, row in self.rows.items():
+            row.setVisible(on and not talking and key in self.shown_spaces)
+            row.set_caption_visible(len(self.shown_spaces) > 1)     # one row: the menu already names it

@@ -104,6 +104,7 @@ class ExplorerPanel(QWidget):
         right_layout.addWidget(self.gallery)
         self.neighbours_strip = NeighboursStrip(self.state, parent=self)
         self.neighbours_strip.status_message.connect(self.status_message)
+        self.neighbours_strip.training_face_picked.connect(self.face_panel.hide_encoded)     # a stale comparison
         right_layout.addWidget(self.neighbours_strip)
         # No fixed minimum: the splitter keeps the tabs at their layouts' minimum, so no control is squeezed.
 

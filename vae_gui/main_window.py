@@ -17,6 +17,7 @@ from trainer.resources import default_checkpoint
 
 from .explorer.panel import CHECKPOINT_SUFFIXES, ExplorerPanel
 from .help import GuideDialog, about_text
+from .tasks import shutdown_all
 from .training.panel import TrainingPanel
 
 
@@ -129,6 +130,7 @@ class MainWindow(QMainWindow):
         # Stop a running training at its next step and write its checkpoint before the window goes.
         self.training_panel.shutdown(timeout_s=3.0)
         self.explorer_panel.shutdown()
+        shutdown_all()              # any task left (a folder scan): cancelled and waited for, never destroyed running
         super().closeEvent(event)
 
 

@@ -6,14 +6,29 @@ request. Only signals cross threads, and results are plain objects (numpy arrays
 
 Tasks run on named channels: starting a task on a channel cancels the one running there, and only the newest
 task of a channel reports (the latest request wins: a new checkpoint opened, the sliders moved on).
+
+Lifetime: a QThread destroyed while it runs aborts the whole process. So every running task stays referenced in
+one registry until its thread has ended, even when the widget that started it is deleted first, and quitting the
+application cancels every task and waits for it (`shutdown_all`, connected to `aboutToQuit`). Owners still call
+`BackgroundTasks.shutdown()` when their window closes, so a closed window leaves nothing running.
+
+Users: the explorer's data encoding (explorer/checkpoint_loader.py), its sampler fits (explorer/samples_tab.py)
+and the Train tab's folder scan (training/folder_scan.py).
+
+Why the training run is separate (training/runner.py + worker.py): a run is not a function that returns a result
+but a long-lived conversation: it is paused, resumed and stopped at step boundaries through a TrainingControl,
+streams throttled typed events (curves, image grids) for minutes or hours, writes a checkpoint on stop, and at
+most one exists at a time. It follows the same pattern (a parentless worker QObject moved to its own QThread,
+only signals crossing) with that richer interface; a task here is fire-and-forget work with progress and cancel.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 
 class TaskCancelled(Exception):
@@ -55,6 +70,7 @@ class _TaskWorker(QObject):
         self.work = work
         self.args = args
         self.context = TaskContext(lambda done, total, what: self.progress.emit(task_id, done, total, what))
+        self.done = False                       # set in the task's thread once `work` has returned or raised
 
     @Slot()
     def run(self) -> None:
@@ -68,6 +84,7 @@ class _TaskWorker(QObject):
             traceback.print_exc()
             self.failed.emit(self.task_id, _message(error))
         finally:
+            self.done = True
             self.ended.emit()
 
 
@@ -79,6 +96,35 @@ def _message(error: Exception) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+# Every task whose thread may still run, whoever started it: task id -> (thread, worker). See "Lifetime" above.
+_live: dict[int, tuple[QThread, _TaskWorker]] = {}
+_task_ids = itertools.count(1)
+
+
+def _forget_ended() -> None:
+    """Drop the tasks whose work is over, once their thread has really ended (wait() returns at once then)."""
+    for task_id, (thread, worker) in list(_live.items()):
+        if worker.done:
+            thread.wait()
+            del _live[task_id]
+
+
+def shutdown_all() -> None:
+    """Cancel every task of every owner and wait for their threads (the application is quitting)."""
+    for thread, worker in list(_live.values()):
+        worker.context.cancel()
+    for thread, _ in list(_live.values()):
+        thread.wait()
+    _live.clear()
+
+
+def _stop_all_when_quitting() -> None:
+    app = QCoreApplication.instance()
+    if app is not None and not app.property("vae_tasks_hooked"):
+        app.aboutToQuit.connect(shutdown_all)
+        app.setProperty("vae_tasks_hooked", True)
+
+
 class BackgroundTasks(QObject):
     """Starts tasks, each on its own QThread, and reports the newest task of each channel."""
 
@@ -88,16 +134,16 @@ class BackgroundTasks(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._next_id = 0
         self._current: dict[str, int] = {}                       # channel -> newest task id
         self._running: dict[int, tuple[QThread, _TaskWorker]] = {}
         self._channel_of: dict[int, str] = {}
+        _stop_all_when_quitting()
 
     def start(self, channel: str, work: Callable[..., Any], *args: Any) -> int:
         """Run `work(task_context, *args)` off the GUI thread, cancelling the channel's running task."""
         self.cancel(channel)
-        self._next_id += 1
-        task_id = self._next_id
+        _forget_ended()
+        task_id = next(_task_ids)
         thread = QThread()
         thread.setObjectName(f"vae-task-{channel}-{task_id}")
         worker = _TaskWorker(task_id, work, args)
@@ -112,6 +158,7 @@ class BackgroundTasks(QObject):
         self._current[channel] = task_id
         self._channel_of[task_id] = channel
         self._running[task_id] = (thread, worker)
+        _live[task_id] = (thread, worker)
         thread.start()
         return task_id
 
@@ -136,10 +183,9 @@ class BackgroundTasks(QObject):
         return ok
 
     def shutdown(self) -> None:
-        """Cancel everything and wait: destroying a running QThread would abort the process."""
+        """Cancel this owner's tasks and wait for them to end (a cancelled task stops at its next check)."""
         self.cancel_all()
         for thread, _ in list(self._running.values()):
-            thread.quit()
             thread.wait()
         self._reap()
 
@@ -167,8 +213,10 @@ class BackgroundTasks(QObject):
 
     @Slot()
     def _reap(self) -> None:
-        """Forget finished tasks; Python owns the parentless thread and worker objects and frees them."""
-        for task_id, (thread, _) in list(self._running.items()):
-            if thread.isFinished():
+        """Forget ended tasks; Python owns the parentless thread and worker objects and frees them."""
+        for task_id, (thread, worker) in list(self._running.items()):
+            if worker.done:
+                thread.wait()           # returns at once: the work is over and the thread is quitting
                 del self._running[task_id]
                 self._channel_of.pop(task_id, None)
+                _live.pop(task_id, None)

@@ -60,8 +60,11 @@ def make_window(qtbot, monkeypatch):
 
 
 def urls_of(*paths: Path) -> QMimeData:
+    """What a file manager's drag carries: the files' URLs, and the same URLs as text."""
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
+    urls = [QUrl.fromLocalFile(str(path)) for path in paths]
+    mime.setUrls(urls)
+    mime.setText("\n".join(url.toString() for url in urls))
     return mime
 
 
@@ -142,6 +145,19 @@ def test_folder_dropped_on_the_explorer_becomes_the_training_data(make_window, t
     assert window.tabs.currentWidget() is window.training_panel
     assert window.training_panel.setup_form.folder_radio.isChecked()
     assert window.training_panel.setup_form.config().data.source == str(folder)
+
+
+def test_folder_dropped_on_the_folder_field_becomes_the_data_not_a_url_typed_into_it(make_window, tmp_path):
+    window = make_window()
+    form = window.training_panel.setup_form
+    form.folder_radio.setChecked(True)
+    folder = tmp_path / "faces"
+    folder.mkdir()
+
+    assert drop_on(window, form.folder_edit, folder)
+
+    assert form.folder_edit.text() == str(folder)
+    assert form.config().data.source == str(folder)
 
 
 def test_folder_drop_is_refused_while_a_run_trains(make_window, tmp_path, monkeypatch):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QEvent, QObject, QSize
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from trainer.resources import default_checkpoint
 
@@ -43,6 +43,7 @@ class MainWindow(QMainWindow):
         self.explorer_panel.state.z_changed.connect(self.training_panel.runner.note_gui_busy)
         self._build_menus()
         self.setAcceptDrops(True)        # Qt 6's QMainWindow already does (for dock widgets); say so
+        self._route_file_drops_here()
         initial = checkpoint or default_checkpoint()
         if initial is not None:
             self.explorer_panel.load_checkpoint(str(initial))
@@ -84,6 +85,24 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About VAE Face Explorer", about_text())
 
     # ------------------------------------------------------------ drops anywhere on the window
+
+    def _route_file_drops_here(self) -> None:
+        """Text fields take drops by default, and a file manager's drag also carries the file's URL as text:
+        dropped on the Train tab's folder field, it would type 'file:///...' into it. So every widget that accepts
+        drops hands drags of files to the window (eventFilter) and keeps its own drops of plain text."""
+        for widget in self.findChildren(QWidget):
+            if widget.acceptDrops():
+                widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop) and event.mimeData().hasUrls():
+            if kind == QEvent.Type.Drop:
+                self.dropEvent(event)
+            else:
+                self.dragEnterEvent(event)
+            return True
+        return super().eventFilter(watched, event)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         drop = classify_drop(event.mimeData())

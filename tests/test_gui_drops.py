@@ -53,6 +53,18 @@ def test_a_plain_folder_is_image_data_and_a_run_folder_is_a_run(tmp_path):
     assert classify_path(run).run_checkpoint == run / "checkpoints" / "best.pt"     # once validation chose one
 
 
+def test_a_folder_of_runs_is_never_taken_for_image_data(tmp_path):
+    runs = tmp_path / "runs"
+    make_run(runs / "first")
+    (runs / "first" / "predictions").mkdir()
+    (runs / "first" / "predictions" / "grid.png").write_bytes(b"")      # images, but not faces to train on
+    assert kind_of(runs) is DropKind.RUNS_FOLDER
+    data = tmp_path / "data"
+    (data / "train").mkdir(parents=True)
+    (data / "test").mkdir()
+    assert kind_of(data) is DropKind.IMAGE_FOLDER
+
+
 def test_a_saved_explorer_state_is_recognised_by_its_content(tmp_path):
     state = tmp_path / "explorer_state.json"
     save_explorer_state(state, ExplorerSnapshot(z=np.zeros(4, np.float32), checkpoint_path="m.pt",

@@ -200,6 +200,19 @@ def test_run_folder_dropped_on_the_train_tab_adds_its_curves(make_window, tiny_c
     assert window.explorer_panel.state.checkpoint is None
 
 
+def test_folder_of_runs_adds_their_curves_on_the_train_tab_and_is_refused_elsewhere(make_window, tiny_checkpoint):
+    window = make_window()
+    runs = Path(tiny_checkpoint).parents[2]                 # runs/, holding runs/tiny
+    window.tabs.setCurrentWidget(window.explorer_panel)
+    assert not drop_on(window, window.tabs.tabBar(), runs)
+    assert "holds several runs" in window.statusBar().currentMessage()
+    window.tabs.setCurrentWidget(window.training_panel)
+    source_before = window.training_panel.setup_form.config().data.source
+    assert drop_on(window, window.training_panel.loss_plot, runs)
+    assert window.training_panel.run_list.list.count() == 1
+    assert window.training_panel.setup_form.config().data.source == source_before
+
+
 def test_saved_explorer_state_dropped_anywhere_is_restored(qtbot, make_window, tiny_checkpoint, tmp_path):
     window = make_window(tiny_checkpoint)
     explorer = window.explorer_panel

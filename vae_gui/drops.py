@@ -7,16 +7,20 @@ what it is; the main window decides what to do with each kind where it is droppe
     image           an image file the data pipeline reads (trainer.data.images.IMAGE_EXTENSIONS)
     image folder    any other folder (its images are counted by the Train tab's folder scan, off the GUI thread)
     run directory   a training run's folder: it has checkpoints/last.pt or checkpoints/best.pt
+    runs folder     a folder with run directories in it (a runs/ folder); never training data: its runs'
+                    preview PNGs are not faces to train on
     explorer state  a .json file written by "Save explorer state"
     unsupported     anything else; `message` names the file and says what can be dropped
 
-Classifying is cheap (a file name, a folder's two checkpoint paths, the first bytes of a small .json), because it
-runs on every drag-enter.
+Classifying is cheap (a file name, a folder's checkpoint paths and its first few sub-folders, a small .json),
+because it runs on every drag-enter.
 """
 from __future__ import annotations
 
 import enum
+import itertools
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +33,7 @@ from trainer.training.rundir import RunDirectory
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 STATE_SUFFIX = ".json"
 MAX_STATE_BYTES = 1_000_000         # explorer states are a few kB; a bigger .json is something else
+MAX_ENTRIES_LOOKED_AT = 200         # of a dropped folder, when looking for runs in it (a data folder may hold 200k)
 WHAT_CAN_BE_DROPPED = ("a checkpoint (.pt), an image, a folder of images, a run folder or a saved explorer "
                        "state (.json)")
 
@@ -38,6 +43,7 @@ class DropKind(enum.Enum):
     IMAGE = "image"
     IMAGE_FOLDER = "image folder"
     RUN_DIRECTORY = "run directory"
+    RUNS_FOLDER = "runs folder"
     STATE_FILE = "explorer state"
     UNSUPPORTED = "unsupported"
 
@@ -69,7 +75,9 @@ def classify_drop(mime: QMimeData) -> Drop | None:
 
 def classify_path(path: Path) -> Drop:
     if path.is_dir():
-        return Drop(DropKind.RUN_DIRECTORY if _is_run_directory(path) else DropKind.IMAGE_FOLDER, path)
+        if _is_run_directory(path):
+            return Drop(DropKind.RUN_DIRECTORY, path)
+        return Drop(DropKind.RUNS_FOLDER if _holds_runs(path) else DropKind.IMAGE_FOLDER, path)
     if not path.is_file():
         return _unsupported(path, f"{path} does not exist (any more)")
     suffix = path.suffix.lower()
@@ -92,6 +100,18 @@ def _unsupported(path: Path, message: str) -> Drop:
 def _is_run_directory(path: Path) -> bool:
     run = RunDirectory(path)           # only paths: RunDirectory.open would create predictions/
     return run.last_checkpoint.is_file() or run.best_checkpoint.is_file()
+
+
+def _holds_runs(folder: Path) -> bool:
+    """Whether one of the folder's first entries is a run directory."""
+    try:
+        with os.scandir(folder) as entries:
+            for entry in itertools.islice(entries, MAX_ENTRIES_LOOKED_AT):
+                if entry.is_dir() and _is_run_directory(Path(entry.path)):
+                    return True
+    except OSError:
+        return False
+    return False
 
 
 def _is_explorer_state(path: Path) -> bool:

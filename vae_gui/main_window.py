@@ -134,6 +134,9 @@ class MainWindow(QMainWindow):
                 return f"{name}: open a checkpoint first; an image then starts the face from its encoding"
         if drop.kind is DropKind.IMAGE_FOLDER and self.training_panel.is_training:
             return f"{name}: the training data cannot change while a run trains"
+        if drop.kind is DropKind.RUNS_FOLDER and self.tabs.currentWidget() is not self.training_panel:
+            return (f"{name} holds several runs: drop one run's folder to open its model, or drop this one on the "
+                    "Train tab to compare their curves")
         return ""
 
     def open_drop(self, drop: Drop) -> None:
@@ -150,6 +153,8 @@ class MainWindow(QMainWindow):
                 self.training_panel.load_runs(path)
             else:
                 self.open_in_explorer(str(drop.run_checkpoint))
+        elif kind is DropKind.RUNS_FOLDER:
+            self.training_panel.load_runs(path)
         elif kind is DropKind.STATE_FILE:
             if self.explorer_panel.state_files.load(path):
                 self.tabs.setCurrentWidget(self.explorer_panel)

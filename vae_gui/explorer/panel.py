@@ -96,7 +96,7 @@ class ExplorerPanel(QWidget):
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setChildrenCollapsible(False)
-        # The face grows with the window: the left column takes about 40% of the width (see resizeEvent).
+        # The face grows with the window: the left column takes about 40% of the width.
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setSizes([400, 600])

@@ -63,6 +63,15 @@ def test_a_failing_task_reports_a_message_instead_of_dying(qtbot):
     tasks.shutdown()
 
 
+def test_a_result_still_queued_is_delivered_after_its_task_was_tidied_away(qtbot):
+    tasks = BackgroundTasks()
+    results: list = []
+    tasks.finished.connect(lambda channel, result: results.append(result))
+    tasks.start("quick", lambda task: 42)
+    assert tasks.wait()             # the ended task is forgotten before the GUI thread has seen its result
+    qtbot.waitUntil(lambda: results == [42], timeout=2000)
+
+
 def test_a_running_task_outlives_its_deleted_owner_and_quitting_waits_for_it(qtbot):
     """A QThread destroyed while it runs aborts the process: the task registry keeps it until it ends."""
     import gc

@@ -59,30 +59,36 @@ class TaskContext:
 
 
 class _TaskWorker(QObject):
-    progress = Signal(int, int, int, str)       # task id, done, total, what
-    succeeded = Signal(int, object)             # task id, result
-    failed = Signal(int, str)                   # task id, message
+    # Each signal carries the task's channel and id: the receiver needs no table of its tasks to tell whether this
+    # one is still the newest of its channel (such a table, once tidied, would drop a result still in the queue).
+    progress = Signal(str, int, int, int, str)  # channel, task id, done, total, what
+    succeeded = Signal(str, int, object)        # channel, task id, result
+    failed = Signal(str, int, str)              # channel, task id, message
     ended = Signal()
 
-    def __init__(self, task_id: int, work: Callable[..., Any], args: tuple):
+    def __init__(self, channel: str, task_id: int, work: Callable[..., Any], args: tuple):
         super().__init__()
+        self.channel = channel
         self.task_id = task_id
         self.work = work
         self.args = args
-        self.context = TaskContext(lambda done, total, what: self.progress.emit(task_id, done, total, what))
+        self.context = TaskContext(self._report)
         self.done = False                       # set in the task's thread once `work` has returned or raised
+
+    def _report(self, done: int, total: int, what: str) -> None:
+        self.progress.emit(self.channel, self.task_id, done, total, what)
 
     @Slot()
     def run(self) -> None:
         try:
             result = self.work(self.context, *self.args)
             if not self.context.cancelled:
-                self.succeeded.emit(self.task_id, result)
+                self.succeeded.emit(self.channel, self.task_id, result)
         except TaskCancelled:
             pass
         except Exception as error:          # a worker must report, never die silently
             traceback.print_exc()
-            self.failed.emit(self.task_id, _message(error))
+            self.failed.emit(self.channel, self.task_id, _message(error))
         finally:
             self.done = True
             self.ended.emit()
@@ -136,7 +142,6 @@ class BackgroundTasks(QObject):
         super().__init__(parent)
         self._current: dict[str, int] = {}                       # channel -> newest task id
         self._running: dict[int, tuple[QThread, _TaskWorker]] = {}
-        self._channel_of: dict[int, str] = {}
         _stop_all_when_quitting()
 
     def start(self, channel: str, work: Callable[..., Any], *args: Any) -> int:
@@ -146,7 +151,7 @@ class BackgroundTasks(QObject):
         task_id = next(_task_ids)
         thread = QThread()
         thread.setObjectName(f"vae-task-{channel}-{task_id}")
-        worker = _TaskWorker(task_id, work, args)
+        worker = _TaskWorker(channel, task_id, work, args)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.progress.connect(self._on_progress)
@@ -156,7 +161,6 @@ class BackgroundTasks(QObject):
         worker.ended.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(self._reap)
         self._current[channel] = task_id
-        self._channel_of[task_id] = channel
         self._running[task_id] = (thread, worker)
         _live[task_id] = (thread, worker)
         thread.start()
@@ -189,26 +193,22 @@ class BackgroundTasks(QObject):
             thread.wait()
         self._reap()
 
-    def _is_current(self, task_id: int) -> str | None:
-        channel = self._channel_of.get(task_id)
-        return channel if channel is not None and self._current.get(channel) == task_id else None
+    def _is_current(self, channel: str, task_id: int) -> bool:
+        return self._current.get(channel) == task_id
 
-    @Slot(int, int, int, str)
-    def _on_progress(self, task_id: int, done: int, total: int, what: str) -> None:
-        channel = self._is_current(task_id)
-        if channel is not None:
+    @Slot(str, int, int, int, str)
+    def _on_progress(self, channel: str, task_id: int, done: int, total: int, what: str) -> None:
+        if self._is_current(channel, task_id):
             self.progress.emit(channel, done, total, what)
 
-    @Slot(int, object)
-    def _on_succeeded(self, task_id: int, result: object) -> None:
-        channel = self._is_current(task_id)
-        if channel is not None:
+    @Slot(str, int, object)
+    def _on_succeeded(self, channel: str, task_id: int, result: object) -> None:
+        if self._is_current(channel, task_id):
             self.finished.emit(channel, result)
 
-    @Slot(int, str)
-    def _on_failed(self, task_id: int, message: str) -> None:
-        channel = self._is_current(task_id)
-        if channel is not None:
+    @Slot(str, int, str)
+    def _on_failed(self, channel: str, task_id: int, message: str) -> None:
+        if self._is_current(channel, task_id):
             self.failed.emit(channel, message)
 
     @Slot()
@@ -218,5 +218,4 @@ class BackgroundTasks(QObject):
             if worker.done:
                 thread.wait()           # returns at once: the work is over and the thread is quitting
                 del self._running[task_id]
-                self._channel_of.pop(task_id, None)
                 _live.pop(task_id, None)

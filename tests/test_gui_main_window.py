@@ -13,7 +13,7 @@ pytest.importorskip("pyqtgraph")
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget  # noqa: E402
 
 from vae_gui import app as app_module  # noqa: E402
 from vae_gui.main_window import MainWindow  # noqa: E402
@@ -158,6 +158,15 @@ def test_folder_dropped_on_the_folder_field_becomes_the_data_not_a_url_typed_int
 
     assert form.folder_edit.text() == str(folder)
     assert form.config().data.source == str(folder)
+
+
+def test_checkpoint_dropped_on_a_slider_value_box_opens_it(qtbot, make_window, tiny_checkpoint,
+                                                          tiny_ae_checkpoint):
+    window = make_window(tiny_checkpoint)
+    value_box = window.explorer_panel.sliders_tab.column.rows[0].spin.findChild(QLineEdit)     # made by the load
+    with qtbot.waitSignal(window.explorer_panel.latents_ready, timeout=WAIT_MS):
+        assert drop_on(window, value_box, Path(tiny_ae_checkpoint))
+    assert window.explorer_panel.state.checkpoint.path == Path(tiny_ae_checkpoint)     # (its rows are new ones)
 
 
 def test_folder_drop_is_refused_while_a_run_trains(make_window, tmp_path, monkeypatch):

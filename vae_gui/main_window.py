@@ -1,19 +1,19 @@
 """The main window: an Explore tab (latent explorer) and a Train tab (watch-training window).
 
-Drops anywhere on the window come here (no widget inside accepts drops, so Qt passes them up); vae_gui/drops.py
+Drags of files anywhere on the window come here (see eventFilter: before any widget sees them); vae_gui/drops.py
 says what a drop carries and the window decides what to do with it where it is dropped:
 a checkpoint opens in the explorer; an image starts the explorer from its encoding (on the Explore tab, with a
 checkpoint open); a folder of images becomes the training data (not while a run trains); a run folder opens its
-model in the explorer, or, dropped on the Train tab, adds its curves for comparison; a saved explorer state is
-restored. A drop the window refuses says why in the status bar, naming the file.
+model in the explorer, or, dropped on the Train tab, adds its curves for comparison, as a folder of runs does
+there; a saved explorer state is restored. A drop the window refuses says why in the status bar, naming the file.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QSize
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtCore import QEvent, QMimeData, QObject, QSize
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 from trainer.resources import default_checkpoint
 
@@ -43,7 +43,8 @@ class MainWindow(QMainWindow):
         self.explorer_panel.state.z_changed.connect(self.training_panel.runner.note_gui_busy)
         self._build_menus()
         self.setAcceptDrops(True)        # Qt 6's QMainWindow already does (for dock widgets); say so
-        self._route_file_drops_here()
+        self._file_drops_routed = False          # see eventFilter
+        self._last_drop: tuple[tuple[str, ...], Drop | None] | None = None      # the current drag's URLs, its kind
         initial = checkpoint or default_checkpoint()
         if initial is not None:
             self.explorer_panel.load_checkpoint(str(initial))
@@ -86,26 +87,31 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ drops anywhere on the window
 
-    def _route_file_drops_here(self) -> None:
-        """Text fields take drops by default, and a file manager's drag also carries the file's URL as text:
-        dropped on the Train tab's folder field, it would type 'file:///...' into it. So every widget that accepts
-        drops hands drags of files to the window (eventFilter) and keeps its own drops of plain text."""
-        for widget in self.findChildren(QWidget):
-            if widget.acceptDrops():
-                widget.installEventFilter(self)
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        handle = self.windowHandle()
+        if handle is not None and not self._file_drops_routed:
+            handle.installEventFilter(self)
+            self._file_drops_routed = True
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Drags of files are the window's, wherever they are over it. Text fields take drops by default, and a
+        file manager's drag also carries the file's URL as text: dropped on the Train tab's folder field (or a
+        slider's value box), it would type 'file:///...' into it. So the drag events reaching the window's QWindow
+        are taken here, before Qt hands them to the widget under the cursor; drags of plain text still go there."""
         kind = event.type()
         if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop) and event.mimeData().hasUrls():
             if kind == QEvent.Type.Drop:
                 self.dropEvent(event)
             else:
+                if kind == QEvent.Type.DragEnter:
+                    self._last_drop = None          # a new drag: look at its files again
                 self.dragEnterEvent(event)
             return True
         return super().eventFilter(watched, event)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        drop = classify_drop(event.mimeData())
+        drop = self._classify(event.mimeData())
         refusal = self.drop_refusal(drop) if drop is not None else ""
         if drop is not None and not refusal:
             event.acceptProposedAction()
@@ -115,12 +121,20 @@ class MainWindow(QMainWindow):
         event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        drop = classify_drop(event.mimeData())
+        drop = self._classify(event.mimeData())
+        self._last_drop = None
         if drop is None or self.drop_refusal(drop):
             event.ignore()
             return
         event.acceptProposedAction()
         self.open_drop(drop)
+
+    def _classify(self, mime: QMimeData) -> Drop | None:
+        """classify_drop, once per drag: drag-move events come at the mouse's rate and would look at the disk again."""
+        key = tuple(url.toString() for url in mime.urls())
+        if self._last_drop is None or self._last_drop[0] != key:
+            self._last_drop = (key, classify_drop(mime))
+        return self._last_drop[1]
 
     def drop_refusal(self, drop: Drop) -> str:
         """Why the window does not take `drop` here ('' when it does)."""

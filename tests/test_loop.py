@@ -1,7 +1,6 @@
 """The training loop: run directory contents, events, KL warm-up, pause/stop, resume equivalence, NaN handling."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 import time
@@ -12,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-import trainer.training.loop
+import trainer.models.objective
 from trainer.training.checkpoint import load_checkpoint
 from trainer.config import DataConfig, RunConfig, TrainConfig
 from trainer.training.control import TrainingControl
@@ -262,7 +261,7 @@ def test_resume_config_overrides_training_fields(tmp_path: Path, dataset: FaceDa
 
 def _nan_after(monkeypatch, good_training_calls: int) -> None:
     """Make the training loss NaN after `good_training_calls` training steps (validation is left alone)."""
-    real = trainer.training.loop.reconstruction_loss
+    real = trainer.models.objective.reconstruction_loss
     calls = []
 
     def loss(logits, target, kind="mse"):
@@ -273,7 +272,7 @@ def _nan_after(monkeypatch, good_training_calls: int) -> None:
                 return value * float("nan")
         return value
 
-    monkeypatch.setattr(trainer.training.loop, "reconstruction_loss", loss)
+    monkeypatch.setattr(trainer.models.objective, "reconstruction_loss", loss)
 
 
 def test_nan_loss_fails_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path, dataset: FaceDataset,
@@ -316,14 +315,8 @@ def test_nan_right_after_a_resume_names_the_restored_checkpoint(tmp_path: Path, 
     assert load_checkpoint(result.last_checkpoint).step == 3
 
 
-# ---------------------------------------------------------------- final evaluation (needs the metrics modules)
+# ---------------------------------------------------------------- final evaluation
 
-def _has_module(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
-
-
-@pytest.mark.skipif(not (_has_module("trainer.evaluation.metrics") and _has_module("trainer.latent.core")),
-                    reason="trainer.evaluation.metrics / trainer.latent.core not written yet")
 def test_final_evaluation_stores_metrics_and_latent_stats(tiny_checkpoint) -> None:
     loaded = load_checkpoint(tiny_checkpoint)
     assert loaded.eval_metrics is not None

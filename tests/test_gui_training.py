@@ -315,10 +315,13 @@ def test_factor_supervision_field_is_checked_against_data_and_latent_size(qtbot,
 
 
 def test_default_form_is_ready_to_start(qtbot, panel):
+    from trainer.settings import run_config_from_settings
+
     config = panel.setup_form.config()
     assert config.data.source == "synthetic"
     assert config.model.preset == "default"
-    assert 1 <= config.train.epochs <= 10
+    # the same defaults as `vae-train train` and the experiments file (20 epochs)
+    assert config == run_config_from_settings({"runs_dir": config.train.runs_dir})
     assert panel.start_button.isEnabled()
 
 

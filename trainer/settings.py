@@ -133,8 +133,8 @@ BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 BY_TARGET: dict[str, Setting] = {target: s for s in SETTINGS for target in s.targets}
 
 # The settings a preset may recommend (PRESET_TRAIN_SETTINGS and PRESET_DATA_SETTINGS use field names).
-RECOMMENDED = tuple(dict.fromkeys(BY_TARGET[f"{section}.{key}"].name
-                                  for section, table in (("train", PRESET_TRAIN_SETTINGS), ("data", PRESET_DATA_SETTINGS))
+_PRESET_TABLES = (("train", PRESET_TRAIN_SETTINGS), ("data", PRESET_DATA_SETTINGS))
+RECOMMENDED = tuple(dict.fromkeys(BY_TARGET[f"{section}.{key}"].name for section, table in _PRESET_TABLES
                                   for recommended in table.values() for key in recommended))
 
 

@@ -190,7 +190,8 @@ class _TrainingRun:
         final_eval = self._final_evaluation_or_note() if self.train_config.final_eval else None
         message = f"finished {self.step} steps"
         if self.budget is not None:
-            message += (f" in {self.budget.elapsed() / 60:.2f} of {self.train_config.time_budget_minutes:g} budgeted minutes")
+            message += (f" in {self.budget.elapsed() / 60:.2f} of {self.train_config.time_budget_minutes:g} "
+                        f"budgeted minutes")
         return self._finish("completed", message, final_eval)
 
     def _final_evaluation_or_note(self) -> dict | None:
@@ -254,7 +255,8 @@ class _TrainingRun:
         first = budget.plan is None
         plan = budget.replan(
             self.step, self.step_limit, n_test=len(self.data.test), batch_size=self.batch_size,
-            evals_between=lambda a, b: count_evaluations(a, b, self.steps_per_epoch, self.train_config.eval_every_steps))
+            evals_between=lambda a, b: count_evaluations(a, b, self.steps_per_epoch,
+                                                         self.train_config.eval_every_steps))
         # Under torchrun every rank must run the same number of steps: rank 0's plan is the plan.
         self.total_steps = int(self.dist.broadcast_object(plan.total_steps)) if self.dist.enabled else plan.total_steps
         if first and self.dist.is_main:

@@ -255,7 +255,8 @@ class SetupForm(QWidget):
         """Show `config` in the form; fields the form does not show are kept from it."""
         self._base = config
         widgets = [self.synthetic_radio, self.folder_radio, self.synthetic_count, self.image_size, self.preset,
-                   self.latent_dim, self.beta, self.kl_warmup, self.factor_supervision, self.lr, self.batch_size, self.epochs, self.time_budget, self.device,
+                   self.latent_dim, self.beta, self.kl_warmup, self.factor_supervision, self.lr, self.batch_size,
+                   self.epochs, self.time_budget, self.device,
                    self.run_name, self.runs_dir, self.folder_edit]
         for widget in widgets:
             widget.blockSignals(True)

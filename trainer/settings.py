@@ -86,8 +86,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("hflip", "data.hflip", bool, "random horizontal flips"),
     _s("cache_dir", "data.cache_dir", str, "data cache folder (default: the user's cache folder)", optional=True),
     # ---- training
-    _s("epochs", "train.epochs", int, "passes over the training set (with a time budget and no epochs given: "
-       "no limit)", resumable=True),
+    _s("epochs", "train.epochs", int, "passes over the training set (an upper limit with a time budget)",
+       resumable=True),
     _s("max_steps", "train.max_steps", int, "stop after this many steps (0: no limit)", resumable=True),
     _s("time_budget", "train.time_budget_minutes", float, "plan the run to end, final evaluation included, "
        "within this many minutes (0: off; epochs and max_steps stay upper limits)", resumable=True),

@@ -21,6 +21,8 @@ FIXED_BY = {"model": "the model's shape", "data": "the data set", "train": "what
 def add_train_parser(commands) -> argparse.ArgumentParser:
     """The `train` subcommand: one flag per setting (no defaults, so the parse holds only what was typed)."""
     p = commands.add_parser("train", help="train a model",
+                            usage="%(prog)s [--config FILE] [--print-config] [--resume RUN_DIR] [--quiet] "
+                                  "[--SETTING VALUE ...]",
                             description="Train a model. Every setting has a flag; a run file (--config) holds "
                                         "the same settings by the same names (kl_warmup for --kl-warmup), and "
                                         "flags override it. --print-config shows a run's settings as a run file.")
@@ -38,13 +40,14 @@ def add_train_parser(commands) -> argparse.ArgumentParser:
 
 
 def _add_setting_flag(group, setting: Setting) -> None:
-    help_text = f"{setting.help} ({_default_text(setting)})".replace("%", "%%")
+    default = _default_text(setting)
+    help_text = (f"{setting.help} ({default})" if default else setting.help).replace("%", "%%")
     options: dict[str, Any] = dict(dest=setting.name, default=argparse.SUPPRESS, help=help_text)
     if setting.kind is bool:
         options["action"] = argparse.BooleanOptionalAction
     else:
         options["type"] = _PARSERS[setting.kind]
-        options["metavar"] = METAVARS.get(setting.name)
+        options["metavar"] = METAVARS.get(setting.name, {int: "N", float: "X"}.get(setting.kind))
         if setting.choices:
             options["choices"] = setting.choices
             options["metavar"] = None
@@ -52,11 +55,12 @@ def _add_setting_flag(group, setting: Setting) -> None:
 
 
 def _default_text(setting: Setting) -> str:
+    """The help's "(default: ...)" text; "" where the help says it."""
     if setting.name == "epochs":
-        return f"default: {default_value('epochs')}; with --time-budget, no limit"
+        return f"default: {default_value('epochs')}; with a time budget, no limit"
     if setting.name in ("preset", "name", "cache_dir"):
-        return "see above"
-    if setting.section == "model":
+        return ""
+    if setting.section == "model" and setting.name != "image_size":
         return "default: the preset's"
     value = default_value(setting.name)
     shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else value

@@ -24,7 +24,7 @@ from trainer.training.distributed import SINGLE_PROCESS, DistContext
 from trainer.training.events import CheckpointSaved, EvalMetrics, EventSink, RunFinished, RunStarted, StepMetrics
 from trainer.training.optimization import lr_factor, make_optimizer, wrap_model
 from trainer.training.previews import PreviewSet, save_prediction_grids
-from trainer.training.resume import restore_training_state, resume_config
+from trainer.training.resume import restore_training_state, resume_config, rng_state
 from trainer.training.rundir import RunDirectory, check_runs_dir
 from trainer.training.throughput import Throughput
 from trainer.training.validation import final_evaluation, validate
@@ -187,25 +187,12 @@ class _TrainingRun:
         except BaseException as error:
             self._finish("failed", f"{type(error).__name__}: {error}")
             raise
-        final_eval = self._final_evaluation_or_note() if self.train_config.final_eval else None
+        final_eval = self._final_evaluation() if self.train_config.final_eval else None
         message = f"finished {self.step} steps"
         if self.budget is not None:
             message += (f" in {self.budget.elapsed() / 60:.2f} of {self.train_config.time_budget_minutes:g} "
                         f"budgeted minutes")
         return self._finish("completed", message, final_eval)
-
-    def _final_evaluation_or_note(self) -> dict | None:
-        """The training itself succeeded and its checkpoints are saved: a failing final evaluation is logged,
-        not allowed to turn the run into a crash without a "finished" record."""
-        try:
-            return self._final_evaluation()
-        except CheckpointError:
-            raise
-        except (ValueError, RuntimeError, ArithmeticError) as error:
-            if self.dist.is_main:
-                self.run_dir.log_line(f"final evaluation failed ({type(error).__name__}: {error}); the checkpoints "
-                                      f"are kept; run `vae-train eval` on best.pt to retry")
-            return None
 
     def _run_steps(self) -> None:
         train_config = self.train_config
@@ -369,14 +356,10 @@ class _TrainingRun:
     def _save_checkpoint(self, best: bool) -> None:
         if not self.dist.is_main:
             return
-        epoch = self.step // self.steps_per_epoch
-        rng = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        payload = make_payload(self.config, self.model, step=self.step, epoch=epoch,
+        payload = make_payload(self.config, self.model, step=self.step, epoch=self.step // self.steps_per_epoch,
                                optimizer_state=self.optimizer.state_dict(),
                                scheduler_state=self.scheduler.state_dict(), best_val_loss=self.best_val,
-                               best_step=self.best_step, rng_state=rng, data_source=self.data.source,
+                               best_step=self.best_step, rng_state=rng_state(), data_source=self.data.source,
                                steps_per_epoch=self.steps_per_epoch,
                                created=time.strftime("%Y-%m-%dT%H:%M:%S"))
         save_checkpoint(self.run_dir.last_checkpoint, payload)
@@ -387,12 +370,22 @@ class _TrainingRun:
             self.emit(CheckpointSaved(step=self.step, path=str(self.run_dir.best_checkpoint), kind="best"))
 
     def _final_evaluation(self) -> dict | None:
-        """Full metrics and latent statistics of the best model, stored in eval.json and in the checkpoints."""
+        """Full metrics and latent statistics of the best model, stored in eval.json and in the checkpoints.
+
+        The training itself succeeded and its checkpoints are saved: a failing final evaluation is logged, not
+        allowed to turn the run into a crash without a "finished" record."""
         if not self.dist.is_main or not self.run_dir.best_checkpoint.exists():
             return None
         # last.pt holds the same weights only when the last evaluation was also the best one.
         same_weights = [self.run_dir.last_checkpoint] if self.best_step == self.last_saved_step else []
-        return final_evaluation(self.run_dir, self.data, self.device, self.control, same_weights, self.step)
+        try:
+            return final_evaluation(self.run_dir, self.data, self.device, self.control, same_weights, self.step)
+        except CheckpointError:
+            raise
+        except (ValueError, RuntimeError, ArithmeticError) as error:
+            self.run_dir.log_line(f"final evaluation failed ({type(error).__name__}: {error}); the checkpoints "
+                                  f"are kept; run `vae-train eval` on best.pt to retry")
+            return None
 
     def _finish(self, status: str, message: str, final_eval: dict | None = None) -> RunResult:
         best = self.run_dir.best_checkpoint if self.run_dir.best_checkpoint.exists() else None

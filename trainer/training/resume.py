@@ -65,6 +65,14 @@ def restore_training_state(path: Path, config: RunConfig, model: torch.nn.Module
                          best_step=payload.get("best_step"))
 
 
+def rng_state() -> dict:
+    """The random state a checkpoint keeps, so a resumed run draws what an uninterrupted one would."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
 def check_resume_changes(path: Path, stored: RunConfig, config: RunConfig,
                          log: Callable[[str], None] | None) -> None:
     """Refuse a resume that changes the model or the data; log the training settings that changed."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QMimeData, QUrl
 
-from trainer.latent.explorer import ExplorerSnapshot, save_explorer_state
+from trainer.latent.explorer_state import ExplorerSnapshot, save_explorer_state
 from vae_gui.drops import DropKind, classify_drop, classify_path
 
 

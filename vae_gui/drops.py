@@ -27,7 +27,7 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData
 
 from trainer.data.images import IMAGE_EXTENSIONS
-from trainer.latent.explorer import STATE_FORMAT
+from trainer.latent.explorer_state import STATE_FORMAT
 from trainer.training.rundir import RunDirectory
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")

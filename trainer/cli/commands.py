@@ -123,6 +123,8 @@ def _add_train_parser(commands) -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default=t.runs_dir, help="where run directories are created")
     p.add_argument("--resume", type=Path, default=None, help="continue the run in this run directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--tensorboard", action="store_true",
+                   help='also write TensorBoard logs to RUN_DIR/tensorboard/ (needs pip install -e ".[tensorboard]")')
     return p
 
 
@@ -223,6 +225,7 @@ def run_train(args: argparse.Namespace) -> int:
     from trainer.training.distributed import distributed_session
     from trainer.training.loop import train
     from trainer.cli.progress import ProgressPrinter
+    from trainer.training.tensorboard_sink import with_tensorboard
 
     if args.resume:
         config = resume_config_from_args(args)
@@ -237,7 +240,8 @@ def run_train(args: argparse.Namespace) -> int:
         previous_int = _stop_on_first_interrupt(control, second_aborts=not dist.enabled)
         previous_term = _stop_on_first_sigterm(control, terminated)
         try:
-            result = train(config, events=printer, control=control, resume=args.resume, dist=dist)
+            events = with_tensorboard(printer, args.tensorboard)
+            result = train(config, events=events, control=control, resume=args.resume, dist=dist)
         finally:
             signal.signal(signal.SIGINT, previous_int)
             signal.signal(signal.SIGTERM, previous_term)

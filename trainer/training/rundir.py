@@ -136,10 +136,6 @@ class RunDirectory:
     def metrics_csv(self) -> Path:
         return self.path / "metrics.csv"
 
-    @property
-    def tensorboard_dir(self) -> Path:
-        return self.path / "tensorboard"
-
     def write_config(self, config: dict) -> None:
         (self.path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 

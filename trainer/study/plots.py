@@ -20,7 +20,7 @@ from matplotlib.ticker import LogFormatter
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 DASHES = ("-", "--", ":", "-.")
-LOG_DECADES = 1.5          # auto log axis when the positive values span at least this many decades
+LOG_DECADES = 1.0          # auto log axis when the positive values span at least this many decades (10x)
 FIGURE_SIZE = (9.6, 5.4)   # inches; at DPI 100 a 960 x 540 PNG before the legend is added
 DPI = 100
 

@@ -114,8 +114,9 @@ def _write_plots(summaries: list[RunSummary], out_dir: Path) -> dict[str, Path]:
     """The loss curves of all runs overlaid, as PNG (linked from report.md) and SVG."""
     from trainer.study.plots import Series, line_plot       # matplotlib: loaded only when a report is written
 
-    loss = [Series(s.name, *s.curves["loss"]) for s in summaries if s.curves.get("loss")]
-    val = [Series(s.name, *s.curves["val_recon"]) for s in summaries if s.curves.get("val_recon")]
+    # every run in both lists, empty where it has no curve, so a run has the same colour and dash in both figures
+    loss = [Series(s.name, *s.curves.get("loss", ([], []))) for s in summaries]
+    val = [Series(s.name, *s.curves.get("val_recon", ([], []))) for s in summaries]
     return {"loss": line_plot(loss, out_dir / "loss_curves.png", "training loss (reconstruction + beta * KL)",
                               "step", "loss per image"),
             "val_recon": line_plot(val, out_dir / "val_recon_curves.png", "validation reconstruction error",

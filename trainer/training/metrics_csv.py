@@ -68,7 +68,6 @@ class MetricsCsv:
             writer = csv.DictWriter(handle, columns, restval="")
             writer.writeheader()
             writer.writerows(rows)
-            handle.flush()
-            os.fsync(handle.fileno())
+        # no fsync, like metrics.jsonl: the table is derived, and rebuilt from the jsonl by the next writer
         os.replace(temporary, self.path)
         self.columns = columns

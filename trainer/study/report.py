@@ -21,12 +21,12 @@ from trainer.data.datasets import FaceDataset, load_dataset
 from trainer.evaluation.face_metrics import FACE_IMAGES, INSTALL_HINT, FaceMetricsError, face_metrics_available
 from trainer.evaluation.sample_quality import (FeatureNetSettings, FeatureSpace, SampleQualityError,
                                                feature_space_for, score_model)
+from trainer.latent.grids import image_grid
 from trainer.latent.samplers import SamplerError
 from trainer.study.conclusions import conclusions_markdown
 from trainer.study.report_tables import explanation, face_table, results_table
 from trainer.study.summary import RunSummary, pick_metrics, summarize_run
 from trainer.training.checkpoint import load_checkpoint
-from trainer.training.previews import grid_image
 
 
 # ---------------------------------------------------------------- the entry point
@@ -104,10 +104,10 @@ def _write_run_images(summary: RunSummary, folder: Path) -> None:
     rows = len(scores.originals) // 2
     pairs = np.concatenate([scores.originals[:rows], scores.reconstructions[:rows],
                             scores.originals[rows:2 * rows], scores.reconstructions[rows:2 * rows]])
-    Image.fromarray(grid_image(pairs, nrow=rows)).save(folder / "reconstructions.png")
+    Image.fromarray(image_grid(pairs, nrow=rows)).save(folder / "reconstructions.png")
     side = max(1, int(round(len(scores.prior_images) ** 0.5)))
-    Image.fromarray(grid_image(scores.prior_images, nrow=side)).save(folder / "samples_prior.png")
-    Image.fromarray(grid_image(scores.fitted_images, nrow=side)).save(folder / "samples_fitted.png")
+    Image.fromarray(image_grid(scores.prior_images, nrow=side)).save(folder / "samples_prior.png")
+    Image.fromarray(image_grid(scores.fitted_images, nrow=side)).save(folder / "samples_fitted.png")
 
 
 def _write_plots(summaries: list[RunSummary], out_dir: Path) -> dict[str, Path]:

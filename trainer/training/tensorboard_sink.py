@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from trainer.config import ConfigError
-from trainer.latent.core import active_dimensions
+from trainer.latent.stats import active_dimensions
 from trainer.training.events import EvalMetrics, Event, EventSink, Preview, RunFinished, RunStarted, StepMetrics
 from trainer.training.previews import reconstruction_grid, sample_grid
 

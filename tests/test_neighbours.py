@@ -202,3 +202,22 @@ def test_strip_shows_k_thumbnails_and_a_click_makes_that_face_current(qtbot, tin
     qtbot.wait(200)
     assert strip.query_count == queries
     strip.shutdown()
+
+
+def test_strip_says_why_without_training_images(qtbot, tiny_checkpoint):
+    from trainer.latent.codec import prepare_for_inference
+    from trainer.training.checkpoint import load_checkpoint
+    from vae_gui.explorer.neighbours_strip import NeighboursStrip
+    from vae_gui.explorer.state import ExplorerState
+
+    state = ExplorerState()
+    strip = NeighboursStrip(state)
+    qtbot.addWidget(strip)
+    strip.show()
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    prepare_for_inference(checkpoint.model)
+    state.set_checkpoint(checkpoint)
+    state.set_data(LatentData(train_latents=np.zeros((3, state.latent_dim), np.float32), data_error="folder gone"))
+    assert "not available (folder gone)" in strip.note.text() and strip.note.isVisible()
+    assert not strip.ready and not any(row.isVisible() for row in strip.rows.values())
+    strip.shutdown()

@@ -24,6 +24,7 @@ from trainer.data.images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
 from trainer.latent.core import LatentStats, LatentStatsError
 
 from ..qt_images import array_to_qimage
+from .atlas_view import AtlasView
 from .data_worker import LatentDataLoader
 from .dialogs import CHECKPOINT_FILTER, IMAGE_FILTER, PNG_FILTER, STATE_FILTER, Dialogs
 from .directions_tab import DirectionsTab
@@ -87,9 +88,12 @@ class ExplorerPanel(QWidget):
         self.morph_tab = MorphTab(self.state, self.dialogs, self)
         self.traversals_tab = TraversalsTab(self.state, self.dialogs, self)
         self.directions_tab = DirectionsTab(self.state, self)
+        self.atlas_tab = AtlasView(self.state, self.dialogs, self)
+        self.atlas_tab.status_message.connect(self.status_message)
         self.tabs = QTabWidget(self)
         for tab, title in ((self.sliders_tab, "Sliders"), (self.samples_tab, "Samples"), (self.morph_tab, "Morph"),
-                           (self.traversals_tab, "Traversals"), (self.directions_tab, "Directions")):
+                           (self.traversals_tab, "Traversals"), (self.directions_tab, "Directions"),
+                           (self.atlas_tab, "Atlas")):
             self.tabs.addTab(tab, title)
         self.gallery = TestGallery(self)
         self.gallery_label = QLabel("Test images: double-click one to start from it; right-click for more.", self)
@@ -517,3 +521,4 @@ class ExplorerPanel(QWidget):
         """Stop the background encoding and fitting before the window goes."""
         self.loader.shutdown()
         self.samples_tab.shutdown()
+        self.atlas_tab.shutdown()

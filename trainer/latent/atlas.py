@@ -144,7 +144,8 @@ class AtlasMap:
     note: str = ""                     # e.g. "t-SNE of a random 10,000 of 50,000 images"
     mean: np.ndarray | None = None     # PCA: (D,)
     components: np.ndarray | None = None   # PCA: (2, D)
-    mapped_latents: np.ndarray | None = field(default=None, repr=False)   # t-SNE: (M, D) latents of the points
+    mapped_latents: np.ndarray | None = field(default=None, repr=False)   # t-SNE: (M, D) float64 latents
+    _squared_norms: np.ndarray | None = field(default=None, repr=False)
 
     def project(self, z: np.ndarray) -> np.ndarray:
         """(K, 2) map positions of latents (K, D) (or one latent (D,) -> (1, 2))."""
@@ -154,15 +155,19 @@ class AtlasMap:
         return self._nearest_average(z)
 
     def _nearest_average(self, z: np.ndarray) -> np.ndarray:
-        reference = self.mapped_latents
+        reference = self.mapped_latents = np.asarray(self.mapped_latents, dtype=np.float64)
+        if self._squared_norms is None:
+            self._squared_norms = (reference * reference).sum(1)
+        z = z.astype(np.float64)
         k = min(TSNE_NEIGHBOURS, len(reference))
-        # |z - r|^2 = |z|^2 - 2 z.r + |r|^2, one matrix product: under a millisecond for one z and 10k points
-        squared = ((z * z).sum(1)[:, None] - 2.0 * z @ reference.T + (reference * reference).sum(1)[None, :])
+        # |z - r|^2 = |z|^2 - 2 z.r + |r|^2, one matrix product: about a millisecond for one z and 10k points.
+        # In float64, so that a mapped latent finds itself at distance ~0 and lands exactly on its own point.
+        squared = ((z * z).sum(1)[:, None] - 2.0 * z @ reference.T + self._squared_norms[None, :])
         squared = np.maximum(squared, 0.0)
         nearest = np.argpartition(squared, k - 1, axis=1)[:, :k]
         distances = np.sqrt(np.take_along_axis(squared, nearest, axis=1))
-        weights = 1.0 / np.maximum(distances, 1e-6)
-        exact = distances < 1e-6
+        exact = distances <= 1e-6 * (1.0 + np.linalg.norm(z, axis=1, keepdims=True))
+        weights = 1.0 / np.maximum(distances, 1e-12)
         weights = np.where(exact.any(axis=1, keepdims=True), exact.astype(np.float32), weights)
         weights /= weights.sum(axis=1, keepdims=True)
         return (weights[:, :, None] * self.coords[nearest]).sum(axis=1).astype(np.float32)
@@ -187,4 +192,4 @@ def build_atlas_map(latents: np.ndarray, method: str = "pca", max_tsne_points: i
                 "PCA shows them all)")
     subset = latents[indices]
     coords = tsne_coordinates(subset, seed, progress, should_stop)
-    return AtlasMap("tsne", coords, indices, note=note, mapped_latents=subset)
+    return AtlasMap("tsne", coords, indices, note=note, mapped_latents=subset.astype(np.float64))

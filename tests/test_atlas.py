@@ -139,17 +139,21 @@ def write(path, text):
 
 
 def test_label_reader_numeric_and_categorical_columns(tmp_path):
-    path = write(tmp_path / "labels.csv", "file,age,mood\ntest/a.png,40,happy\ntest/b.png,,sad\nc.png,7,happy\n")
+    path = write(tmp_path / "labels.csv", "file,age,mood,gender\ntest/a.png,40,happy,1\ntest/b.png,,sad,0\n"
+                                          "c.png,7.5,happy,1\n")
     table = read_labels(path)
-    assert table.file_column == "file" and table.columns == ("age", "mood")
+    assert table.file_column == "file" and table.columns == ("age", "mood", "gender")
     names = ["test/a.png", "test/b.png", "sub/c.png", "test/missing.png"]
     age = table.column_for("age", names)
     assert not age.is_categorical
-    np.testing.assert_array_equal(age.values[[0, 2]], [40, 7])
+    np.testing.assert_array_equal(age.values[[0, 2]], [40, 7.5])
     assert np.isnan(age.values[1]) and np.isnan(age.values[3])
     mood = table.column_for("mood", names)
     assert mood.categories == ("happy", "sad")
     np.testing.assert_array_equal(mood.values, [0, 1, 0, -1])
+    gender = table.column_for("gender", names)            # a whole-number code is a category, not a scale
+    assert gender.categories == ("0", "1")
+    np.testing.assert_array_equal(gender.values, [1, 0, 1, -1])
     assert table.matched(names) == 3
 
 

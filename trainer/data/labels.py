@@ -2,7 +2,8 @@
 
 The CSV has a header; one column names the file (a column called file, filename, name, image or path, else the
 first column whose values end in an image extension), the others are labels: numeric when every filled cell is a
-number, categorical otherwise. File names may be relative to the CSV's folder or to the data folder, or bare names.
+number, except whole numbers with at most MAX_CODE_CATEGORIES values (codes such as gender 0/1), which are
+categorical, as is any other column. File names may be relative to the CSV's folder or to the data folder, or bare.
 Also: the file names of a folder data set's train and test images, in the order the data set holds them.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from trainer.data.images import IMAGE_EXTENSIONS
 
 LABELS_FILE = "labels.csv"
 FILE_COLUMNS = ("file", "filename", "file_name", "name", "image", "path", "img")
+MAX_CODE_CATEGORIES = 10       # a whole-number column with at most this many values is a code (gender 0/1, race 0-4)
 
 
 class LabelError(ValueError):
@@ -78,7 +80,12 @@ def _typed_column(name: str, cells: list[str]) -> LabelColumn:
     except ValueError:
         numbers = None
     if numbers is not None:
-        return LabelColumn(name, np.array([float(c) if c else np.nan for c in cells], np.float32))
+        distinct = sorted(set(numbers))
+        if not (len(distinct) <= MAX_CODE_CATEGORIES and all(float(v).is_integer() for v in distinct)):
+            return LabelColumn(name, np.array([float(c) if c else np.nan for c in cells], np.float32))
+        code = {value: i for i, value in enumerate(distinct)}
+        return LabelColumn(name, np.array([code[float(c)] if c else -1 for c in cells], np.float32),
+                           tuple(str(int(v)) for v in distinct))
     categories = tuple(sorted(set(filled)))
     code = {category: i for i, category in enumerate(categories)}
     return LabelColumn(name, np.array([code.get(c, -1) for c in cells], np.float32), categories)

@@ -85,6 +85,8 @@ def tsne_coordinates(latents: np.ndarray, seed: int = 0, progress: ProgressCallb
 
     scikit-learn's TSNE has no progress callback and cannot be interrupted, and a thread would keep burning a core
     after a cancel; a process can be ended. Progress reports the elapsed time only (done = total = 0: unknown).
+    Like any "spawn" child, it imports the main script again: a script calling this needs the usual
+    `if __name__ == "__main__":` guard (main.py and the installed entry points have it).
     """
     latents = np.ascontiguousarray(latents, dtype=np.float32)
     context = multiprocessing.get_context("spawn")     # never fork a process that runs Qt or torch threads

@@ -1,7 +1,7 @@
 """The atlas's pyqtgraph plot: points in colour layers, thumbnails when zoomed in, the current face, a morph path.
 
-Points are drawn by one ScatterPlotItem per colour level (pxMode, one brush each), so 50,000 points need no
-per-point Python object. Hover and click find the nearest point with a k-d tree over the shown coordinates; the
+Points are drawn into one image per view (atlas_raster), so 50,000 points need no per-point Python object and
+moving the current-face marker only copies that image. Hover and click find the nearest point with a k-d tree over the shown coordinates; the
 aspect ratio is locked, so a distance in map units divided by the pixel size is a distance in screen pixels.
 """
 from __future__ import annotations
@@ -12,6 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
 from PySide6.QtGui import QColor
+
+from .atlas_raster import disc_offsets, rasterize
 
 POINT_SIZE = 5                 # screen pixels
 PICK_RADIUS_PX = 8             # hover and click find a point within this many pixels
@@ -40,17 +42,22 @@ class AtlasPlot(pg.PlotWidget):
         self.plotItem.hideButtons()
         for axis in ("left", "bottom"):
             self.plotItem.getAxis(axis).setTextPen("#aaaaaa")
-        self._layers: list[pg.ScatterPlotItem] = []
+        self.points = pg.ImageItem(axisOrder="row-major")
+        self.addItem(self.points, ignoreBounds=True)
+        self._rgba = np.zeros((0, 4), np.uint8)           # colour of each shown point, in drawing order
+        self._order = np.zeros(0, np.int64)
+        self._disc = disc_offsets(POINT_SIZE)
+        self.drawn_points = 0
         self.coords = np.zeros((0, 2), np.float32)     # shown points
         self.ids = np.zeros(0, np.int64)               # their atlas point indices
         self._tree = None
         self.thumbnail_source: Callable[[int], np.ndarray] | None = None   # atlas index -> uint8 (H, W, 3)
         self._thumbnails: list[pg.ImageItem] = []
         self.thumbnail_count = 0
-        self.samples = pg.ScatterPlotItem(pxMode=True, size=7, symbol="x", pen=pg.mkPen("#ff9f43", width=1.2),
+        self.samples = pg.ScatterPlotItem(pxMode=True, size=7, symbol="x", pen=pg.mkPen("#ffffff", width=1.2),
                                           brush=None)
-        self.path = pg.PlotDataItem(pen=pg.mkPen("#ffffff", width=2), symbol="o", symbolSize=6,
-                                    symbolBrush="#ffffff", symbolPen=None)
+        self.path = pg.PlotDataItem(pen=pg.mkPen("#ff3b3b", width=2), symbol="o", symbolSize=6,
+                                    symbolBrush="#ff3b3b", symbolPen=None)
         self.marker = pg.ScatterPlotItem(pxMode=True, size=18, symbol="o", pen=pg.mkPen("#ff3b3b", width=3),
                                          brush=None)
         for item, z in ((self.samples, 20), (self.path, 30), (self.marker, 40)):
@@ -59,7 +66,8 @@ class AtlasPlot(pg.PlotWidget):
         self._thumb_timer = QTimer(self)
         self._thumb_timer.setSingleShot(True)
         self._thumb_timer.timeout.connect(self.update_thumbnails)
-        self.plotItem.vb.sigRangeChanged.connect(lambda *_: self._thumb_timer.start(THUMBNAIL_DELAY_MS))
+        self.plotItem.vb.sigRangeChanged.connect(self._on_range_changed)
+        self.plotItem.vb.sigResized.connect(self._on_range_changed)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._last_hover = -1
@@ -78,19 +86,27 @@ class AtlasPlot(pg.PlotWidget):
         self.update_thumbnails()
 
     def set_levels(self, levels: np.ndarray, colours: list[QColor]) -> None:
-        """Recolour the shown points: one scatter layer per used colour."""
-        for layer in self._layers:
-            self.removeItem(layer)
-        self._layers = []
-        levels = np.asarray(levels)
-        palette = [*colours, QColor(MISSING_COLOUR)]
-        for level in np.unique(levels):
-            chosen = self.coords[levels == level]
-            layer = pg.ScatterPlotItem(pos=chosen, pxMode=True, size=POINT_SIZE, pen=None,
-                                       brush=pg.mkBrush(palette[int(level)]), symbol="o")
-            layer.setZValue(1 if level >= 0 else 0)
-            self.addItem(layer)
-            self._layers.append(layer)
+        """Recolour the shown points; points of unknown value (-1) are drawn first, under the others."""
+        levels = np.asarray(levels, np.int64)
+        palette = np.array([[*c.getRgb()[:3], 255] for c in (*colours, QColor(MISSING_COLOUR))], np.uint8)
+        self._order = np.argsort(levels >= 0, kind="stable")
+        self._rgba = palette[levels[self._order]] if len(levels) else np.zeros((0, 4), np.uint8)
+        self.redraw_points()
+
+    def redraw_points(self) -> None:
+        """Draw the shown points for the current view into the points image."""
+        vb = self.plotItem.vb
+        width, height = max(1, int(vb.width())), max(1, int(vb.height()))
+        view = vb.viewRange()
+        image = rasterize(self.coords[self._order], self._rgba, view, width, height, self._disc)
+        self.points.setImage(image, autoLevels=False, levels=(0, 255))
+        (x0, x1), (y0, y1) = view
+        self.points.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.drawn_points = len(self.coords)
+
+    def _on_range_changed(self, *_) -> None:
+        self.redraw_points()
+        self._thumb_timer.start(THUMBNAIL_DELAY_MS)
 
     def set_marker(self, position: np.ndarray | None) -> None:
         self.marker.setData(pos=np.zeros((0, 2)) if position is None else np.atleast_2d(position))

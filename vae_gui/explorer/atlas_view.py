@@ -82,11 +82,11 @@ class AtlasView(QWidget):
         for key, label in SPLIT_FILTERS:
             self.split.addItem(label, key)
         self.samples = QCheckBox("Random samples", self)
-        self.samples.setToolTip(f"Show {SAMPLE_COUNT} random samples (orange crosses): do samples fall where the "
+        self.samples.setToolTip(f"Show {SAMPLE_COUNT} random samples (white crosses): do samples fall where the "
                                 "data is?")
         self.morph = QCheckBox("Morph path", self)
         self.morph.setChecked(True)
-        self.morph.setToolTip("Show the Morph tab's path from face A to face B (white line)")
+        self.morph.setToolTip("Show the Morph tab's path from face A to face B (red line)")
         self.save = QPushButton("Save PNG...", self)
         self.save.setToolTip("Save the map as shown as a PNG image")
         self.progress = QProgressBar(self)
@@ -101,8 +101,8 @@ class AtlasView(QWidget):
         for label in (self.preview_name, self.preview_value):
             label.setWordWrap(True)
             label.setMaximumWidth(160)
-        hint = QLabel("Red ring: the current face.\nClick a point to load that image's code.\nZoom in (wheel) to "
-                      "see the images.", self)
+        hint = QLabel("Red ring: the current face; red line: the morph.\nClick a point to load that image's "
+                      "code.\nZoom in (wheel) to see the images.", self)
         hint.setWordWrap(True)
         hint.setMaximumWidth(160)
         hint.setStyleSheet("color: gray")
@@ -287,6 +287,7 @@ class AtlasView(QWidget):
         if self.map is not None:
             levels, colours = self._levels()
             self.plot.set_levels(levels[self.plot.ids], colours)
+            self.show_hover(self.hovered_index)        # the preview names the new colouring's value
 
     def _levels(self):
         key = self.colour.currentData() or "error"

@@ -1,7 +1,6 @@
 """The training loop: run directory contents, events, KL warm-up, pause/stop, resume equivalence, NaN handling."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 import time
@@ -316,14 +315,8 @@ def test_nan_right_after_a_resume_names_the_restored_checkpoint(tmp_path: Path, 
     assert load_checkpoint(result.last_checkpoint).step == 3
 
 
-# ---------------------------------------------------------------- final evaluation (needs the metrics modules)
+# ---------------------------------------------------------------- final evaluation
 
-def _has_module(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
-
-
-@pytest.mark.skipif(not (_has_module("trainer.evaluation.metrics") and _has_module("trainer.latent.core")),
-                    reason="trainer.evaluation.metrics / trainer.latent.core not written yet")
 def test_final_evaluation_stores_metrics_and_latent_stats(tiny_checkpoint) -> None:
     loaded = load_checkpoint(tiny_checkpoint)
     assert loaded.eval_metrics is not None

@@ -382,7 +382,7 @@ def _data_config(config: RunConfig, data: str | None) -> DataConfig:
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 done, 1 a runtime failure (disk full, a crash), 2 bad input, 130 Ctrl-C, 143 SIGTERM."""
     from trainer.training.checkpoint import CheckpointWriteError
-    from trainer.latent.core import LatentStatsError
+    from trainer.latent.stats import LatentStatsError
     from trainer.training.rundir import OutputPathError
     from trainer.evaluation.sample_quality import SampleQualityError
     from trainer.latent.samplers import SamplerError

@@ -14,6 +14,8 @@ import torch
 
 from trainer.data.labels import LabelError, LabelTable, find_labels_file, folder_image_names, read_labels
 from trainer.latent.atlas import AtlasCancelled, ProgressCallback
+from trainer.latent.codec import decode_latents, encode_images, to_uint8_hwc
+from trainer.models.losses import kl_divergence
 
 MAX_ATLAS_POINTS = 50_000      # encoded images on the map at most (test images first, then evenly spaced training)
 ENCODE_CHUNK = 256
@@ -41,8 +43,7 @@ class AtlasData:
     def image(self, index: int) -> np.ndarray:
         """uint8 (H, W, 3) image of point `index` (grey repeated)."""
         tensor = self.images[int(self.split[index])][int(self.rows[index])]
-        tensor = tensor.expand(3, -1, -1) if tensor.shape[0] == 1 else tensor[:3]
-        return tensor.permute(1, 2, 0).contiguous().numpy()
+        return to_uint8_hwc(tensor[None].float() / 255)[0]
 
     def name(self, index: int) -> str:
         if self.names is not None:
@@ -60,22 +61,19 @@ def encode_for_atlas(model, images: torch.Tensor, rows: np.ndarray | None = None
     rows = np.arange(len(images), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     total = len(rows) if total is None else total
     means, errors, kls = [], [], []
-    model.eval()
     for start in range(0, len(rows), ENCODE_CHUNK):
         if should_stop is not None and should_stop():
             raise AtlasCancelled("encoding")
         if progress is not None:
             progress(done + start, total, "encoding images for the atlas")
-        with torch.inference_mode():
-            x = images[torch.from_numpy(rows[start:start + ENCODE_CHUNK])].float() / 255
-            mean, logvar = model.encode(x)
-            reconstruction = model.decode(mean).float()
-            if reconstruction.shape[1] != x.shape[1]:
-                reconstruction = reconstruction[:, :x.shape[1]]
-            errors.append(((reconstruction - x) ** 2).flatten(1).mean(1).numpy())
-            means.append(mean.float().numpy())
-            if logvar is not None:
-                kls.append((0.5 * (mean ** 2 + logvar.exp() - 1.0 - logvar)).sum(1).float().numpy())
+        chunk = images[torch.from_numpy(rows[start:start + ENCODE_CHUNK])]
+        mean, logvar = encode_images(model, chunk)
+        difference = (decode_latents(model, mean, exact=True).astype(np.float32)
+                      - to_uint8_hwc(chunk.float() / 255).astype(np.float32)) / 255   # both as RGB, [0, 1]
+        errors.append((difference ** 2).mean(axis=(1, 2, 3)))
+        means.append(mean)
+        if logvar is not None:
+            kls.append(kl_divergence(torch.from_numpy(mean), torch.from_numpy(logvar)).numpy())
     if not means:
         return np.zeros((0, model.latent_dim), np.float32), np.zeros(0, np.float32), None
     return np.concatenate(means), np.concatenate(errors), (np.concatenate(kls) if kls else None)

@@ -306,3 +306,21 @@ def test_tab_encodes_in_the_background_when_shown(qtbot, tiny_checkpoint):
     view.cancel_work()                                  # the t-SNE stops; the PCA map stays
     assert view.map.method == "pca" and view.method.currentData() == "pca"
     view.shutdown()
+
+
+def test_missing_data_set_is_reported_in_the_tab(qtbot, tiny_checkpoint, tmp_path):
+    from vae_gui.explorer.atlas_view import AtlasView
+    from vae_gui.explorer.state import ExplorerState
+
+    loaded = load_checkpoint(tiny_checkpoint)
+    gone = DataConfig(source=str(tmp_path / "gone"), image_size=32, cache_dir=str(tmp_path / "cache"))
+    loaded = dataclasses.replace(loaded, config=dataclasses.replace(loaded.config, data=gone))
+    state = ExplorerState()
+    view = AtlasView(state, FakeDialogs())
+    qtbot.addWidget(view)
+    state.set_checkpoint(loaded)
+    with qtbot.waitSignal(view.tasks.failed, timeout=WAIT_MS):
+        view.show()
+    assert "Could not make the atlas" in view.note.text() and "gone" in view.note.text()
+    assert view.map is None and not view.progress.isVisible()
+    view.shutdown()

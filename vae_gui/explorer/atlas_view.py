@@ -142,6 +142,7 @@ class AtlasView(QWidget):
         layout.addWidget(self.legend)
         layout.addWidget(self.note)
         self._show_busy(False)
+        self._enable_map_controls(False)
 
         self.method.currentIndexChanged.connect(self._on_method)
         self.colour.currentIndexChanged.connect(self._recolour)
@@ -202,6 +203,10 @@ class AtlasView(QWidget):
         self.note.setText(f"Could not make the atlas: {message}")
         self.status_message.emit(f"Could not make the atlas: {message}")
 
+    def _enable_map_controls(self, enabled: bool) -> None:
+        for widget in (self.method, self.colour, self.split, self.samples, self.morph, self.save):
+            widget.setEnabled(enabled)
+
     def _show_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
         self.cancel.setVisible(busy)
@@ -218,6 +223,7 @@ class AtlasView(QWidget):
         self.colour.clear()
         self.legend.clear()
         self._stale = True
+        self._enable_map_controls(False)
         self.note.setText("Open the tab to encode the data set.")
         if self.isVisible():
             self.start_encoding()
@@ -248,6 +254,7 @@ class AtlasView(QWidget):
 
     def set_map(self, atlas_map: AtlasMap) -> None:
         self.map = atlas_map
+        self._enable_map_controls(True)
         self.method.blockSignals(True)
         self.method.setCurrentIndex(self.method.findData(atlas_map.method))
         self.method.blockSignals(False)

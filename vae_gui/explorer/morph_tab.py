@@ -204,12 +204,8 @@ class MorphTab(QWidget):
             self.state.set_morph_path(np.zeros((0, 0), np.float32))
             return
         self.strip_latents = interpolation_path(a, b, self.steps.value(), self.interpolation)
-<<<<<<< HEAD
         self.state.set_morph_path(self.strip_latents)
-        self.strip_images = decode_faces(self.state.model, self.strip_latents)
-=======
         self.strip_images = decode_latents(self.state.model, self.strip_latents)
->>>>>>> main
         self.strip.set_images(self.strip_images, columns=len(self.strip_images))
         self._decode_morph()
 

@@ -305,6 +305,9 @@ def test_tab_encodes_in_the_background_when_shown(qtbot, tiny_checkpoint):
     assert view.progress.isVisible()
     view.cancel_work()                                  # the t-SNE stops; the PCA map stays
     assert view.map.method == "pca" and view.method.currentData() == "pca"
+    view.method.setCurrentIndex(view.method.findData("tsne"))
+    view.method.setCurrentIndex(view.method.findData("pca"))        # changed their mind: the t-SNE stops too
+    assert not view.progress.isVisible() and not view.tasks.is_busy("atlas-map")
     view.shutdown()
 
 

@@ -230,7 +230,12 @@ class AtlasView(QWidget):
 
     def _on_method(self) -> None:
         method = self.method.currentData()
-        if self.data is None or (self.map is not None and self.map.method == method):
+        if self.data is None:
+            return
+        if self.map is not None and self.map.method == method:      # back to the map shown: stop computing
+            self.tasks.cancel("atlas-map")
+            self._show_busy(False)
+            self.note.setText(f"{self.map.note}: {self.data.note}.")
             return
         self.note.setText(f"Computing the {self.method.currentText()} map...")
         self._show_busy(True)

@@ -114,6 +114,9 @@ def test_max_points_caps_the_training_images(bundled):
     data = atlas_data_from_dataset(bundled.model, synthetic_dataset(), max_points=50)
     assert len(data) == 50 and (data.split == 0).sum() == 30
     assert "20 of 90 training images" in data.note
+    assert len(data.images[0]) == 30 and len(data.images[1]) == 20      # only the mapped images are kept
+    dataset = synthetic_dataset()
+    np.testing.assert_array_equal(data.image(49), dataset.train[89].permute(1, 2, 0).numpy())   # the last one
 
 
 def test_every_colouring_has_one_value_per_point(bundled_atlas):

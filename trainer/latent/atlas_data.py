@@ -1,7 +1,8 @@
 """The encoded images behind an atlas: latents, per-image reconstruction error and KL, and what to colour by.
 
 Images are not copied: an AtlasData keeps references to the data set's uint8 tensors and fetches a thumbnail when
-one is drawn, so 50,000 64x64 faces cost their 600 MB once (the loaded data set), not twice.
+one is drawn, so 50,000 64x64 faces cost their 600 MB once (the loaded data set), not twice. A data set larger than
+MAX_ATLAS_POINTS keeps copies of the mapped images only, so the atlas never holds more than that many.
 """
 from __future__ import annotations
 
@@ -93,6 +94,12 @@ def atlas_data_from_dataset(model, dataset, names: tuple[list[str], list[str]] |
     test = encode_for_atlas(model, dataset.test, test_rows, progress, should_stop, 0, total)
     train = encode_for_atlas(model, dataset.train, train_rows, progress, should_stop, n_test, total)
     kl = np.concatenate([test[2], train[2]]) if test[2] is not None and train[2] is not None else None
+    test_images, train_images, kept_test, kept_train = dataset.test, dataset.train, test_rows, train_rows
+    if n_test < len(dataset.test) or n_train < len(dataset.train):
+        # A set over the cap: keep copies of the mapped images only, so memory stays within max_points images
+        # (a slice would keep the whole data set's storage alive).
+        test_images, train_images = dataset.test[:n_test].clone(), dataset.train[torch.from_numpy(train_rows)]
+        kept_test, kept_train = np.arange(n_test, dtype=np.int64), np.arange(n_train, dtype=np.int64)
     factors = None
     if dataset.test_factors is not None and dataset.train_factors is not None:
         factors = np.concatenate([dataset.test_factors[test_rows], dataset.train_factors[train_rows]])
@@ -104,7 +111,7 @@ def atlas_data_from_dataset(model, dataset, names: tuple[list[str], list[str]] |
         note = f"{n_test:,} test and {n_train:,} of {len(dataset.train):,} training images"
     data = AtlasData(latents=np.concatenate([test[0], train[0]]), recon_error=np.concatenate([test[1], train[1]]),
                      kl=kl, split=np.concatenate([np.zeros(n_test, np.int8), np.ones(n_train, np.int8)]),
-                     rows=np.concatenate([test_rows, train_rows]), images=(dataset.test, dataset.train),
+                     rows=np.concatenate([kept_test, kept_train]), images=(test_images, train_images),
                      factors=factors, factor_names=tuple(dataset.factor_names), names=point_names, labels=labels,
                      note=note)
     if labels is not None and point_names is not None:

@@ -194,7 +194,7 @@ def test_folder_data_set_gets_file_names_and_labels(tmp_path, tiny_checkpoint):
     checkpoint = SimpleNamespace(model=loaded.model, config=dataclasses.replace(loaded.config, data=data_config))
     data = atlas_data_for_checkpoint(checkpoint)
     assert len(data) == 16 and data.names[0] == "test/img_1000.png" and data.names[4] == "train/img_0000.png"
-    assert "labels of 12 images" in data.labels_note
+    assert "Labels of 12 images" in data.labels_note
     age = colour_values(data, "label:age").values
     assert np.isnan(age[:4]).all()                           # the test images have no row
     np.testing.assert_array_equal(age[4:], np.arange(12))

@@ -115,7 +115,7 @@ def atlas_data_from_dataset(model, dataset, names: tuple[list[str], list[str]] |
                      factors=factors, factor_names=tuple(dataset.factor_names), names=point_names, labels=labels,
                      note=note)
     if labels is not None and point_names is not None:
-        data.labels_note = f"labels of {labels.matched(point_names):,} images from {labels.path}"
+        data.labels_note = f"Labels of {labels.matched(point_names):,} images from {labels.path}"
     if progress is not None:
         progress(total, total, "encoded")
     return data

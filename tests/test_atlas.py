@@ -330,3 +330,15 @@ def test_missing_data_set_is_reported_in_the_tab(qtbot, tiny_checkpoint, tmp_pat
     assert "Could not make the atlas" in view.note.text() and "gone" in view.note.text()
     assert view.map is None and not view.progress.isVisible()
     view.shutdown()
+
+
+def test_directions_of_statistics_that_arrive_later_become_colourings(qtbot, atlas_view, bundled):
+    from trainer.latent.stats import LatentStats
+
+    keys = [atlas_view.colour.itemData(i) for i in range(atlas_view.colour.count())]
+    assert "direction:PC 1" not in keys
+    atlas_view.colour.setCurrentIndex(atlas_view.colour.findData("dim:2"))
+    atlas_view.state.set_stats(LatentStats.from_dict(bundled.payload["latent_stats"]))
+    keys = [atlas_view.colour.itemData(i) for i in range(atlas_view.colour.count())]
+    assert "direction:PC 1" in keys and "direction:mouth_curve" in keys
+    assert atlas_view.colour.currentData() == "dim:2"            # the chosen colouring stays

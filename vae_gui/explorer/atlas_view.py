@@ -64,6 +64,7 @@ class AtlasView(QWidget):
         self.tasks.failed.connect(self._on_failed)
         state.checkpoint_changed.connect(self._on_checkpoint)
         state.z_changed.connect(self._update_marker)
+        state.stats_changed.connect(self._on_stats)
         state.morph_changed.connect(self._update_path)
 
     # ------------------------------------------------------------ layout
@@ -249,13 +250,25 @@ class AtlasView(QWidget):
         self._stale = False
         self.data = data
         self.plot.thumbnail_source = data.image
+        self._fill_colours("error")
+        self.set_map(atlas_map)
+
+    def _fill_colours(self, chosen: str) -> None:
         self.colour.blockSignals(True)
         self.colour.clear()
-        for key, label in colour_options(data, self._directions()):
+        for key, label in colour_options(self.data, self._directions()):
             self.colour.addItem(label, key)
-        self.colour.setCurrentIndex(max(0, self.colour.findData("error")))
+        self.colour.setCurrentIndex(max(0, self.colour.findData(chosen)))
         self.colour.blockSignals(False)
-        self.set_map(atlas_map)
+
+    @Slot()
+    def _on_stats(self) -> None:
+        """Statistics arrived after the map: offer their directions (principal, true-factor) as colourings."""
+        if self.data is not None:
+            chosen = self.colour.currentData()
+            self._fill_colours(chosen)
+            if self.colour.currentData() != chosen:
+                self._recolour()
 
     def set_map(self, atlas_map: AtlasMap) -> None:
         self.map = atlas_map

@@ -342,3 +342,16 @@ def test_directions_of_statistics_that_arrive_later_become_colourings(qtbot, atl
     keys = [atlas_view.colour.itemData(i) for i in range(atlas_view.colour.count())]
     assert "direction:PC 1" in keys and "direction:mouth_curve" in keys
     assert atlas_view.colour.currentData() == "dim:2"            # the chosen colouring stays
+
+
+def test_points_are_rasterized_where_the_view_puts_them():
+    from vae_gui.explorer.atlas_raster import disc_offsets, rasterize
+
+    coords = np.array([[0.0, 0.0], [0.9, -0.9], [5.0, 5.0]], np.float32)     # centre, lower right, outside
+    colours = np.array([[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255]], np.uint8)
+    image = rasterize(coords, colours, ((-1.0, 1.0), (-1.0, 1.0)), 100, 80, disc_offsets(5))
+    assert image.shape == (80, 100, 4)
+    np.testing.assert_array_equal(image[40, 50], [255, 0, 0, 255])
+    np.testing.assert_array_equal(image[4, 95], [0, 255, 0, 255])             # row 0 is the bottom (y = -1)
+    assert not (image[..., 2] > 0).any()                                      # the point outside is not drawn
+    assert (image[..., 3] > 0).sum() == 2 * len(disc_offsets(5))

@@ -135,18 +135,6 @@ def test_missing_training_data_falls_back_to_prior_samples(qtbot, panel, tiny_ch
     assert read_checkpoint(moved)["latent_stats"] is None   # approximate statistics are not stored
 
 
-def test_dropping_a_checkpoint_opens_it(qtbot, panel, tiny_checkpoint):
-    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-    from PySide6.QtGui import QDropEvent
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(tiny_checkpoint))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
-    with qtbot.waitSignal(panel.latents_ready, timeout=WAIT_MS):
-        panel.dropEvent(event)
-    assert panel.state.checkpoint.path == Path(tiny_checkpoint)
-
-
 # ---------------------------------------------------------------- bad files
 
 class TouchesMarker:
@@ -380,6 +368,22 @@ def test_traversal_grid(qtbot, panel, tiny_checkpoint, tmp_path):
     path = tmp_path / "traversal.png"
     tab.save_png(str(path))
     assert Image.open(path).height >= 3 * 64
+
+
+def test_traversal_rows_can_walk_the_sefa_directions(qtbot, panel, tiny_checkpoint):
+    from trainer.latent.directions import model_sefa_directions
+
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    tab = panel.traversals_tab
+    panel.tabs.setCurrentWidget(tab)
+    tab.row_count.setValue(2)
+    tab.columns.setValue(5)
+    tab.rows_source.setCurrentIndex(tab.rows_source.findData("sefa"))
+    tab.redraw()
+    first = model_sefa_directions(panel.state.model).directions[0]
+    steps = np.diff(tab.latents[:5], axis=0)
+    cosine = steps @ first / (np.linalg.norm(steps, axis=1) * np.linalg.norm(first))
+    np.testing.assert_allclose(np.abs(cosine), 1.0, atol=1e-5)     # the first row moves along SeFa direction 1
 
 
 # ---------------------------------------------------------------- directions

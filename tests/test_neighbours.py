@@ -152,9 +152,9 @@ def test_file_names_follow_the_folder_split(tmp_path):
     for name in ("x.png", "y.png"):
         Image.new("RGB", (8, 8)).save(tmp_path / "train" / name)
     Image.new("RGB", (8, 8)).save(tmp_path / "test" / "z.png")
-    assert training_file_names(str(tmp_path), 0.1, 2) == ["train/x.png", "train/y.png"]
-    assert training_file_names(str(tmp_path), 0.1, 5) is None          # the folder changed since it was cached
-    assert training_file_names("synthetic", 0.1, 2) is None
+    assert training_file_names(str(tmp_path), 0.1, 2, 1) == ["train/x.png", "train/y.png"]
+    assert training_file_names(str(tmp_path), 0.1, 5, 1) is None       # the folder changed since it was cached
+    assert training_file_names("synthetic", 0.1, 2, 1) is None
 
 
 # ---------------------------------------------------------------- the explorer's strip (Qt)

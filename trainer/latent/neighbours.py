@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -280,20 +279,18 @@ def encode_missing(encode: Callable[[torch.Tensor], np.ndarray], images: torch.T
     return latents
 
 
-def training_file_names(source: str, test_fraction: float, count: int) -> list[str] | None:
-    """File names of a folder data set's training images, in the data set's order; None for synthetic faces or
-    when the folder no longer matches `count` images (files added or removed since it was cached)."""
-    from trainer.data.datasets import folder_splits
+def training_file_names(source: str, test_fraction: float, n_train: int, n_test: int) -> list[str] | None:
+    """File names of a folder data set's training images, in the data set's order (trainer.data.labels); None for
+    synthetic faces or when the folder no longer matches the loaded counts."""
+    from trainer.data.labels import folder_image_names
 
-    folder = Path(source).expanduser()
-    if source == "synthetic" or not folder.is_dir():
+    if source == "synthetic":
         return None
     try:
-        train, _ = folder_splits(folder, test_fraction)
+        names = folder_image_names(source, test_fraction, n_train, n_test)
     except OSError:
         return None
-    names = [str(path.relative_to(folder)) for path in train]
-    return names if len(names) == count else None
+    return names[0] if names is not None else None
 
 
 def build_training_index(model: torch.nn.Module, data, source: str = "synthetic", test_fraction: float = 0.1,
@@ -314,5 +311,5 @@ def build_training_index(model: torch.nn.Module, data, source: str = "synthetic"
 
     latents = encode_missing(encode, images, data.train_latents, data.train_picks, model.latent_dim,
                              progress, should_stop)
-    names = training_file_names(source, test_fraction, len(images))
+    names = training_file_names(source, test_fraction, len(images), getattr(data, "n_test", 0))
     return NearestFaces.build(images, latents, names, progress, should_stop)

@@ -39,6 +39,7 @@ class LatentData:
     # tensor (kept, not copied: 12 KB per 64 px image), and which of its rows train_latents encode.
     train_images: torch.Tensor | None = None
     train_picks: np.ndarray | None = None
+    n_test: int = 0                           # test images in the data set (file names are matched by counts)
 
     @property
     def has_images(self) -> bool:
@@ -85,7 +86,8 @@ def prepare_latents(checkpoint: LoadedCheckpoint, compute_stats: bool, store: bo
     data = LatentData(train_latents=train_means, test_images=kept,
                       test_latents=test_means[:MAX_KEPT_TEST],
                       test_factors=factors[:MAX_KEPT_TEST] if factors is not None else None,
-                      factor_names=tuple(dataset.factor_names), train_images=dataset.train, train_picks=picks)
+                      factor_names=tuple(dataset.factor_names), train_images=dataset.train, train_picks=picks,
+                      n_test=len(dataset.test))
     result = PreparedLatents(data=data)
     if compute_stats:
         result.stats = compute_latent_stats(test_means, test_logvars, factors=factors,

@@ -92,7 +92,8 @@ def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str
         chosen = SamplerChoice.from_dict(report.get("sampler"))
         report["faces"] = face_metrics_for(checkpoint, dataset, device,
                                            sampler=chosen.default if chosen is not None else FACE_SAMPLER)
-    if memorisation_png is not None and len(dataset.train) and len(dataset.test):   # samples of the sampler a user sees by default, as for the faces
+    if memorisation_png is not None and len(dataset.train) and len(dataset.test):
+        # samples of the sampler a user sees by default, as for the faces
         from trainer.evaluation.memorisation import memorisation_report
         chosen = SamplerChoice.from_dict(report.get("sampler"))
         report["memorisation"] = memorisation_report(checkpoint, dataset, memorisation_png, device=device,

@@ -24,11 +24,13 @@ from trainer.data.images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
 from trainer.latent.core import LatentStats, LatentStatsError
 
 from ..qt_images import array_to_qimage
+from .compare_panel import ComparePanel
 from .data_worker import LatentDataLoader
 from .dialogs import CHECKPOINT_FILTER, IMAGE_FILTER, PNG_FILTER, STATE_FILTER, Dialogs
 from .directions_tab import DirectionsTab
 from .empty_state import EmptyState
 from .face_panel import FacePanel
+from .follow_controller import RunFollowController
 from .gallery import TestGallery
 from .info_panel import InfoPanel
 from .live_decoder import LiveDecoder
@@ -59,6 +61,7 @@ class ExplorerPanel(QWidget):
         self._menu_actions: list[QAction] = []
         self._recent_menu: QMenu | None = None
         self._build()
+        self._add_compare_and_follow()
         self.setAcceptDrops(True)
         self.decoder.face_ready.connect(self.face_panel.view.set_image)
         self.state.z_changed.connect(self._update_z_summary)
@@ -122,6 +125,31 @@ class ExplorerPanel(QWidget):
         self.directions_tab.group_add_requested.connect(self._on_group_requested)
         self.gallery.start_requested.connect(self.start_from_test_image)
         self.gallery.action_requested.connect(self._on_gallery_action)
+
+    def _add_compare_and_follow(self) -> None:
+        """The Compare tab (a second model) and the follow-a-run controller with its status line."""
+        self.compare = ComparePanel(self.state, self)
+        self.tabs.addTab(self.compare, "Compare")
+        self.compare.open_requested.connect(self.ask_open_second)
+        self.compare.status_message.connect(self.status_message)
+        self.compare.error_shown.connect(self.show_error)
+        # One seed for the Samples tab and the compared samples (setValue of the same value emits nothing).
+        self.samples_tab.seed.valueChanged.connect(self.compare.seed.setValue)
+        self.compare.seed.valueChanged.connect(self.samples_tab.seed.setValue)
+        self.follow = RunFollowController(self, self)
+        self.follow.status_changed.connect(self.status_message)
+        self.splitter.widget(0).layout().insertWidget(0, self.follow.status)
+
+    def ask_open_second(self) -> None:
+        path = self.dialogs.open_path("Open second model", CHECKPOINT_FILTER)
+        if path:
+            self.compare.open_second(path)
+            self.tabs.setCurrentWidget(self.compare)
+
+    def ask_follow_run(self) -> None:
+        folder = self.dialogs.open_folder("Follow run directory (a run folder of the app or of vae-train)")
+        if folder:
+            self.follow.follow(folder)
 
     def _set_loaded(self, loaded: bool) -> None:
         self.stack.setCurrentWidget(self.splitter if loaded else self.empty)
@@ -230,7 +258,16 @@ class ExplorerPanel(QWidget):
         menu.addSeparator()
         save_state = menu.addAction("Save explorer &state...", self.ask_save_state)
         load_state = menu.addAction("&Load explorer state...", self.ask_load_state)
-        self._menu_actions = [save_face, copy_face, save_state]
+        menu.addSeparator()
+        open_second = menu.addAction("Open second &model...", self.ask_open_second)
+        open_second.setToolTip("Compare another checkpoint with this one (the Compare tab)")
+        close_second = menu.addAction("Close second model", self.compare.close_second)
+        self.compare.second_changed.connect(lambda: close_second.setEnabled(self.compare.second is not None))
+        close_second.setEnabled(False)
+        menu.addAction("&Follow run directory...", self.ask_follow_run)
+        stop_following = menu.addAction("Stop following", self.follow.stop)
+        menu.aboutToShow.connect(lambda: stop_following.setEnabled(self.follow.following))
+        self._menu_actions = [save_face, copy_face, save_state, open_second]
         for action in self._menu_actions:
             action.setEnabled(self.state.has_checkpoint)
         load_state.setEnabled(True)
@@ -312,6 +349,7 @@ class ExplorerPanel(QWidget):
                                      f"Original {name} and its reconstruction; mean pixel error "
                                      f"{error:.1f} / 255")
         self.state.set_z(z)
+        self.state.set_source(original, name)
         self.status_message.emit(f"Started from {name}")
 
     def _read_image(self, path: str) -> np.ndarray | None:
@@ -517,3 +555,5 @@ class ExplorerPanel(QWidget):
         """Stop the background encoding and fitting before the window goes."""
         self.loader.shutdown()
         self.samples_tab.shutdown()
+        self.compare.shutdown()
+        self.follow.shutdown()

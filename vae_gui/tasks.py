@@ -122,6 +122,8 @@ class BackgroundTasks(QObject):
         task_id = self._current.pop(channel, 0)
         if task_id in self._running:
             self._running[task_id][1].context.cancel()
+        else:
+            self._channel_of.pop(task_id, None)
 
     def cancel_all(self) -> None:
         for channel in list(self._current):
@@ -171,4 +173,8 @@ class BackgroundTasks(QObject):
         for task_id, (thread, _) in list(self._running.items()):
             if thread.isFinished():
                 del self._running[task_id]
-                self._channel_of.pop(task_id, None)
+                # A channel's newest task stays known: its result may still be queued behind this reap (the
+                # reap of another task's thread can run before a fast task's result arrives).
+                channel = self._channel_of.get(task_id)
+                if channel is None or self._current.get(channel) != task_id:
+                    self._channel_of.pop(task_id, None)

@@ -45,6 +45,9 @@ class ComparePanel(QWidget):
         self.second: LoadedCheckpoint | None = None
         self.faces: dict[str, np.ndarray] = {}          # "a", "b" (and "image" in image mode): the shown faces
         self.sample_faces: dict[str, np.ndarray] = {}
+        self.shown_z: np.ndarray | None = None          # the z whose faces are shown
+        self.samples_seed: int | None = None            # the seed of the shown samples
+        self._asked: dict[str, object] = {}              # channel -> the z or seed of its running decode
         self.tasks = BackgroundTasks(self)
         self.tasks.finished.connect(self._on_finished)
         self.tasks.failed.connect(self._on_failed)
@@ -200,6 +203,7 @@ class ComparePanel(QWidget):
         self.second = None
         self.faces.clear()
         self.sample_faces.clear()
+        self.shown_z = self.samples_seed = None
         for view in self.views.values():
             view.clear()
         self.stack.setCurrentIndex(0)
@@ -269,11 +273,11 @@ class ComparePanel(QWidget):
             return
         model_a, model_b, z = self.state.model, self.second.model, self.state.z.copy()
         if self.same_latent_size:
-            self._start(FACE_CHANNEL, faces_for_z, model_a, model_b, z)
+            self._start(FACE_CHANNEL, z, faces_for_z, model_a, model_b, z)
         else:
             image, name = self.state.current_source()
             self.captions["image"].setText(f"Image: {name}" if name else "Image: A's current face")
-            self._start(FACE_CHANNEL, image_through_both, model_a, model_b, image, z)
+            self._start(FACE_CHANNEL, z, image_through_both, model_a, model_b, image, z)
 
     def _request_samples(self) -> None:
         if self.second is None or not self.state.has_checkpoint or not self.grid_a.isVisible():
@@ -284,11 +288,13 @@ class ComparePanel(QWidget):
         same = self.same_latent_size
         self.samples_note.setText("the very same codes for both" if same else
                                   "latent sizes differ: the same seed, but codes of different sizes")
-        self._start(SAMPLES_CHANNEL, samples_of_both, self.state.model, self.second.model, self.seed.value(),
-                         SAMPLE_COLUMNS ** 2)
+        seed = self.seed.value()
+        self._start(SAMPLES_CHANNEL, seed, samples_of_both, self.state.model, self.second.model, seed,
+                    SAMPLE_COLUMNS ** 2)
 
-    def _start(self, channel: str, work, *args) -> None:
+    def _start(self, channel: str, asked, work, *args) -> None:
         self._busy[channel], self._pending[channel] = True, False
+        self._asked[channel] = asked
         self.tasks.start(channel, work, *args)
 
     def _ended(self, channel: str) -> None:
@@ -306,11 +312,13 @@ class ComparePanel(QWidget):
             return
         if channel == FACE_CHANNEL:
             self.faces = dict(result)
+            self.shown_z = self._asked.get(FACE_CHANNEL)
             for key, face in result.items():
                 self.views[key].set_image(array_to_qimage(face))
             self.faces_shown.emit()
         elif channel == SAMPLES_CHANNEL:
             self.sample_faces = dict(result)
+            self.samples_seed = self._asked.get(SAMPLES_CHANNEL)
             self.grid_a.set_images(result["a"], columns=SAMPLE_COLUMNS)
             self.grid_b.set_images(result["b"], columns=SAMPLE_COLUMNS)
             self.samples_shown.emit()

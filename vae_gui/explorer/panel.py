@@ -348,8 +348,8 @@ class ExplorerPanel(QWidget):
         self.face_panel.show_encoded(array_to_qimage(original), array_to_qimage(reconstruction),
                                      f"Original {name} and its reconstruction; mean pixel error "
                                      f"{error:.1f} / 255")
+        self.state.set_source(original, name, z)
         self.state.set_z(z)
-        self.state.set_source(original, name)
         self.status_message.emit(f"Started from {name}")
 
     def _read_image(self, path: str) -> np.ndarray | None:

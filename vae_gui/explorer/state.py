@@ -90,9 +90,10 @@ class ExplorerState(QObject):
         self.model_replaced.emit()
         self.z_changed.emit()
 
-    def set_source(self, image: np.ndarray, name: str) -> None:
-        """Record that the current z is the encoding of `image` (call right after set_z)."""
-        self.source_image, self.source_name, self._source_z = image, name, self.z.copy()
+    def set_source(self, image: np.ndarray, name: str, z: np.ndarray) -> None:
+        """Record that `z` is the encoding of `image` (call just before set_z(z), so observers see both)."""
+        self.source_image, self.source_name = image, name
+        self._source_z = np.asarray(z, dtype=np.float32).reshape(-1).copy()
 
     def current_source(self) -> tuple[np.ndarray | None, str]:
         """The image the face was encoded from and its name, while z has not moved since; else (None, "")."""

@@ -84,7 +84,7 @@ def test_different_latent_sizes_compare_the_same_image(qtbot, panel, tiny_checkp
     open_pair(qtbot, panel, tiny_checkpoint, bundled)          # 6-d against the bundled 16-d model
     compare = panel.compare
     assert not compare.same_latent_size
-    assert "latent sizes differ" in compare.note.text() and compare.views["image"].isVisible()
+    assert "latent sizes differ" in compare.note.text() and compare.columns["image"].isVisible()
     assert not compare.sliders.isVisible()
     z = panel.state.z.copy()
     face_a = decode_faces(panel.state.model, z[None])[0]
@@ -127,3 +127,16 @@ def test_a_bad_second_file_is_reported_and_close_empties_the_tab(qtbot, panel, t
     assert panel.compare.stack.currentIndex() == 1
     panel.compare.close_second()
     assert panel.compare.second is None and panel.compare.stack.currentIndex() == 0
+
+
+def test_a_hidden_compare_tab_costs_the_sliders_nothing(qtbot, panel, tiny_checkpoint, tiny_ae_checkpoint):
+    open_pair(qtbot, panel, tiny_checkpoint, tiny_ae_checkpoint)
+    assert panel.compare.sliders.rows                  # shown: its own sliders drive both models
+    started = panel.compare.tasks._next_id
+    panel.tabs.setCurrentWidget(panel.sliders_tab)
+    assert panel.compare.sliders.rows == []
+    panel.sliders_tab.column.set_value(0, 1.0)
+    assert panel.compare.tasks._next_id == started     # no decode of the second model while hidden
+    with qtbot.waitSignal(panel.compare.faces_shown, timeout=WAIT_MS):
+        panel.tabs.setCurrentWidget(panel.compare)     # shown again: the current z, decoded by both
+    assert np.array_equal(panel.compare.shown_z, panel.state.z)

@@ -179,3 +179,18 @@ def test_not_a_run_folder_is_reported(panel, tmp_path):
     assert not panel.follow.follow(tmp_path)
     assert panel.dialogs.errors and str(tmp_path) in panel.dialogs.errors[0][1]
     assert not panel.follow.following
+
+
+def test_train_tab_follow_button_follows_its_run(qtbot, tiny_run, tmp_path):
+    from vae_gui.main_window import MainWindow
+    window = MainWindow(checkpoint=None, start_on_training=True)
+    qtbot.addWidget(window)
+    window.explorer_panel.dialogs = QuietDialogs()
+    assert not window.training_panel.follow_action.isEnabled()        # no run started yet
+    run = copy_run(tiny_run, tmp_path)
+    with qtbot.waitSignal(window.explorer_panel.follow.reloaded, timeout=WAIT_MS):
+        window.training_panel.follow_in_explorer.emit(str(run))
+    assert window.tabs.currentWidget() is window.explorer_panel
+    assert window.explorer_panel.follow.following
+    window.explorer_panel.follow.stop()
+    window.close()

@@ -92,14 +92,18 @@ class ComparePanel(QWidget):
 
         self.views = {key: FaceView(page, minimum=96) for key in ("image", "a", "b")}
         self.captions = {key: QLabel("", page) for key in self.views}
+        self.columns: dict[str, QWidget] = {}
         faces = QHBoxLayout()
         for key, view in self.views.items():
             view.set_smooth(True)
-            column = QVBoxLayout()
+            column = QWidget(page)              # hidden as a whole, so a hidden column takes no room
+            column_layout = QVBoxLayout(column)
+            column_layout.setContentsMargins(0, 0, 0, 0)
             self.captions[key].setAlignment(Qt.AlignmentFlag.AlignCenter)
-            column.addWidget(self.captions[key])
-            column.addWidget(view, 1)
-            faces.addLayout(column, 1)
+            column_layout.addWidget(self.captions[key])
+            column_layout.addWidget(view, 1)
+            faces.addWidget(column, 1)
+            self.columns[key] = column
         self.captions["image"].setText("Image")
         self.note = QLabel("", page)
         self.note.setWordWrap(True)
@@ -190,7 +194,10 @@ class ComparePanel(QWidget):
     def set_second(self, checkpoint: LoadedCheckpoint) -> None:
         self.second = checkpoint
         self.info_b.show_checkpoint(checkpoint)
-        self.stack.setCurrentIndex(1)
+        if self.stack.currentIndex() == 0:          # first shown: faces, sliders and details share the height
+            self.stack.setCurrentIndex(1)
+            height = max(self.split.height(), 420)
+            self.split.setSizes([int(height * 0.4), int(height * 0.32), int(height * 0.28)])
         self._on_first_changed()
         self.second_changed.emit()
         self.status_message.emit(f"Second model: {checkpoint.path}")
@@ -236,8 +243,7 @@ class ComparePanel(QWidget):
         self.title.setToolTip(f"A: {self.state.checkpoint.path if self.state.has_checkpoint else ''}\n"
                               f"B: {self.second.path}")
         image_mode = not self.same_latent_size
-        self.views["image"].setVisible(image_mode)
-        self.captions["image"].setVisible(image_mode)
+        self.columns["image"].setVisible(image_mode)
         self.sliders.setVisible(not image_mode)
         suffix = " reconstruction" if image_mode else ""
         self.captions["a"].setText(f"A{suffix}: {name_a}")
@@ -251,8 +257,10 @@ class ComparePanel(QWidget):
                               "(and in the Sliders tab) move both.")
 
     def _rebuild_sliders(self) -> None:
-        if self.second is None or not self.same_latent_size:
-            self.sliders.set_specs([])
+        # Only while shown: hidden rows would still follow every slider move made in the Sliders tab.
+        if self.second is None or not self.same_latent_size or not self.isVisible():
+            if self.sliders.rows:
+                self.sliders.set_specs([])
             return
         state = self.state
         dims = state.selected_dims or visible_dims(state.stats, state.latent_dim, SLIDERS_SHOWN)
@@ -260,8 +268,13 @@ class ComparePanel(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self._rebuild_sliders()
         self._request_faces()
         self._request_samples()
+
+    def hideEvent(self, event) -> None:
+        super().hideEvent(event)
+        self._rebuild_sliders()
 
     # ------------------------------------------------------------ background decoding
 

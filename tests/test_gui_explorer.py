@@ -244,11 +244,11 @@ def test_many_slider_moves_decode_once_per_frame(qtbot, panel, tiny_checkpoint):
 
 def test_reset_and_randomize(qtbot, panel, tiny_checkpoint):
     load_and_wait(qtbot, panel, tiny_checkpoint)
-    panel.randomize_from_prior()
+    panel.faces.randomize_from_prior()
     assert not np.allclose(panel.state.z, panel.state.stats.mean)
     panel.state.reset_to_mean()
     np.testing.assert_allclose(panel.state.z, panel.state.stats.mean)
-    panel.randomize_from_data()
+    panel.faces.randomize_from_data()
     matches = np.all(panel.state.data.test_latents == panel.state.z, axis=1)
     assert matches.any()
     assert not panel.face_panel.encoded_box.isHidden()
@@ -271,10 +271,10 @@ def test_start_from_an_image_file(qtbot, panel, tiny_checkpoint, tmp_path):
 def test_save_and_copy_face(qtbot, panel, tiny_checkpoint, tmp_path):
     load_and_wait(qtbot, panel, tiny_checkpoint)
     path = tmp_path / "face.png"
-    panel.save_face(str(path))
+    panel.faces.save_face(str(path))
     saved = np.asarray(Image.open(path).convert("RGB"))
     np.testing.assert_array_equal(saved, face_of(panel))
-    panel.copy_face()
+    panel.faces.copy_face()
     from PySide6.QtGui import QGuiApplication
     assert QGuiApplication.clipboard().image().width() == 32
 
@@ -406,10 +406,10 @@ def test_directions_from_groups_and_factors(qtbot, panel, tiny_checkpoint):
 def test_gallery_selection_feeds_groups_and_morph(qtbot, panel, tiny_checkpoint):
     load_and_wait(qtbot, panel, tiny_checkpoint)
     panel.gallery.select_indices([1, 2, 5])
-    panel._on_group_requested("A", "gallery")
+    panel.requests.on_group_requested("A", "gallery")
     assert len(panel.directions_tab.groups["A"].latents) == 3
     panel.gallery.select_indices([7])
-    panel._on_endpoint_requested("A", "gallery")
+    panel.requests.on_endpoint_requested("A", "gallery")
     np.testing.assert_array_equal(panel.morph_tab.endpoints["A"], panel.state.data.test_latents[7])
 
 
@@ -417,26 +417,26 @@ def test_gallery_selection_feeds_groups_and_morph(qtbot, panel, tiny_checkpoint)
 
 def test_explorer_state_round_trips(qtbot, panel, tiny_checkpoint, tiny_ae_checkpoint, tmp_path):
     load_and_wait(qtbot, panel, tiny_checkpoint)
-    panel.randomize_from_prior()
+    panel.faces.randomize_from_prior()
     panel.state.set_slider_mode("pca")
     saved_z = panel.state.z.copy()
     path = tmp_path / "state.json"
-    panel.save_state(str(path))
+    panel.state_files.save(str(path))
     panel.state.reset_to_mean()
     panel.state.set_slider_mode("axes")
-    assert panel.load_state(str(path))
+    assert panel.state_files.load(str(path))
     np.testing.assert_allclose(panel.state.z, saved_z, rtol=1e-6)
     assert panel.state.slider_mode == "pca"
     assert len(panel.sliders_tab.column.rows) > 0 and panel.sliders_tab.column.rows[0].spec.key == "pc:0"
     assert panel.dialogs.warnings == []
 
     load_and_wait(qtbot, panel, tiny_ae_checkpoint)          # other weights: warn (same size, so applied)
-    assert panel.load_state(str(path))
+    assert panel.state_files.load(str(path))
     assert len(panel.dialogs.warnings) == 1 and "different weights" in panel.dialogs.warnings[0][1]
 
     broken = tmp_path / "broken.json"
     broken.write_text("{ not json")
-    assert not panel.load_state(str(broken))
+    assert not panel.state_files.load(str(broken))
     assert str(broken) in panel.dialogs.errors[-1][1]
 
 
@@ -448,8 +448,8 @@ def test_file_menu_lists_recent_checkpoints(qtbot, panel, tiny_checkpoint):
     assert any("Open checkpoint" in t for t in texts) and any("Open &Recent" in t for t in texts)
     assert any("explorer &state" in t for t in texts)
     load_and_wait(qtbot, panel, tiny_checkpoint)
-    panel._fill_recent_menu()
-    recent = [a.toolTip() for a in panel._recent_menu.actions() if a.toolTip()]
+    panel.menus.fill_recent_menu()
+    recent = [a.toolTip() for a in panel.menus.recent_menu.actions() if a.toolTip()]
     assert str(Path(tiny_checkpoint).resolve()) in recent
 
 

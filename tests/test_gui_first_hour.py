@@ -127,7 +127,7 @@ def test_every_tab_fits_1024x700_without_clipped_or_overlapping_buttons(qtbot, m
     qtbot.waitExposed(window)
     explorer = window.explorer_panel
     qtbot.waitUntil(lambda: explorer.state.data is not None, timeout=WAIT_MS)
-    explorer.randomize_from_data()               # the comparison box filled, as a user soon has it
+    explorer.faces.randomize_from_data()               # the comparison box filled, as a user soon has it
     problems = {}
     for index in range(explorer.tabs.count()):
         window.tabs.setCurrentWidget(explorer)
@@ -155,12 +155,12 @@ def test_controls_do_not_move_after_the_first_random_data(qtbot, explorer):
     qtbot.wait(50)                               # the layout after loading settles first
     before = [(w.mapTo(explorer, QPoint(0, 0)), w.size()) for w in watched]
     assert not explorer.face_panel.has_encoded
-    explorer.randomize_from_data()
+    explorer.faces.randomize_from_data()
     qtbot.wait(20)
     assert explorer.face_panel.has_encoded
     after = [(w.mapTo(explorer, QPoint(0, 0)), w.size()) for w in watched]
     assert after == before
-    explorer.randomize_from_prior()              # and back: nothing moves either
+    explorer.faces.randomize_from_prior()              # and back: nothing moves either
     qtbot.wait(20)
     assert [(w.mapTo(explorer, QPoint(0, 0)), w.size()) for w in watched] == before
 
@@ -314,12 +314,12 @@ def test_undo_and_redo_face_edits_a_drag_is_one_step(qtbot, explorer):
     after_drag = state.z.copy()
     explorer.sliders_tab.column.set_value(3, 0.5)        # a typed value: another step
     assert state.can_undo
-    explorer.undo()
+    explorer.faces.undo()
     np.testing.assert_array_equal(state.z, after_drag)
-    explorer.undo()
+    explorer.faces.undo()
     np.testing.assert_array_equal(state.z, start)
     assert not state.can_undo
-    explorer.redo()
+    explorer.faces.redo()
     np.testing.assert_array_equal(state.z, after_drag)
 
 
@@ -330,20 +330,20 @@ def test_undo_shortcuts_in_the_edit_menu(qtbot, monkeypatch, tiny_checkpoint):
     window = MainWindow(checkpoint=Path(tiny_checkpoint))
     qtbot.addWidget(window)
     panel = window.explorer_panel
-    assert panel.undo_action.shortcut().toString() == "Ctrl+Z"
-    assert "Ctrl+Shift+Z" in [s.toString() for s in panel.redo_action.shortcuts()]
-    assert not panel.undo_action.isEnabled()
-    panel.randomize_from_prior()
-    assert panel.undo_action.isEnabled()
-    panel.undo_action.trigger()
-    assert panel.redo_action.isEnabled()
+    assert panel.menus.undo_action.shortcut().toString() == "Ctrl+Z"
+    assert "Ctrl+Shift+Z" in [s.toString() for s in panel.menus.redo_action.shortcuts()]
+    assert not panel.menus.undo_action.isEnabled()
+    panel.faces.randomize_from_prior()
+    assert panel.menus.undo_action.isEnabled()
+    panel.menus.undo_action.trigger()
+    assert panel.menus.redo_action.isEnabled()
     window.close()
 
 
 def test_save_face_at_a_chosen_size(explorer, tmp_path):
     path = tmp_path / "face.png"
     explorer.dialogs.next_path, explorer.dialogs.next_size = str(path), 256
-    explorer.ask_save_face()
+    explorer.faces.ask_save_face()
     with Image.open(path) as image:
         assert image.size == (256, 256)
 

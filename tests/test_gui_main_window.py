@@ -71,7 +71,7 @@ def drop_on(window: MainWindow, target: QWidget, path: Path) -> bool:
     position = QPointF(target.mapTo(window, target.rect().center()))
     mime = urls_of(path)
     buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(position, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    enter = QDragEnterEvent(position.toPoint(), Qt.DropAction.CopyAction, mime, buttons, modifiers)   # QPoint in 6.11
     QApplication.sendEvent(window.windowHandle(), enter)
     if not enter.isAccepted():
         return False

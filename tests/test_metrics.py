@@ -8,7 +8,7 @@ import torch
 from scipy.signal import correlate2d
 from torch import nn
 
-from trainer.evaluation.metrics import (SSIM_C1, SSIM_C2, EvalReport, active_units, best_factor_per_dim, discretize, evaluate,
+from trainer.evaluation.metrics import (SSIM_C1, SSIM_C2, EvalReport, best_factor_per_dim, discretize, evaluate,
                              factor_entropies, mig, mutual_information_matrix, psnr, ssim)
 
 
@@ -82,16 +82,7 @@ def test_ssim_rejects_images_smaller_than_the_window():
         ssim(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
 
 
-# ---------------------------------------------------------------- active units and discretization
-
-def test_active_units_counts_dimensions_whose_means_vary():
-    rng = np.random.default_rng(0)
-    assert active_units(np.full((100, 5), 0.7)).sum() == 0
-    means = np.zeros((500, 5))
-    means[:, [0, 2, 4]] = rng.normal(size=(500, 3))
-    means[:, 1] = 0.01 * rng.normal(size=500)        # variance 1e-4: below the threshold
-    assert active_units(means).tolist() == [True, False, True, False, True]
-
+# ---------------------------------------------------------------- discretization
 
 def test_discretize_uses_equal_width_bins_per_column():
     values = np.array([[0.0, 5.0], [0.2, 5.0], [0.5, 5.0], [0.74, 5.0], [1.0, 5.0]])

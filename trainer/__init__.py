@@ -1,0 +1,21 @@
+"""The ML core of VAE Face Explorer: data, models, the one training loop, evaluation, latent operations, the CLI.
+
+Nothing here imports Qt (tests/test_no_qt.py checks it): a headless server, a notebook or torchrun can use it alone.
+Imports are absolute and name the module (`from trainer.training.loop import train`); packages re-export nothing.
+
+Module map
+    config.py       RunConfig = ModelConfig + DataConfig + TrainConfig, the dataclasses every checkpoint stores
+    settings.py     one path from named settings (CLI flags, the Train tab, experiment files, run.toml) to a RunConfig
+    resources.py    where the shipped checkpoint and experiments file live
+
+    data/           face data: image folders and their splits, the synthetic faces, image decoding and export,
+                    label CSVs, the cache folder and results derived from checkpoints
+    models/         the AE / VAE networks, named presets, losses, the training objective, factor supervision
+    training/       the loop and what it needs: control (pause / stop), events, time budgets, run directories,
+                    checkpoints, devices, torchrun, preview grids, following a run on disk, TensorBoard
+    evaluation/     reconstruction and latent metrics, sample quality, face metrics, memorisation, `eval`
+    latent/         every latent operation once: encode / decode, statistics and active dimensions, paths,
+                    directions, samplers, sliders, grids, the atlas, nearest faces, explorer state files
+    study/          experiment lists (the original study's runs) and comparison reports with figures
+    cli/            `vae-train` and its commands
+"""

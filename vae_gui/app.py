@@ -12,6 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen, QWidget
 
+from .qt_binding import QtBindingError, check_qt_binding
+
 APP_NAME = "VAE Face Explorer"
 SMALL_MACHINE_CORES = 4         # up to this many cores, torch calls in the GUI thread use one thread
 
@@ -95,6 +97,11 @@ def show_splash() -> QSplashScreen | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        check_qt_binding()
+    except QtBindingError as error:
+        print(f"vae-explorer: {error}", file=sys.stderr)
+        return 1
     app = create_application()
     splash = show_splash()
     configure_torch_threads()

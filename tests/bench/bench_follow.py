@@ -79,7 +79,7 @@ def measure_follow(app=None, checkpoint: Path | None = None, reloads: int = 5, p
     follow.timer.setInterval(3_600_000)                  # the benchmark polls itself, right after each write
     assert follow.follow(run), "the run folder could not be followed"
     wait_for(app, lambda: shown, 120, "the first checkpoint to be shown")
-    wait_for(app, lambda: not panel.loader.busy, 300, "the first encoding")
+    wait_for(app, lambda: not panel.checkpoints.encoder.busy, 300, "the first encoding")
 
     payload = read_checkpoint(run / "checkpoints" / "last.pt")
     probe = LatenessProbe()
@@ -95,7 +95,7 @@ def measure_follow(app=None, checkpoint: Path | None = None, reloads: int = 5, p
         settle_end = time.perf_counter() + SETTLE_S
         wait_for(app, lambda: time.perf_counter() >= settle_end, 10, "the reload to settle")
         settled = time.perf_counter()
-        wait_for(app, lambda: not panel.loader.busy, 300, "the background encoding")
+        wait_for(app, lambda: not panel.checkpoints.encoder.busy, 300, "the background encoding")
         probe.stop()
         reload_ms.append((swapped - started) * 1000)
         stall_ms.append(probe.stats(started, settled)["lateness_max_ms"])

@@ -108,20 +108,6 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return per_channel.mean(dim=1)
 
 
-# ---------------------------------------------------------------- latent usage
-
-# The one definition of an active dimension (active_dimensions, imported above) lives in trainer.latent.core.
-
-def active_units(means: np.ndarray, threshold: float = 0.01) -> np.ndarray:
-    """Boolean mask (D,): dimensions whose posterior mean varies over the data by more than `threshold`."""
-    means = np.asarray(means, dtype=np.float64)
-    if means.ndim != 2:
-        raise ValueError(f"active_units: expected posterior means shaped (N, D), got {means.shape}")
-    if len(means) == 0:
-        return np.zeros(means.shape[1], dtype=bool)
-    return means.var(axis=0) > threshold
-
-
 # ---------------------------------------------------------------- mutual information and MIG
 
 def discretize(values: np.ndarray, n_bins: int = 20) -> np.ndarray:

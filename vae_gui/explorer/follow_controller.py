@@ -22,6 +22,7 @@ from trainer.training.follow import CheckpointVersion, FollowedCheckpoint, RunFo
 from trainer.training.rundir import RunDirError
 
 from ..tasks import BackgroundTasks
+from .checkpoint_loader import stored_stats
 from .compare_work import reencode
 
 POLL_MS = 1000
@@ -57,7 +58,8 @@ class FollowStatus(QWidget):
 
 
 class RunFollowController(QObject):
-    """Owned by the explorer panel; `panel` gives it the state, the info panel and the background encoding."""
+    """Owned by the explorer panel; `panel` gives it the state, the info panel and the background encoding
+    (panel.checkpoints, vae_gui/explorer/checkpoint_loader.py)."""
 
     status_changed = Signal(str)
     reloaded = Signal(int)               # the step of the checkpoint now shown
@@ -161,7 +163,7 @@ class RunFollowController(QObject):
             if self._same_shape(checkpoint):
                 state.replace_model(checkpoint, followed.weights_hash)
                 panel.info.show_checkpoint(checkpoint)
-                stats, note = panel._stored_stats(checkpoint)
+                stats, note = stored_stats(checkpoint)
                 if stats is not None:
                     state.set_stats(stats, note)
                 else:
@@ -169,7 +171,7 @@ class RunFollowController(QObject):
                                                "are computed...")
                 # New codes for the gallery, samplers and statistics, off the GUI thread; the old ones stay until
                 # then. Nothing is written beside a run's passing checkpoints.
-                panel.loader.start(checkpoint, compute_stats=stats is None, store=False)
+                panel.checkpoints.encoder.start(checkpoint, compute_stats=stats is None, store=False)
             else:
                 z = state.z.copy() if state.has_checkpoint else None
                 if not panel.load_checkpoint(str(followed.version.path)):

@@ -108,6 +108,7 @@ class MorphTab(QWidget):
         self.strip.tile_clicked.connect(self._load_strip_face)
         self.morph_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.morph_slider.setRange(0, MORPH_STEPS)
+        self.morph_slider.setToolTip("Slide from A (left) to B (right); the face below follows live")
         self.morph_label = QLabel("A", self)
         self.morph_label.setMinimumWidth(self.morph_label.fontMetrics().horizontalAdvance("t = 0.000") + 4)
         self.morph_view = FaceView(self, minimum=96)

@@ -48,6 +48,8 @@ class SamplesTab(LazyRedrawTab):
         self.source = QComboBox(self)
         for key, label in SOURCES:
             self.source.addItem(label, key)
+        self.source.setToolTip("Where the random latents come from: the prior N(0, I) or a density fitted to the "
+                               "encoded training faces (usually more face-like for a VAE; the only choice for an AE)")
         self.components = QSpinBox(self)
         self.components.setRange(1, 50)
         self.components.setValue(10)
@@ -62,13 +64,16 @@ class SamplesTab(LazyRedrawTab):
         self.size.setRange(1, 16)
         self.size.setValue(8)
         self.size.setSuffix(" per side")
+        self.size.setToolTip("Faces per row and per column of the grid")
         self.seed = QSpinBox(self)
         self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("The random seed: the same seed gives the same grid, for this model and any other")
         self.resample_button = QPushButton("Resample", self)
         self.resample_button.setToolTip("Draw new latents (next seed)")
         self.compare = QCheckBox("Compare with prior", self)
         self.compare.setToolTip("Show samples from the prior and from the fitted density side by side, same seed")
         self.save_button = QPushButton("Save grid...", self)
+        self.save_button.setToolTip("Save the grid as one PNG image")
 
         row1 = QHBoxLayout()
         row1.addWidget(QLabel("Source:", self))

@@ -37,17 +37,23 @@ class TraversalsTab(LazyRedrawTab):
         self.rows_source.addItem("Latent dims (by KL)", "axes")
         self.rows_source.addItem("Principal directions", "pca")
         self.rows_source.addItem("Factor directions", "factors")
+        self.rows_source.setToolTip("What each row walks along: a latent dimension (most used first), a principal "
+                                    "direction of the encoded data, or the direction of a true factor")
         self.row_count = QSpinBox(self)
         self.row_count.setRange(1, 32)
         self.row_count.setValue(8)
+        self.row_count.setToolTip("How many directions (rows) to show")
         self.columns = QSpinBox(self)
         self.columns.setRange(3, 15)
         self.columns.setValue(9)
+        self.columns.setToolTip("Faces per row, from -3 to +3 standard deviations along the direction")
         self.centre = QComboBox(self)
         self.centre.addItem("current face", "current")
         self.centre.addItem("mean face", "mean")
+        self.centre.setToolTip("The face each row starts from: the current face or the mean of the encoded data")
         save = QPushButton("Save PNG...", self)
         save.clicked.connect(self._ask_save)
+        save.setToolTip("Save the traversal grid as one PNG image")
         bar = QHBoxLayout()
         for widget in (QLabel("Rows:", self), self.rows_source, self.row_count, QLabel("Columns:", self),
                        self.columns, QLabel("Around:", self), self.centre):

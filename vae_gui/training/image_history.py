@@ -59,6 +59,7 @@ class ImageHistory(QWidget):
         self.slider.setEnabled(False)
         self.slider.setToolTip("Scrub back through this run's snapshots (older live ones are thinned on long runs)")
         self.follow = QCheckBox("Follow latest")
+        self.follow.setToolTip("Show each new snapshot as it arrives; untick to stay on the one you picked")
         self.follow.setChecked(True)
         self.position_label = QLabel("no snapshot yet")
         self.slider.valueChanged.connect(self._slider_moved)

@@ -63,6 +63,7 @@ class LossPlot(QWidget):
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
 
         self.log_check = QCheckBox("Log scale")
+        self.log_check.setToolTip("Logarithmic loss axis: early and late values both readable")
         self.log_check.toggled.connect(lambda on: self.plot.setLogMode(x=False, y=on))
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)

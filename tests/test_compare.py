@@ -92,7 +92,7 @@ def test_different_latent_sizes_compare_the_same_image(qtbot, panel, tiny_checkp
     second = load_checkpoint(bundled)
     np.testing.assert_array_equal(compare.faces["b"], reencode(second.model, face_a)[1])
 
-    panel.start_from_test_image(3)                 # an encoded test image: that image goes through both
+    panel.faces.start_from_test_image(3)                 # an encoded test image: that image goes through both
     image = panel.state.data.test_images[3]
     wait_for_faces(qtbot, compare, panel.state.z)
     np.testing.assert_array_equal(compare.faces["image"], image)

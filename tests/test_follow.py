@@ -166,7 +166,7 @@ def test_following_a_run_with_another_latent_size_re_encodes_the_image(qtbot, pa
     other = train(config).run_dir
     with qtbot.waitSignal(panel.latents_ready, timeout=WAIT_MS):
         panel.load_checkpoint(str(tiny_checkpoint))
-    panel.start_from_test_image(2)
+    panel.faces.start_from_test_image(2)
     image = panel.state.data.test_images[2]
     with qtbot.waitSignal(panel.follow.reloaded, timeout=WAIT_MS):
         panel.follow.follow(other)

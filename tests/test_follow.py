@@ -33,6 +33,17 @@ def newer(path, than_ns: int) -> None:
     os.utime(path, ns=(than_ns + 10_000_000, than_ns + 10_000_000))
 
 
+def write_changed(source, target, than_ns: int) -> None:
+    """A complete checkpoint with other weights (as the run's next one), written atomically."""
+    from trainer.training.checkpoint import read_checkpoint, save_checkpoint
+    payload = read_checkpoint(source)
+    name = next(k for k, v in payload["model_state"].items() if v.is_floating_point())
+    payload["model_state"][name] = payload["model_state"][name] * 1.01
+    payload["step"] += 10
+    save_checkpoint(target, payload)
+    newer(target, than_ns)
+
+
 def write_truncated(source, target, than_ns: int) -> None:
     data = source.read_bytes()
     target.write_bytes(data[: len(data) // 2])
@@ -148,11 +159,10 @@ def test_explorer_ignores_a_truncated_checkpoint(qtbot, panel, tiny_run, tmp_pat
     follow.poll()                                    # seen again: not read again, no reload
     assert follow.reload_count == reloads and panel.state.checkpoint is shown
     assert panel.dialogs.errors == []
-    shutil.copyfile(tiny_run / "checkpoints" / "last.pt", last)
-    newer(last, follow.follower.loaded.mtime_ns + 20_000_000)
+    write_changed(tiny_run / "checkpoints" / "last.pt", last, follow.follower.loaded.mtime_ns + 20_000_000)
     with qtbot.waitSignal(follow.reloaded, timeout=WAIT_MS):
         follow.poll()
-    assert follow.reload_count == reloads + 1
+    assert follow.reload_count == reloads + 1 and panel.dialogs.errors == []
 
 
 def test_following_a_run_with_another_latent_size_re_encodes_the_image(qtbot, panel, tiny_run, tmp_path,
@@ -194,3 +204,20 @@ def test_train_tab_follow_button_follows_its_run(qtbot, tiny_run, tmp_path):
     assert window.explorer_panel.follow.following
     window.explorer_panel.follow.stop()
     window.close()
+
+
+def test_the_same_weights_again_are_not_reloaded(qtbot, panel, tiny_run, tmp_path):
+    """A run writes last.pt and then best.pt with the same weights: one reload, not two."""
+    run = copy_run(tiny_run, tmp_path)
+    follow = panel.follow
+    with qtbot.waitSignal(follow.reloaded, timeout=WAIT_MS):
+        follow.follow(run)
+    reloads = follow.reload_count
+    best, last = run / "checkpoints" / "best.pt", run / "checkpoints" / "last.pt"
+    shutil.copyfile(last if follow.follower.loaded.path == last else best,
+                    best if follow.follower.loaded.path == last else last)
+    newer(best, follow.follower.loaded.mtime_ns + 50_000_000)
+    newer(last, follow.follower.loaded.mtime_ns + 50_000_000)
+    follow.poll()
+    qtbot.waitUntil(lambda: follow._reading is None, timeout=WAIT_MS)
+    assert follow.reload_count == reloads and follow.poll() is None and follow._reading is None

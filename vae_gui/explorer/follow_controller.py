@@ -145,6 +145,8 @@ class RunFollowController(QObject):
             self.follower.rejected(version)
             return
         self.follower.accepted(version)
+        if not self._adds_anything(followed):
+            return
         self._apply(followed, z)
 
     @Slot(str, str)
@@ -184,6 +186,14 @@ class RunFollowController(QObject):
         self.reload_count += 1
         self._show_status(checkpoint.step)
         self.reloaded.emit(checkpoint.step)
+
+    def _adds_anything(self, followed: FollowedCheckpoint) -> bool:
+        """False for the same weights again with nothing new (a run writes last.pt, then best.pt as a copy)."""
+        current = self.panel.state.checkpoint
+        if current is None or followed.weights_hash != self.panel.state.weights_hash:
+            return True
+        new = followed.checkpoint.payload
+        return any(new.get(key) and not current.payload.get(key) for key in ("latent_stats", "eval"))
 
     def _same_shape(self, checkpoint) -> bool:
         current = self.panel.state.checkpoint

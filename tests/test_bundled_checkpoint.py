@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from trainer.training.checkpoint import load_checkpoint
-from trainer.latent.core import decode_latents
+from trainer.latent.codec import decode_latents
 from trainer.resources import default_checkpoint
 from trainer.data.synthetic import FACTOR_NAMES
 

@@ -75,6 +75,17 @@ def test_resume_continues_from_the_stored_step(trained_run: Path, capsys) -> Non
     assert evals == [2, 3]
 
 
+def test_resume_prints_the_runs_settings_and_refuses_any_that_fix_what_it_learns(trained_run: Path, capsys) -> None:
+    capsys.readouterr()
+    assert main(["train", "--resume", str(trained_run), "--epochs", "4", "--print-config"]) == 0
+    text = capsys.readouterr().out
+    assert "epochs = 4" in text and 'name = "cli"' in text and "latent_dim = 6" in text
+    assert main(["train", "--resume", str(trained_run), "--weight-decay", "0.1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--weight-decay cannot change when resuming" in err and "what the run learns" in err
+    assert load_checkpoint(trained_run / "checkpoints" / "last.pt").step == 2     # nothing trained
+
+
 def test_help_lists_flags_with_defaults(capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main(["train", "--help"])

@@ -1,4 +1,5 @@
-"""Qt-free explorer helpers (trainer.latent.explorer): slider directions, interpolation, exports, state files, latent prep."""
+"""Qt-free explorer helpers (trainer.latent.*): decoding, slider directions, interpolation, exports, state files,
+latent prep."""
 import json
 
 import numpy as np
@@ -7,12 +8,14 @@ import torch
 from PIL import Image
 
 from trainer.training.checkpoint import load_checkpoint, read_checkpoint, update_checkpoint
-from trainer.latent.explorer import (ExplorerSnapshot, ExplorerStateError, Cancelled, axis_sliders, custom_slider,
-                             decode_faces, encode_faces, encode_one, factor_sliders, interpolate,
-                             interpolation_path, load_explorer_state, pca_sliders, prepare_for_inference,
-                             prepare_latents, random_code_latent, save_explorer_state, save_gif, save_png,
-                             store_latent_stats, traversal_latents, visible_dims)
-from trainer.latent.core import compute_latent_stats
+from trainer.data.images import save_gif, save_png
+from trainer.latent.codec import decode_latents, encode_images, hwc_to_nchw, prepare_for_inference, reconstruct
+from trainer.latent.explorer_state import ExplorerSnapshot, ExplorerStateError, load_explorer_state, save_explorer_state
+from trainer.latent.paths import interpolate, interpolation_path
+from trainer.latent.prepared import Cancelled, prepare_latents, store_latent_stats
+from trainer.latent.samplers import random_code_latent
+from trainer.latent.sliders import axis_sliders, custom_slider, factor_sliders, pca_sliders, traversal_latents, visible_dims
+from trainer.latent.stats import compute_latent_stats
 from trainer.models.networks import build_model
 from trainer.models.presets import preset_config
 
@@ -36,29 +39,29 @@ def stats():
 
 def test_decode_matches_one_batch_and_encode_round_trips(tiny_model):
     z = np.random.default_rng(1).standard_normal((20, 6)).astype(np.float32)
-    faces = decode_faces(tiny_model, z)
+    faces = decode_latents(tiny_model, z)
     assert faces.shape == (20, 32, 32, 3) and faces.dtype == np.uint8
     with torch.no_grad():
         direct = (tiny_model.decode(torch.from_numpy(z)).clamp(0, 1) * 255 + 0.5).to(torch.uint8)
     difference = np.abs(faces.astype(int) - direct.permute(0, 2, 3, 1).numpy().astype(int))
     # Batches may decode under bf16 autocast (CPUs with native bf16): a few levels off at most, ~0 on average.
     assert difference.max() <= 8 and difference.mean() < 1.0
-    single = decode_faces(tiny_model, z[0])            # the live face is always exact fp32
+    single = decode_latents(tiny_model, z[0])            # the live face is always exact fp32
     assert np.abs(single[0].astype(int) - direct[0].permute(1, 2, 0).numpy().astype(int)).max() <= 1
-    means, logvars = encode_faces(tiny_model, faces)
+    means, logvars = encode_images(tiny_model, hwc_to_nchw(faces))
     assert means.shape == (20, 6) and logvars.shape == (20, 6)
-    z0, reconstruction = encode_one(tiny_model, faces[0])
+    z0, reconstruction = reconstruct(tiny_model, faces[0])
     np.testing.assert_allclose(z0, means[0], atol=1e-5)
     assert reconstruction.shape == (32, 32, 3)
 
 
 def test_channels_last_gives_the_same_faces(tiny_model):
     z = np.random.default_rng(2).standard_normal((4, 6)).astype(np.float32)
-    before = decode_faces(tiny_model, z)
+    before = decode_latents(tiny_model, z)
     fast = build_model(tiny_model.config)
     fast.load_state_dict(tiny_model.state_dict())
     prepare_for_inference(fast)
-    assert np.abs(decode_faces(fast, z).astype(int) - before.astype(int)).max() <= 1
+    assert np.abs(decode_latents(fast, z).astype(int) - before.astype(int)).max() <= 1
 
 
 # ---------------------------------------------------------------- sliders

@@ -345,7 +345,7 @@ def test_07_eval_leaves_the_checkpoint_unchanged_and_keeps_results_aside(run_dir
 
 
 def test_07_the_explorer_does_not_write_into_the_checkpoint(run_dir: Path, tmp_path: Path) -> None:
-    from trainer.latent.explorer import prepare_latents
+    from trainer.latent.prepared import prepare_latents
     best = tmp_path / "copy.pt"
     shutil.copy(run_dir / "checkpoints" / "best.pt", best)
     checkpoint_module.update_checkpoint(best, latent_stats=None)

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from trainer.training.checkpoint import read_checkpoint, save_checkpoint, update_checkpoint
-from trainer.latent.explorer import decode_faces
+from trainer.latent.codec import decode_latents
 from trainer.resources import default_checkpoint
 from trainer.latent.samplers import make_sampler
 
@@ -239,7 +239,7 @@ def test_many_slider_moves_decode_once_per_frame(qtbot, panel, tiny_checkpoint):
     qtbot.waitUntil(lambda: panel.decoder.decode_count > count, timeout=WAIT_MS)
     qtbot.wait(50)
     assert panel.decoder.decode_count == count + 1     # coalesced, and the latest value won
-    np.testing.assert_array_equal(panel.decoder.face, decode_faces(panel.state.model, panel.state.z)[0])
+    np.testing.assert_array_equal(panel.decoder.face, decode_latents(panel.state.model, panel.state.z)[0])
 
 
 def test_reset_and_randomize(qtbot, panel, tiny_checkpoint):
@@ -334,7 +334,7 @@ def test_strip_endpoints_decode_to_the_endpoint_faces(qtbot, panel, tiny_checkpo
     np.testing.assert_allclose(morph.strip_latents[0], a, atol=1e-6)
     np.testing.assert_allclose(morph.strip_latents[-1], b, atol=1e-6)
     for image, z in ((morph.strip_images[0], a), (morph.strip_images[-1], b)):
-        expected = decode_faces(panel.state.model, z)[0]
+        expected = decode_latents(panel.state.model, z)[0]
         assert np.abs(image.astype(int) - expected.astype(int)).max() <= 1
     morph.morph_slider.setValue(1000)
     morph._decode_morph()

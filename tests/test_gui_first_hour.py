@@ -17,8 +17,8 @@ from PySide6.QtCore import QPoint, QRect, Qt  # noqa: E402
 from PySide6.QtWidgets import QAbstractButton, QAbstractScrollArea, QLabel, QMessageBox, QWidget  # noqa: E402
 
 from trainer.training.checkpoint import FORMAT_NAME, load_checkpoint  # noqa: E402
-from trainer.latent.explorer import FACTOR_LABEL_MIN_SCORE, axis_sliders  # noqa: E402
-from trainer.latent.core import compute_latent_stats  # noqa: E402
+from trainer.latent.sliders import FACTOR_LABEL_MIN_SCORE, axis_sliders  # noqa: E402
+from trainer.latent.stats import compute_latent_stats  # noqa: E402
 from trainer.resources import default_checkpoint  # noqa: E402
 from vae_gui.explorer.info_panel import describe_checkpoint, training_length  # noqa: E402
 from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402

@@ -5,20 +5,17 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("pytestqt")
-pytest.importorskip("pyqtgraph")
+from conftest import tiny_config
+from PySide6.QtCore import Qt
 
-from conftest import tiny_config  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-
-from trainer.training.checkpoint import load_checkpoint  # noqa: E402
-from trainer.training.events import EvalMetrics, Preview, RunFinished, RunStarted, StepMetrics  # noqa: E402
-from vae_gui.training.kl_chart import COLLAPSED_COLOUR, KlChart  # noqa: E402
-from vae_gui.training.panel import TrainingPanel  # noqa: E402
-from vae_gui.training.run_state import RunState  # noqa: E402
-from vae_gui.training.smoothing import EmaSeries  # noqa: E402
-from vae_gui.training.snapshots import PreviewGrids, SnapshotStore  # noqa: E402
-from vae_gui.training.updates import EventBatcher  # noqa: E402
+from trainer.training.checkpoint import load_checkpoint
+from trainer.training.events import EvalMetrics, Preview, RunFinished, RunStarted, StepMetrics
+from vae_gui.training.kl_chart import COLLAPSED_COLOUR, KlChart
+from vae_gui.training.panel import TrainingPanel
+from vae_gui.training.run_state import RunState
+from vae_gui.training.smoothing import EmaSeries
+from vae_gui.training.snapshots import PreviewGrids, SnapshotStore
+from vae_gui.training.updates import EventBatcher
 
 # Qt warnings fail a test (e.g. "QThread: Destroyed while thread is still running"); the offscreen platform's
 # note about size hints is harmless.
@@ -274,7 +271,7 @@ def test_non_finite_loss_fails_the_run_with_a_message(qtbot, panel, tmp_path, mo
     def nan_loss(logits, target, kind="mse"):
         return torch.full((len(logits),), float("nan"))
 
-    monkeypatch.setattr("trainer.training.loop.reconstruction_loss", nan_loss)
+    monkeypatch.setattr("trainer.models.objective.reconstruction_loss", nan_loss)
     configure(panel, tmp_path / "runs", epochs=1)
     with qtbot.waitSignal(panel.error_shown, timeout=RUN_TIMEOUT_MS) as error:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
@@ -318,10 +315,13 @@ def test_factor_supervision_field_is_checked_against_data_and_latent_size(qtbot,
 
 
 def test_default_form_is_ready_to_start(qtbot, panel):
+    from trainer.settings import run_config_from_settings
+
     config = panel.setup_form.config()
     assert config.data.source == "synthetic"
     assert config.model.preset == "default"
-    assert 1 <= config.train.epochs <= 10
+    # the same defaults as `vae-train train` and the experiments file (20 epochs)
+    assert config == run_config_from_settings({"runs_dir": config.train.runs_dir})
     assert panel.start_button.isEnabled()
 
 

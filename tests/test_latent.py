@@ -7,8 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.latent.core import (LatentStats, LatentStatsError, attribute_direction, axis_direction, compute_latent_stats,
-                            decode_latents, encode_dataset, images_to_grid, lerp, slerp, traversal)
+from trainer.latent.codec import decode_latents, encode_images
+from trainer.latent.directions import attribute_direction, axis_direction
+from trainer.latent.grids import image_grid
+from trainer.latent.paths import lerp, slerp, traversal
+from trainer.latent.stats import LatentStats, LatentStatsError, compute_latent_stats
 from trainer.models.losses import kl_per_dimension
 
 
@@ -256,11 +259,11 @@ def test_compute_latent_stats_rejects_bad_input():
 # ---------------------------------------------------------------- encoding, decoding, grids
 
 @pytest.mark.parametrize("variational", [True, False])
-def test_encode_dataset_batches_in_eval_mode_and_restores_training(variational):
+def test_encode_images_batches_in_eval_mode_and_restores_training(variational):
     torch.manual_seed(0)
     model = TinyModel(latent_dim=3, variational=variational).train()
     images = _images(10)
-    means, logvars = encode_dataset(model, images, batch_size=4)
+    means, logvars = encode_images(model, images, batch_size=4)
     assert means.shape == (10, 3) and means.dtype == np.float32
     assert (logvars is not None) == variational and (logvars is None or logvars.shape == (10, 3))
     assert model.modes_seen == [False, False, False]       # three batches, all in eval mode
@@ -288,10 +291,10 @@ def test_decode_latents_repeats_a_grey_channel():
     np.testing.assert_array_equal(images[..., 0], images[..., 2])
 
 
-def test_images_to_grid_shape_and_padding():
+def test_image_grid_shape_and_padding():
     images = np.zeros((5, 8, 6, 3), np.uint8)
-    grid = images_to_grid(images, nrow=3, padding=2)
+    grid = image_grid(images, nrow=3, padding=2)
     assert grid.shape == (2 + 2 * (8 + 2), 2 + 3 * (6 + 2), 3) and grid.dtype == np.uint8
     assert grid[0, 0].tolist() == [255, 255, 255] and grid[2, 2].tolist() == [0, 0, 0]
     with pytest.raises(ValueError, match="non-empty"):
-        images_to_grid(np.zeros((0, 8, 8, 3), np.uint8), nrow=3)
+        image_grid(np.zeros((0, 8, 8, 3), np.uint8), nrow=3)

@@ -1,7 +1,6 @@
 """The training loop: run directory contents, events, KL warm-up, pause/stop, resume equivalence, NaN handling."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 import time
@@ -12,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-import trainer.training.loop
+import trainer.models.objective
 from trainer.training.checkpoint import load_checkpoint
 from trainer.config import DataConfig, RunConfig, TrainConfig
 from trainer.training.control import TrainingControl
@@ -262,7 +261,7 @@ def test_resume_config_overrides_training_fields(tmp_path: Path, dataset: FaceDa
 
 def _nan_after(monkeypatch, good_training_calls: int) -> None:
     """Make the training loss NaN after `good_training_calls` training steps (validation is left alone)."""
-    real = trainer.training.loop.reconstruction_loss
+    real = trainer.models.objective.reconstruction_loss
     calls = []
 
     def loss(logits, target, kind="mse"):
@@ -273,7 +272,7 @@ def _nan_after(monkeypatch, good_training_calls: int) -> None:
                 return value * float("nan")
         return value
 
-    monkeypatch.setattr(trainer.training.loop, "reconstruction_loss", loss)
+    monkeypatch.setattr(trainer.models.objective, "reconstruction_loss", loss)
 
 
 def test_nan_loss_fails_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path, dataset: FaceDataset,
@@ -316,14 +315,8 @@ def test_nan_right_after_a_resume_names_the_restored_checkpoint(tmp_path: Path, 
     assert load_checkpoint(result.last_checkpoint).step == 3
 
 
-# ---------------------------------------------------------------- final evaluation (needs the metrics modules)
+# ---------------------------------------------------------------- final evaluation
 
-def _has_module(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
-
-
-@pytest.mark.skipif(not (_has_module("trainer.evaluation.metrics") and _has_module("trainer.latent.core")),
-                    reason="trainer.evaluation.metrics / trainer.latent.core not written yet")
 def test_final_evaluation_stores_metrics_and_latent_stats(tiny_checkpoint) -> None:
     loaded = load_checkpoint(tiny_checkpoint)
     assert loaded.eval_metrics is not None
@@ -354,3 +347,32 @@ def test_stop_during_the_final_evaluation_returns_at_once(tmp_path: Path, datase
     assert elapsed < 20
     assert "final evaluation skipped" in (result.run_dir / "train.log").read_text()
     assert load_checkpoint(result.best_checkpoint).step == result.step
+
+
+# ---------------------------------------------------------------- the objective
+
+def test_objective_adds_warmed_up_kl_total_correlation_and_supervision() -> None:
+    from trainer.models.losses import kl_divergence, reconstruction_loss, total_correlation
+    from trainer.models.networks import build_model
+    from trainer.models.objective import compute_objective, kl_weight
+    from trainer.models.supervision import factor_alignment_loss
+
+    assert [kl_weight(2.0, 4, step) for step in range(5)] == [0.5, 1.0, 1.5, 2.0, 2.0]
+    assert kl_weight(2.0, 0, 0) == 2.0
+    torch.manual_seed(0)
+    model = build_model(preset_config("default", image_size=SIZE, base_channels=4, depth=2, latent_dim=3))
+    x = torch.rand(6, 3, SIZE, SIZE)
+    out = model(x)
+    train_config = TrainConfig(beta=2.0, kl_warmup_steps=4, tc_weight=0.5, factor_supervision=3.0)
+    targets, labeled = torch.randn(6, 3), torch.ones(6, dtype=torch.bool)
+    objective = compute_objective(out, x, train_config, step=1, warmup_steps=4, dataset_size=100,
+                                  factors=(targets, labeled))
+    recon = reconstruction_loss(out.logits, x, "mse").mean()
+    kl = kl_divergence(out.mean, out.logvar).mean()
+    expected = (recon + 1.0 * kl + 0.5 * 0.5 * total_correlation(out.z, out.mean, out.logvar, 100)
+                + 3.0 * factor_alignment_loss(out.mean, targets, labeled))
+    assert objective.beta == 1.0
+    assert torch.allclose(objective.total, expected) and torch.allclose(objective.recon, recon)
+    ae = build_model(preset_config("default-ae", image_size=SIZE, base_channels=4, depth=2, latent_dim=3))
+    plain = compute_objective(ae(x), x, TrainConfig(), step=0, warmup_steps=0, dataset_size=100)
+    assert plain.kl is None and torch.equal(plain.total, plain.recon)

@@ -11,7 +11,7 @@ from conftest import tiny_config
 from trainer.training.checkpoint import load_checkpoint
 from trainer.config import ConfigError
 from trainer.data.datasets import FaceDataset, load_dataset
-from trainer.latent.core import encode_dataset
+from trainer.latent.codec import encode_images
 from trainer.training.loop import train
 from trainer.models.supervision import (SupervisionError, check_supervisable, factor_alignment_loss, gaussianized_targets,
                                  labeled_mask)
@@ -94,7 +94,7 @@ def _factor_correlation(checkpoint: Path) -> float:
     """Mean |rank correlation| between latent dim k and factor k on the test split."""
     loaded = load_checkpoint(checkpoint)
     data = load_dataset(loaded.config.data)
-    means, _ = encode_dataset(loaded.model, data.test, device="cpu")
+    means, _ = encode_images(loaded.model, data.test, device="cpu")
     means = np.asarray(means)
     factors = data.test_factors
     values = [abs(np.corrcoef(_ranks(means[:, k]), _ranks(factors[:, k]))[0, 1]) for k in range(factors.shape[1])]

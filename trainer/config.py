@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -182,18 +183,21 @@ class TrainConfig:
         _check_range("epochs", self.epochs, 1, EPOCH_LIMIT)
         _check_range("batch_size", self.batch_size, 1, 65536)
         _check_range("max_steps", self.max_steps, 0, 10**9)
-        _check_range("kl_warmup_steps", self.kl_warmup_steps, 0, 10**9)
-        _check_range("eval_every_steps", self.eval_every_steps, 0, 10**9)
+        _check_range("kl_warmup", self.kl_warmup_steps, 0, 10**9)
+        _check_range("eval_every", self.eval_every_steps, 0, 10**9)
         _check_range("log_every_steps", self.log_every_steps, 1, 10**9)
         _check_range("threads", self.threads, 0, 1024)
         _check_range("n_preview", self.n_preview, 1, 256)
         _check_range("n_samples", self.n_samples, 1, 1024)
         if not 0.0 <= self.time_budget_minutes <= 100_000:
-            raise ConfigError(f"time budget must be between 0 and 100000 minutes, got {self.time_budget_minutes}")
+            raise ConfigError(f"time_budget must be between 0 and 100000 minutes, got {self.time_budget_minutes}")
         if not 0.0 < self.lr < 1.0:
             raise ConfigError(f"lr must be between 0 and 1, got {self.lr}")
         if self.beta < 0:
             raise ConfigError(f"beta must be >= 0, got {self.beta}")
+        for name in ("weight_decay", "grad_clip", "preview_every_s"):
+            if not 0.0 <= getattr(self, name) < math.inf:
+                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if self.tc_weight < 0:
             raise ConfigError(f"tc_weight must be >= 0, got {self.tc_weight}")
         if self.factor_supervision < 0:
@@ -206,9 +210,9 @@ class TrainConfig:
         _check_choice("precision", self.precision, ("auto", "bf16", "fp32"))
         _check_choice("channels_last", self.channels_last, ("auto", "on", "off"))
         if "/" in self.run_name or "\\" in self.run_name or "\0" in self.run_name or self.run_name.startswith("."):
-            raise ConfigError(f"run name {self.run_name!r} must be a plain folder name")
+            raise ConfigError(f"name {self.run_name!r}: the run name must be a plain folder name")
         if len(self.run_name.encode()) > 200:
-            raise ConfigError(f"run name {self.run_name[:30]!r}... is {len(self.run_name.encode())} bytes long; "
+            raise ConfigError(f"name {self.run_name[:30]!r}...: the run name is {len(self.run_name.encode())} bytes long; "
                               f"at most 200 are allowed")
 
 

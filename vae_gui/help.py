@@ -7,8 +7,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from trainer.training.checkpoint import FORMAT_VERSION
-from trainer.latent.explorer import FACTOR_LABEL_MIN_SCORE
-from trainer.latent.core import ACTIVE_CODE_VARIANCE, ACTIVE_KL_NATS
+from trainer.latent.sliders import FACTOR_LABEL_MIN_SCORE
+from trainer.latent.stats import ACTIVE_CODE_VARIANCE, ACTIVE_KL_NATS
 
 DISTRIBUTION = "vae-face-explorer"
 

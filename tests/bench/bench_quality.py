@@ -26,11 +26,10 @@ from trainer.training.checkpoint import load_checkpoint
 from trainer.cli.commands import build_parser, config_from_args
 from trainer.data.datasets import load_dataset
 from trainer.config import DataConfig
-from trainer.latent.explorer import decode_faces
-from trainer.latent.core import decode_latents, encode_dataset
+from trainer.latent.codec import decode_latents, encode_images
 from trainer.training.loop import train
 from trainer.evaluation.metrics import psnr, ssim
-from trainer.training.previews import grid_image
+from trainer.latent.grids import image_grid
 from trainer.latent.samplers import SamplerChoice, make_sampler
 from vanilla_vae import train_vanilla, vanilla_reconstruct, vanilla_samples
 
@@ -52,13 +51,13 @@ def ours(data: Path, minutes: float, extra: list[str], runs_dir: str, name: str,
     checkpoint = load_checkpoint(result.best_checkpoint)
     model = checkpoint.model
     dataset = load_dataset(config.data)
-    means, _ = encode_dataset(model, dataset.test)
-    recon = torch.from_numpy(decode_latents(model, means)).permute(0, 3, 1, 2)
+    means, _ = encode_images(model, dataset.test)
+    recon = torch.from_numpy(decode_latents(model, means, batch_size=256, exact=True)).permute(0, 3, 1, 2)
     choice = SamplerChoice.from_dict((result.final_eval or {}).get("sampler"))
     kind = choice.default if choice is not None else "prior"
-    fit = encode_dataset(model, dataset.train[:5000])[0] if kind != "prior" else None
+    fit = encode_images(model, dataset.train[:5000])[0] if kind != "prior" else None
     latents = make_sampler(kind, model.latent_dim, latents=fit).sample(N_SAMPLES, seed=0)
-    samples = torch.from_numpy(decode_faces(model, latents)).permute(0, 3, 1, 2)
+    samples = torch.from_numpy(decode_latents(model, latents)).permute(0, 3, 1, 2)
     batch = config.train.batch_size
     return {"recon": recon, "samples": samples, "wall_s": wall, "images": result.step * batch,
             "sampler": kind, "steps": result.step, "budget_s": minutes * 60}
@@ -91,8 +90,8 @@ def score(name: str, run: dict, dataset, out: Path | None) -> dict:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         pairs = torch.cat([dataset.test[:16], run["recon"][:16]]).permute(0, 2, 3, 1).numpy()
-        Image.fromarray(grid_image(pairs, nrow=16)).save(out / f"{name}_recon.png")
-        Image.fromarray(grid_image(run["samples"][:64].permute(0, 2, 3, 1).numpy(), nrow=8)).save(
+        Image.fromarray(image_grid(pairs, nrow=16)).save(out / f"{name}_recon.png")
+        Image.fromarray(image_grid(run["samples"][:64].permute(0, 2, 3, 1).numpy(), nrow=8)).save(
             out / f"{name}_samples.png")
     return {"recipe": name, "psnr": round(float(psnr(recon, test).mean()), 2),
             "ssim": round(float(ssim(recon, test).mean()), 4),

@@ -14,7 +14,7 @@ from trainer.data.datasets import FaceDataset, load_dataset
 from trainer.evaluation.evaluate import STATS_MAX_IMAGES, sampler_choice_for
 from trainer.latent.samplers import SamplerChoice
 from trainer.training.device import resolve_device
-from trainer.training.previews import grid_image
+from trainer.latent.grids import image_grid
 
 
 def _default_sampler(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: torch.device,
@@ -38,7 +38,7 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
     chooses it now from the data; `say` receives one line naming the sampler used.
     """
     from trainer.config import ConfigError
-    from trainer.latent.core import decode_latents, encode_dataset
+    from trainer.latent.codec import decode_latents, encode_images
     from trainer.latent.samplers import make_sampler
 
     if n_recon < 0 or n_samples < 0:
@@ -58,8 +58,8 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
     (out / "samples").mkdir(parents=True, exist_ok=True)
 
     originals = dataset.test[:n_recon]
-    means, _ = encode_dataset(model, originals, device=torch_device)
-    recons = decode_latents(model, means, device=torch_device)
+    means, _ = encode_images(model, originals, device=torch_device)
+    recons = decode_latents(model, means, batch_size=256, exact=True)
     originals_hwc = originals.permute(0, 2, 3, 1).numpy()
     for i, (original, recon) in enumerate(zip(originals_hwc, recons)):
         Image.fromarray(original).save(out / "recon" / f"{i:04d}_original.png")
@@ -71,9 +71,9 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
         say(f"samples from the {sampler}" + (" fitted to the encoded training images" if sampler != "prior" else ""))
     fitted = None
     if sampler != "prior":
-        fitted, _ = encode_dataset(model, dataset.train[:STATS_MAX_IMAGES], device=torch_device)
+        fitted, _ = encode_images(model, dataset.train[:STATS_MAX_IMAGES], device=torch_device)
     latent_sampler = make_sampler(sampler, model.latent_dim, latents=fitted, temperature=temperature, seed=seed)
-    samples = decode_latents(model, latent_sampler.sample(n_samples, seed=seed), device=torch_device)
+    samples = decode_latents(model, latent_sampler.sample(n_samples, seed=seed), batch_size=256, exact=True)
     for i, sample in enumerate(samples):
         Image.fromarray(sample).save(out / "samples" / f"{i:04d}.png")
 
@@ -82,7 +82,7 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
         pairs = [np.concatenate([originals_hwc[i:i + rows], recons[i:i + rows]]) for i in range(0, len(recons), rows)
                  if len(recons[i:i + rows]) == rows]
         if pairs:
-            Image.fromarray(grid_image(np.concatenate(pairs), nrow=rows)).save(out / "recon_grid.png")
+            Image.fromarray(image_grid(np.concatenate(pairs), nrow=rows)).save(out / "recon_grid.png")
     if len(samples):
-        Image.fromarray(grid_image(samples, nrow=int(np.ceil(np.sqrt(len(samples)))))).save(out / "samples_grid.png")
+        Image.fromarray(image_grid(samples, nrow=int(np.ceil(np.sqrt(len(samples)))))).save(out / "samples_grid.png")
     return 2 * len(recons) + len(samples)

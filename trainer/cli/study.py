@@ -6,6 +6,7 @@ import signal
 import sys
 from pathlib import Path
 
+from trainer.cli.signals import stop_on_first_interrupt
 from trainer.training.control import TrainingControl
 
 
@@ -51,7 +52,7 @@ def run_experiments_command(args: argparse.Namespace) -> int:
         printers.append(ProgressPrinter(quiet=args.quiet))
         return printers[-1]
 
-    previous = _stop_on_first_interrupt(control)
+    previous = stop_on_first_interrupt(control)
     try:
         outcomes = run_experiments(experiments, args.runs_dir, events=progress, control=control)
     finally:
@@ -85,13 +86,3 @@ def _write_report(run_dirs: list[Path], out_dir: Path, device: str) -> None:
     from trainer.study.report import write_report
 
     write_report(run_dirs, out_dir, device=resolve_device(device))
-
-
-def _stop_on_first_interrupt(control: TrainingControl):
-    """First Ctrl-C: stop the current run at its next step (a checkpoint is saved). Second: abort."""
-    def handler(signum, frame):
-        if control.stop_requested:
-            raise KeyboardInterrupt
-        print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
-        control.stop()
-    return signal.signal(signal.SIGINT, handler)

@@ -1,4 +1,5 @@
-"""Decoding one image file into a square RGB uint8 array, the same way for training and for the explorer."""
+"""Image files: decoding one into a square RGB uint8 array (the same way for training and for the explorer), and
+writing uint8 (H, W, 3) arrays as PNG or animated GIF."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -75,3 +76,32 @@ def decode_error_reason(error: BaseException) -> str:
     if isinstance(error, MemoryError):
         return "the image is too large to decode in the available memory"
     return f"the image is damaged or truncated ({error})"
+
+
+# ---------------------------------------------------------------- writing images
+
+def save_png(image_hwc: np.ndarray, path: Path | str, scale: int = 1) -> None:
+    """Save a uint8 (H, W, 3) image as PNG, optionally enlarged with nearest-neighbour pixels."""
+    _enlarge(Image.fromarray(np.ascontiguousarray(image_hwc, dtype=np.uint8)), scale).save(path, format="PNG")
+
+
+def save_png_resized(image_hwc: np.ndarray, path: Path | str, size: int) -> None:
+    """Save a uint8 (H, W, 3) image as a size x size PNG, smoothly resized (Lanczos)."""
+    image = Image.fromarray(np.ascontiguousarray(image_hwc, dtype=np.uint8))
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.LANCZOS)
+    image.save(path, format="PNG")
+
+
+def save_gif(frames_hwc: np.ndarray, path: Path | str, frame_ms: int = 100, scale: int = 4) -> None:
+    """Save uint8 (N, H, W, 3) frames as a looping animated GIF (identical neighbour frames may be merged)."""
+    if len(frames_hwc) == 0:
+        raise ValueError("no frames to save")
+    images = [_enlarge(Image.fromarray(np.ascontiguousarray(f, dtype=np.uint8)), scale) for f in frames_hwc]
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=int(frame_ms), loop=0)
+
+
+def _enlarge(image: Image.Image, scale: int) -> Image.Image:
+    if scale <= 1:
+        return image
+    return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)

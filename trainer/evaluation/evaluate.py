@@ -39,15 +39,15 @@ def sampler_choice_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset,
                        device: str | torch.device = "cpu") -> "SamplerChoice | None":
     """Which sampler draws this model's faces by default (see trainer.latent.samplers.choose_sampler); None when the data
     set is too small to fit one (fewer than 2 training or 1 test image)."""
-    from trainer.latent.core import encode_dataset
+    from trainer.latent.codec import encode_images
     from trainer.latent.samplers import SamplerError, choose_sampler
 
     if len(dataset.train) < 2 or len(dataset.test) < 1:
         return None
     model = checkpoint.model.to(device)
     try:
-        train_means, _ = encode_dataset(model, dataset.train[:STATS_MAX_IMAGES], device=device)
-        test_means, _ = encode_dataset(model, dataset.test[:STATS_MAX_IMAGES], device=device)
+        train_means, _ = encode_images(model, dataset.train[:STATS_MAX_IMAGES], device=device)
+        test_means, _ = encode_images(model, dataset.test[:STATS_MAX_IMAGES], device=device)
     finally:
         checkpoint.model.to("cpu")
     try:
@@ -59,7 +59,8 @@ def sampler_choice_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset,
 def latent_stats_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu"):
     """LatentStats of the test split (factors included on synthetic data); None with fewer than 2 test images,
     where spreads and directions are undefined."""
-    from trainer.latent.core import compute_latent_stats, encode_dataset
+    from trainer.latent.codec import encode_images
+    from trainer.latent.stats import compute_latent_stats
 
     if len(dataset.test) < 2:
         return None
@@ -67,7 +68,7 @@ def latent_stats_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device:
     factors = dataset.test_factors[:STATS_MAX_IMAGES] if dataset.test_factors is not None else None
     model = checkpoint.model.to(device)
     try:
-        means, logvars = encode_dataset(model, images, device=device)
+        means, logvars = encode_images(model, images, device=device)
     finally:
         checkpoint.model.to("cpu")
     return compute_latent_stats(means, logvars, factors=factors, factor_names=dataset.factor_names or None,
@@ -114,21 +115,21 @@ def face_metrics_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device:
     be fitted (too few training images, NaN codes). At most `max_images` per set (default FACE_IMAGES).
     """
     from trainer.evaluation.face_metrics import FACE_IMAGES, evenly_spaced, face_report
-    from trainer.latent.core import decode_latents, encode_dataset, sample_images
-    from trainer.latent.samplers import SamplerError
+    from trainer.latent.codec import decode_latents, encode_images
+    from trainer.latent.samplers import SamplerError, sample_images
     from trainer.evaluation.sample_quality import FIT_IMAGES
 
     max_images = max_images or FACE_IMAGES
     test = evenly_spaced(dataset.test, max_images)
     model = checkpoint.model.to(device)
     try:
-        codes, _ = encode_dataset(model, test, device=device)
-        recons = decode_latents(model, codes, device=device)
+        codes, _ = encode_images(model, test, device=device)
+        recons = decode_latents(model, codes, batch_size=256, exact=True)
         try:
-            samples = sample_images(model, len(test), seed, sampler, evenly_spaced(dataset.train, FIT_IMAGES), device)
+            samples = sample_images(model, len(test), seed, sampler, evenly_spaced(dataset.train, FIT_IMAGES))
         except SamplerError:
             sampler = "prior"
-            samples = sample_images(model, len(test), seed, sampler, device=device)
+            samples = sample_images(model, len(test), seed, sampler)
     finally:
         checkpoint.model.to("cpu")
     return {**face_report(_nchw(recons), _nchw(samples), test, dataset.train, max_images=max_images),

@@ -19,7 +19,7 @@ Latent usage (VAE only):
 * **Active units**: a VAE dimension is active when its mean KL over the test images is at least 0.01 nats (it
   carries information; the same threshold the Train tab's KL chart draws); an AE dimension, which has no KL, when
   the variance of its code over the data exceeds 0.01 (Burda, Grosse & Salakhutdinov 2016). See
-  trainer.latent.core.active_dimensions(): the one definition the report, the Train tab and the Explore tab share.
+  trainer.latent.stats.active_dimensions(): the one definition the report, the Train tab and the Explore tab share.
 
 Disentanglement (synthetic data with ground-truth factors only):
 
@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import mutual_info_score
 
-from trainer.latent.core import ACTIVE_CODE_VARIANCE, ACTIVE_KL_NATS, active_definition, active_dimensions  # noqa: F401
+from trainer.latent.stats import ACTIVE_CODE_VARIANCE, ACTIVE_KL_NATS, active_definition, active_dimensions  # noqa: F401
 from trainer.models.losses import kl_per_dimension, reconstruction_loss
 
 SSIM_WINDOW = 11

@@ -350,7 +350,7 @@ class ModelScores:
 def score_model(model: FaceModel, space: FeatureSpace, fit_images: torch.Tensor, sampler: str = "gaussian",
                 seed: int = 0, device: str | torch.device = "cpu", n_grid_recon: int = 16) -> ModelScores:
     """Decode as many prior and fitted samples as the reference holds, and score them in `space`."""
-    from trainer.latent.core import decode_latents, encode_dataset
+    from trainer.latent.codec import decode_latents, encode_images
     from trainer.latent.samplers import PriorSampler, make_sampler
 
     if fit_images.shape[-1] != space.reference_images.shape[-1]:
@@ -361,12 +361,12 @@ def score_model(model: FaceModel, space: FeatureSpace, fit_images: torch.Tensor,
     n = len(space.reference)
     # bf16 where the hardware has it, as in training: faster, and decoded pixels move by ~0.4/255 on average.
     with devices.autocast(device, devices.resolve_precision("auto", device)):
-        means, logvars = encode_dataset(model, fit_images[:FIT_IMAGES], device=device)
+        means, logvars = encode_images(model, fit_images[:FIT_IMAGES], device=device)
         fitted_sampler = make_sampler(sampler, model.latent_dim, latents=means, seed=seed)
-        prior = decode_latents(model, PriorSampler(model.latent_dim).sample(n, seed), device=device)
-        fitted = decode_latents(model, fitted_sampler.sample(n, seed), device=device)
-        codes, _ = encode_dataset(model, space.reference_images, device=device)
-        reconstructions = decode_latents(model, codes, device=device)
+        prior = decode_latents(model, PriorSampler(model.latent_dim).sample(n, seed), batch_size=256, exact=True)
+        fitted = decode_latents(model, fitted_sampler.sample(n, seed), batch_size=256, exact=True)
+        codes, _ = encode_images(model, space.reference_images, device=device)
+        reconstructions = decode_latents(model, codes, batch_size=256, exact=True)
     model.to("cpu")
     return ModelScores(prior=space.quality(_to_nchw(prior)), fitted=space.quality(_to_nchw(fitted)),
                        reconstruction=space.quality(_to_nchw(reconstructions)),

@@ -5,6 +5,9 @@ fitted to the encoded training set usually gives better faces. Every sampler is 
 spread by a temperature (0 = the means, 1 = as fitted), and round-trips through to_dict()/from_dict() with plain
 Python types so fitted parameters can be cached. Change the temperature of a fitted sampler without refitting with
 dataclasses.replace(sampler, temperature=t).
+
+Also here: single random starting points for the explorer (random_*_latent) and sample_images, which draws latents
+from a sampler and decodes them.
 """
 from __future__ import annotations
 
@@ -13,6 +16,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
+import torch
+
+from trainer.latent.codec import decode_latents, encode_images
+from trainer.latent.stats import LatentStats
 
 SAMPLER_KINDS = ("prior", "gaussian", "mixture")
 RIDGE_FRACTION = 1e-4   # covariance ridge relative to the average variance: keeps collapsed dims positive definite
@@ -257,6 +264,40 @@ def sampler_from_dict(d: dict[str, Any]) -> LatentSampler:
     if kind not in SAMPLER_CLASSES:
         raise SamplerError(f"cannot rebuild a sampler of kind {kind!r}; known kinds are {SAMPLER_KINDS}")
     return SAMPLER_CLASSES[kind].from_dict(d)
+
+
+def sample_images(model: torch.nn.Module, n: int, seed: int, sampler_kind: str = "prior",
+                  fit_images: torch.Tensor | None = None) -> np.ndarray:
+    """uint8 (n, H, W, 3) random images: latents from the `sampler_kind` sampler, decoded exactly (fp32).
+
+    "gaussian" and "mixture" are fitted to the posterior means of `fit_images` (uint8 (N, C, H, W)).
+    """
+    latents = None
+    if sampler_kind != "prior" and fit_images is not None:
+        latents, _ = encode_images(model, fit_images)
+    sampler = make_sampler(sampler_kind, model.latent_dim, latents=latents, seed=seed)
+    return decode_latents(model, sampler.sample(n, seed), batch_size=256, exact=True)
+
+
+# ---------------------------------------------------------------- single random starting points (the explorer)
+
+def random_prior_latent(latent_dim: int, rng: np.random.Generator, temperature: float = 1.0) -> np.ndarray:
+    """A draw from N(0, temperature^2 I)."""
+    return (rng.standard_normal(latent_dim) * temperature).astype(np.float32)
+
+
+def random_code_latent(stats: LatentStats | None, latent_dim: int, rng: np.random.Generator) -> np.ndarray:
+    """For a plain AE, which has no prior: a draw from N(mean, std^2) of its encoded codes (N(0, I) without stats)."""
+    noise = rng.standard_normal(latent_dim)
+    if stats is None:
+        return noise.astype(np.float32)
+    return (np.asarray(stats.mean) + np.asarray(stats.std) * noise).astype(np.float32)
+
+
+def random_data_latent(latents: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """One encoded image's mean, picked at random, and its index."""
+    index = int(rng.integers(len(latents)))
+    return np.asarray(latents[index], dtype=np.float32).copy(), index
 
 
 def _checked_latents(latents: np.ndarray, minimum: int, what: str) -> np.ndarray:

@@ -7,6 +7,10 @@
     [experiments.ae_01]
     preset = "study-ae-01"
 
+The keys are the run settings of `trainer.settings` (the names `vae-train train` flags and run files use, e.g.
+kl_warmup for --kl-warmup), plus `description`, `sigma` (the original study's KL weight, instead of beta) and
+`sampler`. The experiment's name is its run name, and the runner chooses the runs folder.
+
 Each experiment trains into runs_dir/experiments/<data>/<name>. A run that finished is skipped, an interrupted one
 (checkpoints/last.pt but no "completed" record) is resumed, so the list can be stopped and started again at will.
 """
@@ -25,10 +29,11 @@ try:
 except ModuleNotFoundError:      # Python 3.10
     import tomli as tomllib
 
-from trainer.config import ConfigError, DataConfig, RunConfig, TrainConfig
+from trainer.config import ConfigError, RunConfig
+from trainer.settings import BY_NAME as SETTINGS_BY_NAME
+from trainer.settings import check_settings, default_value, run_config_from_settings, unknown_setting_message
 from trainer.training.control import TrainingControl
 from trainer.training.events import EventSink
-from trainer.models.presets import preset_config
 from trainer.training.rundir import read_metrics
 
 PIXEL_RANGE = 255.0              # the original study fed 0-255 pixels to a per-pixel mean MSE
@@ -36,14 +41,10 @@ FITTED_SAMPLERS = ("gaussian", "mixture")
 EXPERIMENT_FILE = "experiment.json"     # written into each run directory: name, sampler, sigma, description
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-# Keys an experiment (or [defaults]) may set, and the TOML types each accepts.
-EXPERIMENT_KEYS: dict[str, tuple[type, ...]] = {
-    "description": (str,), "data": (str,), "preset": (str,), "latent_dim": (int,), "base_channels": (int,),
-    "depth": (int,), "image_size": (int,), "beta": (int, float), "sigma": (int, float), "epochs": (int,),
-    "max_steps": (int,), "batch_size": (int,), "lr": (float, int), "seed": (int,), "kl_warmup": (int,),
-    "recon_loss": (str,), "synthetic_count": (int,), "sampler": (str,), "device": (str,), "threads": (int,),
-    "time_budget": (int, float),
-}
+# Keys an experiment file has beyond the run settings, and the types each accepts.
+EXPERIMENT_KEYS: dict[str, tuple[type, ...]] = {"description": (str,), "sigma": (int, float), "sampler": (str,)}
+# Settings the runner itself sets: the experiment's name is the run name, the runs folder is the runner's.
+RUNNER_SETTINGS = ("name", "runs_dir")
 
 # Fields that may differ between a stored run and its experiment: where and how it runs, not what it learns.
 RUNTIME_FIELDS = frozenset({"train.device", "train.threads", "train.run_name", "train.runs_dir", "train.compile",
@@ -149,12 +150,19 @@ def select_experiments(experiments: list[Experiment], only: Sequence[str] | None
 
 def _check_keys(table: dict[str, Any], where: str) -> None:
     for key, value in table.items():
-        if key not in EXPERIMENT_KEYS:
-            raise ExperimentFileError(f"{where}: unknown key {key!r}; known keys: {', '.join(EXPERIMENT_KEYS)}")
-        types = EXPERIMENT_KEYS[key]
-        if isinstance(value, bool) or not isinstance(value, types):
+        if key in RUNNER_SETTINGS:
+            raise ExperimentFileError(f"{where}: {key!r} is set by the runner (the run is named after the "
+                                      f"experiment, in the runs folder given to `vae-train experiments`)")
+        if key not in EXPERIMENT_KEYS and key not in SETTINGS_BY_NAME:
+            raise ExperimentFileError(f"{where}: {unknown_setting_message(key)}")
+        types = EXPERIMENT_KEYS.get(key)
+        if types and (isinstance(value, bool) or not isinstance(value, types)):
             expected = " or ".join(t.__name__ for t in types)
             raise ExperimentFileError(f"{where}: {key} must be a {expected}, got {value!r}")
+    try:
+        check_settings({k: v for k, v in table.items() if k not in EXPERIMENT_KEYS})
+    except ConfigError as error:
+        raise ExperimentFileError(f"{where}: {error}") from None
     if "beta" in table and "sigma" in table:
         raise ExperimentFileError(f"{where}: give either beta or sigma (the original's KL weight), not both")
 
@@ -172,7 +180,6 @@ def _build_experiment(name: str, defaults: dict[str, Any], table: dict[str, Any]
         values["data"] = data
     try:
         config = _run_config(name, values)
-        config.validate()
     except ConfigError as error:
         raise ExperimentFileError(f"{where}: {error}") from None
     sampler = values.get("sampler", "gaussian")
@@ -184,30 +191,15 @@ def _build_experiment(name: str, defaults: dict[str, Any], table: dict[str, Any]
 
 
 def _run_config(name: str, values: dict[str, Any]) -> RunConfig:
-    image_size = values.get("image_size", DataConfig().image_size)
-    model = preset_config(values.get("preset", "default"), latent_dim=values.get("latent_dim"),
-                          base_channels=values.get("base_channels"), depth=values.get("depth"),
-                          image_size=image_size)
-    source = values.get("data", "synthetic")
-    if source != "synthetic":
-        source = str(Path(source).expanduser().resolve())
-    data = DataConfig(source=source, image_size=image_size,
-                      synthetic_count=values.get("synthetic_count", DataConfig().synthetic_count))
-    beta = values.get("beta", TrainConfig().beta)
+    settings = {key: value for key, value in values.items() if key not in EXPERIMENT_KEYS}
+    settings["name"] = name
     if "sigma" in values:
         if values["sigma"] < 0:
             raise ConfigError(f"sigma must be >= 0, got {values['sigma']}")
-        beta = sigma_to_beta(values["sigma"], image_size, model.channels)
-    defaults = TrainConfig()
-    train = TrainConfig(epochs=values.get("epochs", defaults.epochs), max_steps=values.get("max_steps", 0),
-                        time_budget_minutes=float(values.get("time_budget", 0.0)),
-                        batch_size=values.get("batch_size", defaults.batch_size),
-                        lr=float(values.get("lr", defaults.lr)), beta=float(beta),
-                        kl_warmup_steps=values.get("kl_warmup", 0),
-                        recon_loss=values.get("recon_loss", defaults.recon_loss),
-                        seed=values.get("seed", defaults.seed), device=values.get("device", defaults.device),
-                        threads=values.get("threads", defaults.threads), run_name=name)
-    return RunConfig(model=model, data=data, train=train)
+        image_size = settings.get("image_size", default_value("image_size"))
+        channels = settings.get("channels", default_value("channels"))
+        settings["beta"] = sigma_to_beta(values["sigma"], image_size, channels)
+    return run_config_from_settings(settings)
 
 
 # ---------------------------------------------------------------- running the list

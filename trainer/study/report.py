@@ -21,7 +21,7 @@ from trainer.config import RunConfig
 from trainer.data.datasets import FaceDataset, load_dataset
 from trainer.study.experiments import RUNTIME_FIELDS, beta_to_sigma, read_experiment_info
 from trainer.study.plots import Series, line_plot
-from trainer.training.previews import grid_image
+from trainer.latent.grids import image_grid
 from trainer.training.rundir import RunDirError, read_metrics
 from trainer.evaluation.sample_quality import (FeatureNetSettings, FeatureSpace, ModelScores, SampleQualityError, feature_space_for,
                              score_model)
@@ -213,10 +213,10 @@ def _write_run_images(summary: RunSummary, folder: Path) -> None:
     rows = len(scores.originals) // 2
     pairs = np.concatenate([scores.originals[:rows], scores.reconstructions[:rows],
                             scores.originals[rows:2 * rows], scores.reconstructions[rows:2 * rows]])
-    Image.fromarray(grid_image(pairs, nrow=rows)).save(folder / "reconstructions.png")
+    Image.fromarray(image_grid(pairs, nrow=rows)).save(folder / "reconstructions.png")
     side = max(1, int(round(len(scores.prior_images) ** 0.5)))
-    Image.fromarray(grid_image(scores.prior_images, nrow=side)).save(folder / "samples_prior.png")
-    Image.fromarray(grid_image(scores.fitted_images, nrow=side)).save(folder / "samples_fitted.png")
+    Image.fromarray(image_grid(scores.prior_images, nrow=side)).save(folder / "samples_prior.png")
+    Image.fromarray(image_grid(scores.fitted_images, nrow=side)).save(folder / "samples_fitted.png")
 
 
 def _write_plots(summaries: list[RunSummary], out_dir: Path) -> dict[str, Path]:

@@ -32,8 +32,9 @@ class TrainingControl:
     def stop_requested(self) -> bool:
         return self._stop.is_set()
 
-    def checkpoint(self, on_pause=None) -> None:
-        """Called by the loop between steps: blocks while paused, raises StopRequested on stop."""
+    def pause_point(self, on_pause=None) -> None:
+        """Called by the loop between steps: blocks while paused (calling `on_pause` first), raises StopRequested
+        on stop. (Not a model checkpoint: the loop saves those itself when it stops.)"""
         if not self._running.is_set():
             if on_pause is not None:
                 on_pause()

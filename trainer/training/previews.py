@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torchvision.utils import make_grid
 
+from trainer.latent.codec import to_uint8_hwc
+from trainer.latent.grids import image_grid
 from trainer.training.events import Preview
 from trainer.models.networks import FaceModel
 from trainer.training.rundir import RunDirectory
@@ -46,29 +47,18 @@ class PreviewSet:
             samples = model.decode(z)
         finally:
             model.train(was_training)
-        return Preview(step=step, originals=_to_hwc(x), reconstructions=_to_hwc(recon), samples=_to_hwc(samples))
-
-
-def _to_hwc(images: torch.Tensor) -> np.ndarray:
-    return (images.float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
-def grid_image(images_hwc: np.ndarray, nrow: int, padding: int = 2) -> np.ndarray:
-    """uint8 (H, W, 3) grid of uint8 (N, h, w, 3) images."""
-    tensor = torch.from_numpy(np.ascontiguousarray(images_hwc)).permute(0, 3, 1, 2)
-    grid = make_grid(tensor, nrow=nrow, padding=padding, pad_value=255)
-    return grid.permute(1, 2, 0).contiguous().numpy()
+        return Preview(step=step, originals=to_uint8_hwc(x), reconstructions=to_uint8_hwc(recon), samples=to_uint8_hwc(samples))
 
 
 def reconstruction_grid(preview: Preview) -> np.ndarray:
     """Originals in the top row, their reconstructions below, as in the original study's predictions."""
     n = len(preview.originals)
-    return grid_image(np.concatenate([preview.originals, preview.reconstructions]), nrow=n)
+    return image_grid(np.concatenate([preview.originals, preview.reconstructions]), nrow=n)
 
 
 def sample_grid(preview: Preview) -> np.ndarray:
     n = len(preview.samples)
-    return grid_image(preview.samples, nrow=max(1, int(round(n ** 0.5))))
+    return image_grid(preview.samples, nrow=max(1, int(round(n ** 0.5))))
 
 
 def save_prediction_grids(run_dir: RunDirectory, preview: Preview) -> None:

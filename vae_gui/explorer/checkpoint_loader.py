@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer.latent.core import LatentStats, LatentStatsError
-from trainer.latent.explorer import PreparedLatents, prepare_for_inference
+from trainer.latent.codec import prepare_for_inference
+from trainer.latent.prepared import PreparedLatents
+from trainer.latent.stats import LatentStats, LatentStatsError
 from trainer.training.checkpoint import CheckpointError, LoadedCheckpoint
 from trainer.training.checkpoint import load_checkpoint as read_checkpoint_file
 

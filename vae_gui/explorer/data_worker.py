@@ -1,4 +1,4 @@
-"""Runs trainer.latent.explorer.prepare_latents on a QThread: encode the checkpoint's data, compute its statistics.
+"""Runs trainer.latent.prepared.prepare_latents on a QThread: encode the checkpoint's data, compute its statistics.
 
 Only signals cross threads. Each job has an id; results of a job that was replaced (a new checkpoint was
 opened meanwhile) are dropped.
@@ -11,7 +11,7 @@ import traceback
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from trainer.training.checkpoint import LoadedCheckpoint
-from trainer.latent.explorer import Cancelled, PreparedLatents, prepare_latents
+from trainer.latent.prepared import Cancelled, PreparedLatents, prepare_latents
 
 
 class _Job(QObject):

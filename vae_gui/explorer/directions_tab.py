@@ -1,21 +1,24 @@
 """The "Directions" tab: attribute sliders. Ground-truth factor directions on synthetic data, and directions the user
-makes from two groups of images (mean of group B minus mean of group A) on any data."""
+makes from two groups of images (mean of group B minus mean of group A) on any data. "Hold fixed" makes every other
+slider here move along its direction with the held one projected out, so that attribute stays as it is."""
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget,
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget,
                                QListWidgetItem, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
-from trainer.latent.explorer import SliderSpec, custom_slider, factor_sliders
-from trainer.latent.core import attribute_direction
+from trainer.latent.directions import attribute_direction
+from trainer.latent.sliders import SliderSpec, custom_slider, factor_sliders, holding_fixed
 
 from ..qt_images import array_to_qimage
 from .slider_rows import SliderColumn
 from .state import ExplorerState
 
 THUMB = 36
+HOLD_TIP = ("Hold one attribute fixed while moving along the others: its direction is projected out of every other "
+            "slider in this tab, so e.g. 'older' no longer adds glasses when glasses are held fixed.")
 
 
 class GroupBox(QGroupBox):
@@ -79,11 +82,22 @@ class DirectionsTab(QWidget):
         super().__init__(parent)
         self.state = state
         self.custom_specs: list[SliderSpec] = []
+        self.factor_specs: list[SliderSpec] = []
         self._build()
         state.checkpoint_changed.connect(self._on_checkpoint)
         state.stats_changed.connect(self._rebuild_factor_sliders)
 
     def _build(self) -> None:
+        self.hold = QComboBox(self)
+        self.hold.setToolTip(HOLD_TIP)
+        self.hold.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.hold.currentIndexChanged.connect(self._show_specs)
+        hold_label = QLabel("Hold fixed:", self)
+        hold_label.setToolTip(HOLD_TIP)
+        hold_row = QHBoxLayout()
+        hold_row.addWidget(hold_label)
+        hold_row.addWidget(self.hold)
+        hold_row.addStretch(1)
         self.factor_box = QGroupBox("Ground-truth factors", self)
         self.factor_sliders = SliderColumn(self.state, self.factor_box, empty_text=(
             "Factor directions exist for models trained on the synthetic faces, whose true factors (smile, "
@@ -123,6 +137,7 @@ class DirectionsTab(QWidget):
 
         self.custom_box.hide()                     # shown once the user has made a direction
         layout = QVBoxLayout(self)
+        layout.addLayout(hold_row)
         layout.addWidget(self.factor_box, 1)
         layout.addWidget(self.custom_box)
         layout.addWidget(maker)
@@ -138,7 +153,43 @@ class DirectionsTab(QWidget):
 
     def _rebuild_factor_sliders(self) -> None:
         stats = self.state.stats
-        self.factor_sliders.set_specs(factor_sliders(stats) if stats is not None else [])
+        self.factor_specs = factor_sliders(stats) if stats is not None else []
+        self._fill_hold_choices()
+
+    # ------------------------------------------------------------ holding one direction fixed
+
+    def _fill_hold_choices(self) -> None:
+        """List every direction of this tab in the "Hold fixed" box, keeping the choice when it still exists."""
+        kept = self.hold.currentData()
+        self.hold.blockSignals(True)
+        self.hold.clear()
+        self.hold.addItem("nothing", "")
+        for spec in self.factor_specs + self.custom_specs:
+            self.hold.addItem(spec.label, spec.key)
+        index = self.hold.findData(kept) if kept else 0
+        self.hold.setCurrentIndex(max(0, index))
+        self.hold.blockSignals(False)
+        self.hold.setEnabled(len(self.factor_specs) + len(self.custom_specs) > 1)
+        self._show_specs()
+
+    def held_spec(self) -> SliderSpec | None:
+        key = self.hold.currentData()
+        return next((spec for spec in self.factor_specs + self.custom_specs if spec.key == key), None)
+
+    def hold_fixed(self, key: str) -> None:
+        """Hold the direction with this key fixed ("" for none), as choosing it in the box does."""
+        index = self.hold.findData(key)
+        if index < 0:
+            raise KeyError(f"no direction {key!r} in the Directions tab")
+        self.hold.setCurrentIndex(index)
+
+    def _show_specs(self) -> None:
+        held = self.held_spec()
+        factors, custom = self.factor_specs, self.custom_specs
+        if held is not None:
+            factors, custom = holding_fixed(factors, held), holding_fixed(custom, held)
+        self.factor_sliders.set_specs(factors)
+        self.custom_sliders.set_specs(custom)
 
     # ------------------------------------------------------------ user directions
 
@@ -154,7 +205,7 @@ class DirectionsTab(QWidget):
         vector = attribute_direction(np.stack(a), np.stack(b))
         spec = custom_slider(name, vector, self.state.mean_latent())
         self.custom_specs.append(spec)
-        self.custom_sliders.set_specs(self.custom_specs)
+        self._fill_hold_choices()
         row_height = self.custom_sliders.fontMetrics().height() + 14
         self.custom_box.setFixedHeight(min(240, 90 + row_height * len(self.custom_specs)))
         self.custom_box.show()
@@ -162,8 +213,8 @@ class DirectionsTab(QWidget):
 
     def clear_custom(self) -> None:
         self.custom_specs = []
-        self.custom_sliders.set_specs([])
         self.custom_box.hide()
+        self._fill_hold_choices()
 
     def _create_from_groups(self) -> None:
         try:

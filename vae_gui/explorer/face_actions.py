@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtGui import QGuiApplication
 
-from trainer.data.images import ImageDecodeError, load_image
-from trainer.latent.explorer import (decode_faces, encode_one, random_code_latent, random_data_latent,
-                                     random_prior_latent, save_png, save_png_resized)
+from trainer.data.images import ImageDecodeError, load_image, save_png, save_png_resized
+from trainer.latent.codec import decode_latents, reconstruct
+from trainer.latent.samplers import random_code_latent, random_data_latent, random_prior_latent
 
 from ..qt_images import array_to_qimage
 from .dialogs import IMAGE_FILTER, PNG_FILTER
@@ -69,7 +69,7 @@ class FaceActions:
         if data is None or not data.has_images or not 0 <= index < len(data.test_images):
             return
         z = data.test_latents[index]
-        reconstruction = decode_faces(self.state.model, z[None])[0]
+        reconstruction = decode_latents(self.state.model, z[None])[0]
         self._start_from(z, data.test_images[index], reconstruction, f"test image {index + 1}")
 
     def start_from_file(self, path: str) -> bool:
@@ -77,7 +77,7 @@ class FaceActions:
         image = self.read_image(path)
         if image is None:
             return False
-        z, reconstruction = encode_one(self.state.model, image)
+        z, reconstruction = reconstruct(self.state.model, image)
         self._start_from(z, image, reconstruction, Path(path).name)
         return True
 

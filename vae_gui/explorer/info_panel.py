@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QVBoxLayout, QWid
 
 from trainer.training.checkpoint import LoadedCheckpoint
 from trainer.evaluation.face_metrics import INSTALL_HINT, face_metrics_available
-from trainer.latent.core import active_definition
+from trainer.latent.stats import active_definition
 
 MAX_METRICS = 8
 # Labels of trainer.evaluation.metrics.EvalReport fields, in the order shown; other numbers follow, bookkeeping is skipped.

@@ -12,7 +12,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
-from trainer.latent.explorer import decode_faces
+from trainer.latent.codec import decode_latents
 
 from ..qt_images import array_to_qimage
 from .state import ExplorerState
@@ -47,7 +47,7 @@ class LiveDecoder(QObject):
         model = self.state.model
         if model is None or self.state.z.size == 0:
             return
-        self.face = decode_faces(model, self.state.z[None])[0]
+        self.face = decode_latents(model, self.state.z[None])[0]
         self.image = array_to_qimage(self.face)
         self._last_decode = time.perf_counter()
         self.decode_count += 1

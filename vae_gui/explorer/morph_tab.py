@@ -6,8 +6,10 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from trainer.latent.explorer import decode_faces, interpolate, interpolation_path, save_gif, save_png
-from trainer.latent.core import images_to_grid
+from trainer.data.images import save_gif, save_png
+from trainer.latent.codec import decode_latents
+from trainer.latent.grids import image_grid
+from trainer.latent.paths import interpolate, interpolation_path
 
 from ..qt_images import array_to_qimage
 from .dialogs import GIF_FILTER, PNG_FILTER, Dialogs
@@ -155,7 +157,7 @@ class MorphTab(QWidget):
             self.user_picked.add(slot)
         box = self.boxes[slot]
         box.description.setText(description)
-        box.view.set_image(array_to_qimage(decode_faces(self.state.model, self.endpoints[slot][None])[0]))
+        box.view.set_image(array_to_qimage(decode_latents(self.state.model, self.endpoints[slot][None])[0]))
         self.update_strip()
 
     def _on_pick(self, slot: str, source: str) -> None:
@@ -201,7 +203,7 @@ class MorphTab(QWidget):
             self.strip.clear()
             return
         self.strip_latents = interpolation_path(a, b, self.steps.value(), self.interpolation)
-        self.strip_images = decode_faces(self.state.model, self.strip_latents)
+        self.strip_images = decode_latents(self.state.model, self.strip_latents)
         self.strip.set_images(self.strip_images, columns=len(self.strip_images))
         self._decode_morph()
 
@@ -212,7 +214,7 @@ class MorphTab(QWidget):
         t = self.morph_slider.value() / MORPH_STEPS
         self.morph_label.setText(f"t = {t:.3f}")
         self.morph_latent = interpolate(a, b, t, self.interpolation)
-        self.morph_view.set_image(array_to_qimage(decode_faces(self.state.model, self.morph_latent[None])[0]))
+        self.morph_view.set_image(array_to_qimage(decode_latents(self.state.model, self.morph_latent[None])[0]))
 
     def _load_strip_face(self, index: int) -> None:
         if 0 <= index < len(self.strip_latents):
@@ -225,7 +227,7 @@ class MorphTab(QWidget):
     # ------------------------------------------------------------ export
 
     def save_strip(self, path: str) -> None:
-        save_png(images_to_grid(self.strip_images, nrow=len(self.strip_images)), path, scale=2)
+        save_png(image_grid(self.strip_images, nrow=len(self.strip_images)), path, scale=2)
 
     def save_gif(self, path: str) -> None:
         """The strip as an animation: one frame per step, looping."""

@@ -1,7 +1,7 @@
 """The Explore tab: open a checkpoint and touch its latent space.
 
 Layout: left, the checkpoint info, the live face and its actions; right, tabs (Sliders, Samples, Morph, Traversals,
-Directions) above a strip of the checkpoint's test images. The panel lays the widgets out and composes the
+Directions, Variations) above a strip of the checkpoint's test images. The panel lays the widgets out and composes the
 controllers that do the work, each in its own module:
 
     checkpoints   CheckpointLoader  opening a checkpoint, the background encoding of its data (checkpoint_loader.py)
@@ -43,6 +43,7 @@ from .state import ExplorerState
 from .state_files import StateFiles
 from .tab_requests import TabRequests
 from .traversals_tab import TraversalsTab
+from .variations_tab import VariationsTab
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
@@ -89,9 +90,11 @@ class ExplorerPanel(QWidget):
         self.morph_tab = MorphTab(self.state, self.dialogs, self)
         self.traversals_tab = TraversalsTab(self.state, self.dialogs, self)
         self.directions_tab = DirectionsTab(self.state, self)
+        self.variations_tab = VariationsTab(self.state, self)
         self.tabs = QTabWidget(self)
         for tab, title in ((self.sliders_tab, "Sliders"), (self.samples_tab, "Samples"), (self.morph_tab, "Morph"),
-                           (self.traversals_tab, "Traversals"), (self.directions_tab, "Directions")):
+                           (self.traversals_tab, "Traversals"), (self.directions_tab, "Directions"),
+                           (self.variations_tab, "Variations")):
             self.tabs.addTab(tab, title)
         self.gallery = TestGallery(self)
         self.gallery_label = QLabel("Test images: double-click one to start from it; right-click for more.", self)

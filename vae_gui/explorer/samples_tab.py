@@ -8,7 +8,8 @@ from PySide6.QtCore import QPoint, Qt, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMenu, QPushButton,
                                QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
-from trainer.latent.explorer import decode_faces, save_png
+from trainer.data.images import save_png
+from trainer.latent.codec import decode_latents
 from trainer.latent.samplers import SamplerChoice, make_sampler
 
 from ..qt_images import qimage_to_array
@@ -239,7 +240,7 @@ class SamplesTab(LazyRedrawTab):
 
     def _show(self, name: str, grid: ImageGrid, latents: np.ndarray) -> None:
         self.latents[name] = latents
-        grid.set_images(decode_faces(self.state.model, latents), columns=self.size.value())
+        grid.set_images(decode_latents(self.state.model, latents), columns=self.size.value())
 
     def _sampler(self, kind: str):
         """The sampler for `kind`, or None while it is being fitted or cannot be (then the note says why)."""

@@ -12,8 +12,8 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QGridLayout, QLabel, QScrollArea, QSlider, QStyle,
                                QStyleOptionSlider, QVBoxLayout, QWidget)
 
-from trainer.latent.explorer import FACTOR_LABEL_MIN_SCORE, SliderSpec
-from trainer.latent.core import active_definition
+from trainer.latent.sliders import FACTOR_LABEL_MIN_SCORE, SliderSpec
+from trainer.latent.stats import active_definition
 
 from .state import ExplorerState
 

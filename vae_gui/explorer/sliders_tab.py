@@ -1,16 +1,19 @@
-"""The "Sliders" tab: a slider per latent dim (or the top K), per principal direction, or per factor direction."""
+"""The "Sliders" tab: a slider per latent dim (or the top K), per principal direction, per factor direction, or per
+closed-form (SeFa) direction of the decoder."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from trainer.latent.explorer import MAX_ALL_SLIDERS, SliderSpec, axis_sliders, factor_sliders, pca_sliders, visible_dims
-
-from trainer.latent.core import active_definition
+from trainer.latent.directions import SefaDirections, model_sefa_directions
+from trainer.latent.sliders import (MAX_ALL_SLIDERS, SliderSpec, axis_sliders, factor_sliders, pca_sliders, sefa_sliders,
+                                   visible_dims)
+from trainer.latent.stats import active_definition
 
 from .slider_rows import SliderColumn
 from .state import ExplorerState
 
-MODES = (("axes", "Latent dimensions"), ("pca", "Principal directions"), ("factors", "Factor directions"))
+MODES = (("axes", "Latent dimensions"), ("pca", "Principal directions"), ("factors", "Factor directions"),
+         ("sefa", "Closed-form (SeFa) directions"))
 DEFAULT_K = 16
 
 
@@ -18,6 +21,7 @@ class SlidersTab(QWidget):
     def __init__(self, state: ExplorerState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
+        self.sefa: SefaDirections | None = None     # of the open model's decoder, read once per checkpoint
         self._build()
         state.checkpoint_changed.connect(self._on_checkpoint)
         state.stats_changed.connect(self.rebuild)
@@ -29,7 +33,9 @@ class SlidersTab(QWidget):
         for key, label in MODES:
             self.mode.addItem(label, key)
         self.mode.setToolTip("Move along latent axes, along the principal directions of the encoded data, "
-                             "or along directions that change one ground-truth factor (synthetic data)")
+                             "along directions that change one ground-truth factor (synthetic data), or along "
+                             "the closed-form SeFa directions: the latent steps that change the decoder's first "
+                             "layer the most (read from its weights; no data needed)")
         self.k_label = QLabel("Show:", self)
         self.k = QSpinBox(self)
         self.k.setRange(1, 64)
@@ -42,6 +48,7 @@ class SlidersTab(QWidget):
         self.ranking.setToolTip("KL: how much information a dim carries (VAE); spread: std of the encoded means")
         self.summary = QLabel("", self)
         self.summary.setStyleSheet("color: #666;")
+        self.summary.setWordWrap(True)          # long summaries must not widen the window
         bar = QHBoxLayout()
         for widget in (QLabel("Move along:", self), self.mode, self.k_label, self.k, self.rank_label, self.ranking):
             bar.addWidget(widget)
@@ -58,6 +65,10 @@ class SlidersTab(QWidget):
     # ------------------------------------------------------------ reacting to the state
 
     def _on_checkpoint(self) -> None:
+        try:
+            self.sefa = model_sefa_directions(self.state.model) if self.state.has_checkpoint else None
+        except ValueError:
+            self.sefa = None
         # A plain AE has no KL: rank its dims by spread.
         variational = self.state.is_variational
         self.ranking.model().item(0).setEnabled(variational)
@@ -67,6 +78,8 @@ class SlidersTab(QWidget):
             self.ranking.blockSignals(False)
         stats = self.state.stats
         if self.state.slider_mode == "factors" and not (stats is not None and stats.factor_directions):
+            self.state.set_slider_mode("axes")
+        if self.state.slider_mode == "sefa" and self.sefa is None:
             self.state.set_slider_mode("axes")
         self.state.set_selected_dims([])
         self.rebuild()
@@ -88,10 +101,11 @@ class SlidersTab(QWidget):
         has_factors = bool(state.stats is not None and state.stats.factor_directions)
         self.mode.model().item(2).setEnabled(has_factors)
         self.mode.model().item(1).setEnabled(state.stats is not None)
+        self.mode.model().item(3).setEnabled(self.sefa is not None)
         specs = self.specs()
         many_dims = state.latent_dim > MAX_ALL_SLIDERS
         mode = state.slider_mode
-        self.k.setVisible(mode == "pca" or many_dims)
+        self.k.setVisible(mode in ("pca", "sefa") or many_dims)
         self.k_label.setVisible(self.k.isVisible())
         self.ranking.setVisible(mode == "axes" and many_dims)
         self.rank_label.setVisible(self.ranking.isVisible())
@@ -106,6 +120,8 @@ class SlidersTab(QWidget):
             return pca_sliders(stats, self.k.value())
         if state.slider_mode == "factors" and stats is not None and stats.factor_directions:
             return factor_sliders(stats)
+        if state.slider_mode == "sefa" and self.sefa is not None:
+            return sefa_sliders(self.sefa, stats, self.k.value())
         dims = state.selected_dims or visible_dims(stats, state.latent_dim, self.k.value(),
                                                    self.ranking.currentData())
         if dims != state.selected_dims:
@@ -116,6 +132,9 @@ class SlidersTab(QWidget):
         state, stats = self.state, self.state.stats
         if not state.has_checkpoint:
             return ""
+        if state.slider_mode == "sefa" and self.sefa is not None:
+            return (f"Top eigenvectors of W^T W, W the decoder's first layer, {self.sefa.layer}: the steps that "
+                    "change its output most; no data needed")
         if stats is None:
             return "Computing latent statistics; slider ranges are +-3 until they arrive."
         inactive = int((~stats.active).sum())

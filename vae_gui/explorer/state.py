@@ -9,8 +9,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from trainer.training.checkpoint import LoadedCheckpoint, weights_hash
-from trainer.latent.explorer import SLIDER_MODES, ExplorerSnapshot, LatentData
-from trainer.latent.core import LatentStats
+from trainer.latent.explorer_state import ExplorerSnapshot
+from trainer.latent.prepared import LatentData
+from trainer.latent.sliders import SLIDER_MODES
+from trainer.latent.stats import LatentStats
 
 
 class ExplorerState(QObject):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trainer.latent.explorer import ExplorerSnapshot, ExplorerStateError, load_explorer_state, save_explorer_state
+from trainer.latent.explorer_state import ExplorerSnapshot, ExplorerStateError, load_explorer_state, save_explorer_state
 
 from .dialogs import STATE_FILTER
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer.latent.explorer import encode_faces, encode_one
+from trainer.latent.codec import encode_images, hwc_to_nchw, reconstruct
 
 from .dialogs import IMAGE_FILTER
 
@@ -43,7 +43,7 @@ class TabRequests:
         path = self.panel.dialogs.open_path(f"Image for face {slot}", IMAGE_FILTER)
         image = self.panel.faces.read_image(path) if path else None
         if image is not None:
-            z, _ = encode_one(self.state.model, image)
+            z, _ = reconstruct(self.state.model, image)
             morph_tab.set_endpoint(slot, z, Path(path).name)
 
     def on_group_requested(self, group: str, source: str) -> None:
@@ -57,7 +57,7 @@ class TabRequests:
         images = [image for image in map(self.panel.faces.read_image, paths) if image is not None]
         if images:
             stacked = np.stack(images)
-            directions_tab.add_to_group(group, encode_faces(self.state.model, stacked)[0], stacked)
+            directions_tab.add_to_group(group, encode_images(self.state.model, hwc_to_nchw(stacked))[0], stacked)
 
     def on_gallery_action(self, action: str, indices: list[int]) -> None:
         panel, data = self.panel, self.state.data

@@ -5,8 +5,8 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from trainer.latent.explorer import (SliderSpec, axis_sliders, decode_faces, factor_sliders, pca_sliders,
-                             traversal_latents)
+from trainer.latent.codec import decode_latents
+from trainer.latent.sliders import SliderSpec, axis_sliders, factor_sliders, pca_sliders, traversal_latents
 
 from .lazy_tab import LazyRedrawTab
 from .dialogs import PNG_FILTER, Dialogs
@@ -113,7 +113,7 @@ class TraversalsTab(LazyRedrawTab):
         self.latents = np.concatenate([traversal_latents(spec, origin, columns) for spec in self.specs])
         labels = [spec.label if not spec.detail or spec.key.startswith("pc:") else f"{spec.label} {spec.detail}"
                   for spec in self.specs]
-        self.grid.set_images(decode_faces(self.state.model, self.latents), columns=columns, row_labels=labels)
+        self.grid.set_images(decode_latents(self.state.model, self.latents), columns=columns, row_labels=labels)
 
     def save_png(self, path: str) -> None:
         self.grid.export_image(scale=2).save(path, "PNG")

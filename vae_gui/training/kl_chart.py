@@ -8,12 +8,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from trainer.latent.core import ACTIVE_KL_NATS, active_definition
-from trainer.latent.core import active_dimensions as _active_dimensions
+from trainer.latent.stats import ACTIVE_KL_NATS, active_definition
+from trainer.latent.stats import active_dimensions as _active_dimensions
 
 from .run_state import RunState
 
-ACTIVE_THRESHOLD_NATS = ACTIVE_KL_NATS        # the one definition (trainer.latent.core.active_dimensions)
+ACTIVE_THRESHOLD_NATS = ACTIVE_KL_NATS        # the one definition (trainer.latent.stats.active_dimensions)
 ACTIVE_COLOUR = (31, 119, 180)
 COLLAPSED_COLOUR = (175, 175, 175)
 

@@ -1,7 +1,10 @@
 """The setup form: data source, model, training settings and output folder, turned into a RunConfig.
 
-The form edits a base RunConfig: fields it does not show (channels, depth, schedule...) are kept from the config
-given to set_config(), so a config from a test or an earlier run survives a round trip through the form.
+The form's fields are run settings by their names (trainer.settings), turned into a RunConfig by the same
+run_config_from_settings() the CLI and the experiments file use, with the same defaults. The form edits a base
+RunConfig: settings it does not show (channels, depth, schedule...) are kept from the config given to
+set_config(), so a config from a test or an earlier run survives a round trip through the form; picking another
+preset brings that preset's model and recommended settings instead.
 """
 from __future__ import annotations
 
@@ -16,15 +19,14 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDia
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
-from trainer.config import IMAGE_SIZES, ConfigError, DataConfig, RunConfig, TrainConfig
-from trainer.models.presets import PRESET_DATA_SETTINGS, PRESET_TRAIN_SETTINGS, PRESETS, default_preset_for, preset_config
-from trainer.models.supervision import check_supervisable
-from trainer.data.synthetic import FACTOR_NAMES
+from trainer.config import IMAGE_SIZES, ConfigError, RunConfig
+from trainer.models.presets import PRESETS, default_preset_for
+from trainer.settings import default_value, recommended_settings, run_config_from_settings
 
 from ..qt_images import array_to_qimage
 from .folder_scan import FolderScanner, FolderSummary
 
-DEFAULT_EPOCHS = 5
+DEFAULT_EPOCHS = default_value("epochs")      # the same default as `vae-train train` and the experiments file
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SETTINGS_RUNS_DIR = "training/runs_dir"
 SETTINGS_FORM = "training/form"          # the form's last valid config (JSON), restored at the next launch
@@ -44,8 +46,7 @@ def default_runs_dir() -> str:
 def default_run_config() -> RunConfig:
     """What Start trains when nothing was changed: synthetic faces, the default preset, a few epochs."""
     runs_dir = QSettings().value(SETTINGS_RUNS_DIR, default_runs_dir())
-    return RunConfig(model=preset_config("default"), data=DataConfig(),
-                     train=TrainConfig(epochs=DEFAULT_EPOCHS, runs_dir=str(runs_dir)))
+    return run_config_from_settings({"runs_dir": str(runs_dir)})
 
 
 def remembered_run_config() -> RunConfig:
@@ -254,7 +255,8 @@ class SetupForm(QWidget):
         """Show `config` in the form; fields the form does not show are kept from it."""
         self._base = config
         widgets = [self.synthetic_radio, self.folder_radio, self.synthetic_count, self.image_size, self.preset,
-                   self.latent_dim, self.beta, self.kl_warmup, self.factor_supervision, self.lr, self.batch_size, self.epochs, self.time_budget, self.device,
+                   self.latent_dim, self.beta, self.kl_warmup, self.factor_supervision, self.lr, self.batch_size,
+                   self.epochs, self.time_budget, self.device,
                    self.run_name, self.runs_dir, self.folder_edit]
         for widget in widgets:
             widget.blockSignals(True)
@@ -283,35 +285,22 @@ class SetupForm(QWidget):
 
     def config(self) -> RunConfig:
         """The RunConfig the form describes. Raises ConfigError with a reason the user can act on."""
-        base = self._base
-        size = int(self.image_size.currentData())
-        preset = self.preset.currentData()
-        overrides = dict(latent_dim=self.latent_dim.value(), image_size=size)
-        if preset == base.model.preset:
-            model = dataclasses.replace(base.model, **overrides)
-        else:
-            model = preset_config(preset, **overrides)
-        # Settings the form has no field for come with the preset (the photo preset's calibrated decoder, flips).
-        same = preset == base.model.preset
-        recon_loss = base.train.recon_loss if same else PRESET_TRAIN_SETTINGS.get(preset, {}).get(
-            "recon_loss", TrainConfig().recon_loss)
-        hflip = base.data.hflip if same else PRESET_DATA_SETTINGS.get(preset, {}).get("hflip", DataConfig().hflip)
-        data = dataclasses.replace(base.data, source=self._data_source(), image_size=size,
-                                   synthetic_count=self.synthetic_count.value(), hflip=hflip)
-        train = dataclasses.replace(
-            base.train, lr=self._learning_rate(), recon_loss=recon_loss, batch_size=self.batch_size.value(), epochs=self.epochs.value(),
-            time_budget_minutes=self.time_budget.value(),
-            beta=self.beta.value(), kl_warmup_steps=self.kl_warmup.value(),
-            factor_supervision=self._factor_supervision(data), device=self.device.currentData(),
-            run_name=self.run_name.text().strip(), runs_dir=self._runs_dir())
-        config = RunConfig(model=model, data=data, train=train)
-        config.validate()
-        if train.factor_supervision > 0:
-            check_supervisable(len(FACTOR_NAMES) if data.is_synthetic else 0, model.latent_dim,
-                               "synthetic" if data.is_synthetic else data.source, hflip=data.hflip)
-        if not device_available(train.device):
-            raise ConfigError(f"device {train.device!r} is not available on this computer")
+        config = run_config_from_settings(self.settings(), base=self._base)
+        if not device_available(config.train.device):
+            raise ConfigError(f"device {config.train.device!r} is not available on this computer")
         return config
+
+    def settings(self) -> dict:
+        """The form's fields as run settings (trainer.settings names)."""
+        synthetic = self.synthetic_radio.isChecked()
+        return {"data": self._data_source(), "synthetic_count": self.synthetic_count.value(),
+                "image_size": int(self.image_size.currentData()), "preset": self.preset.currentData(),
+                "latent_dim": self.latent_dim.value(), "beta": self.beta.value(), "kl_warmup": self.kl_warmup.value(),
+                # folders have no factors: there the (disabled) field counts as off
+                "factor_supervision": self.factor_supervision.value() if synthetic else 0.0,
+                "lr": self._learning_rate(), "batch_size": self.batch_size.value(), "epochs": self.epochs.value(),
+                "time_budget": self.time_budget.value(), "device": self.device.currentData(),
+                "name": self.run_name.text().strip(), "runs_dir": self._runs_dir()}
 
     def set_data_folder(self, folder: str) -> None:
         """Use an image folder as the data source (from the dialog or a drop)."""
@@ -353,16 +342,6 @@ class SetupForm(QWidget):
         if not Path(folder).expanduser().is_dir():
             raise ConfigError(f"data folder {folder} does not exist")
         return str(Path(folder).expanduser())
-
-    def _factor_supervision(self, data: DataConfig) -> float:
-        """The field's weight; folders have no factors, so there the (disabled) field counts as off."""
-        return self.factor_supervision.value() if data.is_synthetic else 0.0
-
-    def _learning_rate_or(self, fallback: float) -> float:
-        try:
-            return self._learning_rate()
-        except ConfigError:
-            return fallback
 
     def _learning_rate(self) -> float:
         text = self.lr.text().strip()
@@ -416,12 +395,11 @@ class SetupForm(QWidget):
         name = self.preset.currentData()
         model = PRESETS[name]
         self.latent_dim.setValue(model.latent_dim)
-        recommended = PRESET_TRAIN_SETTINGS.get(name, {})
-        defaults = TrainConfig()
-        self.beta.setValue(recommended.get("beta", defaults.beta))
-        self.kl_warmup.setValue(recommended.get("kl_warmup_steps", defaults.kl_warmup_steps))
-        self.batch_size.setValue(recommended.get("batch_size", self.batch_size.value()))
-        self.lr.setText(f"{recommended.get('lr', self._learning_rate_or(defaults.lr)):g}")
+        recommended = recommended_settings(name)       # what `vae-train train --preset NAME` would use
+        self.beta.setValue(recommended["beta"])
+        self.kl_warmup.setValue(recommended["kl_warmup"])
+        self.batch_size.setValue(recommended["batch_size"])
+        self.lr.setText(f"{recommended['lr']:g}")
         self._update_family_fields()
         self._changed()
 

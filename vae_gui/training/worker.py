@@ -100,10 +100,10 @@ class _FlushingControl(TrainingControl):
         self._before_wait = before_wait
         self.policy = policy
 
-    def checkpoint(self, on_pause=None) -> None:
+    def pause_point(self, on_pause=None) -> None:
         if self.paused and not self.stop_requested:
             self._before_wait()
-        super().checkpoint(on_pause)
+        super().pause_point(on_pause)
         if self.policy is not None:          # between steps, in the training thread
             self.policy.apply()
 

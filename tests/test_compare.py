@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from trainer.latent.explorer import decode_faces, prepare_for_inference
+from trainer.latent.codec import decode_latents, prepare_for_inference
 from trainer.latent.samplers import make_sampler
 from trainer.resources import default_checkpoint
 from trainer.training.checkpoint import load_checkpoint as read_checkpoint_file
@@ -72,8 +72,8 @@ def test_second_model_decodes_the_same_z(qtbot, panel, tiny_checkpoint, tiny_ae_
     panel.state.set_z(z)
     wait_for_faces(qtbot, compare, z)
     second = load_checkpoint(tiny_ae_checkpoint)
-    np.testing.assert_array_equal(compare.faces["b"], decode_faces(second.model, z[None])[0])
-    np.testing.assert_array_equal(compare.faces["a"], decode_faces(panel.state.model, z[None])[0])
+    np.testing.assert_array_equal(compare.faces["b"], decode_latents(second.model, z[None])[0])
+    np.testing.assert_array_equal(compare.faces["a"], decode_latents(panel.state.model, z[None])[0])
     assert not np.array_equal(compare.faces["a"], compare.faces["b"])
     compare.sliders.set_value(1, 2.0)
     assert panel.state.z[1] == pytest.approx(2.0)
@@ -87,7 +87,7 @@ def test_different_latent_sizes_compare_the_same_image(qtbot, panel, tiny_checkp
     assert "latent sizes differ" in compare.note.text() and compare.columns["image"].isVisible()
     assert not compare.sliders.isVisible()
     z = panel.state.z.copy()
-    face_a = decode_faces(panel.state.model, z[None])[0]
+    face_a = decode_latents(panel.state.model, z[None])[0]
     np.testing.assert_array_equal(compare.faces["image"], face_a)         # no encoded image: A's face
     second = load_checkpoint(bundled)
     np.testing.assert_array_equal(compare.faces["b"], reencode(second.model, face_a)[1])
@@ -110,8 +110,8 @@ def test_samples_of_both_models_share_the_seed(qtbot, panel, tiny_checkpoint, ti
     qtbot.waitUntil(lambda: compare.samples_seed == 7, timeout=WAIT_MS)
     z = make_sampler("prior", 6).sample(SAMPLE_COLUMNS ** 2, 7)
     second = load_checkpoint(tiny_ae_checkpoint)
-    np.testing.assert_array_equal(compare.sample_faces["a"], decode_faces(panel.state.model, z))
-    np.testing.assert_array_equal(compare.sample_faces["b"], decode_faces(second.model, z))
+    np.testing.assert_array_equal(compare.sample_faces["a"], decode_latents(panel.state.model, z))
+    np.testing.assert_array_equal(compare.sample_faces["b"], decode_latents(second.model, z))
 
 
 def test_a_bad_second_file_is_reported_and_close_empties_the_tab(qtbot, panel, tiny_checkpoint, tmp_path):

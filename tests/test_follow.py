@@ -140,8 +140,8 @@ def test_explorer_follows_a_run_and_keeps_the_face(qtbot, panel, tiny_run, tmp_p
     assert panel.state.checkpoint.step == result.step and panel.state.weights_hash != old_hash
     np.testing.assert_array_equal(panel.state.z, z)               # the same face: the same code
     panel.decoder.decode_now()
-    from trainer.latent.explorer import decode_faces
-    np.testing.assert_array_equal(panel.decoder.face, decode_faces(panel.state.model, z[None])[0])
+    from trainer.latent.codec import decode_latents
+    np.testing.assert_array_equal(panel.decoder.face, decode_latents(panel.state.model, z[None])[0])
     assert f"step {result.step:,}" in follow.status.label.text()
     assert panel.dialogs.errors == []
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.latent.explorer import prepare_for_inference
+from trainer.latent.codec import prepare_for_inference
 from trainer.training.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint, weights_hash
 from trainer.training.rundir import RunDirectory, RunDirError
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox, QSplitter, QStackedWidget, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from trainer.latent.explorer import axis_sliders, visible_dims
+from trainer.latent.sliders import axis_sliders, visible_dims
 from trainer.training.checkpoint import LoadedCheckpoint
 
 from ..qt_images import array_to_qimage

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from trainer.data.images import square_resize
-from trainer.latent.explorer import decode_faces, encode_one, prepare_for_inference
+from trainer.latent.codec import decode_latents, prepare_for_inference, reconstruct
 from trainer.latent.samplers import make_sampler
 from trainer.models.networks import FaceModel
 from trainer.training.checkpoint import LoadedCheckpoint, load_checkpoint
@@ -34,14 +34,14 @@ def fit_image(image: np.ndarray, size: int) -> np.ndarray:
 
 def reencode(model: FaceModel, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The model's code (D,) of an image of any size, and its reconstruction uint8 (H, W, 3)."""
-    return encode_one(model, fit_image(image, model.config.image_size))
+    return reconstruct(model, fit_image(image, model.config.image_size))
 
 
 def faces_for_z(task, model_a: FaceModel, model_b: FaceModel, z: np.ndarray) -> dict:
     """The shared z decoded by both models."""
-    face_a = decode_faces(model_a, z[None])[0]
+    face_a = decode_latents(model_a, z[None])[0]
     task.check()
-    return {"a": face_a, "b": decode_faces(model_b, z[None])[0]}
+    return {"a": face_a, "b": decode_latents(model_b, z[None])[0]}
 
 
 def image_through_both(task, model_a: FaceModel, model_b: FaceModel, image: np.ndarray | None,
@@ -49,7 +49,7 @@ def image_through_both(task, model_a: FaceModel, model_b: FaceModel, image: np.n
     """The same image encoded and decoded by both models (their latent sizes differ, so z cannot be shared).
     Without an encoded image, the image is the first model's current face."""
     if image is None:
-        image = decode_faces(model_a, z_a[None])[0]
+        image = decode_latents(model_a, z_a[None])[0]
     _, recon_a = reencode(model_a, image)
     task.check()
     _, recon_b = reencode(model_b, image)
@@ -62,5 +62,5 @@ def samples_of_both(task, model_a: FaceModel, model_b: FaceModel, seed: int, cou
     for key, model in (("a", model_a), ("b", model_b)):
         task.check()
         z = make_sampler("prior", model.latent_dim).sample(count, seed)
-        faces[key] = decode_faces(model, z)
+        faces[key] = decode_latents(model, z)
     return faces

@@ -221,3 +221,12 @@ def test_the_same_weights_again_are_not_reloaded(qtbot, panel, tiny_run, tmp_pat
     follow.poll()
     qtbot.waitUntil(lambda: follow._reading is None, timeout=WAIT_MS)
     assert follow.reload_count == reloads and follow.poll() is None and follow._reading is None
+
+
+def test_opening_another_checkpoint_stops_following(qtbot, panel, tiny_run, tmp_path, tiny_ae_checkpoint):
+    run = copy_run(tiny_run, tmp_path)
+    with qtbot.waitSignal(panel.follow.reloaded, timeout=WAIT_MS):
+        panel.follow.follow(run)
+    assert panel.follow.status.isVisible()
+    panel.load_checkpoint(str(tiny_ae_checkpoint))     # the user's choice wins over the followed run
+    assert not panel.follow.following and not panel.follow.status.isVisible()

@@ -1,6 +1,8 @@
 """The experiment list: TOML loading, skip/resume, the comparison report, sample-quality metrics and plots."""
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +13,10 @@ from trainer.training.control import TrainingControl
 from trainer.training.events import StepMetrics
 from trainer.study.experiments import (ExperimentFileError, ExperimentMismatchError, beta_to_sigma, experiments_root,
                                  load_experiments, run_experiments, run_status, sigma_to_beta)
-from trainer.study.plots import Series, line_plot, nice_ticks
-from trainer.study.report import spearman, wall_time, write_report
+from trainer.study.conclusions import rank_correlation
+from trainer.study.plots import COLOURS, Series, line_figure, line_plot
+from trainer.study.report import write_report
+from trainer.study.summary import wall_time
 from trainer.resources import EXPERIMENTS_FILE
 from trainer.evaluation.sample_quality import (FeatureNetSettings, frechet_distance, latent_prior_mismatch,
                                     precision_recall)
@@ -193,7 +197,10 @@ def test_report_on_two_tiny_runs(tiny_runs, tmp_path):
     for name in ("tiny_ae", "tiny_vae"):
         for image in ("reconstructions.png", "samples_prior.png", "samples_fitted.png"):
             assert Image.open(tmp_path / "report" / "runs" / name / image).size[0] > 32
-    assert Image.open(tmp_path / "report" / "loss_curves.png").size == (960, 540)
+    for figure in ("loss_curves", "val_recon_curves"):
+        assert Image.open(tmp_path / "report" / f"{figure}.png").size[0] > 900
+        assert (tmp_path / "report" / f"{figure}.svg").read_text().lstrip().startswith("<?xml")
+        assert f"]({figure}.png)" in text
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     vae = next(run for run in summary["runs"] if run["name"] == "tiny_vae")
     assert vae["beta"] == 0.5 and vae["sigma"] == pytest.approx(beta_to_sigma(0.5, 32))
@@ -272,21 +279,82 @@ def test_latent_prior_mismatch_is_zero_for_prior_like_codes():
     assert latent_prior_mismatch(tight, np.log(np.full((20000, 2), 0.99))) < 0.01   # + posterior noise: ~N(0, I)
 
 
-def test_spearman_and_wall_time_over_resumed_segments():
-    assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
-    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
-    assert spearman([1, 2, 3, 4], [1, 1, 2, 2]) == pytest.approx(0.894, abs=1e-3)
-    assert math.isnan(spearman([1, 2], [5, 5]))
+# Spearman's rho as the report's own hand-written function gave it (average ranks for ties), before scipy's
+# spearmanr replaced it: the same data must give the same numbers.
+HAND_WRITTEN_SPEARMAN = [
+    ([1, 2, 3], [10, 20, 30], 1.0),
+    ([1, 2, 3], [3, 2, 1], -1.0),
+    ([1, 2, 3, 4], [1, 1, 2, 2], 0.8944271909999159),
+    ([0.5, 0.1, 2.0, 7.0, 3.0], [9.0, 4.0, 4.0, 1.0, -2.0], -0.7181848464596079),
+    ([3, 1, 4, 1, 5, 9, 2, 6], [2, 7, 1, 8, 2, 8, 1, 8], 0.19885368120992464),
+]
+
+
+@pytest.mark.parametrize("x, y, rho", HAND_WRITTEN_SPEARMAN)
+def test_rank_correlation_matches_the_hand_written_spearman_it_replaced(x, y, rho):
+    assert rank_correlation(x, y) == pytest.approx(rho, abs=1e-12)
+
+
+def test_rank_correlation_skips_unknown_values_and_is_nan_when_undefined():
+    assert rank_correlation([1, None, 2, 3], [1, 5, 2, None]) == pytest.approx(1.0)     # pairs (1, 1), (2, 2)
+    assert math.isnan(rank_correlation([1, 2], [5, 5]))              # a constant side
+    assert math.isnan(rank_correlation([1, None], [2, 3]))           # one pair left
+    assert math.isnan(rank_correlation([], []))
+
+
+def test_wall_time_sums_resumed_segments():
     records = [{"type": "step", "time": 100.0}, {"type": "finished", "time": 130.0, "status": "stopped"},
                {"type": "step", "time": 500.0}, {"type": "finished", "time": 520.0, "status": "completed"}]
     assert wall_time(records) == pytest.approx(50.0)
 
 
-def test_line_plot_draws_series_colours_and_skips_bad_points(tmp_path):
-    series = [Series("a", [0, 1, 2, 3], [100.0, 10.0, 1.0, 0.5]),
-              Series("b", [0, 1, 2], [50.0, float("nan"), -1.0])]          # only one point survives a log axis
-    path = line_plot(series, tmp_path / "plot.png", "title", "step", "loss", log_y=True, size=(400, 300))
-    pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
-    assert (np.abs(pixels.astype(int) - (31, 119, 180)).sum(1) < 30).sum() > 100     # series a's blue line
-    assert (np.abs(pixels.astype(int) - (255, 127, 14)).sum(1) < 30).sum() > 10      # series b's orange mark
-    assert nice_ticks(0, 1000, 5) == [0, 200, 400, 600, 800, 1000]
+def _sixteen_runs() -> list[Series]:
+    """Loss curves falling over three decades, one per run, all different."""
+    steps = np.arange(1, 201)
+    return [Series(f"run-{i:02d}-beta-{0.1 * (i + 1):.1f}", steps, 1000.0 / steps ** (0.5 + 0.04 * i) + i)
+            for i in range(16)]
+
+
+def test_line_plot_of_sixteen_runs_writes_png_and_svg_with_distinct_styles(tmp_path):
+    path = line_plot(_sixteen_runs(), tmp_path / "curves.png", "training loss", "step", "loss per image")
+    assert path == tmp_path / "curves.png"
+    width, height = Image.open(path).size
+    assert width > 960 and height >= 500                  # the outside legend widens the image
+    svg = (tmp_path / "curves.svg").read_text()
+    assert "run-15-beta-1.6" in svg and "stroke-dasharray" in svg      # real dashes from the 11th run on
+    pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3).astype(int)
+    for colour in COLOURS:                                  # every colour of the cycle is drawn
+        rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(pixels - rgb).sum(1) < 30).sum() > 50, colour
+
+
+def test_line_figure_chooses_a_log_axis_when_values_span_decades_and_keeps_styles_apart():
+    figure = line_figure(_sixteen_runs(), "t", "step", "loss")
+    axes = figure.axes[0]
+    assert axes.get_yscale() == "log" and "(log scale)" in axes.get_ylabel()
+    lines = axes.get_lines()
+    assert len(lines) == 16 and len(axes.get_legend().get_texts()) == 16
+    assert len({(line.get_color(), line.get_linestyle()) for line in lines}) == 16
+    flat = line_figure([Series("a", [0, 1, 2], [1.0, 1.2, 0.9])], "t", "step", "loss")
+    assert flat.axes[0].get_yscale() == "linear"
+    negative = line_figure([Series("a", [0, 1, 2], [1000.0, 1.0, -5.0])], "t", "step", "loss")   # gaussian NLL
+    assert negative.axes[0].get_yscale() == "linear" and len(negative.axes[0].get_lines()[0].get_xdata()) == 3
+
+
+def test_line_plot_drops_bad_points_and_draws_empty_figures(tmp_path):
+    figure = line_figure([Series("a", [0, 1, 2, 3], [100.0, 10.0, 1.0, 0.5]),
+                          Series("b", [0, 1, 2], [50.0, float("nan"), -1.0])], "t", "step", "loss", log_y=True)
+    a, b = figure.axes[0].get_lines()
+    assert list(a.get_ydata()) == [100.0, 10.0, 1.0, 0.5] and list(b.get_ydata()) == [50.0]
+    assert b.get_marker() == "o"                           # one point left: a marker, not an invisible line
+    path = line_plot([], tmp_path / "empty.png", "t", "step", "loss")
+    assert path.exists() and (tmp_path / "empty.svg").exists()
+
+
+def test_matplotlib_loads_only_when_a_report_is_written():
+    code = ("import sys, trainer.cli, trainer.study.report, trainer.training.loop; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

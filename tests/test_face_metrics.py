@@ -151,16 +151,16 @@ def test_face_report_needs_two_images_per_set(tmp_path: Path) -> None:
 
 
 def test_the_report_and_the_info_panel_show_stored_face_numbers() -> None:
-    from trainer.study.report import _face_table
+    from trainer.study.report_tables import face_table
     from vae_gui.explorer.info_panel import format_faces
 
     faces = {"sample_face_detect": 0.5, "sample_face_fd": 0.2, "sample_face_fd_detected": None,
              "recon_face_detect": 0.75, "recon_face_fd": 0.1, "floor_face_fd": 0.03, "blurred_face_fd": 0.05,
              "test_face_detect": 1.0, "n_images": 4, "sampler": "gaussian"}
-    table = _face_table([SimpleNamespace(name="run-a", faces=faces), SimpleNamespace(name="run-b", faces=None)])
+    table = face_table([SimpleNamespace(name="run-a", faces=faces), SimpleNamespace(name="run-b", faces=None)])
     assert "| run-a | gaussian | 50% | 0.2000 | — | 75% | 0.1000 |" in table
     assert not any("run-b" in line for line in table)
-    assert _face_table([SimpleNamespace(name="run-b", faces=None)]) == []
+    assert face_table([SimpleNamespace(name="run-b", faces=None)]) == []
     text = format_faces({"psnr": 20.0, "faces": faces})
     assert "faces in samples 50%" in text and "face FD samples 0.200" in text and "blurred 0.050" in text
 

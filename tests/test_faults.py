@@ -136,7 +136,9 @@ def test_01_kill_9_mid_write_leaves_the_previous_checkpoint_and_a_free_run(tmp_p
                                stderr=subprocess.DEVNULL)
     checkpoints = runs / "killed" / "checkpoints"
     try:
-        _wait_for(lambda: checkpoints.is_dir() and any(checkpoints.glob("*.tmp")), what="the stalled write")
+        # last.pt first: the first, normal write also shows a *.tmp for a moment
+        _wait_for(lambda: (checkpoints / "last.pt").is_file() and any(checkpoints.glob("*.tmp")),
+                  what="the stalled write")
     finally:
         process.kill()                                       # SIGKILL: no handler, no cleanup runs
         process.wait()

@@ -1,15 +1,15 @@
-"""Metrics with known answers: PSNR, SSIM, active units, discretized MI / MIG, and evaluate() on tiny fake models."""
+"""Metrics with known answers: PSNR, SSIM (checked against scikit-image), active units, discretized MI / MIG, and evaluate() on tiny fake models."""
 import json
 import math
 
 import numpy as np
 import pytest
 import torch
-from scipy.signal import correlate2d
+from skimage.metrics import structural_similarity
 from torch import nn
 
-from trainer.evaluation.metrics import (SSIM_C1, SSIM_C2, EvalReport, best_factor_per_dim, discretize, evaluate,
-                             factor_entropies, mig, mutual_information_matrix, psnr, ssim)
+from trainer.evaluation.metrics import (EvalReport, best_factor_per_dim, discretize, evaluate, factor_entropies, mig,
+                                        mutual_information_matrix, psnr, ssim)
 
 
 # ---------------------------------------------------------------- PSNR and SSIM
@@ -42,39 +42,38 @@ def test_ssim_of_identical_images_is_one_and_of_noise_is_low():
     assert (ssim(smooth, noise) < 0.1).all()
 
 
-def test_ssim_of_two_flat_images_matches_the_formula():
-    # no variance anywhere: SSIM reduces to the luminance term (2ab + C1) / (a^2 + b^2 + C1)
-    a, b = 0.3, 0.6
-    expected = (2 * a * b + SSIM_C1) / (a * a + b * b + SSIM_C1)
-    got = ssim(torch.full((1, 3, 16, 16), a), torch.full((1, 3, 16, 16), b))
-    assert got.item() == pytest.approx(expected, abs=1e-5)
+def _skimage_ssim(a: torch.Tensor, b: torch.Tensor) -> list[float]:
+    """scikit-image's SSIM of each (C, H, W) pair, set up as Wang et al. 2004 (and ours): an 11x11 Gaussian window
+    of sigma 1.5 (truncate 3.5 gives radius 5), population (co)variances, K1 0.01, K2 0.03, data range 1, the mean
+    over the positions where the whole window fits and over the channels."""
+    return [structural_similarity(x.double().numpy(), y.double().numpy(), channel_axis=0, data_range=1.0,
+                                  gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+            for x, y in zip(a, b)]
 
 
-def _reference_ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """SSIM of one (C, H, W) pair written out with scipy, channel by channel."""
-    offsets = np.arange(11) - 5.0
-    profile = np.exp(-offsets ** 2 / (2 * 1.5 ** 2))
-    window = np.outer(profile, profile) / profile.sum() ** 2
-    scores = []
-    for ca, cb in zip(a, b):
-        def blur(t):
-            return correlate2d(t, window, mode="valid")
-        mu_a, mu_b = blur(ca), blur(cb)
-        var_a, var_b = blur(ca * ca) - mu_a ** 2, blur(cb * cb) - mu_b ** 2
-        cov = blur(ca * cb) - mu_a * mu_b
-        ssim_map = ((2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)
-                    / ((mu_a ** 2 + mu_b ** 2 + SSIM_C1) * (var_a + var_b + SSIM_C2)))
-        scores.append(ssim_map.mean())
-    return float(np.mean(scores))
+def test_ssim_of_two_flat_images_matches_scikit_image():
+    a = torch.full((1, 3, 16, 16), 0.3)
+    b = torch.full((1, 3, 16, 16), 0.6)
+    assert ssim(a, b).tolist() == pytest.approx(_skimage_ssim(a, b), abs=1e-5)
 
 
-def test_ssim_matches_a_channel_by_channel_reference():
+@pytest.mark.parametrize("size", [(20, 24), (32, 32), (11, 40)])
+def test_ssim_matches_scikit_image(size):
     generator = torch.Generator().manual_seed(1)
-    a = torch.rand(2, 3, 20, 24, generator=generator)
-    b = (a + 0.2 * torch.randn(2, 3, 20, 24, generator=generator)).clamp(0, 1)
+    a = torch.rand(2, 3, *size, generator=generator)
+    b = (a + 0.2 * torch.randn(2, 3, *size, generator=generator)).clamp(0, 1)
     b[:, 1] = 1 - b[:, 1]          # channels differ a lot: mixing them up would show
-    expected = [_reference_ssim(a[i].double().numpy(), b[i].double().numpy()) for i in range(2)]
-    assert ssim(a, b).tolist() == pytest.approx(expected, abs=1e-4)
+    assert ssim(a, b).tolist() == pytest.approx(_skimage_ssim(a, b), abs=1e-4)
+
+
+def test_ssim_of_a_blurred_face_like_image_matches_scikit_image():
+    # smooth structure with a mild blur: SSIM well inside (0, 1), where a wrong window or constant would show
+    y, x = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
+    face = torch.stack([(x ** 2 + y ** 2 < 0.6).float(), (y > 0.2).float() * 0.8, 0.5 + 0.4 * x]).unsqueeze(0)
+    blurred = torch.nn.functional.avg_pool2d(face, 3, stride=1, padding=1, count_include_pad=False)
+    ours, = ssim(face, blurred).tolist()
+    assert 0.5 < ours < 0.99
+    assert ours == pytest.approx(_skimage_ssim(face, blurred)[0], abs=1e-4)
 
 
 def test_ssim_rejects_images_smaller_than_the_window():

@@ -22,7 +22,7 @@ def add_train_parser(commands) -> argparse.ArgumentParser:
     """The `train` subcommand: one flag per setting (no defaults, so the parse holds only what was typed)."""
     p = commands.add_parser("train", help="train a model",
                             usage="%(prog)s [--config FILE] [--print-config] [--resume RUN_DIR] [--quiet] "
-                                  "[--SETTING VALUE ...]",
+                                  "[--tensorboard] [--SETTING VALUE ...]",
                             description="Train a model. Every setting has a flag; a run file (--config) holds "
                                         "the same settings by the same names (kl_warmup for --kl-warmup), and "
                                         "flags override it. --print-config shows a run's settings as a run file.")
@@ -33,6 +33,8 @@ def add_train_parser(commands) -> argparse.ArgumentParser:
     p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                    help="continue the run in this run directory (settings that fix what it learns cannot change)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--tensorboard", action="store_true",
+                   help='also write TensorBoard logs to RUN_DIR/tensorboard/ (needs pip install -e ".[tensorboard]")')
     groups = {section: p.add_argument_group(title) for section, title in GROUPS.items()}
     for setting in SETTINGS:
         _add_setting_flag(groups[setting.section], setting)
@@ -129,6 +131,7 @@ def run_train(args: argparse.Namespace) -> int:
     from trainer.cli.progress import ProgressPrinter
     from trainer.training.distributed import distributed_session
     from trainer.training.loop import train
+    from trainer.training.tensorboard_sink import with_tensorboard
 
     config = resume_config_from_args(args) if args.resume else config_from_args(args)
     if args.print_config:
@@ -143,7 +146,8 @@ def run_train(args: argparse.Namespace) -> int:
         previous_int = stop_on_first_interrupt(control, second_aborts=not dist.enabled)
         previous_term = stop_on_first_sigterm(control, terminated)
         try:
-            result = train(config, events=printer, control=control, resume=args.resume, dist=dist)
+            events = with_tensorboard(printer, args.tensorboard)
+            result = train(config, events=events, control=control, resume=args.resume, dist=dist)
         finally:
             signal.signal(signal.SIGINT, previous_int)
             signal.signal(signal.SIGTERM, previous_term)

@@ -1,6 +1,8 @@
-"""Small line plots drawn with Pillow (axes, ticks, legend, optional log-y), for reports written without Qt.
+"""Line plots for reports, drawn with matplotlib (Agg, no Qt), written as PNG and SVG.
 
-Not a plotting library: one function that draws overlaid curves readably, e.g. the loss curves of several runs.
+Each figure is its own `matplotlib.figure.Figure` on an Agg canvas: pyplot's global figure list is never touched, so
+nothing leaks from one figure to the next and no GUI backend is ever chosen. matplotlib is imported here only; the
+report imports this module when it writes, so starting the app or the CLI does not pay for it.
 """
 from __future__ import annotations
 
@@ -9,13 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from PIL import Image, ImageDraw, ImageFont
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter
 
-# Distinct colours (Tableau-like); beyond them the colours repeat with dashed lines.
-PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (0, 0, 128), (128, 128, 0))
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 80, 20, 40, 60
-LEGEND_WIDTH = 210
+# tab10's ten distinct colours; the next ten runs reuse them dashed, then dotted, then dash-dotted, so 40 runs each
+# get their own (colour, dash) pair and the first ten stay solid.
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+DASHES = ("-", "--", ":", "-.")
+LOG_DECADES = 1.0          # auto log axis when the positive values span at least this many decades (10x)
+FIGURE_SIZE = (9.6, 5.4)   # inches; at DPI 100 a 960 x 540 PNG before the legend is added
+DPI = 100
 
 
 @dataclass
@@ -25,166 +32,76 @@ class Series:
     y: Sequence[float]
 
 
-@dataclass
-class _Axis:
-    low: float
-    high: float
-    log: bool
-
-    def fraction(self, value: float) -> float:
-        if self.log:
-            value = math.log10(value)
-        return (value - self.low) / (self.high - self.low) if self.high > self.low else 0.5
+def line_style(index: int) -> dict:
+    """Colour and dash of the index-th series (see COLOURS and DASHES)."""
+    return {"color": COLOURS[index % len(COLOURS)], "linestyle": DASHES[(index // len(COLOURS)) % len(DASHES)]}
 
 
 def line_plot(series: Sequence[Series], path: Path | str, title: str, x_label: str, y_label: str,
-              log_y: bool = False, size: tuple[int, int] = (960, 540)) -> Path:
-    """Draw the series as overlaid lines and save a PNG. Non-finite points (and y <= 0 on a log axis) are dropped."""
-    clean = [Series(s.label, *_finite_points(s, log_y)) for s in series]
-    width, height = size
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    font = _font(13)
-    box = (MARGIN_LEFT, MARGIN_TOP, width - MARGIN_RIGHT - LEGEND_WIDTH, height - MARGIN_BOTTOM)
-    draw.text(((box[0] + box[2]) // 2, 12), title, fill="black", font=_font(16), anchor="mt")
-    drawn = [s for s in clean if s.x]
-    if not drawn:
-        draw.text(((box[0] + box[2]) // 2, (box[1] + box[3]) // 2), "no data", fill="gray", font=font, anchor="mm")
+              log_y: bool | None = None) -> Path:
+    """line_figure() saved as path (.png) and beside it as .svg; returns the PNG's path."""
+    return save_figure(line_figure(series, title, x_label, y_label, log_y), path)
+
+
+def line_figure(series: Sequence[Series], title: str, x_label: str, y_label: str,
+                log_y: bool | None = None) -> Figure:
+    """Overlaid lines, the legend outside the axes on the right.
+
+    log_y None: a log axis when the values span LOG_DECADES or more. Non-finite points (and y <= 0 on a log axis)
+    are dropped; a series left with one point is drawn as a marker. Each series keeps the style of its position in
+    `series`, so a run looks the same in every figure of a report."""
+    drawn = [(index, clean) for index, s in enumerate(series) if (clean := _finite(s)).x]
+    if log_y is None:
+        log_y = _spans_decades([y for _, s in drawn for y in s.y])
+    if log_y:
+        drawn = [(index, clean) for index, s in drawn if (clean := _positive(s)).x]
+    figure = Figure(figsize=FIGURE_SIZE, dpi=DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for index, s in drawn:
+        axes.plot(s.x, s.y, label=s.label, linewidth=1.6, marker="o" if len(s.x) == 1 else None, **line_style(index))
+    log_y = log_y and bool(drawn)
+    if log_y:
+        axes.set_yscale("log")
+        # label some in-between ticks (2, 5) too when the axis spans few decades: two labels alone are hard to read
+        axes.yaxis.set_major_formatter(LogFormatter())          # plain numbers (60, 200), not 6 x 10^1
+        axes.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2.5, 0.5)))
+        axes.grid(True, which="minor", color="#f0f0f0", linewidth=0.5)
+    axes.grid(True, which="major", color="#dddddd", linewidth=0.8)
+    axes.set_title(title)
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(y_label + (" (log scale)" if log_y else ""))
+    if drawn:
+        # outside the axes, so no curve is hidden; two columns when one would run off the figure
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small",
+                    ncols=1 if len(drawn) <= 20 else 2, handlelength=3.0, frameon=False)
     else:
-        x_axis = _axis([v for s in drawn for v in s.x], log=False)
-        y_axis = _axis([v for s in drawn for v in s.y], log=log_y)
-        _draw_grid_and_ticks(draw, box, x_axis, y_axis, font)
-        for index, s in enumerate(drawn):
-            points = [_to_pixel(box, x_axis, y_axis, x, y) for x, y in zip(s.x, s.y)]
-            _draw_line(draw, points, PALETTE[index % len(PALETTE)], dashed=index >= len(PALETTE))
-    draw.rectangle(box, outline="black")
-    draw.text(((box[0] + box[2]) // 2, height - 18), x_label, fill="black", font=font, anchor="ms")
-    _draw_vertical_text(image, y_label + (" (log scale)" if log_y else ""), (16, (box[1] + box[3]) // 2), font)
-    _draw_legend(draw, [s.label for s in drawn], (box[2] + 14, box[1]), font)
-    path = Path(path)
+        axes.text(0.5, 0.5, "no data", transform=axes.transAxes, ha="center", va="center", color="gray")
+    return figure
+
+
+def save_figure(figure: Figure, path: Path | str) -> Path:
+    """Write path as PNG and the same figure as SVG beside it; returns the PNG's path."""
+    path = Path(path).with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    figure.savefig(path, bbox_inches="tight")        # "tight": the outside legend is part of the image
+    figure.savefig(path.with_suffix(".svg"), bbox_inches="tight", metadata={"Date": None})   # reproducible SVG
     return path
 
 
-def _finite_points(series: Series, log_y: bool) -> tuple[list[float], list[float]]:
-    xs, ys = [], []
-    for x, y in zip(series.x, series.y):
-        if x is None or y is None or not (math.isfinite(x) and math.isfinite(y)) or (log_y and y <= 0):
-            continue
-        xs.append(float(x))
-        ys.append(float(y))
-    return xs, ys
+def _finite(series: Series) -> Series:
+    pairs = [(float(x), float(y)) for x, y in zip(series.x, series.y)
+             if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)]
+    return Series(series.label, [x for x, _ in pairs], [y for _, y in pairs])
 
 
-def _axis(values: list[float], log: bool) -> _Axis:
-    if log:
-        values = [math.log10(v) for v in values]
-        low, high = math.floor(min(values) * 10) / 10, math.ceil(max(values) * 10) / 10
-    else:
-        low, high = min(values), max(values)
-    if high - low < 1e-12:
-        low, high = low - 0.5, high + 0.5
-    if not log:
-        pad = 0.03 * (high - low)
-        low, high = low - pad, high + pad
-    return _Axis(low, high, log)
+def _positive(series: Series) -> Series:
+    pairs = [(x, y) for x, y in zip(series.x, series.y) if y > 0]
+    return Series(series.label, [x for x, _ in pairs], [y for _, y in pairs])
 
 
-def nice_ticks(low: float, high: float, target: int = 6) -> list[float]:
-    """Round tick values (1, 2 or 5 times a power of ten apart) covering [low, high]."""
-    span = high - low
-    if span <= 0:
-        return [low]
-    raw = span / max(1, target)
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.ceil(low / step) * step
-    ticks = []
-    value = first
-    while value <= high + 1e-9 * step:
-        ticks.append(round(value, 12))
-        value += step
-    return ticks
-
-
-def _log_ticks(axis: _Axis) -> list[float]:
-    """Decades; 1-2-5 within a decade when the axis spans under three; 1..9 when under one."""
-    span = axis.high - axis.low
-    multipliers = (1,) if span >= 3 else (1, 2, 5) if span >= 1 else tuple(range(1, 10))
-    ticks = []
-    for decade in range(math.floor(axis.low), math.ceil(axis.high) + 1):
-        for m in multipliers:
-            value = m * 10.0 ** decade
-            if axis.low <= math.log10(value) <= axis.high:
-                ticks.append(value)
-    return ticks
-
-
-def _tick_label(value: float) -> str:
-    if value == 0:
-        return "0"
-    if abs(value) >= 1e5 or abs(value) < 1e-3:
-        return f"{value:.0e}"
-    return f"{value:g}"
-
-
-def _to_pixel(box, x_axis: _Axis, y_axis: _Axis, x: float, y: float) -> tuple[float, float]:
-    left, top, right, bottom = box
-    return (left + x_axis.fraction(x) * (right - left), bottom - y_axis.fraction(y) * (bottom - top))
-
-
-def _draw_grid_and_ticks(draw: ImageDraw.ImageDraw, box, x_axis: _Axis, y_axis: _Axis, font) -> None:
-    left, top, right, bottom = box
-    for x in nice_ticks(x_axis.low, x_axis.high):
-        px = left + x_axis.fraction(x) * (right - left)
-        draw.line([(px, top), (px, bottom)], fill=(230, 230, 230))
-        draw.line([(px, bottom), (px, bottom + 5)], fill="black")
-        draw.text((px, bottom + 8), _tick_label(x), fill="black", font=font, anchor="mt")
-    y_ticks = _log_ticks(y_axis) if y_axis.log else nice_ticks(y_axis.low, y_axis.high)
-    for y in y_ticks:
-        py = bottom - y_axis.fraction(y) * (bottom - top)
-        draw.line([(left, py), (right, py)], fill=(230, 230, 230))
-        draw.line([(left - 5, py), (left, py)], fill="black")
-        draw.text((left - 8, py), _tick_label(y), fill="black", font=font, anchor="rm")
-
-
-def _draw_line(draw: ImageDraw.ImageDraw, points: list[tuple[float, float]], color, dashed: bool) -> None:
-    if len(points) == 1:
-        x, y = points[0]
-        draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=color)
-        return
-    if not dashed:
-        draw.line(points, fill=color, width=2, joint="curve")
-        return
-    for index, (a, b) in enumerate(zip(points, points[1:])):
-        if index % 2 == 0:
-            draw.line([a, b], fill=color, width=2)
-
-
-def _draw_legend(draw: ImageDraw.ImageDraw, labels: list[str], origin: tuple[int, int], font) -> None:
-    x, y = origin
-    for index, label in enumerate(labels):
-        color = PALETTE[index % len(PALETTE)]
-        row_y = y + 8 + index * 18
-        if index >= len(PALETTE):
-            draw.line([(x, row_y), (x + 8, row_y)], fill=color, width=3)
-            draw.line([(x + 14, row_y), (x + 22, row_y)], fill=color, width=3)
-        else:
-            draw.line([(x, row_y), (x + 22, row_y)], fill=color, width=3)
-        draw.text((x + 28, row_y), label[:24], fill="black", font=font, anchor="lm")
-
-
-def _draw_vertical_text(image: Image.Image, text: str, centre: tuple[int, int], font) -> None:
-    measure = ImageDraw.Draw(image).textbbox((0, 0), text, font=font)
-    label = Image.new("RGB", (measure[2] + 4, measure[3] + 4), "white")
-    ImageDraw.Draw(label).text((2, 2), text, fill="black", font=font)
-    rotated = label.rotate(90, expand=True)
-    image.paste(rotated, (centre[0] - rotated.width // 2, centre[1] - rotated.height // 2))
-
-
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)     # a scalable font on Pillow >= 10.1
-    except TypeError:
-        return ImageFont.load_default()
+def _spans_decades(values: list[float]) -> bool:
+    positive = [v for v in values if v > 0]
+    if len(positive) < 2 or len(positive) < len(values):      # zeros or negatives: a linear axis shows them
+        return False
+    return math.log10(max(positive) / min(positive)) >= LOG_DECADES

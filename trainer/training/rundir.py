@@ -1,4 +1,5 @@
-"""A run directory: config.json, metrics.jsonl, train.log, checkpoints/ and predictions/."""
+"""A run directory: config.json, metrics.jsonl (and the same records as metrics.csv), train.log, checkpoints/ and
+predictions/ (and tensorboard/ with `vae-train train --tensorboard`)."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from trainer.training.metrics_csv import MetricsCsv
 
 
 class RunDirError(Exception):
@@ -31,6 +34,8 @@ class RunDirectory:
         self.checkpoints = self.path / "checkpoints"
         self.predictions = self.path / "predictions"
         self._lock = None
+        self._metrics_table = MetricsCsv(self.metrics_csv, lambda: read_metrics(self.metrics_file))
+        self._metrics_checked = False          # a torn last line (a crash mid-write) is ended before appending
 
     @classmethod
     def create(cls, runs_dir: Path | str, name: str) -> "RunDirectory":
@@ -104,9 +109,10 @@ class RunDirectory:
             return "?"
 
     def remove_stale_temporary_files(self) -> list[Path]:
-        """Delete checkpoints/*.tmp (a checkpoint write interrupted by kill -9 or a crash). Call with the lock."""
+        """Delete checkpoints/*.tmp and metrics.csv.tmp (a write interrupted by kill -9 or a crash). Call with the
+        lock."""
         removed = []
-        for tmp in self.checkpoints.glob("*.tmp"):
+        for tmp in [*self.checkpoints.glob("*.tmp"), *self.path.glob("metrics.csv.tmp")]:
             try:
                 tmp.unlink()
                 removed.append(tmp)
@@ -126,6 +132,10 @@ class RunDirectory:
     def metrics_file(self) -> Path:
         return self.path / "metrics.jsonl"
 
+    @property
+    def metrics_csv(self) -> Path:
+        return self.path / "metrics.csv"
+
     def write_config(self, config: dict) -> None:
         (self.path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
@@ -135,8 +145,14 @@ class RunDirectory:
         return path
 
     def log_metrics(self, record: dict) -> None:
+        """Append the record to metrics.jsonl, then metrics.csv (each opened and closed, so flushed, per record)."""
+        record = _finite(record)
+        if not self._metrics_checked:
+            _end_torn_line(self.metrics_file)
+            self._metrics_checked = True
         with open(self.metrics_file, "a") as handle:
-            handle.write(json.dumps(_finite(record), default=_json_default) + "\n")
+            handle.write(json.dumps(record, default=_json_default) + "\n")
+        self._metrics_table.append(record)
 
     def log_line(self, text: str) -> None:
         with open(self.path / "train.log", "a") as handle:
@@ -208,6 +224,20 @@ def read_metrics(path: Path | str) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return records
+
+
+def _end_torn_line(path: Path) -> None:
+    """A crash mid-write leaves a last line without its newline: end it, so the next record starts a line of its own
+    (read_metrics skips the torn one) instead of being glued to it and lost."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            torn = handle.read(1) != b"\n"
+    except OSError:          # missing or empty
+        return
+    if torn:
+        with open(path, "a") as handle:
+            handle.write("\n")
 
 
 def _finite(record: dict) -> dict:

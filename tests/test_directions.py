@@ -7,7 +7,7 @@ from trainer.latent.directions import (conditional_direction, decoder_first_laye
                                        sefa_directions)
 from trainer.latent.sliders import SliderSpec, holding_fixed, sefa_sliders
 from trainer.latent.stats import compute_latent_stats
-from trainer.latent.variations import grid_with_centre, variation_latents
+from trainer.latent.variations import place_in_centre, variation_latents
 from trainer.models.networks import build_model
 from trainer.models.presets import preset_config
 
@@ -146,9 +146,17 @@ def test_variations_count_centre_strength_and_seed():
 def test_grid_puts_the_current_face_in_the_middle(side, centre):
     z = np.full(2, 9.0, np.float32)
     steps = np.zeros((side * side - 1, 2), np.float32)
-    latents, index = grid_with_centre(z, steps, side)
+    latents, index = place_in_centre(z, steps, side)
     assert index == centre and len(latents) == side * side
     np.testing.assert_array_equal(latents[index], z)
     assert (latents[np.arange(len(latents)) != index] == 0).all()
     with pytest.raises(ValueError, match="needs"):
-        grid_with_centre(z, steps[:-1], side)
+        place_in_centre(z, steps[:-1], side)
+
+
+def test_a_saved_state_keeps_the_sefa_slider_mode(tmp_path):
+    from trainer.latent.explorer_state import ExplorerSnapshot, load_explorer_state, save_explorer_state
+
+    path = tmp_path / "state.json"
+    save_explorer_state(path, ExplorerSnapshot("model.pt", "abc", np.zeros(4, np.float32), slider_mode="sefa"))
+    assert load_explorer_state(path).slider_mode == "sefa"

@@ -135,18 +135,6 @@ def test_missing_training_data_falls_back_to_prior_samples(qtbot, panel, tiny_ch
     assert read_checkpoint(moved)["latent_stats"] is None   # approximate statistics are not stored
 
 
-def test_dropping_a_checkpoint_opens_it(qtbot, panel, tiny_checkpoint):
-    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-    from PySide6.QtGui import QDropEvent
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(tiny_checkpoint))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
-    with qtbot.waitSignal(panel.latents_ready, timeout=WAIT_MS):
-        panel.dropEvent(event)
-    assert panel.state.checkpoint.path == Path(tiny_checkpoint)
-
-
 # ---------------------------------------------------------------- bad files
 
 class TouchesMarker:

@@ -13,10 +13,10 @@ pytest.importorskip("pyqtgraph")
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget  # noqa: E402
 
 from vae_gui import app as app_module  # noqa: E402
-from vae_gui.main_window import MainWindow, dropped_path  # noqa: E402
+from vae_gui.main_window import MainWindow  # noqa: E402
 
 pytestmark = [pytest.mark.qt_log_ignore("propagateSizeHints")]
 
@@ -60,8 +60,11 @@ def make_window(qtbot, monkeypatch):
 
 
 def urls_of(*paths: Path) -> QMimeData:
+    """What a file manager's drag carries: the files' URLs, and the same URLs as text."""
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
+    urls = [QUrl.fromLocalFile(str(path)) for path in paths]
+    mime.setUrls(urls)
+    mime.setText("\n".join(url.toString() for url in urls))
     return mime
 
 
@@ -84,20 +87,6 @@ def save_test_image(window: MainWindow, index: int, folder: Path) -> Path:
     path = folder / "face.png"
     Image.fromarray(window.explorer_panel.state.data.test_images[index]).save(path)
     return path
-
-
-# ---------------------------------------------------------------- what a drag carries
-
-def test_dropped_path_tells_checkpoints_images_and_folders_apart(tmp_path):
-    (tmp_path / "run.pt").write_bytes(b"")
-    assert dropped_path(urls_of(tmp_path / "run.pt")) == ("checkpoint", tmp_path / "run.pt")
-    assert dropped_path(urls_of(tmp_path / "Face.JPG")) == ("image", tmp_path / "Face.JPG")
-    assert dropped_path(urls_of(tmp_path, tmp_path / "run.pt")) == ("folder", tmp_path)     # the first URL decides
-    assert dropped_path(urls_of(tmp_path / "notes.txt")) is None
-    remote = QMimeData()
-    remote.setUrls([QUrl("https://example.com/run.pt")])
-    assert dropped_path(remote) is None
-    assert dropped_path(QMimeData()) is None
 
 
 # ---------------------------------------------------------------- drops anywhere on the window
@@ -158,6 +147,28 @@ def test_folder_dropped_on_the_explorer_becomes_the_training_data(make_window, t
     assert window.training_panel.setup_form.config().data.source == str(folder)
 
 
+def test_folder_dropped_on_the_folder_field_becomes_the_data_not_a_url_typed_into_it(make_window, tmp_path):
+    window = make_window()
+    form = window.training_panel.setup_form
+    form.folder_radio.setChecked(True)
+    folder = tmp_path / "faces"
+    folder.mkdir()
+
+    assert drop_on(window, form.folder_edit, folder)
+
+    assert form.folder_edit.text() == str(folder)
+    assert form.config().data.source == str(folder)
+
+
+def test_checkpoint_dropped_on_a_slider_value_box_opens_it(qtbot, make_window, tiny_checkpoint,
+                                                          tiny_ae_checkpoint):
+    window = make_window(tiny_checkpoint)
+    value_box = window.explorer_panel.sliders_tab.column.rows[0].spin.findChild(QLineEdit)     # made by the load
+    with qtbot.waitSignal(window.explorer_panel.latents_ready, timeout=WAIT_MS):
+        assert drop_on(window, value_box, Path(tiny_ae_checkpoint))
+    assert window.explorer_panel.state.checkpoint.path == Path(tiny_ae_checkpoint)     # (its rows are new ones)
+
+
 def test_folder_drop_is_refused_while_a_run_trains(make_window, tmp_path, monkeypatch):
     window = make_window()
     window.tabs.setCurrentWidget(window.explorer_panel)
@@ -168,6 +179,81 @@ def test_folder_drop_is_refused_while_a_run_trains(make_window, tmp_path, monkey
 
     assert window.tabs.currentWidget() is window.explorer_panel
     assert window.training_panel.setup_form.config().data.source == source_before
+
+
+def test_checkpoint_dropped_on_the_explorer_face_opens_it(qtbot, make_window, tiny_checkpoint, tiny_ae_checkpoint):
+    window = make_window(tiny_checkpoint)
+    with qtbot.waitSignal(window.explorer_panel.latents_ready, timeout=WAIT_MS):
+        assert drop_on(window, window.explorer_panel.face_panel.view, Path(tiny_ae_checkpoint))
+    assert window.explorer_panel.state.checkpoint.path == Path(tiny_ae_checkpoint)
+
+
+def test_run_folder_dropped_on_the_explorer_opens_its_model_and_is_not_taken_as_data(qtbot, make_window,
+                                                                                     tiny_checkpoint):
+    window = make_window()
+    window.tabs.setCurrentWidget(window.explorer_panel)
+    run = Path(tiny_checkpoint).parents[1]                  # runs/tiny: checkpoints/best.pt, metrics.jsonl
+    source_before = window.training_panel.setup_form.config().data.source
+    with qtbot.waitSignal(window.explorer_panel.latents_ready, timeout=WAIT_MS):
+        assert drop_on(window, window.tabs.tabBar(), run)
+    assert window.explorer_panel.state.checkpoint.path == Path(tiny_checkpoint)
+    assert window.training_panel.setup_form.config().data.source == source_before
+
+
+def test_run_folder_dropped_on_the_train_tab_adds_its_curves(make_window, tiny_checkpoint):
+    window = make_window()
+    assert window.tabs.currentWidget() is window.training_panel
+    run = Path(tiny_checkpoint).parents[1]
+    assert drop_on(window, window.training_panel.loss_plot, run)
+    assert window.training_panel.run_list.list.count() == 1
+    assert window.explorer_panel.state.checkpoint is None
+
+
+def test_folder_of_runs_adds_their_curves_on_the_train_tab_and_is_refused_elsewhere(make_window, tiny_checkpoint):
+    window = make_window()
+    runs = Path(tiny_checkpoint).parents[2]                 # runs/, holding runs/tiny
+    window.tabs.setCurrentWidget(window.explorer_panel)
+    assert not drop_on(window, window.tabs.tabBar(), runs)
+    assert "holds several runs" in window.statusBar().currentMessage()
+    window.tabs.setCurrentWidget(window.training_panel)
+    source_before = window.training_panel.setup_form.config().data.source
+    assert drop_on(window, window.training_panel.loss_plot, runs)
+    assert window.training_panel.run_list.list.count() == 1
+    assert window.training_panel.setup_form.config().data.source == source_before
+
+
+def test_saved_explorer_state_dropped_anywhere_is_restored(qtbot, make_window, tiny_checkpoint, tmp_path):
+    window = make_window(tiny_checkpoint)
+    explorer = window.explorer_panel
+    explorer.faces.randomize_from_prior()
+    saved_z = explorer.state.z.copy()
+    path = tmp_path / "state.json"
+    explorer.state_files.save(str(path))
+    explorer.state.reset_to_mean()
+    window.tabs.setCurrentWidget(window.training_panel)
+
+    assert drop_on(window, window.training_panel.progress_view, path)
+
+    assert window.tabs.currentWidget() is explorer
+    np.testing.assert_allclose(explorer.state.z, saved_z)
+
+
+def test_unsupported_file_is_refused_with_a_message_naming_it(make_window, tmp_path):
+    window = make_window()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    assert not drop_on(window, window.tabs.tabBar(), notes)
+    assert "notes.txt" in window.statusBar().currentMessage()
+
+
+def test_image_drop_refusal_says_why(make_window, tmp_path):
+    window = make_window()                           # no checkpoint open
+    image = tmp_path / "face.png"
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(image)
+    window.tabs.setCurrentWidget(window.explorer_panel)
+    assert not drop_on(window, window.tabs.tabBar(), image)
+    assert "face.png" in window.statusBar().currentMessage()
+    assert "open a checkpoint first" in window.statusBar().currentMessage()
 
 
 # ---------------------------------------------------------------- torch threads in the GUI thread

@@ -439,17 +439,14 @@ def test_ema_smoothing_is_bias_corrected_and_incremental():
     assert np.array_equal(ema.values, values)
 
 
-def test_dropping_a_folder_selects_it_as_data(qtbot, panel, tmp_path):
-    from PySide6.QtCore import QMimeData, QPoint, QUrl
-    from PySide6.QtGui import QDropEvent
-
+def test_a_dropped_folder_becomes_the_data_except_while_a_run_trains(qtbot, panel, tmp_path, monkeypatch):
     folder = tmp_path / "dropped"
     folder.mkdir()
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(folder))])
-    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
-    panel.dropEvent(event)
-    assert event.isAccepted()
+    assert panel.use_data_folder(folder)
     assert panel.setup_form.folder_radio.isChecked()
+    assert panel.setup_form.config().data.source == str(folder)
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.setattr(type(panel.runner), "is_running", property(lambda runner: True))
+    assert not panel.use_data_folder(other)
     assert panel.setup_form.config().data.source == str(folder)

@@ -1,22 +1,26 @@
 """The main window: an Explore tab (latent explorer) and a Train tab (watch-training window).
 
-Drops anywhere on the window: a checkpoint opens in the explorer, an image starts the explorer from its encoding
-(on the Explore tab), a folder becomes the training data (on the Train tab). The tabs handle drops on themselves;
-the window gets the drops they ignore (Qt passes an ignored drag on to the parent widget).
+Drags of files anywhere on the window come here (see eventFilter: before any widget sees them); vae_gui/drops.py
+says what a drop carries and the window decides what to do with it where it is dropped:
+a checkpoint opens in the explorer; an image starts the explorer from its encoding (on the Explore tab, with a
+checkpoint open); a folder of images becomes the training data (not while a run trains); a run folder opens its
+model in the explorer, or, dropped on the Train tab, adds its curves for comparison, as a folder of runs does
+there; a saved explorer state is restored. A drop the window refuses says why in the status bar, naming the file.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QSize
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QEvent, QMimeData, QObject, QSize
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
-from trainer.data.images import IMAGE_EXTENSIONS
 from trainer.resources import default_checkpoint
 
-from .explorer.panel import CHECKPOINT_SUFFIXES, ExplorerPanel
+from .drops import Drop, DropKind, classify_drop
+from .explorer.panel import ExplorerPanel
 from .help import GuideDialog, about_text
+from .tasks import shutdown_all
 from .training.panel import TrainingPanel
 
 
@@ -40,6 +44,8 @@ class MainWindow(QMainWindow):
         self.explorer_panel.state.z_changed.connect(self.training_panel.runner.note_gui_busy)
         self._build_menus()
         self.setAcceptDrops(True)        # Qt 6's QMainWindow already does (for dock widgets); say so
+        self._file_drops_routed = False          # see eventFilter
+        self._last_drop: tuple[tuple[str, ...], Drop | None] | None = None      # the current drag's URLs, its kind
         initial = checkpoint or default_checkpoint()
         if initial is not None:
             self.explorer_panel.load_checkpoint(str(initial))
@@ -86,34 +92,91 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ drops anywhere on the window
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        handle = self.windowHandle()
+        if handle is not None and not self._file_drops_routed:
+            handle.installEventFilter(self)
+            self._file_drops_routed = True
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Drags of files are the window's, wherever they are over it. Text fields take drops by default, and a
+        file manager's drag also carries the file's URL as text: dropped on the Train tab's folder field (or a
+        slider's value box), it would type 'file:///...' into it. So the drag events reaching the window's QWindow
+        are taken here, before Qt hands them to the widget under the cursor; drags of plain text still go there."""
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop) and event.mimeData().hasUrls():
+            if kind == QEvent.Type.Drop:
+                self.dropEvent(event)
+            else:
+                if kind == QEvent.Type.DragEnter:
+                    self._last_drop = None          # a new drag: look at its files again
+                self.dragEnterEvent(event)
+            return True
+        return super().eventFilter(watched, event)
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        dropped = dropped_path(event.mimeData())
-        if dropped is not None and self._can_take(*dropped):
+        drop = self._classify(event.mimeData())
+        refusal = self.drop_refusal(drop) if drop is not None else ""
+        if drop is not None and not refusal:
             event.acceptProposedAction()
-        else:
-            event.ignore()
+            return
+        if refusal:
+            self.statusBar().showMessage(refusal)
+        event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        dropped = dropped_path(event.mimeData())
-        if dropped is None or not self._can_take(*dropped):
+        drop = self._classify(event.mimeData())
+        self._last_drop = None
+        if drop is None or self.drop_refusal(drop):
             event.ignore()
             return
-        kind, path = dropped
         event.acceptProposedAction()
-        if kind == "checkpoint":
-            self.open_in_explorer(str(path))
-        elif kind == "image":
-            self.explorer_panel.start_from_file(str(path))
-        else:
-            self.tabs.setCurrentWidget(self.training_panel)
-            self.training_panel.dropEvent(event)        # its own folder drop: sets the data folder
+        self.open_drop(drop)
 
-    def _can_take(self, kind: str, path: Path) -> bool:
-        if kind == "checkpoint":
-            return True
-        if kind == "image":          # a start face only makes sense where the face is shown
-            return self.tabs.currentWidget() is self.explorer_panel and self.explorer_panel.state.has_checkpoint
-        return not self.training_panel.is_training         # the data folder is fixed while a run trains
+    def _classify(self, mime: QMimeData) -> Drop | None:
+        """classify_drop, once per drag: drag-move events come at the mouse's rate and would look at the disk again."""
+        key = tuple(url.toString() for url in mime.urls())
+        if self._last_drop is None or self._last_drop[0] != key:
+            self._last_drop = (key, classify_drop(mime))
+        return self._last_drop[1]
+
+    def drop_refusal(self, drop: Drop) -> str:
+        """Why the window does not take `drop` here ('' when it does)."""
+        name = drop.path.name
+        if drop.kind is DropKind.UNSUPPORTED:
+            return drop.message
+        if drop.kind is DropKind.IMAGE:          # a start face only makes sense where the face is shown
+            if self.tabs.currentWidget() is not self.explorer_panel:
+                return f"{name}: drop images on the Explore tab, where they start the face from their encoding"
+            if not self.explorer_panel.state.has_checkpoint:
+                return f"{name}: open a checkpoint first; an image then starts the face from its encoding"
+        if drop.kind is DropKind.IMAGE_FOLDER and self.training_panel.is_training:
+            return f"{name}: the training data cannot change while a run trains"
+        if drop.kind is DropKind.RUNS_FOLDER and self.tabs.currentWidget() is not self.training_panel:
+            return (f"{name} holds several runs: drop one run's folder to open its model, or drop this one on the "
+                    "Train tab to compare their curves")
+        return ""
+
+    def open_drop(self, drop: Drop) -> None:
+        kind, path = drop.kind, str(drop.path)
+        if kind is DropKind.CHECKPOINT:
+            self.open_in_explorer(path)
+        elif kind is DropKind.IMAGE:
+            self.explorer_panel.start_from_file(path)
+        elif kind is DropKind.IMAGE_FOLDER:
+            self.tabs.setCurrentWidget(self.training_panel)
+            self.training_panel.use_data_folder(path)
+        elif kind is DropKind.RUN_DIRECTORY:
+            if self.tabs.currentWidget() is self.training_panel:
+                self.training_panel.load_runs(path)
+            else:
+                self.open_in_explorer(str(drop.run_checkpoint))
+        elif kind is DropKind.RUNS_FOLDER:
+            self.training_panel.load_runs(path)
+        elif kind is DropKind.STATE_FILE:
+            if self.explorer_panel.state_files.load(path):
+                self.tabs.setCurrentWidget(self.explorer_panel)
 
     def confirm_close(self) -> bool:
         """While a run trains: ask whether to stop it (saving a checkpoint) and quit, or to keep working."""
@@ -134,6 +197,7 @@ class MainWindow(QMainWindow):
         # Stop a running training at its next step and write its checkpoint before the window goes.
         self.training_panel.shutdown(timeout_s=3.0)
         self.explorer_panel.shutdown()
+        shutdown_all()              # any task left (a folder scan): cancelled and waited for, never destroyed running
         super().closeEvent(event)
 
 
@@ -143,19 +207,3 @@ def initial_size(available: QSize | None, preferred: QSize = QSize(1400, 900)) -
         return preferred
     return QSize(min(preferred.width(), int(available.width() * 0.95)),
                  min(preferred.height(), int(available.height() * 0.95)))
-
-
-def dropped_path(mime: QMimeData) -> tuple[str, Path] | None:
-    """What a drag carries, judged by its first URL: ("checkpoint" | "image" | "folder", local path), or None."""
-    urls = mime.urls() if mime.hasUrls() else []
-    if not urls or not urls[0].isLocalFile():
-        return None
-    path = Path(urls[0].toLocalFile())
-    suffix = path.suffix.lower()
-    if path.is_dir():
-        return "folder", path
-    if suffix in CHECKPOINT_SUFFIXES:
-        return "checkpoint", path
-    if suffix in IMAGE_EXTENSIONS:
-        return "image", path
-    return None

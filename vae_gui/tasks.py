@@ -6,14 +6,29 @@ request. Only signals cross threads, and results are plain objects (numpy arrays
 
 Tasks run on named channels: starting a task on a channel cancels the one running there, and only the newest
 task of a channel reports (the latest request wins: a new checkpoint opened, the sliders moved on).
+
+Lifetime: a QThread destroyed while it runs aborts the whole process. So every running task stays referenced in
+one registry until its thread has ended, even when the widget that started it is deleted first, and quitting the
+application cancels every task and waits for it (`shutdown_all`, connected to `aboutToQuit`). Owners still call
+`BackgroundTasks.shutdown()` when their window closes, so a closed window leaves nothing running.
+
+Users: the explorer's data encoding (explorer/checkpoint_loader.py), its sampler fits (explorer/samples_tab.py)
+and the Train tab's folder scan (training/folder_scan.py).
+
+Why the training run is separate (training/runner.py + worker.py): a run is not a function that returns a result
+but a long-lived conversation: it is paused, resumed and stopped at step boundaries through a TrainingControl,
+streams throttled typed events (curves, image grids) for minutes or hours, writes a checkpoint on stop, and at
+most one exists at a time. It follows the same pattern (a parentless worker QObject moved to its own QThread,
+only signals crossing) with that richer interface; a task here is fire-and-forget work with progress and cancel.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 
 class TaskCancelled(Exception):
@@ -44,30 +59,38 @@ class TaskContext:
 
 
 class _TaskWorker(QObject):
-    progress = Signal(int, int, int, str)       # task id, done, total, what
-    succeeded = Signal(int, object)             # task id, result
-    failed = Signal(int, str)                   # task id, message
+    # Each signal carries the task's channel and id: the receiver needs no table of its tasks to tell whether this
+    # one is still the newest of its channel (such a table, once tidied, would drop a result still in the queue).
+    progress = Signal(str, int, int, int, str)  # channel, task id, done, total, what
+    succeeded = Signal(str, int, object)        # channel, task id, result
+    failed = Signal(str, int, str)              # channel, task id, message
     ended = Signal()
 
-    def __init__(self, task_id: int, work: Callable[..., Any], args: tuple):
+    def __init__(self, channel: str, task_id: int, work: Callable[..., Any], args: tuple):
         super().__init__()
+        self.channel = channel
         self.task_id = task_id
         self.work = work
         self.args = args
-        self.context = TaskContext(lambda done, total, what: self.progress.emit(task_id, done, total, what))
+        self.context = TaskContext(self._report)
+        self.done = False                       # set in the task's thread once `work` has returned or raised
+
+    def _report(self, done: int, total: int, what: str) -> None:
+        self.progress.emit(self.channel, self.task_id, done, total, what)
 
     @Slot()
     def run(self) -> None:
         try:
             result = self.work(self.context, *self.args)
             if not self.context.cancelled:
-                self.succeeded.emit(self.task_id, result)
+                self.succeeded.emit(self.channel, self.task_id, result)
         except TaskCancelled:
             pass
         except Exception as error:          # a worker must report, never die silently
             traceback.print_exc()
-            self.failed.emit(self.task_id, _message(error))
+            self.failed.emit(self.channel, self.task_id, _message(error))
         finally:
+            self.done = True
             self.ended.emit()
 
 
@@ -79,6 +102,35 @@ def _message(error: Exception) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+# Every task whose thread may still run, whoever started it: task id -> (thread, worker). See "Lifetime" above.
+_live: dict[int, tuple[QThread, _TaskWorker]] = {}
+_task_ids = itertools.count(1)
+
+
+def _forget_ended() -> None:
+    """Drop the tasks whose work is over, once their thread has really ended (wait() returns at once then)."""
+    for task_id, (thread, worker) in list(_live.items()):
+        if worker.done:
+            thread.wait()
+            del _live[task_id]
+
+
+def shutdown_all() -> None:
+    """Cancel every task of every owner and wait for their threads (the application is quitting)."""
+    for thread, worker in list(_live.values()):
+        worker.context.cancel()
+    for thread, _ in list(_live.values()):
+        thread.wait()
+    _live.clear()
+
+
+def _stop_all_when_quitting() -> None:
+    app = QCoreApplication.instance()
+    if app is not None and not app.property("vae_tasks_hooked"):
+        app.aboutToQuit.connect(shutdown_all)
+        app.setProperty("vae_tasks_hooked", True)
+
+
 class BackgroundTasks(QObject):
     """Starts tasks, each on its own QThread, and reports the newest task of each channel."""
 
@@ -88,19 +140,18 @@ class BackgroundTasks(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._next_id = 0
         self._current: dict[str, int] = {}                       # channel -> newest task id
         self._running: dict[int, tuple[QThread, _TaskWorker]] = {}
-        self._channel_of: dict[int, str] = {}
+        _stop_all_when_quitting()
 
     def start(self, channel: str, work: Callable[..., Any], *args: Any) -> int:
         """Run `work(task_context, *args)` off the GUI thread, cancelling the channel's running task."""
         self.cancel(channel)
-        self._next_id += 1
-        task_id = self._next_id
+        _forget_ended()
+        task_id = next(_task_ids)
         thread = QThread()
         thread.setObjectName(f"vae-task-{channel}-{task_id}")
-        worker = _TaskWorker(task_id, work, args)
+        worker = _TaskWorker(channel, task_id, work, args)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.progress.connect(self._on_progress)
@@ -110,8 +161,8 @@ class BackgroundTasks(QObject):
         worker.ended.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(self._reap)
         self._current[channel] = task_id
-        self._channel_of[task_id] = channel
         self._running[task_id] = (thread, worker)
+        _live[task_id] = (thread, worker)
         thread.start()
         return task_id
 
@@ -122,8 +173,6 @@ class BackgroundTasks(QObject):
         task_id = self._current.pop(channel, 0)
         if task_id in self._running:
             self._running[task_id][1].context.cancel()
-        else:
-            self._channel_of.pop(task_id, None)
 
     def cancel_all(self) -> None:
         for channel in list(self._current):
@@ -138,43 +187,35 @@ class BackgroundTasks(QObject):
         return ok
 
     def shutdown(self) -> None:
-        """Cancel everything and wait: destroying a running QThread would abort the process."""
+        """Cancel this owner's tasks and wait for them to end (a cancelled task stops at its next check)."""
         self.cancel_all()
         for thread, _ in list(self._running.values()):
-            thread.quit()
             thread.wait()
         self._reap()
 
-    def _is_current(self, task_id: int) -> str | None:
-        channel = self._channel_of.get(task_id)
-        return channel if channel is not None and self._current.get(channel) == task_id else None
+    def _is_current(self, channel: str, task_id: int) -> bool:
+        return self._current.get(channel) == task_id
 
-    @Slot(int, int, int, str)
-    def _on_progress(self, task_id: int, done: int, total: int, what: str) -> None:
-        channel = self._is_current(task_id)
-        if channel is not None:
+    @Slot(str, int, int, int, str)
+    def _on_progress(self, channel: str, task_id: int, done: int, total: int, what: str) -> None:
+        if self._is_current(channel, task_id):
             self.progress.emit(channel, done, total, what)
 
-    @Slot(int, object)
-    def _on_succeeded(self, task_id: int, result: object) -> None:
-        channel = self._is_current(task_id)
-        if channel is not None:
+    @Slot(str, int, object)
+    def _on_succeeded(self, channel: str, task_id: int, result: object) -> None:
+        if self._is_current(channel, task_id):
             self.finished.emit(channel, result)
 
-    @Slot(int, str)
-    def _on_failed(self, task_id: int, message: str) -> None:
-        channel = self._is_current(task_id)
-        if channel is not None:
+    @Slot(str, int, str)
+    def _on_failed(self, channel: str, task_id: int, message: str) -> None:
+        if self._is_current(channel, task_id):
             self.failed.emit(channel, message)
 
     @Slot()
     def _reap(self) -> None:
-        """Forget finished tasks; Python owns the parentless thread and worker objects and frees them."""
-        for task_id, (thread, _) in list(self._running.items()):
-            if thread.isFinished():
+        """Forget ended tasks; Python owns the parentless thread and worker objects and frees them."""
+        for task_id, (thread, worker) in list(self._running.items()):
+            if worker.done:
+                thread.wait()           # returns at once: the work is over and the thread is quitting
                 del self._running[task_id]
-                # A channel's newest task stays known: its result may still be queued behind this reap (the
-                # reap of another task's thread can run before a fast task's result arrives).
-                channel = self._channel_of.get(task_id)
-                if channel is None or self._current.get(channel) != task_id:
-                    self._channel_of.pop(task_id, None)
+                _live.pop(task_id, None)

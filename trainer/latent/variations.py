@@ -26,7 +26,7 @@ def variation_latents(z: np.ndarray, n: int, strength: float, rng: np.random.Gen
     return (z + float(strength) * step * noise).astype(np.float32)
 
 
-def grid_with_centre(z: np.ndarray, variations: np.ndarray, side: int) -> tuple[np.ndarray, int]:
+def place_in_centre(z: np.ndarray, variations: np.ndarray, side: int) -> tuple[np.ndarray, int]:
     """(side * side, D) latents for a side x side grid: z at the centre tile (for an even side, the tile just above
     and left of the centre), the variations around it; and the index of z's tile. Needs side * side - 1 variations.
     """

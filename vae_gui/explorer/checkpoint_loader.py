@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trainer.latent.codec import prepare_for_inference
-from trainer.latent.prepared import PreparedLatents
+from trainer.latent.prepared import Cancelled, PreparedLatents, prepare_latents
 from trainer.latent.stats import LatentStats, LatentStatsError
 from trainer.training.checkpoint import CheckpointError, LoadedCheckpoint
 from trainer.training.checkpoint import load_checkpoint as read_checkpoint_file
 
-from .data_worker import LatentDataLoader
+from ..tasks import BackgroundTasks, TaskCancelled, TaskContext
 from .dialogs import CHECKPOINT_FILTER
 
 if TYPE_CHECKING:
@@ -38,15 +38,32 @@ def stored_stats(checkpoint: LoadedCheckpoint) -> tuple[LatentStats | None, str]
     return stats, f"Latent statistics of {stats.n_samples} encoded test images (stored with the checkpoint)."
 
 
+ENCODE_CHANNEL = "encode data"
+
+
+def encode_checkpoint_data(task: TaskContext, checkpoint: LoadedCheckpoint, compute_stats: bool,
+                           store: bool = True) -> PreparedLatents:
+    """The background task: encode the checkpoint's data set (and its statistics); stops when cancelled."""
+    try:
+        return prepare_latents(checkpoint, compute_stats, store=store, progress=task.report,
+                               should_stop=lambda: task.cancelled)
+    except Cancelled as stop:
+        raise TaskCancelled() from stop
+
+
 class CheckpointLoader:
     """Loads checkpoints into the panel's state and fills the info panel and gallery once the data is encoded."""
 
     def __init__(self, panel: ExplorerPanel):
         self.panel = panel
-        self.encoder = LatentDataLoader(panel)
-        self.encoder.progress.connect(panel.info.show_progress)
-        self.encoder.finished.connect(self._on_prepared)
-        self.encoder.failed.connect(self._on_failed)
+        self.tasks = BackgroundTasks(panel)
+        self.tasks.progress.connect(self._on_progress)
+        self.tasks.finished.connect(self._on_prepared)
+        self.tasks.failed.connect(self._on_failed)
+
+    @property
+    def encoding(self) -> bool:
+        return self.tasks.is_busy(ENCODE_CHANNEL)
 
     def load(self, path: str) -> bool:
         """Open a checkpoint. On a bad file: an error naming it and why; the current checkpoint stays."""
@@ -58,7 +75,7 @@ class CheckpointLoader:
             return False
         prepare_for_inference(checkpoint.model)
         stats, note = stored_stats(checkpoint)
-        self.encoder.cancel()
+        self.tasks.cancel(ENCODE_CHANNEL)         # an earlier checkpoint's encoding is of no use now
         panel.face_panel.hide_encoded()
         panel.gallery.set_images(None)
         self.show_gallery(False)                  # until the test images are encoded
@@ -67,7 +84,7 @@ class CheckpointLoader:
         panel.state.set_checkpoint(checkpoint, stats, note)
         panel.recent.add(str(checkpoint.path))
         panel.set_loaded(True)
-        self.encoder.start(checkpoint, compute_stats=stats is None)
+        self.tasks.start(ENCODE_CHANNEL, encode_checkpoint_data, checkpoint, stats is None)
         panel.status_message.emit(f"Opened {checkpoint.path}")
         panel.checkpoint_loaded.emit(str(checkpoint.path))
         return True
@@ -84,9 +101,13 @@ class CheckpointLoader:
         self.panel.gallery.setVisible(visible)
 
     def shutdown(self) -> None:
-        self.encoder.shutdown()
+        """Cancel the encoding and wait: it stops at its next check (between batches; a data load at once)."""
+        self.tasks.shutdown()
 
-    def _on_prepared(self, result: PreparedLatents) -> None:
+    def _on_progress(self, _channel: str, done: int, total: int, what: str) -> None:
+        self.panel.info.show_progress(done, total, what)
+
+    def _on_prepared(self, _channel: str, result: PreparedLatents) -> None:
         panel, state = self.panel, self.panel.state
         panel.info.hide_progress()
         data = result.data
@@ -107,7 +128,7 @@ class CheckpointLoader:
         self.show_gallery(data.has_images)
         panel.latents_ready.emit()
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, _channel: str, message: str) -> None:
         self.panel.info.hide_progress()
         self.panel.info.show_stats_note(f"Could not encode the data set: {message}")
         self.panel.status_message.emit(f"Could not encode the data set: {message}")

@@ -22,7 +22,7 @@ from trainer.training.follow import CheckpointVersion, FollowedCheckpoint, RunFo
 from trainer.training.rundir import RunDirError
 
 from ..tasks import BackgroundTasks
-from .checkpoint_loader import stored_stats
+from .checkpoint_loader import ENCODE_CHANNEL, encode_checkpoint_data, stored_stats
 from .compare_work import reencode
 
 POLL_MS = 1000
@@ -173,7 +173,8 @@ class RunFollowController(QObject):
                                                "are computed...")
                 # New codes for the gallery, samplers and statistics, off the GUI thread; the old ones stay until
                 # then. Nothing is written beside a run's passing checkpoints.
-                panel.checkpoints.encoder.start(checkpoint, compute_stats=stats is None, store=False)
+                panel.checkpoints.tasks.start(ENCODE_CHANNEL, encode_checkpoint_data, checkpoint, stats is None,
+                                              False)
             else:
                 z = state.z.copy() if state.has_checkpoint else None
                 if not panel.load_checkpoint(str(followed.version.path)):

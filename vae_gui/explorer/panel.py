@@ -10,18 +10,14 @@ controllers that do the work, each in its own module:
     state_files   StateFiles        explorer state save/load (state_files.py)
     menus         ExplorerMenus     the File and Edit menu entries (menus.py)
 
-All dialogs go through `self.dialogs`, and errors and warnings are also emitted as signals, so tests never block on
+Drops are handled by the main window (vae_gui/drops.py says what a drop carries). All dialogs go through
+`self.dialogs`, and errors and warnings are also emitted as signals, so tests never block on
 a modal box.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QLabel, QMenu, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
-
-from trainer.data.images import IMAGE_EXTENSIONS
 
 from .checkpoint_loader import CheckpointLoader
 from .compare_panel import ComparePanel
@@ -45,9 +41,6 @@ from .tab_requests import TabRequests
 from .traversals_tab import TraversalsTab
 from .variations_tab import VariationsTab
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth")
-
-
 class ExplorerPanel(QWidget):
     status_message = Signal(str)
     error_shown = Signal(str, str)          # title, message
@@ -69,7 +62,6 @@ class ExplorerPanel(QWidget):
         self.checkpoints = CheckpointLoader(self)        # after _build: it reports into the info panel
         self._connect()
         self._add_compare_and_follow()
-        self.setAcceptDrops(True)
         self.set_loaded(False)
 
     # ------------------------------------------------------------ layout
@@ -110,7 +102,7 @@ class ExplorerPanel(QWidget):
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setChildrenCollapsible(False)
-        # The face grows with the window: the left column takes about 40% of the width (see resizeEvent).
+        # The face grows with the window: the left column takes about 40% of the width.
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setSizes([400, 600])
@@ -188,30 +180,6 @@ class ExplorerPanel(QWidget):
 
     def build_edit_menu(self, menu: QMenu) -> None:
         self.menus.build_edit_menu(menu)
-
-    # ------------------------------------------------------------ drag and drop
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._dropped_file(event) is not None:
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        path = self._dropped_file(event)
-        if path is None:
-            return
-        event.acceptProposedAction()
-        if path.suffix.lower() in CHECKPOINT_SUFFIXES:
-            self.load_checkpoint(str(path))
-        elif self.state.has_checkpoint:
-            self.start_from_file(str(path))
-
-    @staticmethod
-    def _dropped_file(event: QDragEnterEvent | QDropEvent) -> Path | None:
-        for url in event.mimeData().urls() if event.mimeData().hasUrls() else []:
-            path = Path(url.toLocalFile())
-            if path.suffix.lower() in CHECKPOINT_SUFFIXES or path.suffix.lower() in IMAGE_EXTENSIONS:
-                return path
-        return None
 
     # ------------------------------------------------------------ shutdown
 

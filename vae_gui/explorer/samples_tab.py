@@ -13,15 +13,22 @@ from trainer.latent.codec import decode_latents
 from trainer.latent.samplers import SamplerChoice, make_sampler
 
 from ..qt_images import qimage_to_array
+from ..tasks import BackgroundTasks, TaskContext
 from .lazy_tab import LazyRedrawTab
 from .dialogs import PNG_FILTER, Dialogs
 from .image_grid import ImageGrid
 from .state import ExplorerState
-from .tasks import TaskRunner
 
 SOURCES = (("prior", "Prior N(0, I)"), ("gaussian", "Fitted Gaussian (full covariance)"),
            ("mixture", "Fitted Gaussian mixture"))
 SOURCE_LABELS = dict(SOURCES)
+FIT_CHANNEL = "fit sampler"          # one fit at a time: a newer request (another K) replaces the running one
+
+
+def fit_sampler(task: TaskContext, key: tuple[str, int], latent_dim: int, latents: np.ndarray):
+    """The background task: fit the sampler `key` = (kind, mixture components or 0) to encoded latents."""
+    kind, components = key
+    return key, make_sampler(kind, latent_dim, latents, 1.0, components or 1, 0)
 
 
 class SamplesTab(LazyRedrawTab):
@@ -34,8 +41,8 @@ class SamplesTab(LazyRedrawTab):
         self.latents: dict[str, np.ndarray] = {}        # grid name ("main" / "prior") -> (n, D) shown latents
         self.choice: SamplerChoice | None = None         # the sampler the checkpoint's evaluation chose
         self._fitted: dict[tuple, object] = {}           # (kind, components) -> fitted sampler
-        self._fitting: dict[int, tuple] = {}             # task id -> key
-        self._tasks = TaskRunner(self)
+        self._fitting: tuple | None = None               # the key being fitted now
+        self._tasks = BackgroundTasks(self)
         self._tasks.finished.connect(self._on_fitted)
         self._tasks.failed.connect(self._on_fit_failed)
         self._build()
@@ -148,7 +155,7 @@ class SamplesTab(LazyRedrawTab):
     @Slot()
     def _on_checkpoint(self) -> None:
         self._fitted.clear()
-        self._fitting.clear()
+        self._cancel_fit()
         self.latents.clear()
         self.grid.clear()
         self.prior_grid.clear()
@@ -168,6 +175,7 @@ class SamplesTab(LazyRedrawTab):
     @Slot()
     def _on_data(self) -> None:
         self._fitted.clear()
+        self._cancel_fit()
         self.refresh()
 
     def _on_source_changed(self) -> None:
@@ -234,7 +242,7 @@ class SamplesTab(LazyRedrawTab):
         save_png(np.concatenate(padded, axis=1)[:, :-8], path)
 
     def shutdown(self) -> None:
-        self._tasks.wait()
+        self._tasks.shutdown()
 
     # ------------------------------------------------------------ internals
 
@@ -253,28 +261,32 @@ class SamplesTab(LazyRedrawTab):
         key = (kind, self.components.value() if kind == "mixture" else 0)
         fitted = self._fitted.get(key)
         if fitted is None:
-            if key not in self._fitting.values():
-                task = self._tasks.submit(make_sampler, kind, self.state.latent_dim, data.train_latents, 1.0,
-                                          key[1] or 1, 0)
-                self._fitting[task] = key
+            if key != self._fitting:
+                self._fitting = key
+                self._tasks.start(FIT_CHANNEL, fit_sampler, key, self.state.latent_dim, data.train_latents)
             return None
         if isinstance(fitted, str):             # fitting failed; the message is in the note
             return None
         return dataclasses.replace(fitted, temperature=temperature)
 
-    @Slot(int, object)
-    def _on_fitted(self, task: int, sampler) -> None:
-        key = self._fitting.pop(task, None)
-        if key is not None:
-            self._fitted[key] = sampler
-            self.refresh()
+    def _cancel_fit(self) -> None:
+        """A fit for other latents is of no use: its result is dropped (see BackgroundTasks' channels)."""
+        self._tasks.cancel(FIT_CHANNEL)
+        self._fitting = None
 
-    @Slot(int, str)
-    def _on_fit_failed(self, task: int, message: str) -> None:
-        key = self._fitting.pop(task, None)
-        if key is not None:
-            self._fitted[key] = message
-            self.refresh()
+    @Slot(str, object)
+    def _on_fitted(self, _channel: str, result: tuple) -> None:
+        key, sampler = result
+        self._fitting = None
+        self._fitted[key] = sampler
+        self.refresh()
+
+    @Slot(str, str)
+    def _on_fit_failed(self, _channel: str, message: str) -> None:
+        if self._fitting is not None:
+            self._fitted[self._fitting] = message
+        self._fitting = None
+        self.refresh()
 
     def _update_note(self, sampler) -> None:
         kind = self.source_kind

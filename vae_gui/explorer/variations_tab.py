@@ -7,7 +7,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from trainer.latent.codec import decode_latents
-from trainer.latent.variations import grid_with_centre, variation_latents
+from trainer.latent.variations import place_in_centre, variation_latents
 
 from .image_grid import ImageGrid
 from .lazy_tab import LazyRedrawTab
@@ -106,6 +106,6 @@ class VariationsTab(LazyRedrawTab):
         scale = np.asarray(stats.std, np.float64) if stats is not None else None
         rng = np.random.default_rng(self.seed.value())
         steps = variation_latents(self.state.z, side * side - 1, self.strength.value(), rng, scale=scale)
-        self.latents, self.centre = grid_with_centre(self.state.z, steps, side)
+        self.latents, self.centre = place_in_centre(self.state.z, steps, side)
         self.grid.set_images(decode_latents(self.state.model, self.latents), columns=side)
         self.grid.set_highlighted({self.centre})

@@ -1,13 +1,13 @@
 """Image count and a few thumbnails of a data folder, computed off the GUI thread.
 
-A daemon Python thread does the walk and the decoding (a folder of 200k files takes seconds to list), so closing
-the window never waits for a scan. Results come back through a queued signal; stale results are dropped.
+The walk and the decoding run as a background task (vae_gui.tasks; a folder of 200k files takes seconds to list).
+A newer scan replaces the running one, whose result is dropped; a cancelled scan stops before its next thumbnail.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -15,7 +15,10 @@ from PySide6.QtCore import QObject, Signal
 from trainer.data.datasets import folder_splits, list_images
 from trainer.data.images import ImageDecodeError, load_image
 
+from ..tasks import BackgroundTasks, TaskContext
+
 THUMBNAIL_SIZE = 48
+SCAN_CHANNEL = "scan folder"
 
 
 @dataclass
@@ -31,8 +34,10 @@ class FolderSummary:
 
 
 def summarize_folder(folder: Path | str, n_thumbnails: int = 8, test_fraction: float = 0.1,
-                     size: int = THUMBNAIL_SIZE) -> FolderSummary:
-    """Count the images training would use and decode the first few (slow for big folders: call off-thread)."""
+                     size: int = THUMBNAIL_SIZE, check: Callable[[], None] = lambda: None) -> FolderSummary:
+    """Count the images training would use and decode the first few (slow for big folders: call off-thread).
+
+    `check` is called before each thumbnail and may raise to stop (a cancelled task)."""
     folder = Path(folder).expanduser()
     summary = FolderSummary(folder=str(folder))
     if not folder.is_dir():
@@ -51,6 +56,7 @@ def summarize_folder(folder: Path | str, n_thumbnails: int = 8, test_fraction: f
     for path in paths[:n_thumbnails * 3]:          # try a few more so a bad file does not leave a gap
         if len(summary.thumbnails) >= n_thumbnails:
             break
+        check()
         try:
             summary.thumbnails.append(load_image(path, size))
         except ImageDecodeError as error:
@@ -58,33 +64,35 @@ def summarize_folder(folder: Path | str, n_thumbnails: int = 8, test_fraction: f
     return summary
 
 
+def scan_folder(task: TaskContext, folder: str, test_fraction: float) -> FolderSummary:
+    """The background task: the folder's summary, stopping between thumbnails once cancelled."""
+    return summarize_folder(folder, test_fraction=test_fraction, check=task.check)
+
+
 class FolderScanner(QObject):
     """scan(folder) -> summary_ready(FolderSummary) later, in the GUI thread. Only the newest scan reports."""
 
     summary_ready = Signal(object)
-    _finished = Signal(int, object)        # (scan id, summary), emitted from the scanning thread
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._scan_id = 0
-        self._finished.connect(self._deliver)
+        self.tasks = BackgroundTasks(self)
+        self.tasks.finished.connect(self._deliver)
+        self.tasks.failed.connect(self._deliver_failure)
+        self._folder = ""
 
     def scan(self, folder: str, test_fraction: float = 0.1) -> None:
-        self._scan_id += 1
-        scan_id = self._scan_id
-        threading.Thread(target=self._scan, args=(scan_id, folder, test_fraction), name="vae-folder-scan",
-                         daemon=True).start()
+        self._folder = folder
+        self.tasks.start(SCAN_CHANNEL, scan_folder, folder, test_fraction)
 
     def cancel(self) -> None:
-        self._scan_id += 1
+        self.tasks.cancel(SCAN_CHANNEL)
 
-    def _scan(self, scan_id: int, folder: str, test_fraction: float) -> None:
-        summary = summarize_folder(folder, test_fraction=test_fraction)
-        try:
-            self._finished.emit(scan_id, summary)
-        except RuntimeError:                # the scanner was deleted (the window closed) meanwhile
-            pass
+    def shutdown(self) -> None:
+        self.tasks.shutdown()
 
-    def _deliver(self, scan_id: int, summary: FolderSummary) -> None:
-        if scan_id == self._scan_id:
-            self.summary_ready.emit(summary)
+    def _deliver(self, _channel: str, summary: FolderSummary) -> None:
+        self.summary_ready.emit(summary)
+
+    def _deliver_failure(self, _channel: str, message: str) -> None:
+        self.summary_ready.emit(FolderSummary(folder=self._folder, error=f"cannot scan {self._folder}: {message}"))

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QInputDialog, QMenu, QPushButton,
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
@@ -62,7 +62,6 @@ class TrainingPanel(QWidget):
         self._create_actions()
         self._build_layout()
         self._connect()
-        self.setAcceptDrops(True)
         self._update_actions()
         app = QCoreApplication.instance()
         if app is not None:         # quitting without closing the window must also stop the thread first
@@ -329,33 +328,14 @@ class TrainingPanel(QWidget):
         if folder:
             self.load_runs(folder)
 
-    # ------------------------------------------------------------ drag and drop a data folder
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if not self.runner.is_running and _dropped_folder(event) is not None:
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        folder = _dropped_folder(event)
-        if folder is None or self.runner.is_running:
-            event.ignore()
-            return
-        self.setup_form.set_data_folder(folder)
+    # ------------------------------------------------------------ a data folder dropped on the window
+    def use_data_folder(self, folder: str | Path) -> bool:
+        """Make `folder` the training data (a folder dropped on the window); refused while a run trains."""
+        if self.runner.is_running:
+            return False
+        self.setup_form.set_data_folder(str(folder))
         self.status_message.emit(f"Data folder: {folder}")
-        event.acceptProposedAction()
-
-
-def _dropped_folder(event) -> str | None:
-    """The local folder being dragged (the first URL), or None."""
-    mime = event.mimeData()
-    if not mime.hasUrls() or not mime.urls():
-        return None
-    url = mime.urls()[0]
-    if not url.isLocalFile():
-        return None
-    path = Path(url.toLocalFile())
-    return str(path) if path.is_dir() else None
+        return True
 
 
 def _button_for(action: QAction, text: str | None = None) -> QPushButton:

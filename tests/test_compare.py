@@ -132,11 +132,11 @@ def test_a_bad_second_file_is_reported_and_close_empties_the_tab(qtbot, panel, t
 def test_a_hidden_compare_tab_costs_the_sliders_nothing(qtbot, panel, tiny_checkpoint, tiny_ae_checkpoint):
     open_pair(qtbot, panel, tiny_checkpoint, tiny_ae_checkpoint)
     assert panel.compare.sliders.rows                  # shown: its own sliders drive both models
-    started = panel.compare.tasks._next_id
+    started = panel.compare.decodes_started
     panel.tabs.setCurrentWidget(panel.sliders_tab)
     assert panel.compare.sliders.rows == []
     panel.sliders_tab.column.set_value(0, 1.0)
-    assert panel.compare.tasks._next_id == started     # no decode of the second model while hidden
+    assert panel.compare.decodes_started == started     # no decode of the second model while hidden
     with qtbot.waitSignal(panel.compare.faces_shown, timeout=WAIT_MS):
         panel.tabs.setCurrentWidget(panel.compare)     # shown again: the current z, decoded by both
     assert np.array_equal(panel.compare.shown_z, panel.state.z)

@@ -85,7 +85,7 @@ def measure_follow(app=None, checkpoint: Path | None = None, reloads: int = 5, p
     # The first read (not timed): shown, or skipped when the panel already shows the same weights.
     wait_for(app, lambda: follow.follower.loaded is not None and follow._reading is None, 120,
              "the first checkpoint to be read")
-    wait_for(app, lambda: not panel.checkpoints.encoder.busy, 300, "the first encoding")
+    wait_for(app, lambda: not panel.checkpoints.encoding, 300, "the first encoding")
 
     payload = read_checkpoint(run / "checkpoints" / "last.pt")
     probe = LatenessProbe()
@@ -101,7 +101,7 @@ def measure_follow(app=None, checkpoint: Path | None = None, reloads: int = 5, p
         settle_end = time.perf_counter() + SETTLE_S
         wait_for(app, lambda: time.perf_counter() >= settle_end, 10, "the reload to settle")
         settled = time.perf_counter()
-        wait_for(app, lambda: not panel.checkpoints.encoder.busy, 300, "the background encoding")
+        wait_for(app, lambda: not panel.checkpoints.encoding, 300, "the background encoding")
         probe.stop()
         reload_ms.append((swapped - started) * 1000)
         stall_ms.append(probe.stats(started, settled)["lateness_max_ms"])

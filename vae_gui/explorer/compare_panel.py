@@ -48,6 +48,7 @@ class ComparePanel(QWidget):
         self.shown_z: np.ndarray | None = None          # the z whose faces are shown
         self.samples_seed: int | None = None            # the seed of the shown samples
         self._asked: dict[str, object] = {}              # channel -> the z or seed of its running decode
+        self.decodes_started = 0                          # background decodes of the faces and samples so far
         self.tasks = BackgroundTasks(self)
         self.tasks.finished.connect(self._on_finished)
         self.tasks.failed.connect(self._on_failed)
@@ -308,6 +309,7 @@ class ComparePanel(QWidget):
     def _start(self, channel: str, asked, work, *args) -> None:
         self._busy[channel], self._pending[channel] = True, False
         self._asked[channel] = asked
+        self.decodes_started += 1
         self.tasks.start(channel, work, *args)
 
     def _ended(self, channel: str) -> None:

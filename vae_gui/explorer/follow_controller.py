@@ -194,7 +194,9 @@ class RunFollowController(QObject):
         if current is None or followed.weights_hash != self.panel.state.weights_hash:
             return True
         new = followed.checkpoint.payload
-        return any(new.get(key) and not current.payload.get(key) for key in ("latent_stats", "eval"))
+        # Statistics the explorer already has (computed since, kept beside the checkpoint) are nothing new.
+        return bool((new.get("latent_stats") and self.panel.state.stats is None)
+                    or (new.get("eval") and not current.payload.get("eval")))
 
     def _same_shape(self, checkpoint) -> bool:
         current = self.panel.state.checkpoint

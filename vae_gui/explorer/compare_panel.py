@@ -175,6 +175,8 @@ class ComparePanel(QWidget):
         controls.addWidget(self.samples_note, 1)
         self.grid_a = ImageGrid(holder, placeholder="")
         self.grid_b = ImageGrid(holder, placeholder="")
+        for grid in (self.grid_a, self.grid_b):          # small windows: the faces above keep the room
+            grid.setMinimumSize(96, 64)
         self.grid_a.setToolTip("Model A's samples")
         self.grid_b.setToolTip("Model B's samples, same seed")
         grids = QHBoxLayout()
@@ -197,8 +199,8 @@ class ComparePanel(QWidget):
         self.info_b.show_checkpoint(checkpoint)
         if self.stack.currentIndex() == 0:          # first shown: faces, sliders and details share the height
             self.stack.setCurrentIndex(1)
-            height = max(self.split.height(), 420)
-            self.split.setSizes([int(height * 0.4), int(height * 0.32), int(height * 0.28)])
+            height = max(self.height() - self.close_button.sizeHint().height(), 420)   # split: not laid out yet
+            self.split.setSizes([int(height * 0.45), int(height * 0.3), int(height * 0.25)])
         self._on_first_changed()
         self.second_changed.emit()
         self.status_message.emit(f"Second model: {checkpoint.path}")

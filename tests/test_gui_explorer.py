@@ -370,6 +370,22 @@ def test_traversal_grid(qtbot, panel, tiny_checkpoint, tmp_path):
     assert Image.open(path).height >= 3 * 64
 
 
+def test_traversal_rows_can_walk_the_sefa_directions(qtbot, panel, tiny_checkpoint):
+    from trainer.latent.directions import model_sefa_directions
+
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    tab = panel.traversals_tab
+    panel.tabs.setCurrentWidget(tab)
+    tab.row_count.setValue(2)
+    tab.columns.setValue(5)
+    tab.rows_source.setCurrentIndex(tab.rows_source.findData("sefa"))
+    tab.redraw()
+    first = model_sefa_directions(panel.state.model).directions[0]
+    steps = np.diff(tab.latents[:5], axis=0)
+    cosine = steps @ first / (np.linalg.norm(steps, axis=1) * np.linalg.norm(first))
+    np.testing.assert_allclose(np.abs(cosine), 1.0, atol=1e-5)     # the first row moves along SeFa direction 1
+
+
 # ---------------------------------------------------------------- directions
 
 def test_directions_from_groups_and_factors(qtbot, panel, tiny_checkpoint):

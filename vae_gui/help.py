@@ -49,7 +49,10 @@ the face smoothly.</p>
 factor direction) at a time; type a value into the box beside a slider, double-click a slider to reset it.
 <i>Samples</i> shows random faces from the prior or from a fit to the encoded data. <i>Morph</i> walks between two
 faces and saves the walk as a strip or a GIF. <i>Traversals</i> shows every direction at once. <i>Directions</i>
-makes a slider from two groups of images (e.g. not smiling / smiling). The strip at the bottom holds test images:
+makes a slider from two groups of images (e.g. not smiling / smiling); <i>Hold fixed</i> moves along one attribute
+while keeping another where it is. <i>Closed-form (SeFa) directions</i> (a slider mode and traversal rows) are the
+directions that change the decoder's first layer most, found from its weights alone, no data needed.
+<i>Variations</i> shows random steps of a chosen strength around the current face: click one to continue from it. The strip at the bottom holds test images:
 double-click one to start from it.</li>
 <li><b>Train</b>: choose data (the built-in synthetic faces or a folder of images), a preset and settings, press
 Start and watch the loss curves, reconstructions, samples and the KL per dimension. Pause, stop (a checkpoint is

@@ -201,8 +201,10 @@ class MorphTab(QWidget):
         a, b = self.endpoints["A"], self.endpoints["B"]
         if a is None or b is None or self.state.model is None:
             self.strip.clear()
+            self.state.set_morph_path(np.zeros((0, 0), np.float32))
             return
         self.strip_latents = interpolation_path(a, b, self.steps.value(), self.interpolation)
+        self.state.set_morph_path(self.strip_latents)
         self.strip_images = decode_latents(self.state.model, self.strip_latents)
         self.strip.set_images(self.strip_images, columns=len(self.strip_images))
         self._decode_morph()

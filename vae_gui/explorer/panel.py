@@ -19,6 +19,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QMenu, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
+from .atlas_view import AtlasView
 from .checkpoint_loader import CheckpointLoader
 from .compare_panel import ComparePanel
 from .dialogs import CHECKPOINT_FILTER, Dialogs
@@ -83,10 +84,12 @@ class ExplorerPanel(QWidget):
         self.traversals_tab = TraversalsTab(self.state, self.dialogs, self)
         self.directions_tab = DirectionsTab(self.state, self)
         self.variations_tab = VariationsTab(self.state, self)
+        self.atlas_tab = AtlasView(self.state, self.dialogs, self)
+        self.atlas_tab.status_message.connect(self.status_message)
         self.tabs = QTabWidget(self)
         for tab, title in ((self.sliders_tab, "Sliders"), (self.samples_tab, "Samples"), (self.morph_tab, "Morph"),
                            (self.traversals_tab, "Traversals"), (self.directions_tab, "Directions"),
-                           (self.variations_tab, "Variations")):
+                           (self.variations_tab, "Variations"), (self.atlas_tab, "Atlas")):
             self.tabs.addTab(tab, title)
         self.gallery = TestGallery(self)
         self.gallery_label = QLabel("Test images: double-click one to start from it; right-click for more.", self)
@@ -187,5 +190,6 @@ class ExplorerPanel(QWidget):
         """Stop the background encoding and fitting before the window goes."""
         self.checkpoints.shutdown()
         self.samples_tab.shutdown()
+        self.atlas_tab.shutdown()
         self.compare.shutdown()
         self.follow.shutdown()

@@ -24,6 +24,7 @@ class ExplorerState(QObject):
     history_changed = Signal()             # undo/redo availability changed
     slider_mode_changed = Signal(str)
     selected_dims_changed = Signal()
+    morph_changed = Signal()               # the morph tab's path (the latents of its strip) changed
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -35,6 +36,7 @@ class ExplorerState(QObject):
         self.z = np.zeros(0, np.float32)
         self.slider_mode = "axes"
         self.selected_dims: list[int] = []
+        self.morph_path = np.zeros((0, 0), np.float32)     # (steps, D) from face A to face B, empty when none
         self.rng = np.random.default_rng()
         self.source_image: np.ndarray | None = None    # the image the current z was encoded from (while unmoved)
         self.source_name = ""
@@ -107,6 +109,10 @@ class ExplorerState(QObject):
         self.stats = stats
         self.stats_note = note
         self.stats_changed.emit()
+
+    def set_morph_path(self, path: np.ndarray) -> None:
+        self.morph_path = np.asarray(path, dtype=np.float32)
+        self.morph_changed.emit()
 
     def set_data(self, data: LatentData) -> None:
         self.data = data

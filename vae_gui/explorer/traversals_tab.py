@@ -6,7 +6,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from trainer.latent.codec import decode_latents
-from trainer.latent.sliders import SliderSpec, axis_sliders, factor_sliders, pca_sliders, traversal_latents
+from trainer.latent.directions import model_sefa_directions
+from trainer.latent.sliders import SliderSpec, axis_sliders, factor_sliders, pca_sliders, sefa_sliders, traversal_latents
 
 from .lazy_tab import LazyRedrawTab
 from .dialogs import PNG_FILTER, Dialogs
@@ -37,8 +38,10 @@ class TraversalsTab(LazyRedrawTab):
         self.rows_source.addItem("Latent dims (by KL)", "axes")
         self.rows_source.addItem("Principal directions", "pca")
         self.rows_source.addItem("Factor directions", "factors")
+        self.rows_source.addItem("Closed-form (SeFa) directions", "sefa")
         self.rows_source.setToolTip("What each row walks along: a latent dimension (most used first), a principal "
-                                    "direction of the encoded data, or the direction of a true factor")
+                                    "direction of the encoded data, the direction of a true factor, or a "
+                                    "closed-form direction of the decoder's first layer (SeFa)")
         self.row_count = QSpinBox(self)
         self.row_count.setRange(1, 32)
         self.row_count.setValue(8)
@@ -94,6 +97,11 @@ class TraversalsTab(LazyRedrawTab):
             return pca_sliders(stats, count)
         if stats is not None and source == "factors":
             return factor_sliders(stats)[:count]
+        if source == "sefa":
+            try:
+                return sefa_sliders(model_sefa_directions(self.state.model), stats, count)
+            except ValueError:          # a decoder without a linear first layer: fall back to the axes below
+                pass
         # The most used dims first (by KL; an AE has none, so by spread).
         dims = ([int(d) for d in stats.ranked_dims("kl")[:count]] if stats is not None
                 else list(range(min(count, self.state.latent_dim))))

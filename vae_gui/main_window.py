@@ -37,6 +37,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.training_panel, "Train")
         self.setCentralWidget(self.tabs)
         self.training_panel.open_in_explorer.connect(self.open_in_explorer)
+        self.training_panel.follow_in_explorer.connect(self.follow_in_explorer)
         self.explorer_panel.status_message.connect(self.statusBar().showMessage)
         self.training_panel.status_message.connect(self.statusBar().showMessage)
         # Training takes every core while the explorer is idle and leaves one while the user edits the face.
@@ -73,6 +74,10 @@ class MainWindow(QMainWindow):
 
     def open_in_explorer(self, checkpoint_path: str) -> None:
         if self.explorer_panel.load_checkpoint(checkpoint_path):
+            self.tabs.setCurrentWidget(self.explorer_panel)
+
+    def follow_in_explorer(self, run_dir: str) -> None:
+        if self.explorer_panel.follow.follow(run_dir):
             self.tabs.setCurrentWidget(self.explorer_panel)
 
     def show_guide(self) -> GuideDialog:

@@ -56,6 +56,11 @@ class Dialogs:
             remember_folder(paths[0])
         return list(paths)
 
+    def open_folder(self, caption: str) -> str | None:
+        folder = QFileDialog.getExistingDirectory(self.parent, caption, last_folder())
+        remember_folder(folder)
+        return folder or None
+
     def save_path(self, caption: str, file_filter: str, suggested: str = "") -> str | None:
         if suggested and not os.path.dirname(suggested) and last_folder():
             suggested = os.path.join(last_folder(), suggested)

@@ -91,6 +91,7 @@ class FaceActions:
         self.panel.face_panel.show_encoded(array_to_qimage(original), array_to_qimage(reconstruction),
                                            f"Original {name} and its reconstruction; mean pixel error "
                                            f"{error:.1f} / 255")
+        self.state.set_source(original, name, z)
         self.state.set_z(z)
         self._say(f"Started from {name}")
 

@@ -8,6 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from .compare_menu import add_compare_and_follow_entries
+
 if TYPE_CHECKING:
     from .panel import ExplorerPanel
 
@@ -41,7 +43,7 @@ class ExplorerMenus:
         menu.addSeparator()
         save_state = menu.addAction("Save explorer &state...", panel.state_files.ask_save)
         menu.addAction("&Load explorer state...", panel.state_files.ask_load)     # also opens its checkpoint
-        self.checkpoint_actions = [save_face, copy_face, save_state]
+        self.checkpoint_actions = [save_face, copy_face, save_state, *add_compare_and_follow_entries(menu, panel)]
         self.set_loaded(panel.state.has_checkpoint)
 
     def fill_recent_menu(self) -> None:

@@ -21,11 +21,13 @@ from PySide6.QtWidgets import QLabel, QMenu, QSplitter, QStackedWidget, QTabWidg
 
 from .atlas_view import AtlasView
 from .checkpoint_loader import CheckpointLoader
-from .dialogs import Dialogs
+from .compare_panel import ComparePanel
+from .dialogs import CHECKPOINT_FILTER, Dialogs
 from .directions_tab import DirectionsTab
 from .empty_state import EmptyState
 from .face_actions import FaceActions
 from .face_panel import FacePanel
+from .follow_controller import RunFollowController
 from .gallery import TestGallery
 from .info_panel import InfoPanel
 from .live_decoder import LiveDecoder
@@ -61,6 +63,7 @@ class ExplorerPanel(QWidget):
         self._build()
         self.checkpoints = CheckpointLoader(self)        # after _build: it reports into the info panel
         self._connect()
+        self._add_compare_and_follow()
         self.set_loaded(False)
 
     # ------------------------------------------------------------ layout
@@ -130,6 +133,31 @@ class ExplorerPanel(QWidget):
         self.gallery.start_requested.connect(self.faces.start_from_test_image)
         self.gallery.action_requested.connect(self.requests.on_gallery_action)
 
+    def _add_compare_and_follow(self) -> None:
+        """The Compare tab (a second model) and the follow-a-run controller with its status line."""
+        self.compare = ComparePanel(self.state, self)
+        self.tabs.addTab(self.compare, "Compare")
+        self.compare.open_requested.connect(self.ask_open_second)
+        self.compare.status_message.connect(self.status_message)
+        self.compare.error_shown.connect(self.show_error)
+        # One seed for the Samples tab and the compared samples (setValue of the same value emits nothing).
+        self.samples_tab.seed.valueChanged.connect(self.compare.seed.setValue)
+        self.compare.seed.valueChanged.connect(self.samples_tab.seed.setValue)
+        self.follow = RunFollowController(self, self)
+        self.follow.status_changed.connect(self.status_message)
+        self.splitter.widget(0).layout().insertWidget(0, self.follow.status)
+
+    def ask_open_second(self) -> None:
+        path = self.dialogs.open_path("Open second model", CHECKPOINT_FILTER)
+        if path:
+            self.compare.open_second(path)
+            self.tabs.setCurrentWidget(self.compare)
+
+    def ask_follow_run(self) -> None:
+        folder = self.dialogs.open_folder("Follow run directory (a run folder of the app or of vae-train)")
+        if folder:
+            self.follow.follow(folder)
+
     def set_loaded(self, loaded: bool) -> None:
         self.stack.setCurrentWidget(self.splitter if loaded else self.empty)
         self.menus.set_loaded(loaded)
@@ -169,3 +197,5 @@ class ExplorerPanel(QWidget):
         self.samples_tab.shutdown()
         self.neighbours_strip.shutdown()
         self.atlas_tab.shutdown()
+        self.compare.shutdown()
+        self.follow.shutdown()

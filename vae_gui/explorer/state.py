@@ -17,6 +17,7 @@ from trainer.latent.stats import LatentStats
 
 class ExplorerState(QObject):
     checkpoint_changed = Signal()          # a new model: everything else was reset too
+    model_replaced = Signal()              # same latent size, new weights (a followed run): z and the rest kept
     stats_changed = Signal()               # latent statistics arrived (or were replaced)
     data_changed = Signal()                # encoded training/test latents arrived
     z_changed = Signal()
@@ -37,6 +38,9 @@ class ExplorerState(QObject):
         self.selected_dims: list[int] = []
         self.morph_path = np.zeros((0, 0), np.float32)     # (steps, D) from face A to face B, empty when none
         self.rng = np.random.default_rng()
+        self.source_image: np.ndarray | None = None    # the image the current z was encoded from (while unmoved)
+        self.source_name = ""
+        self._source_z: np.ndarray | None = None
         # Undo history of face edits: z before each edit. A slider drag (begin_gesture .. end_gesture) is one step.
         self._undo: list[np.ndarray] = []
         self._redo: list[np.ndarray] = []
@@ -79,6 +83,27 @@ class ExplorerState(QObject):
         self.history_changed.emit()
         self.checkpoint_changed.emit()
         self.z_changed.emit()
+
+    def replace_model(self, checkpoint: LoadedCheckpoint, hash_of_weights: str) -> None:
+        """New weights of the same shape (a followed run saved a checkpoint): z, history, statistics and data stay
+        until their replacements arrive, and only observers of model_replaced and z_changed redraw."""
+        if checkpoint.model.latent_dim != self.latent_dim:
+            raise ValueError("replace_model keeps z; a model with another latent size needs set_checkpoint")
+        self.checkpoint = checkpoint
+        self.weights_hash = hash_of_weights
+        self.model_replaced.emit()
+        self.z_changed.emit()
+
+    def set_source(self, image: np.ndarray, name: str, z: np.ndarray) -> None:
+        """Record that `z` is the encoding of `image` (call just before set_z(z), so observers see both)."""
+        self.source_image, self.source_name = image, name
+        self._source_z = np.asarray(z, dtype=np.float32).reshape(-1).copy()
+
+    def current_source(self) -> tuple[np.ndarray | None, str]:
+        """The image the face was encoded from and its name, while z has not moved since; else (None, "")."""
+        if self.source_image is not None and self._source_z is not None and np.array_equal(self._source_z, self.z):
+            return self.source_image, self.source_name
+        return None, ""
 
     def set_stats(self, stats, note: str = "") -> None:
         self.stats = stats

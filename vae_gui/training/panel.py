@@ -43,6 +43,7 @@ def gui_run_config(config: RunConfig) -> RunConfig:
 
 class TrainingPanel(QWidget):
     open_in_explorer = Signal(str)         # path of a checkpoint to open in the explorer tab
+    follow_in_explorer = Signal(str)       # a run folder the explorer reloads each time a checkpoint is written
     status_message = Signal(str)
     error_shown = Signal(str)              # an error the user was shown (also in the banner)
     run_finished = Signal(object)          # trainer.training.events.RunFinished
@@ -84,6 +85,11 @@ class TrainingPanel(QWidget):
         self.open_explorer_action.setToolTip("Open the run's best checkpoint (best.pt) in the Explore tab; before the "
                                              "first validation, its last checkpoint (last.pt)")
         self.open_explorer_action.triggered.connect(self._open_best_in_explorer)
+        self.follow_action = QAction("&Follow in explorer", self)
+        self.follow_action.setToolTip("The Explore tab shows this run's model and reloads it each time a new best "
+                                      "or last checkpoint is written, keeping the current face")
+        self.follow_action.triggered.connect(
+            lambda: self.state.started is not None and self.follow_in_explorer.emit(self.state.started.run_dir))
 
     def _build_layout(self) -> None:
         self.start_button = _button_for(self.start_action, "Start")
@@ -92,12 +98,14 @@ class TrainingPanel(QWidget):
         self.stop_button = _button_for(self.stop_action, "Stop")
         self.resume_button = _button_for(self.resume_run_action)
         self.explorer_button = _button_for(self.open_explorer_action, "Open in explorer")
+        self.follow_button = _button_for(self.follow_action, "Follow in explorer")
         buttons = QGridLayout()
         buttons.addWidget(self.start_button, 0, 0, 1, 2)
         buttons.addWidget(self.pause_button, 1, 0)
         buttons.addWidget(self.stop_button, 1, 1)
         buttons.addWidget(self.resume_button, 2, 0, 1, 2)
-        buttons.addWidget(self.explorer_button, 3, 0, 1, 2)
+        buttons.addWidget(self.explorer_button, 3, 0)
+        buttons.addWidget(self.follow_button, 3, 1)
         # The form scrolls when the window is short; the buttons below it never do.
         form_holder = QWidget()
         form_layout = QVBoxLayout(form_holder)
@@ -163,6 +171,7 @@ class TrainingPanel(QWidget):
         menu.addAction(self.load_runs_action)
         menu.addSeparator()
         menu.addAction(self.open_explorer_action)
+        menu.addAction(self.follow_action)
 
     def shutdown(self, timeout_s: float = 3.0) -> None:
         """Stop a running training at its next step; wait for its checkpoint and the thread's end."""
@@ -244,6 +253,7 @@ class TrainingPanel(QWidget):
         self.status_message.emit(f"Training: {message}")
 
     def _on_run_started(self) -> None:
+        self._update_actions()                  # "Follow in explorer" needs the run folder, known from now
         s = self.state.started
         what = "resumed at step {:,}".format(s.start_step) if s.resumed else "started"
         self.status_message.emit(f"Run {Path(s.run_dir).name} {what}: {s.n_train:,} train / {s.n_test:,} test "
@@ -272,6 +282,7 @@ class TrainingPanel(QWidget):
         self.stop_action.setEnabled(running and self.state.status != "stopping")
         self.resume_run_action.setEnabled(not running)
         self.open_explorer_action.setEnabled(self.explorer_checkpoint() is not None)
+        self.follow_action.setEnabled(self.state.started is not None)
 
     def explorer_checkpoint(self) -> str | None:
         """What "Open in explorer" opens: best.pt once a validation chose it, else last.pt (a run stopped before

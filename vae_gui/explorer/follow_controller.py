@@ -1,0 +1,228 @@
+"""Following a training run in the explorer: each new best or last checkpoint replaces the model, live.
+
+A QTimer polls the run every second; the poll only stats two files (trainer/training/follow.py). A changed file
+is read off the GUI thread (vae_gui/tasks.py). A partial file (an rsync in progress) is skipped quietly and
+tried again once it changes. On success the model is swapped and the face kept:
+- same architecture and data (the usual case, a run saving its next checkpoint): the weights are replaced in the
+  state (ExplorerState.replace_model), z stays, nothing heavy happens on the GUI thread; latent statistics stay
+  until the background encoding brings the new ones;
+- anything else (the first checkpoint of a session, another model): the checkpoint is opened as usual, with the
+  same z when the latent size is unchanged, else the code of the same image under the new model.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+
+from trainer.training.follow import CheckpointVersion, FollowedCheckpoint, RunFollower, read_version, stat_version
+from trainer.training.rundir import RunDirError
+
+from ..tasks import BackgroundTasks
+from .checkpoint_loader import ENCODE_CHANNEL, encode_checkpoint_data, stored_stats
+from .compare_work import reencode
+
+POLL_MS = 1000
+CHANNEL = "follow"
+
+
+def read_for_explorer(task, version: CheckpointVersion, image: np.ndarray | None,
+                      latent_dim: int) -> tuple[FollowedCheckpoint | None, np.ndarray | None]:
+    """(the checkpoint read completely or None, the image's code under it when its latent size differs)."""
+    followed = read_version(version)
+    if followed is None or image is None or followed.checkpoint.model.latent_dim == latent_dim:
+        return followed, None
+    task.check()
+    z, _ = reencode(followed.checkpoint.model, image)
+    return followed, z
+
+
+class FollowStatus(QWidget):
+    """'Following RUN (step N, updated HH:MM:SS)' and a Stop button; hidden while not following."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.label = QLabel("", self)
+        self.label.setStyleSheet("color: #1a5f9e;")
+        self.label.setWordWrap(True)
+        self.stop_button = QPushButton("Stop following", self)
+        self.stop_button.setToolTip("Keep the model shown now and stop reloading the run's checkpoints")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.stop_button)
+        self.hide()
+
+
+class RunFollowController(QObject):
+    """Owned by the explorer panel; `panel` gives it the state, the info panel and the background encoding
+    (panel.checkpoints, vae_gui/explorer/checkpoint_loader.py)."""
+
+    status_changed = Signal(str)
+    reloaded = Signal(int)               # the step of the checkpoint now shown
+
+    def __init__(self, panel, parent: QObject | None = None):
+        super().__init__(parent)
+        self.panel = panel
+        self.follower: RunFollower | None = None
+        self.status = FollowStatus()
+        self.status.stop_button.clicked.connect(self.stop)
+        self.tasks = BackgroundTasks(self)
+        self.tasks.finished.connect(self._on_read)
+        self.tasks.failed.connect(self._on_read_failed)
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+        self.reload_count = 0
+        self._reading: CheckpointVersion | None = None
+        self._applying = False
+        panel.checkpoint_loaded.connect(self._on_checkpoint_opened)
+
+    @property
+    def following(self) -> bool:
+        return self.follower is not None
+
+    def follow(self, run_dir: str | Path) -> bool:
+        """Start following `run_dir` (a run folder or its checkpoints/ folder). False, with a message, if it is not
+        one. A run without a checkpoint yet is fine: the first one is shown when it is written."""
+        try:
+            follower = RunFollower(run_dir)
+        except RunDirError as error:
+            self.panel.show_error("Cannot follow the run", str(error))
+            return False
+        self.stop()
+        self.follower = follower
+        shown = stat_version(self.panel.state.checkpoint.path) if self._shows_run_checkpoint(follower) else None
+        if shown is not None:              # already showing this run's newest checkpoint: no reload for it
+            follower.accepted(shown)
+        self.timer.start()
+        self._show_status()
+        self.poll()
+        return True
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self.tasks.cancel(CHANNEL)
+        self._reading = None
+        if self.follower is not None:
+            self.status_changed.emit(f"Stopped following {self.follower.name}")
+        self.follower = None
+        self.status.hide()
+
+    def shutdown(self) -> None:
+        self.stop()
+        self.tasks.shutdown()
+
+    # ------------------------------------------------------------ polling (GUI thread: stats only)
+
+    @Slot()
+    def poll(self) -> None:
+        if self.follower is None or self._reading is not None:
+            return
+        version = self.follower.poll()
+        if version is None:
+            return
+        self._reading = version
+        state = self.panel.state
+        image = self._current_image() if state.has_checkpoint else None
+        self.tasks.start(CHANNEL, read_for_explorer, version, image, state.latent_dim)
+
+    def _current_image(self) -> np.ndarray | None:
+        """What "the same face" is when the latent size changes: the encoded image, else the face shown now."""
+        image, _ = self.panel.state.current_source()
+        return image if image is not None else self.panel.decoder.face
+
+    @Slot(str, object)
+    def _on_read(self, channel: str, result) -> None:
+        version, self._reading = self._reading, None
+        if self.follower is None or version is None:
+            return
+        followed, z = result
+        if followed is None:                  # partial or changed while read: tried again once it changes
+            self.follower.rejected(version)
+            return
+        self.follower.accepted(version)
+        if not self._adds_anything(followed):
+            return
+        self._apply(followed, z)
+
+    @Slot(str, str)
+    def _on_read_failed(self, channel: str, message: str) -> None:
+        version, self._reading = self._reading, None
+        if self.follower is not None and version is not None:
+            self.follower.rejected(version)
+            self.status_changed.emit(f"Could not read {version.path.name} of {self.follower.name}: {message}")
+
+    # ------------------------------------------------------------ swapping the model (GUI thread)
+
+    def _apply(self, followed: FollowedCheckpoint, new_z: np.ndarray | None) -> None:
+        panel, state, checkpoint = self.panel, self.panel.state, followed.checkpoint
+        self._applying = True
+        try:
+            if self._same_shape(checkpoint):
+                state.replace_model(checkpoint, followed.weights_hash)
+                panel.info.show_checkpoint(checkpoint)
+                stats, note = stored_stats(checkpoint)
+                if stats is not None:
+                    state.set_stats(stats, note)
+                else:
+                    panel.info.show_stats_note("Latent statistics of the previous checkpoint until this one's "
+                                               "are computed...")
+                # New codes for the gallery, samplers and statistics, off the GUI thread; the old ones stay until
+                # then. Nothing is written beside a run's passing checkpoints.
+                panel.checkpoints.tasks.start(ENCODE_CHANNEL, encode_checkpoint_data, checkpoint, stats is None,
+                                              False)
+            else:
+                z = state.z.copy() if state.has_checkpoint else None
+                if not panel.load_checkpoint(str(followed.version.path)):
+                    return
+                keep = new_z if new_z is not None else z
+                if keep is not None and keep.shape == (state.latent_dim,):
+                    state.set_z(keep, undoable=False)
+        finally:
+            self._applying = False
+        self.reload_count += 1
+        self._show_status(checkpoint.step)
+        self.reloaded.emit(checkpoint.step)
+
+    def _adds_anything(self, followed: FollowedCheckpoint) -> bool:
+        """False for the same weights again with nothing new (a run writes last.pt, then best.pt as a copy)."""
+        current = self.panel.state.checkpoint
+        if current is None or followed.weights_hash != self.panel.state.weights_hash:
+            return True
+        new = followed.checkpoint.payload
+        # Statistics the explorer already has (computed since, kept beside the checkpoint) are nothing new.
+        return bool((new.get("latent_stats") and self.panel.state.stats is None)
+                    or (new.get("eval") and not current.payload.get("eval")))
+
+    def _same_shape(self, checkpoint) -> bool:
+        current = self.panel.state.checkpoint
+        return (current is not None and current.config.model == checkpoint.config.model
+                and current.config.data == checkpoint.config.data)
+
+    def _shows_run_checkpoint(self, follower: RunFollower) -> bool:
+        current = self.panel.state.checkpoint
+        return current is not None and Path(current.path).resolve().parent == (follower.run_dir / "checkpoints").resolve()
+
+    def _on_checkpoint_opened(self, path: str) -> None:
+        """The user opened another checkpoint: following would replace it, so following ends."""
+        if self.follower is not None and not self._applying:
+            if Path(path).resolve().parent != (self.follower.run_dir / "checkpoints").resolve():
+                self.stop()
+
+    def _show_status(self, step: int | None = None) -> None:
+        name = self.follower.name
+        if step is None and self.follower.loaded is None:
+            text = f"Following {name} (waiting for its first checkpoint)"
+        elif step is None:
+            text = f"Following {name} (step {self.panel.state.checkpoint.step:,})"
+        else:
+            text = f"Following {name} (step {step:,}, updated {time.strftime('%H:%M:%S')})"
+        self.status.label.setText(text)
+        self.status.label.setToolTip(f"Reloads {self.follower.run_dir}/checkpoints/best.pt or last.pt, whichever "
+                                     "is newer, each time one is written")
+        self.status.show()
+        self.status_changed.emit(text)

@@ -473,3 +473,27 @@ def test_samples_start_on_the_sampler_the_evaluation_chose_and_say_so(qtbot, pan
     assert samples.note.text().startswith("Default: the mixture fitted to 128 encoded training images")
     samples.set_source("prior")                                  # the prior stays one click away
     qtbot.waitUntil(lambda: "Not the default" in samples.note.text(), timeout=WAIT_MS)
+
+
+def test_a_hidden_morph_tab_decodes_nothing_until_it_is_shown(qtbot, panel, tiny_checkpoint, monkeypatch):
+    """A reload (follow mode) or new data must not decode a hidden strip on the GUI thread."""
+    import vae_gui.explorer.morph_tab as morph_module
+
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    panel.show()
+    panel.tabs.setCurrentWidget(panel.sliders_tab)
+    decoded: list[int] = []
+    real = morph_module.decode_latents
+
+    def counting_decode(model, z, **kwargs):
+        decoded.append(len(z))
+        return real(model, z, **kwargs)
+
+    monkeypatch.setattr(morph_module, "decode_latents", counting_decode)
+    morph = panel.morph_tab
+    morph.set_endpoint("A", panel.state.data.test_latents[2], "a")
+    morph.set_endpoint("B", panel.state.data.test_latents[3], "b")
+    assert decoded == [] and len(panel.state.morph_path) == morph.steps.value()   # the atlas still gets the path
+    panel.tabs.setCurrentWidget(morph)
+    assert sum(decoded) >= morph.steps.value() + 2         # shown: both endpoints and the strip
+    assert len(morph.strip.images) == morph.steps.value()

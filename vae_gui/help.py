@@ -53,7 +53,11 @@ makes a slider from two groups of images (e.g. not smiling / smiling); <i>Hold f
 while keeping another where it is. <i>Closed-form (SeFa) directions</i> (a slider mode and traversal rows) are the
 directions that change the decoder's first layer most, found from its weights alone, no data needed.
 <i>Variations</i> shows random steps of a chosen strength around the current face: click one to continue from it. The strip at the bottom holds test images:
-double-click one to start from it.</li>
+double-click one to start from it. <i>Atlas</i> draws every encoded image on one map (PCA or t-SNE): zoom in to see
+the faces, hover for a file name, click to load a face; the red ring is the current face. <i>Nearest training
+faces</i> (under the face) shows the training images closest to the current face: a generated face that looks just
+like one of them is a copy, not a new face. <i>Compare</i> opens a second model beside this one, driven by the same
+sliders. <i>File &gt; Follow run directory</i> reloads the model whenever a training run saves a new checkpoint.</li>
 <li><b>Train</b>: choose data (the built-in synthetic faces or a folder of images), a preset and settings, press
 Start and watch the loss curves, reconstructions, samples and the KL per dimension. Pause, stop (a checkpoint is
 saved), resume, compare runs, and open the result in the explorer.</li>

@@ -10,8 +10,8 @@ follow_reload_ms, follow_max_stall_ms, slider_p95_ms_with_atlas.
   hover          mouse over a point -> the side preview painted: p95 (target < 50 ms)
   slider         slider value change -> new face painted, with the Atlas tab visible and its marker following
                  (bench_explorer's method; target p95 < 8 ms idle)
-  nearest        the nearest-faces query (trainer.latent.neighbours, branch `nearest`) when importable
-  follow         follow-a-run reload (branch `twomodels`) when its bench function is importable
+  nearest        the nearest-faces query (trainer.latent.neighbours.NearestFaces over the training images)
+  follow         follow-a-run reload and the GUI stall it causes (tests/bench/bench_follow.py)
 
 The image set: --points faces from the synthetic renderer, encoded by the checkpoint (bundled, else an untrained
 default-preset model). Encoding is not part of any timing (it runs in the background in the app).
@@ -171,18 +171,10 @@ def measure_slider(bench: AtlasBench) -> dict:
 
 
 def measure_nearest(bench: AtlasBench) -> dict:
-    """Nearest training faces for the current face (branch `nearest`): its own measure function when there is one,
-    else latent and pixel queries against trainer.latent.neighbours.NearestFaces."""
-    try:
-        from bench_nearest import measure_nearest_query        # the nearest helper's, once merged
-        return measure_nearest_query(bench)
-    except ImportError:
-        pass
-    try:
-        from trainer.latent.neighbours import NearestFaces
-    except ImportError:
-        bench.notes.append("nearest_query_p95_ms: trainer.latent.neighbours is not merged yet (branch nearest)")
-        return {"nearest_query_p95_ms": None}
+    """Nearest training faces for the current face: latent and pixel queries (k = 8, the strip's) against a
+    trainer.latent.neighbours.NearestFaces index over the bench's training images."""
+    from trainer.latent.neighbours import NearestFaces
+
     try:
         train = bench.data.split == 1
         rows = bench.data.rows[train]
@@ -210,13 +202,9 @@ def measure_nearest(bench: AtlasBench) -> dict:
 
 
 def measure_follow(bench: AtlasBench) -> dict:
-    """Follow-a-run reload (branch `twomodels`), through its bench function once that is merged."""
-    try:
-        from bench_follow import measure_follow_reload         # returns follow_reload_ms, follow_max_stall_ms
-    except ImportError:
-        bench.notes.append("follow_reload_ms, follow_max_stall_ms: bench_follow.measure_follow_reload(bench) is not "
-                           "merged yet (branch twomodels)")
-        return {"follow_reload_ms": None, "follow_max_stall_ms": None}
+    """Follow-a-run reloads with the atlas shown (tests/bench/bench_follow.py)."""
+    from bench_follow import measure_follow_reload         # returns follow_reload_ms, follow_max_stall_ms
+
     return measure_follow_reload(bench)
 
 

@@ -63,7 +63,8 @@ class MorphTab(QWidget):
         self.endpoints: dict[str, np.ndarray | None] = {"A": None, "B": None}
         self.user_picked: set[str] = set()
         self.strip_latents = np.zeros((0, 0), np.float32)
-        self.strip_images = np.zeros((0, 1, 1, 3), np.uint8)
+        self._strip_images: np.ndarray | None = np.zeros((0, 1, 1, 3), np.uint8)   # None: not decoded yet
+        self._stale_views: set[str] = set()          # what to decode when next shown: "A", "B", "strip"
         self.morph_latent: np.ndarray | None = None
         self._morph_timer = QTimer(self)
         self._morph_timer.setSingleShot(True)
@@ -155,9 +156,8 @@ class MorphTab(QWidget):
         self.endpoints[slot] = np.asarray(z, dtype=np.float32).copy()
         if by_user:
             self.user_picked.add(slot)
-        box = self.boxes[slot]
-        box.description.setText(description)
-        box.view.set_image(array_to_qimage(decode_latents(self.state.model, self.endpoints[slot][None])[0]))
+        self.boxes[slot].description.setText(description)
+        self._stale_views.add(slot)
         self.update_strip()
 
     def _on_pick(self, slot: str, source: str) -> None:
@@ -198,16 +198,45 @@ class MorphTab(QWidget):
         self.update_strip()
 
     def update_strip(self) -> None:
+        """New path latents now (the atlas draws them); the faces are decoded when the tab is shown, so a
+        checkpoint reload or new data does not decode a hidden strip on the GUI thread."""
         a, b = self.endpoints["A"], self.endpoints["B"]
         if a is None or b is None or self.state.model is None:
-            self.strip.clear()
-            self.state.set_morph_path(np.zeros((0, 0), np.float32))
-            return
-        self.strip_latents = interpolation_path(a, b, self.steps.value(), self.interpolation)
+            self.strip_latents = np.zeros((0, 0), np.float32)
+        else:
+            self.strip_latents = interpolation_path(a, b, self.steps.value(), self.interpolation)
         self.state.set_morph_path(self.strip_latents)
-        self.strip_images = decode_latents(self.state.model, self.strip_latents)
-        self.strip.set_images(self.strip_images, columns=len(self.strip_images))
-        self._decode_morph()
+        self._strip_images = None
+        self._stale_views.add("strip")
+        if self.isVisible():
+            self.redraw()
+
+    @property
+    def strip_images(self) -> np.ndarray:
+        """The strip's faces (decoded on first use after a change)."""
+        if self._strip_images is None:
+            self._strip_images = (decode_latents(self.state.model, self.strip_latents) if len(self.strip_latents)
+                                  else np.zeros((0, 1, 1, 3), np.uint8))
+        return self._strip_images
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale_views:
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Decode what changed while hidden: endpoint thumbnails, the strip and the morph."""
+        for slot in ("A", "B"):
+            if slot in self._stale_views and self.endpoints[slot] is not None and self.state.model is not None:
+                image = decode_latents(self.state.model, self.endpoints[slot][None])[0]
+                self.boxes[slot].view.set_image(array_to_qimage(image))
+        if "strip" in self._stale_views:
+            if len(self.strip_latents):
+                self.strip.set_images(self.strip_images, columns=len(self.strip_images))
+                self._decode_morph()
+            else:
+                self.strip.clear()
+        self._stale_views.clear()
 
     def _decode_morph(self) -> None:
         a, b = self.endpoints["A"], self.endpoints["B"]

@@ -39,6 +39,9 @@ class TraversalsTab(LazyRedrawTab):
         self.rows_source.addItem("Principal directions", "pca")
         self.rows_source.addItem("Factor directions", "factors")
         self.rows_source.addItem("Closed-form (SeFa) directions", "sefa")
+        # long item names must not widen the tab (it sets the explorer's minimum width)
+        self.rows_source.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.rows_source.setMinimumContentsLength(14)
         self.rows_source.setToolTip("What each row walks along: a latent dimension (most used first), a principal "
                                     "direction of the encoded data, the direction of a true factor, or a "
                                     "closed-form direction of the decoder's first layer (SeFa)")

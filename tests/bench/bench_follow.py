@@ -108,9 +108,10 @@ def measure_follow(app=None, checkpoint: Path | None = None, reloads: int = 5, p
         after_ms.append(probe.stats(settled, time.perf_counter())["lateness_max_ms"])
     model = panel.state.model.config
     result = {"checkpoint": kind, "model": f"{model.preset} {model.image_size}px {model.latent_dim}-d",
-              "reloads": reloads, "follow_reload_ms": float(np.median(reload_ms)),
-              "follow_reload_max_ms": float(np.max(reload_ms)), "follow_max_stall_ms": float(np.nanmax(stall_ms)),
-              "follow_after_stall_ms": float(np.nanmax(after_ms)), "torch_threads": torch.get_num_threads()}
+              "reloads": reloads, "follow_reload_ms": round(float(np.median(reload_ms)), 1),
+              "follow_reload_max_ms": round(float(np.max(reload_ms)), 1),
+              "follow_max_stall_ms": round(float(np.nanmax(stall_ms)), 1),
+              "follow_after_stall_ms": round(float(np.nanmax(after_ms)), 1), "torch_threads": torch.get_num_threads()}
     follow.stop()
     if own_panel:
         panel.shutdown()

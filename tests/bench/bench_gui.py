@@ -331,7 +331,8 @@ def measure_slider_training(ctx: BenchContext) -> dict:
     result["training_threads"] = training.state.started.config["train"]["threads"]
     result["training_images_per_s"] = steps * ctx.args.batch / seconds
     training.stop_training()
-    wait_for(ctx.app, lambda: bool(finished), ctx.args.timeout, "the run to stop")
+    # the runner's thread ends just after run_finished; closing before that would ask "stop the run?"
+    wait_for(ctx.app, lambda: bool(finished) and not training.runner.is_running, ctx.args.timeout, "the run to stop")
     window.close()
     return result
 

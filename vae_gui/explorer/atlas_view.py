@@ -7,7 +7,7 @@ line, and clicking a point makes that image's code the current face. Encoding an
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout,
                                QWidget)
 
@@ -44,6 +44,9 @@ def _map_task(task: TaskContext, latents: np.ndarray, method: str) -> AtlasMap:
         raise TaskCancelled() from None
 
 
+MARKER_INTERVAL_MS = 40          # the current-face marker moves at up to 25 frames per second
+
+
 class AtlasView(QWidget):
     status_message = Signal(str)
     atlas_ready = Signal()             # a map is shown (after encoding, or a new method)
@@ -63,7 +66,13 @@ class AtlasView(QWidget):
         self.tasks.finished.connect(self._on_finished)
         self.tasks.failed.connect(self._on_failed)
         state.checkpoint_changed.connect(self._on_checkpoint)
-        state.z_changed.connect(self._update_marker)
+        # The marker follows z at most every MARKER_INTERVAL_MS: redrawing the map with every slider step would
+        # delay the face itself (the user's eye is on the face while dragging).
+        self._marker_timer = QTimer(self)
+        self._marker_timer.setSingleShot(True)
+        self._marker_timer.setInterval(MARKER_INTERVAL_MS)
+        self._marker_timer.timeout.connect(self._update_marker)
+        state.z_changed.connect(self._schedule_marker)
         state.stats_changed.connect(self._on_stats)
         state.morph_changed.connect(self._update_path)
 
@@ -327,6 +336,10 @@ class AtlasView(QWidget):
         return levels, colours
 
     # ------------------------------------------------------------ observers of the state
+
+    def _schedule_marker(self) -> None:
+        if not self._marker_timer.isActive():
+            self._marker_timer.start()
 
     def _update_marker(self) -> None:
         if self.map is None or self.state.z.size != self.map_latent_dim():

@@ -19,7 +19,7 @@ ACTIONS = (
 )
 
 
-EMPTY_CAPTION = "Random (data) or Encode image... shows the original (left) and its reconstruction here."
+EMPTY_CAPTION = "Random (data) or Encode image... shows the original and its reconstruction here."
 
 
 class FacePanel(QWidget):
@@ -69,7 +69,7 @@ class FacePanel(QWidget):
         self.encoded_caption.setWordWrap(True)
         self.encoded_caption.setStyleSheet("color: #555;")
         caption_metrics = self.encoded_caption.fontMetrics()
-        self.encoded_caption.setFixedHeight(caption_metrics.lineSpacing() * 3 + 4)   # fixed: no jump
+        self.encoded_caption.setFixedHeight(caption_metrics.lineSpacing() * 4 + 4)   # fixed: no jump; 4 lines fit a narrow column
         pair = QHBoxLayout(self.encoded_box)
         pair.setContentsMargins(6, 4, 6, 4)
         pair.addWidget(self.original_view)

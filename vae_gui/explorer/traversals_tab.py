@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from trainer.latent.codec import decode_latents
@@ -14,7 +13,6 @@ from .dialogs import PNG_FILTER, Dialogs
 from .image_grid import ImageGrid
 from .state import ExplorerState
 
-FOLLOW_DELAY_MS = 150          # re-draw this long after the current face stops changing
 
 
 class TraversalsTab(LazyRedrawTab):
@@ -24,10 +22,6 @@ class TraversalsTab(LazyRedrawTab):
         self.dialogs = dialogs
         self.specs: list[SliderSpec] = []
         self.latents = np.zeros((0, 0), np.float32)
-        self._stale = True
-        self._follow = QTimer(self)
-        self._follow.setSingleShot(True)
-        self._follow.timeout.connect(self.refresh)
         self._build()
         state.checkpoint_changed.connect(self.refresh)
         state.stats_changed.connect(self._on_stats)
@@ -89,9 +83,7 @@ class TraversalsTab(LazyRedrawTab):
 
     def _on_z(self) -> None:
         if self.centre.currentData() == "current":
-            self._stale = True
-            if self.isVisible():
-                self._follow.start(FOLLOW_DELAY_MS)
+            self.refresh_soon()
 
     def row_specs(self) -> list[SliderSpec]:
         stats, count = self.state.stats, self.row_count.value()

@@ -3,7 +3,6 @@ in the middle. Click one to make it current (and roll new variations around it);
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from trainer.latent.codec import decode_latents
@@ -15,7 +14,6 @@ from .state import ExplorerState
 
 SIDES = (3, 4, 5)
 DEFAULT_STRENGTH = 0.5
-FOLLOW_DELAY_MS = 100          # re-draw this long after the current face stops changing
 STRENGTH_TIP = ("How far each variation steps from the current face, in units of each latent dimension's spread "
                 "over the encoded data (1 = a typical difference between two faces of the data set).")
 
@@ -26,10 +24,6 @@ class VariationsTab(LazyRedrawTab):
         self.state = state
         self.latents = np.zeros((0, 0), np.float32)
         self.centre = 0
-        self._stale = True
-        self._follow = QTimer(self)
-        self._follow.setSingleShot(True)
-        self._follow.timeout.connect(self.refresh)
         self._build()
         state.checkpoint_changed.connect(self.refresh)
         state.stats_changed.connect(self.refresh)
@@ -91,9 +85,7 @@ class VariationsTab(LazyRedrawTab):
     # ------------------------------------------------------------ drawing
 
     def _on_z(self) -> None:
-        self._stale = True
-        if self.isVisible():
-            self._follow.start(FOLLOW_DELAY_MS)
+        self.refresh_soon()
 
     def redraw(self) -> None:
         self._stale = False

@@ -217,7 +217,6 @@ class FakeDialogs:
 
 @pytest.fixture
 def atlas_view(qtbot, bundled, bundled_atlas, tmp_path):
-    pytest.importorskip("pytestqt")
     from vae_gui.explorer.atlas_view import AtlasView
     from vae_gui.explorer.state import ExplorerState
 

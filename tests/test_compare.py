@@ -7,9 +7,9 @@ from trainer.latent.samplers import make_sampler
 from trainer.resources import default_checkpoint
 from trainer.training.checkpoint import load_checkpoint as read_checkpoint_file
 
-pytest.importorskip("pytestqt")
 from vae_gui.explorer.compare_work import SAMPLE_COLUMNS, reencode  # noqa: E402
 from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
+from qt_doubles import RecordingDialogs
 
 WAIT_MS = 60_000
 
@@ -21,25 +21,11 @@ def load_checkpoint(path):
     return checkpoint
 
 
-class QuietDialogs:
-    def __init__(self):
-        self.errors: list[tuple[str, str]] = []
-        self.next_path: str | None = None
-
-    def error(self, title, text):
-        self.errors.append((title, text))
-
-    def warning(self, title, text):
-        self.errors.append((title, text))
-
-    def open_path(self, *args, **kwargs):
-        return self.next_path
-
 
 @pytest.fixture
 def panel(qtbot):
     widget = ExplorerPanel()
-    widget.dialogs = QuietDialogs()
+    widget.dialogs = RecordingDialogs()
     qtbot.addWidget(widget)
     widget.resize(1200, 800)
     widget.show()

@@ -9,6 +9,7 @@ from conftest import tiny_config
 from trainer.training.follow import RunFollower, read_version, run_directory_of
 from trainer.training.loop import resume_config, train
 from trainer.training.rundir import RunDirError
+from qt_doubles import RecordingDialogs
 
 WAIT_MS = 60_000
 
@@ -93,25 +94,15 @@ def test_run_directory_of_accepts_a_run_or_its_checkpoints_folder(tiny_run, tmp_
 
 # ---------------------------------------------------------------- the explorer following a run
 
-pytest.importorskip("pytestqt")
 
 
-class QuietDialogs:
-    def __init__(self):
-        self.errors: list[tuple[str, str]] = []
-
-    def error(self, title, text):
-        self.errors.append((title, text))
-
-    def warning(self, title, text):
-        self.errors.append((title, text))
 
 
 @pytest.fixture
 def panel(qtbot):
     from vae_gui.explorer.panel import ExplorerPanel
     widget = ExplorerPanel()
-    widget.dialogs = QuietDialogs()
+    widget.dialogs = RecordingDialogs()
     qtbot.addWidget(widget)
     widget.resize(1200, 800)
     widget.show()
@@ -195,7 +186,7 @@ def test_train_tab_follow_button_follows_its_run(qtbot, tiny_run, tmp_path):
     from vae_gui.main_window import MainWindow
     window = MainWindow(checkpoint=None, start_on_training=True)
     qtbot.addWidget(window)
-    window.explorer_panel.dialogs = QuietDialogs()
+    window.explorer_panel.dialogs = RecordingDialogs()
     assert not window.training_panel.follow_action.isEnabled()        # no run started yet
     run = copy_run(tiny_run, tmp_path)
     with qtbot.waitSignal(window.explorer_panel.follow.reloaded, timeout=WAIT_MS):

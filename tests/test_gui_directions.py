@@ -4,7 +4,6 @@ import pytest
 
 from trainer.latent.directions import model_sefa_directions
 
-pytest.importorskip("pytestqt")
 from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
 
 WAIT_MS = 60_000

@@ -12,7 +12,6 @@ from trainer.latent.codec import decode_latents
 from trainer.resources import default_checkpoint
 from trainer.latent.samplers import make_sampler
 
-pytest.importorskip("pytestqt")
 from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
 
 WAIT_MS = 60_000

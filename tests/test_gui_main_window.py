@@ -8,8 +8,6 @@ import pytest
 import torch
 from PIL import Image
 
-pytest.importorskip("pytestqt")
-pytest.importorskip("pyqtgraph")
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
@@ -17,23 +15,13 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QWidget  # noqa: E402
 
 from vae_gui import app as app_module  # noqa: E402
 from vae_gui.main_window import MainWindow  # noqa: E402
+from qt_doubles import RecordingDialogs
 
 pytestmark = [pytest.mark.qt_log_ignore("propagateSizeHints")]
 
 WAIT_MS = 60_000
 
 
-class RecordingDialogs:
-    """Stands in for the explorer's dialogs: an error must never block a test on a modal box."""
-
-    def __init__(self):
-        self.errors: list[tuple[str, str]] = []
-
-    def error(self, title, text):
-        self.errors.append((title, text))
-
-    def warning(self, title, text):
-        self.errors.append((title, text))
 
 
 @pytest.fixture

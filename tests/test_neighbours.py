@@ -160,7 +160,6 @@ def test_file_names_follow_the_folder_split(tmp_path):
 # ---------------------------------------------------------------- the explorer's strip (Qt)
 
 def test_strip_shows_k_thumbnails_and_a_click_makes_that_face_current(qtbot, tiny_checkpoint):
-    pytest.importorskip("pytestqt")
     from trainer.latent.codec import prepare_for_inference
     from trainer.latent.prepared import prepare_latents
     from trainer.training.checkpoint import load_checkpoint

@@ -120,15 +120,18 @@ def test_max_points_caps_the_training_images(bundled):
 
 
 def test_every_colouring_has_one_value_per_point(bundled_atlas):
-    directions = {"smile": np.ones(16, np.float32)}
+    from trainer.latent.sliders import custom_slider
+
+    directions = [custom_slider("smile", np.ones(16, np.float32), np.zeros(16, np.float32))]
     options = colour_options(bundled_atlas, directions)
     keys = [key for key, _ in options]
-    assert {"split", "error", "kl", "factor:mouth_curve", "direction:smile", "dim:15"} <= set(keys)
+    assert {"split", "error", "kl", "factor:mouth_curve", "direction:custom:smile", "dim:15"} <= set(keys)
+    assert dict(options)["direction:custom:smile"] == "Your direction: smile"
     for key in keys:
         values = colour_values(bundled_atlas, key, directions)
         assert values.values.shape == (len(bundled_atlas),), key
     np.testing.assert_allclose(colour_values(bundled_atlas, "dim:3").values, bundled_atlas.latents[:, 3])
-    along = colour_values(bundled_atlas, "direction:smile", directions).values
+    along = colour_values(bundled_atlas, "direction:custom:smile", directions).values
     np.testing.assert_allclose(along, bundled_atlas.latents.sum(1) / 4.0, rtol=1e-4, atol=1e-5)
     with pytest.raises(KeyError):
         colour_values(bundled_atlas, "label:age")
@@ -296,16 +299,20 @@ def test_zooming_in_turns_points_into_thumbnails(qtbot, atlas_view):
     assert sum(item.isVisible() for item in atlas_view.plot._thumbnails) == atlas_view.plot.thumbnail_count
 
 
-def test_tab_encodes_in_the_background_when_shown(qtbot, tiny_checkpoint):
+def test_tab_maps_the_shared_codes_in_the_background_when_shown(qtbot, tiny_checkpoint):
+    from trainer.latent.prepared import prepare_latents
     from vae_gui.explorer.atlas_view import AtlasView
     from vae_gui.explorer.state import ExplorerState
 
     state = ExplorerState()
     view = AtlasView(state, FakeDialogs())
     qtbot.addWidget(view)
-    state.set_checkpoint(load_checkpoint(tiny_checkpoint))
-    with qtbot.waitSignal(view.atlas_ready, timeout=WAIT_MS):
-        view.show()
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    state.set_checkpoint(checkpoint)
+    view.show()
+    assert "Waiting for the data set to be encoded" in view.note.text() and view.map is None
+    with qtbot.waitSignal(view.atlas_ready, timeout=WAIT_MS):         # the explorer's encoding arrives
+        state.set_data(prepare_latents(checkpoint, compute_stats=False).data)
     assert isinstance(view.data, AtlasData) and len(view.plot.coords) == 160
     assert view.map.method == "pca" and "PCA of 160 images" in view.note.text()
     view.method.setCurrentIndex(view.method.findData("tsne"))
@@ -319,6 +326,7 @@ def test_tab_encodes_in_the_background_when_shown(qtbot, tiny_checkpoint):
 
 
 def test_missing_data_set_is_reported_in_the_tab(qtbot, tiny_checkpoint, tmp_path):
+    from trainer.latent.prepared import prepare_latents
     from vae_gui.explorer.atlas_view import AtlasView
     from vae_gui.explorer.state import ExplorerState
 
@@ -329,8 +337,8 @@ def test_missing_data_set_is_reported_in_the_tab(qtbot, tiny_checkpoint, tmp_pat
     view = AtlasView(state, FakeDialogs())
     qtbot.addWidget(view)
     state.set_checkpoint(loaded)
-    with qtbot.waitSignal(view.tasks.failed, timeout=WAIT_MS):
-        view.show()
+    state.set_data(prepare_latents(loaded, compute_stats=False).data)     # stand-ins: the data set is gone
+    view.show()
     assert "Could not make the atlas" in view.note.text() and "gone" in view.note.text()
     assert view.map is None and not view.progress.isVisible()
     view.shutdown()
@@ -340,11 +348,11 @@ def test_directions_of_statistics_that_arrive_later_become_colourings(qtbot, atl
     from trainer.latent.stats import LatentStats
 
     keys = [atlas_view.colour.itemData(i) for i in range(atlas_view.colour.count())]
-    assert "direction:PC 1" not in keys
+    assert "direction:pc:0" not in keys
     atlas_view.colour.setCurrentIndex(atlas_view.colour.findData("dim:2"))
     atlas_view.state.set_stats(LatentStats.from_dict(bundled.payload["latent_stats"]))
     keys = [atlas_view.colour.itemData(i) for i in range(atlas_view.colour.count())]
-    assert "direction:PC 1" in keys and "direction:mouth_curve" in keys
+    assert "direction:pc:0" in keys and "direction:factor:mouth_curve" in keys
     assert atlas_view.colour.currentData() == "dim:2"            # the chosen colouring stays
 
 

@@ -34,12 +34,13 @@ def newer(path, than_ns: int) -> None:
     os.utime(path, ns=(than_ns + 10_000_000, than_ns + 10_000_000))
 
 
-def write_changed(source, target, than_ns: int) -> None:
-    """A complete checkpoint with other weights (as the run's next one), written atomically."""
+def write_changed(source, target, than_ns: int, layer: str = "", factor: float = 1.01) -> None:
+    """A complete checkpoint with other weights (as the run's next one: the first floating-point tensor whose name
+    starts with `layer`, times `factor`), written atomically."""
     from trainer.training.checkpoint import read_checkpoint, save_checkpoint
     payload = read_checkpoint(source)
-    name = next(k for k, v in payload["model_state"].items() if v.is_floating_point())
-    payload["model_state"][name] = payload["model_state"][name] * 1.01
+    name = next(k for k, v in payload["model_state"].items() if v.is_floating_point() and k.startswith(layer))
+    payload["model_state"][name] = payload["model_state"][name] * factor
     payload["step"] += 10
     save_checkpoint(target, payload)
     newer(target, than_ns)
@@ -154,6 +155,31 @@ def test_explorer_ignores_a_truncated_checkpoint(qtbot, panel, tiny_run, tmp_pat
     with qtbot.waitSignal(follow.reloaded, timeout=WAIT_MS):
         follow.poll()
     assert follow.reload_count == reloads + 1 and panel.dialogs.errors == []
+
+
+def test_a_reload_maps_the_new_weights_codes_in_the_atlas_and_strip(qtbot, panel, tiny_run, tmp_path):
+    """The atlas and the nearest faces share one encoding per checkpoint; a reload never reuses the old weights'."""
+    from trainer.latent.codec import encode_images
+    run = copy_run(tiny_run, tmp_path)
+    follow, atlas, strip = panel.follow, panel.atlas_tab, panel.neighbours_strip
+    panel.tabs.setCurrentWidget(atlas)
+    with qtbot.waitSignal(atlas.atlas_ready, timeout=WAIT_MS):
+        follow.follow(run)
+    qtbot.waitUntil(lambda: strip.ready, timeout=WAIT_MS)
+    old_codes, old_index = panel.state.codes, strip.index
+    last = run / "checkpoints" / "last.pt"
+    write_changed(tiny_run / "checkpoints" / "last.pt", last, follow.follower.loaded.mtime_ns + 20_000_000,
+                  layer="to_latent.", factor=1.5)                     # the encoder's last layer: other codes
+    with qtbot.waitSignal(atlas.atlas_ready, timeout=WAIT_MS):        # the map of the new weights' codes
+        follow.poll()
+    qtbot.waitUntil(lambda: strip.ready and strip.index is not old_index, timeout=WAIT_MS)
+    codes = panel.state.codes
+    assert codes is not old_codes and codes.made_with(panel.state.model)
+    expected, _ = encode_images(panel.state.model, codes.images("train"))
+    assert np.abs(old_index.latents.numpy() - expected).max() > 1e-3
+    np.testing.assert_allclose(strip.index.latents.numpy(), expected, atol=1e-5)
+    train = atlas.data.split == 1
+    np.testing.assert_allclose(atlas.data.latents[train], expected[atlas.data.rows[train]], atol=1e-5)
 
 
 def test_following_a_run_with_another_latent_size_re_encodes_the_image(qtbot, panel, tiny_run, tmp_path,

@@ -5,7 +5,7 @@ import torch
 
 from trainer.latent.prepared import LatentData
 from trainer.latent.neighbours import (IndexCancelled, NearestFaces, block_factor, build_training_index,
-                                       encode_missing, training_file_names)
+                                       training_file_names)
 
 
 def smooth_faces(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:
@@ -112,31 +112,17 @@ def test_build_reports_progress_and_can_be_cancelled():
         NearestFaces.build(train, should_stop=lambda: True)
 
 
-def test_encode_missing_reuses_known_codes():
-    images = smooth_faces(10, size=8)
-    known_at = np.array([0, 4, 9])
-    known = np.full((3, 2), 7.0, np.float32)
-    encoded = []
-
-    def encode(batch):
-        encoded.append(len(batch))
-        return np.ones((len(batch), 2), np.float32)
-
-    latents = encode_missing(encode, images, known, known_at, 2)
-    assert sum(encoded) == 7
-    np.testing.assert_array_equal(latents[known_at], known)
-    assert (latents[[1, 2, 3, 5, 6, 7, 8]] == 1).all()
-
-
 def test_index_of_the_explorer_data_encodes_every_training_image(tiny_checkpoint):
     from trainer.training.checkpoint import load_checkpoint
     from trainer.latent.prepared import prepare_latents
 
     checkpoint = load_checkpoint(tiny_checkpoint)
     data = prepare_latents(checkpoint, compute_stats=False, max_train=20).data
-    assert isinstance(data, LatentData) and len(data.train_images) == 128
-    index = build_training_index(checkpoint.model, data)
+    assert isinstance(data, LatentData) and len(data.codes.images("train")) == 128
+    encoded = data.codes.encoded                      # the test images and 20 training images
+    index = build_training_index(data.codes)
     assert len(index) == 128 and index.has_latents
+    assert data.codes.encoded == encoded + 108        # the 20 already encoded are reused
     np.testing.assert_allclose(index.latents.numpy()[data.train_picks], data.train_latents, atol=1e-5)
     z = index.latents.numpy()[17]
     assert index.query_latent(z, k=1).indices[0] == 17

@@ -54,7 +54,8 @@ while keeping another where it is. <i>Closed-form (SeFa) directions</i> (a slide
 directions that change the decoder's first layer most, found from its weights alone, no data needed.
 <i>Variations</i> shows random steps of a chosen strength around the current face: click one to continue from it. The strip at the bottom holds test images:
 double-click one to start from it. <i>Atlas</i> draws every encoded image on one map (PCA or t-SNE): zoom in to see
-the faces, hover for a file name, click to load a face; the red ring is the current face. <i>Nearest training
+the faces, hover for a file name, click to load a face; the red ring is the current face. <i>Colour</i> can
+also be a direction you made in <i>Directions</i>. <i>Nearest training
 faces</i> (under the face) shows the training images closest to the current face: a generated face that looks just
 like one of them is a copy, not a new face. <i>Compare</i> opens a second model beside this one, driven by the same
 sliders. <i>File &gt; Follow run directory</i> reloads the model whenever a training run saves a new checkpoint.</li>

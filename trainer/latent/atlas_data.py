@@ -8,19 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from trainer.data.labels import LabelError, LabelTable, find_labels_file, folder_image_names, read_labels
 from trainer.latent.atlas import AtlasCancelled, ProgressCallback
-from trainer.latent.codec import decode_latents, encode_images, to_uint8_hwc
+from trainer.latent.codec import decode_latents, to_uint8_hwc
+from trainer.latent.data_codes import DataCodes
+from trainer.latent.sliders import SliderSpec, factor_sliders, pca_sliders
+from trainer.latent.stats import LatentStats
 from trainer.models.losses import kl_divergence
 
 MAX_ATLAS_POINTS = 50_000      # encoded images on the map at most (test images first, then evenly spaced training)
 ENCODE_CHUNK = 256
 SPLITS = ("test", "train")
+DIRECTION_PCS = 4              # the first principal directions offered as colourings
 
 
 @dataclass
@@ -54,12 +58,14 @@ class AtlasData:
 
 # ---------------------------------------------------------------- encoding
 
-def encode_for_atlas(model, images: torch.Tensor, rows: np.ndarray | None = None,
-                     progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
-                     done: int = 0, total: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Posterior means (N, D), reconstruction errors (N,) and KL per image (N,) (None for an AE) of uint8 images
-    (M, C, H, W), or of its `rows` (N,); chunk by chunk, so a subset is never copied whole."""
-    rows = np.arange(len(images), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+def encode_for_atlas(codes: DataCodes, split: str, rows: np.ndarray, progress: ProgressCallback | None = None,
+                     should_stop: Callable[[], bool] | None = None, done: int = 0,
+                     total: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Posterior means (N, D), reconstruction errors (N,) and KL per image (N,) (None for an AE) of a split's images
+    at `rows`: the codes from the shared DataCodes (each image encoded once, for every view), the errors decoded
+    here; chunk by chunk, so a subset is never copied whole."""
+    model, images = codes.model, codes.images(split)
+    rows = np.asarray(rows, dtype=np.int64)
     total = len(rows) if total is None else total
     means, errors, kls = [], [], []
     for start in range(0, len(rows), ENCODE_CHUNK):
@@ -67,8 +73,9 @@ def encode_for_atlas(model, images: torch.Tensor, rows: np.ndarray | None = None
             raise AtlasCancelled("encoding")
         if progress is not None:
             progress(done + start, total, "encoding images for the atlas")
-        chunk = images[torch.from_numpy(rows[start:start + ENCODE_CHUNK])]
-        mean, logvar = encode_images(model, chunk)
+        chunk_rows = rows[start:start + ENCODE_CHUNK]
+        mean, logvar = codes.codes(split, chunk_rows)
+        chunk = images[torch.from_numpy(chunk_rows)]
         difference = (decode_latents(model, mean, exact=True).astype(np.float32)
                       - to_uint8_hwc(chunk.float() / 255).astype(np.float32)) / 255   # both as RGB, [0, 1]
         errors.append((difference ** 2).mean(axis=(1, 2, 3)))
@@ -85,14 +92,24 @@ def atlas_data_from_dataset(model, dataset, names: tuple[list[str], list[str]] |
                             progress: ProgressCallback | None = None,
                             should_stop: Callable[[], bool] | None = None) -> AtlasData:
     """Encode a FaceDataset's test images and (evenly spaced, up to `max_points` in all) training images."""
+    return atlas_data_from_codes(DataCodes(model, dataset), names, labels, max_points, progress, should_stop)
+
+
+def atlas_data_from_codes(codes: DataCodes, names: tuple[list[str], list[str]] | None = None,
+                          labels: LabelTable | None = None, max_points: int = MAX_ATLAS_POINTS,
+                          progress: ProgressCallback | None = None,
+                          should_stop: Callable[[], bool] | None = None) -> AtlasData:
+    """The atlas of a data set's test images and (evenly spaced, up to `max_points` in all) training images, from
+    their shared codes (only images not encoded yet are encoded)."""
+    dataset = codes.dataset
     n_test = min(len(dataset.test), max_points)
     n_train = min(len(dataset.train), max_points - n_test)
     test_rows = np.arange(n_test, dtype=np.int64)
     train_rows = np.linspace(0, len(dataset.train) - 1, num=n_train).round().astype(np.int64) if n_train else \
         np.zeros(0, np.int64)
     total = n_test + n_train
-    test = encode_for_atlas(model, dataset.test, test_rows, progress, should_stop, 0, total)
-    train = encode_for_atlas(model, dataset.train, train_rows, progress, should_stop, n_test, total)
+    test = encode_for_atlas(codes, "test", test_rows, progress, should_stop, 0, total)
+    train = encode_for_atlas(codes, "train", train_rows, progress, should_stop, n_test, total)
     kl = np.concatenate([test[2], train[2]]) if test[2] is not None and train[2] is not None else None
     test_images, train_images, kept_test, kept_train = dataset.test, dataset.train, test_rows, train_rows
     if n_test < len(dataset.test) or n_train < len(dataset.train):
@@ -124,24 +141,36 @@ def atlas_data_from_dataset(model, dataset, names: tuple[list[str], list[str]] |
 def atlas_data_for_checkpoint(checkpoint, max_points: int = MAX_ATLAS_POINTS,
                               progress: ProgressCallback | None = None,
                               should_stop: Callable[[], bool] | None = None) -> AtlasData:
-    """Load the checkpoint's data set (from the cache), find its labels.csv, encode it. DataError when it is gone."""
-    from trainer.data.datasets import DataError, load_dataset_interruptibly
+    """Load the checkpoint's data set (from the cache) and make its atlas (atlas_data_for_codes). DataError when it
+    is gone. The explorer does not use this: it passes the codes its background encoding made."""
+    from trainer.data.datasets import load_dataset_interruptibly
 
     if progress is not None:
         progress(0, 0, "loading the data set")
     dataset = load_dataset_interruptibly(checkpoint.config.data, should_stop or (lambda: False))
     if dataset is None:
         raise AtlasCancelled("loading the data set")
+    return atlas_data_for_codes(DataCodes(checkpoint.model, dataset), checkpoint.config.data, max_points, progress,
+                                should_stop)
+
+
+def atlas_data_for_codes(codes: DataCodes, data_config, max_points: int = MAX_ATLAS_POINTS,
+                         progress: ProgressCallback | None = None,
+                         should_stop: Callable[[], bool] | None = None) -> AtlasData:
+    """The atlas of the data set behind `codes`, loaded with `data_config` (a DataConfig): its file names and its
+    labels.csv found beside the folder. DataError when the images cannot be encoded (another size than the model's)."""
+    from trainer.data.datasets import DataError
+
+    dataset = codes.dataset
     names, labels, labels_note = None, None, ""
-    if not checkpoint.config.data.is_synthetic:
-        folder = Path(checkpoint.config.data.source)
-        names = folder_image_names(folder, checkpoint.config.data.test_fraction, len(dataset.train),
-                                   len(dataset.test))
+    if not data_config.is_synthetic:
+        folder = Path(data_config.source)
+        names = folder_image_names(folder, data_config.test_fraction, len(dataset.train), len(dataset.test))
         labels, labels_note = _labels_of(folder)
         if labels is not None and names is None:
             labels, labels_note = None, "labels.csv was found, but the images could not be matched to file names"
     try:
-        data = atlas_data_from_dataset(checkpoint.model, dataset, names, labels, max_points, progress, should_stop)
+        data = atlas_data_from_codes(codes, names, labels, max_points, progress, should_stop)
     except RuntimeError as error:        # e.g. images of another size than the model's
         raise DataError(f"cannot encode the data set for the atlas: {error}") from None
     data.labels_note = data.labels_note or labels_note
@@ -167,8 +196,9 @@ class ColourValues:
     categories: tuple[str, ...] = ()          # a categorical colouring: values are codes into it
 
 
-def colour_options(data: AtlasData, directions: dict[str, np.ndarray] | None = None) -> list[tuple[str, str]]:
-    """(key, label) of every way to colour the points: split, error, KL, factors, labels, directions, latent dims."""
+def colour_options(data: AtlasData, directions: Sequence[SliderSpec] = ()) -> list[tuple[str, str]]:
+    """(key, label) of every way to colour the points: split, error, KL, factors, labels, directions (principal,
+    factor and the user's own, as sliders: trainer.latent.sliders), latent dims."""
     options = [("split", "Split (test / train)"), ("error", "Reconstruction error")]
     if data.kl is not None:
         options.append(("kl", "KL per image"))
@@ -176,13 +206,31 @@ def colour_options(data: AtlasData, directions: dict[str, np.ndarray] | None = N
                                                                            else ())]
     if data.labels is not None and data.names is not None:
         options += [(f"label:{column}", f"Label: {column}") for column in data.labels.columns]
-    options += [(f"direction:{name}", f"Direction: {name}") for name in (directions or {})]
+    options += [(f"direction:{spec.key}", direction_label(spec)) for spec in directions]
     options += [(f"dim:{d}", f"Latent dim {d}") for d in range(data.latents.shape[1])]
     return options
 
 
-def colour_values(data: AtlasData, key: str, directions: dict[str, np.ndarray] | None = None) -> ColourValues:
-    """One value per point for a colour_options key."""
+def colouring_directions(stats: LatentStats | None, custom: Sequence[SliderSpec] = (), latent_dim: int | None = None,
+                         n_pcs: int = DIRECTION_PCS) -> list[SliderSpec]:
+    """The directions an atlas can be coloured along, as the sliders that move along them: the first principal
+    directions and the factor directions of the statistics, then the user's own (`custom`); those of another latent
+    size than `latent_dim` are left out."""
+    specs = (pca_sliders(stats, n_pcs) + factor_sliders(stats)) if stats is not None else []
+    specs += list(custom)
+    return [spec for spec in specs if latent_dim is None or spec.direction.shape == (latent_dim,)]
+
+
+def direction_label(spec: SliderSpec) -> str:
+    """How a direction is listed: "Your direction: smile", "Direction: PC 1", "Direction: smile (mouth_curve)"."""
+    kind = "Your direction" if spec.key.startswith("custom:") else "Direction"
+    detail = f" ({spec.detail})" if spec.key.startswith("factor:") and spec.detail else ""
+    return f"{kind}: {spec.label}{detail}"
+
+
+def colour_values(data: AtlasData, key: str, directions: Sequence[SliderSpec] = ()) -> ColourValues:
+    """One value per point for a colour_options key. A direction's value is its slider's value at the point's code
+    (SliderSpec.coordinates), so the colour of a point agrees with the slider set to that face."""
     kind, _, name = key.partition(":")
     if kind == "split":
         return ColourValues("split", data.split.astype(np.float32), SPLITS)
@@ -192,10 +240,9 @@ def colour_values(data: AtlasData, key: str, directions: dict[str, np.ndarray] |
         return ColourValues("KL per image (nats)", data.kl.astype(np.float32))
     if kind == "dim" and name.isdigit() and int(name) < data.latents.shape[1]:
         return ColourValues(f"latent dim {name}", data.latents[:, int(name)].astype(np.float32))
-    if kind == "direction" and directions and name in directions:
-        direction = np.asarray(directions[name], np.float32)
-        direction = direction / max(float(np.linalg.norm(direction)), 1e-12)
-        return ColourValues(f"along {name}", (data.latents @ direction).astype(np.float32))
+    spec = next((spec for spec in directions if spec.key == name), None) if kind == "direction" else None
+    if spec is not None:
+        return ColourValues(f"along {spec.label}", spec.coordinates(data.latents).astype(np.float32))
     if kind == "factor" and data.factors is not None and name in data.factor_names:
         return ColourValues(f"true {name}", data.factors[:, data.factor_names.index(name)].astype(np.float32))
     if kind == "label" and data.labels is not None and data.names is not None:

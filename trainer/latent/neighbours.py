@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from trainer.latent.data_codes import DataCodes
 
 ProgressCallback = Callable[[int, int, str], None]       # (done, total, what)
 REDUCED_SIDE = 16           # target side of the block-averaged images the pixel search runs on
@@ -255,29 +258,7 @@ def _reduce(images: torch.Tensor, factor: int) -> torch.Tensor:
     return flat / math.sqrt(flat.shape[1])
 
 
-
-
 # ---------------------------------------------------------------- building from what the explorer has
-
-def encode_missing(encode: Callable[[torch.Tensor], np.ndarray], images: torch.Tensor, known: np.ndarray | None,
-                   known_at: np.ndarray | None, latent_dim: int, progress: ProgressCallback | None = None,
-                   should_stop: Callable[[], bool] | None = None, chunk: int = 512) -> np.ndarray:
-    """(N, D) latents of every image: the `known` ones (at positions `known_at`) reused, the rest encoded."""
-    latents = np.zeros((len(images), latent_dim), np.float32)
-    missing = np.ones(len(images), bool)
-    if known is not None and known_at is not None and len(known) == len(known_at):
-        latents[known_at] = known
-        missing[known_at] = False
-    todo = np.flatnonzero(missing)
-    for start in range(0, len(todo), chunk):
-        if should_stop is not None and should_stop():
-            raise IndexCancelled("encoding the training faces")
-        if progress is not None:
-            progress(start, len(todo), "encoding training faces")
-        rows = todo[start:start + chunk]
-        latents[rows] = encode(images[torch.from_numpy(rows)])
-    return latents
-
 
 def training_file_names(source: str, test_fraction: float, n_train: int, n_test: int) -> list[str] | None:
     """File names of a folder data set's training images, in the data set's order (trainer.data.labels); None for
@@ -293,23 +274,24 @@ def training_file_names(source: str, test_fraction: float, n_train: int, n_test:
     return names[0] if names is not None else None
 
 
-def build_training_index(model: torch.nn.Module, data, source: str = "synthetic", test_fraction: float = 0.1,
+def build_training_index(codes: DataCodes, source: str = "synthetic", test_fraction: float = 0.1,
                          progress: ProgressCallback | None = None,
                          should_stop: Callable[[], bool] | None = None) -> NearestFaces | None:
-    """The index of the explorer's training split (trainer.latent.prepared.LatentData): the training images it
-    keeps, their latents (the already encoded subset reused, the rest encoded here) and their file names.
+    """The index of the explorer's training split: every training image of the shared DataCodes
+    (trainer.latent.data_codes; the images already encoded there are reused, the rest encoded once), their latents
+    and their file names.
 
-    None when there are no training images (the data set is gone). Raises IndexCancelled when asked to stop."""
-    from trainer.latent.codec import encode_images
-
-    images = getattr(data, "train_images", None)
-    if images is None or len(images) == 0:
+    None when there are no training images. Raises IndexCancelled when asked to stop."""
+    images = codes.images("train")
+    if len(images) == 0:
         return None
 
-    def encode(batch: torch.Tensor) -> np.ndarray:
-        return encode_images(model, batch, batch_size=64)[0]
+    def on_chunk(done: int) -> None:
+        if should_stop is not None and should_stop():
+            raise IndexCancelled("encoding the training faces")
+        if progress is not None:
+            progress(done, len(images), "encoding training faces")
 
-    latents = encode_missing(encode, images, data.train_latents, data.train_picks, model.latent_dim,
-                             progress, should_stop)
-    names = training_file_names(source, test_fraction, len(images), getattr(data, "n_test", 0))
+    latents, _ = codes.codes("train", on_chunk=on_chunk)
+    names = training_file_names(source, test_fraction, len(images), len(codes.images("test")))
     return NearestFaces.build(images, latents, names, progress, should_stop)

@@ -1,5 +1,8 @@
 """The encoded data behind the explorer: encode a checkpoint's own data set (or stand-ins when it is gone), compute
-its LatentStats and keep them for the next load. Runs off the GUI thread (vae_gui/explorer/data_worker.py).
+its LatentStats and keep them for the next load. Runs off the GUI thread (vae_gui/explorer/checkpoint_loader.py).
+
+The codes are kept in a DataCodes (trainer.latent.data_codes) that travels with the result, so the atlas and the
+nearest-training-faces index reuse what was encoded here and encode each remaining image once.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import numpy as np
 import torch
 
 from trainer.latent.codec import decode_latents, encode_images
+from trainer.latent.data_codes import DataCodes
 from trainer.latent.stats import LatentStats, compute_latent_stats
 from trainer.models.networks import FaceModel
 from trainer.training.checkpoint import LoadedCheckpoint
@@ -35,11 +39,10 @@ class LatentData:
     test_factors: np.ndarray | None = None    # (M, F) on synthetic data
     factor_names: tuple[str, ...] = ()
     data_error: str = ""                      # why the data set could not be loaded ("" when it could)
-    # The whole training split, for the nearest-training-faces index: the loaded data set's own uint8 (N, 3, H, W)
-    # tensor (kept, not copied: 12 KB per 64 px image), and which of its rows train_latents encode.
-    train_images: torch.Tensor | None = None
-    train_picks: np.ndarray | None = None
-    n_test: int = 0                           # test images in the data set (file names are matched by counts)
+    train_picks: np.ndarray | None = None     # which training images train_latents encode
+    # The loaded data set and its codes under this checkpoint's model, shared by the atlas and the nearest-faces
+    # index (None without data). The data set's tensors are kept, not copied: 12 KB per 64 px image.
+    codes: DataCodes | None = None
 
     @property
     def has_images(self) -> bool:
@@ -73,21 +76,21 @@ def prepare_latents(checkpoint: LoadedCheckpoint, compute_stats: bool, store: bo
         return _prepare_without_data(checkpoint, compute_stats, str(error), report)
     if dataset is None:
         raise Cancelled("loading the training data")
-    model = checkpoint.model
     # With stored statistics only the kept test images need encoding.
     test = dataset.test[:MAX_STATS_IMAGES if compute_stats else MAX_KEPT_TEST]
     picks = np.linspace(0, len(dataset.train) - 1, num=min(max_train, len(dataset.train))).round().astype(np.int64)
-    train = dataset.train[torch.from_numpy(picks)] if len(dataset.train) else dataset.train
-    total = len(test) + len(train)
-    test_means, test_logvars = _encode_with_progress(model, test, report, 0, total, "encoding test images")
-    train_means, _ = _encode_with_progress(model, train, report, len(test), total, "encoding training images")
+    total = len(test) + len(picks)
+    codes = DataCodes(checkpoint.model, dataset)
+    test_means, test_logvars = codes.codes("test", np.arange(len(test)),
+                                           on_chunk=lambda done: report(done, total, "encoding test images"))
+    train_means, _ = codes.codes("train", picks,
+                                 on_chunk=lambda done: report(len(test) + done, total, "encoding training images"))
     factors = dataset.test_factors[:len(test)] if dataset.test_factors is not None else None
     kept = test[:MAX_KEPT_TEST].permute(0, 2, 3, 1).contiguous().numpy()
     data = LatentData(train_latents=train_means, test_images=kept,
                       test_latents=test_means[:MAX_KEPT_TEST],
                       test_factors=factors[:MAX_KEPT_TEST] if factors is not None else None,
-                      factor_names=tuple(dataset.factor_names), train_images=dataset.train, train_picks=picks,
-                      n_test=len(dataset.test))
+                      factor_names=tuple(dataset.factor_names), train_picks=picks, codes=codes)
     result = PreparedLatents(data=data)
     if compute_stats:
         result.stats = compute_latent_stats(test_means, test_logvars, factors=factors,

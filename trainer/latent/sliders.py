@@ -47,7 +47,11 @@ class SliderSpec:
     active: bool = True            # False for a collapsed dim
 
     def value(self, z: np.ndarray) -> float:
-        return float(np.dot(np.asarray(z, np.float64) - self.origin, self.direction))
+        return float(self.coordinates(np.asarray(z).reshape(1, -1))[0])
+
+    def coordinates(self, latents: np.ndarray) -> np.ndarray:
+        """The slider's value at each row of latents (N, D): (z - origin) . direction, float64 (N,)."""
+        return (np.asarray(latents, np.float64) - self.origin) @ np.asarray(self.direction, np.float64)
 
     def moved(self, z: np.ndarray, value: float) -> np.ndarray:
         """z with this slider's coordinate set to `value`; the rest of z is unchanged."""

@@ -1,8 +1,11 @@
 """The Atlas tab: every encoded image as a point on a 2-D map of the latent space.
 
 An observer of the explorer state: the current face is a marker that follows z, the morph tab's path is drawn as a
-line, and clicking a point makes that image's code the current face. Encoding and t-SNE run as background tasks
-(vae_gui.tasks) and hand back plain arrays (trainer.latent.atlas / atlas_data).
+line, and clicking a point makes that image's code the current face. The map is made from the codes the explorer's
+background encoding shares (state.codes, trainer.latent.data_codes: the nearest-faces strip uses the same ones), so
+it waits for them and is made again when a new model's codes arrive. Mapping and t-SNE run as background tasks
+(atlas_work.py) and hand back plain arrays (trainer.latent.atlas / atlas_data). Besides the data's own values, the
+points can be coloured along the principal, factor and the user's own directions (state.custom_directions).
 """
 from __future__ import annotations
 
@@ -11,37 +14,23 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout,
                                QWidget)
 
-from trainer.latent.atlas import AtlasCancelled, AtlasMap, build_atlas_map
-from trainer.latent.atlas_data import AtlasData, atlas_data_for_checkpoint, colour_options, colour_values
+from trainer.latent.atlas import AtlasMap
+from trainer.latent.atlas_data import AtlasData, colour_options, colour_values, colouring_directions
+from trainer.latent.data_codes import DataCodes
 from trainer.latent.samplers import make_sampler
+from trainer.latent.sliders import SliderSpec
 
 from ..qt_images import array_to_qimage
-from ..tasks import BackgroundTasks, TaskCancelled, TaskContext
+from ..tasks import BackgroundTasks
 from .atlas_colours import colour_levels
 from .atlas_plot import AtlasPlot
+from .atlas_work import encode_task, map_task
 from .dialogs import PNG_FILTER
 from .face_view import FaceView
 from .state import ExplorerState
 
 SAMPLE_COUNT = 500
 SPLIT_FILTERS = (("both", "Test and training images"), ("test", "Test images only"), ("train", "Training images only"))
-DIRECTION_PCS = 4              # the first principal directions offered as colourings
-
-
-def _encode_task(task: TaskContext, checkpoint) -> tuple[AtlasData, AtlasMap]:
-    try:
-        data = atlas_data_for_checkpoint(checkpoint, progress=task.report, should_stop=lambda: task.cancelled)
-        task.report(0, 0, "computing the map")
-        return data, build_atlas_map(data.latents, "pca")
-    except AtlasCancelled:
-        raise TaskCancelled() from None
-
-
-def _map_task(task: TaskContext, latents: np.ndarray, method: str) -> AtlasMap:
-    try:
-        return build_atlas_map(latents, method, progress=task.report, should_stop=lambda: task.cancelled)
-    except AtlasCancelled:
-        raise TaskCancelled() from None
 
 
 MARKER_INTERVAL_MS = 40          # the current-face marker moves at up to 25 frames per second
@@ -60,6 +49,7 @@ class AtlasView(QWidget):
         self.hovered_index = -1
         self._colour_values = None
         self._stale = True
+        self._codes: DataCodes | None = None       # the codes the map shown (or being made) comes from
         self.tasks = BackgroundTasks(self)
         self._build()
         self.tasks.progress.connect(self._on_progress)
@@ -73,7 +63,9 @@ class AtlasView(QWidget):
         self._marker_timer.setInterval(MARKER_INTERVAL_MS)
         self._marker_timer.timeout.connect(self._update_marker)
         state.z_changed.connect(self._schedule_marker)
-        state.stats_changed.connect(self._on_stats)
+        state.stats_changed.connect(self._refresh_colour_choices)
+        state.directions_changed.connect(self._refresh_colour_choices)
+        state.data_changed.connect(self._on_data)
         state.morph_changed.connect(self._update_path)
 
     # ------------------------------------------------------------ layout
@@ -172,17 +164,36 @@ class AtlasView(QWidget):
             self.start_encoding()
 
     def start_encoding(self) -> None:
-        """Encode the checkpoint's data set and map it (PCA), off the GUI thread."""
+        """Map the data set (PCA) from the shared codes, off the GUI thread; wait for them if they are not there."""
+        codes, data = self.state.codes, self.state.data
+        if codes is None:
+            if data is not None and data.codes is None:          # the data set could not be loaded
+                reason = data.data_error or "the data set is not available"
+                self.note.setText(f"Could not make the atlas: {reason}")
+            else:
+                self.note.setText("Waiting for the data set to be encoded (see the progress at the left)...")
+            return
         self._stale = False
+        self._codes = codes
         self.note.setText("Encoding the data set for the atlas...")
         self._show_busy(True)
-        self.tasks.start("atlas-data", _encode_task, self.state.checkpoint)
+        self.tasks.start("atlas-data", encode_task, codes, self.state.checkpoint.config.data)
+
+    @Slot()
+    def _on_data(self) -> None:
+        """New codes (a checkpoint's encoding finished, or a followed run's new weights): map them again."""
+        if self.state.codes is None or self.state.codes is self._codes:
+            return
+        self._stale = True
+        if self.isVisible():
+            self.start_encoding()
 
     def cancel_work(self) -> None:
+        if self.map is None or self.tasks.is_busy("atlas-data"):
+            self._stale = True                   # showing the tab again maps the newest codes
         self.tasks.cancel_all()
         self._show_busy(False)
         if self.map is None:
-            self._stale = True
             self.note.setText("Cancelled. Show the tab again to encode the data set.")
         else:
             self.method.blockSignals(True)
@@ -227,7 +238,7 @@ class AtlasView(QWidget):
     def _on_checkpoint(self) -> None:
         self.tasks.cancel_all()
         self._show_busy(False)
-        self.data, self.map = None, None
+        self.data, self.map, self._codes = None, None, None
         self.plot.set_points(np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(0, np.int64), [])
         self.plot.thumbnail_source = None
         self.colour.clear()
@@ -249,7 +260,7 @@ class AtlasView(QWidget):
             return
         self.note.setText(f"Computing the {self.method.currentText()} map...")
         self._show_busy(True)
-        self.tasks.start("atlas-map", _map_task, self.data.latents, method)
+        self.tasks.start("atlas-map", map_task, self.data.latents, method)
 
     # ------------------------------------------------------------ showing a map
 
@@ -259,7 +270,7 @@ class AtlasView(QWidget):
         self._stale = False
         self.data = data
         self.plot.thumbnail_source = data.image
-        self._fill_colours("error")
+        self._fill_colours(self.colour.currentData() or "error")     # a new model's map keeps the colouring
         self.set_map(atlas_map)
 
     def _fill_colours(self, chosen: str) -> None:
@@ -271,8 +282,9 @@ class AtlasView(QWidget):
         self.colour.blockSignals(False)
 
     @Slot()
-    def _on_stats(self) -> None:
-        """Statistics arrived after the map: offer their directions (principal, true-factor) as colourings."""
+    def _refresh_colour_choices(self) -> None:
+        """Statistics arrived after the map (their principal and factor directions), or the user made or removed a
+        direction: offer them as colourings, keeping the one chosen when it still exists."""
         if self.data is not None:
             chosen = self.colour.currentData()
             self._fill_colours(chosen)
@@ -294,14 +306,8 @@ class AtlasView(QWidget):
         self.note.setText(f"{atlas_map.note}: {self.data.note}.{extra}")
         self.atlas_ready.emit()
 
-    def _directions(self) -> dict[str, np.ndarray]:
-        stats = self.state.stats
-        if stats is None:
-            return {}
-        directions = {f"PC {i + 1}": stats.pca_components[i] for i in range(min(DIRECTION_PCS,
-                                                                                len(stats.pca_components)))}
-        directions.update(stats.factor_directions or {})
-        return directions
+    def _directions(self) -> list[SliderSpec]:
+        return colouring_directions(self.state.stats, self.state.custom_directions, self.map_latent_dim())
 
     def _shown(self) -> np.ndarray:
         """Rows of the map's points that the split filter keeps."""

@@ -1,6 +1,8 @@
 """The "Directions" tab: attribute sliders. Ground-truth factor directions on synthetic data, and directions the user
 makes from two groups of images (mean of group B minus mean of group A) on any data. "Hold fixed" makes every other
-slider here move along its direction with the held one projected out, so that attribute stays as it is."""
+slider here move along its direction with the held one projected out, so that attribute stays as it is.
+
+The user's directions live in the explorer state (state.custom_directions), so the atlas can colour by them too."""
 from __future__ import annotations
 
 import numpy as np
@@ -81,11 +83,15 @@ class DirectionsTab(QWidget):
     def __init__(self, state: ExplorerState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
-        self.custom_specs: list[SliderSpec] = []
         self.factor_specs: list[SliderSpec] = []
         self._build()
         state.checkpoint_changed.connect(self._on_checkpoint)
         state.stats_changed.connect(self._rebuild_factor_sliders)
+        state.directions_changed.connect(self._on_custom_changed)
+
+    @property
+    def custom_specs(self) -> list[SliderSpec]:
+        return self.state.custom_directions
 
     def _build(self) -> None:
         self.hold = QComboBox(self)
@@ -148,7 +154,7 @@ class DirectionsTab(QWidget):
         self.maker_note.setText("")              # "Added 'smile'..." was about the previous model
         for group in self.groups.values():
             group.clear()
-        self.clear_custom()
+        self._on_custom_changed()                # the state dropped the previous model's directions
         self._rebuild_factor_sliders()
 
     def _rebuild_factor_sliders(self) -> None:
@@ -201,19 +207,28 @@ class DirectionsTab(QWidget):
         a, b = self.groups["A"].latents, self.groups["B"].latents
         if not a or not b:
             raise ValueError("Add at least one image to each group first.")
-        name = name.strip() or f"direction {len(self.custom_specs) + 1}"
         vector = attribute_direction(np.stack(a), np.stack(b))
-        spec = custom_slider(name, vector, self.state.mean_latent())
-        self.custom_specs.append(spec)
-        self._fill_hold_choices()
-        row_height = self.custom_sliders.fontMetrics().height() + 14
-        self.custom_box.setFixedHeight(min(240, 90 + row_height * len(self.custom_specs)))
-        self.custom_box.show()
+        spec = custom_slider(self._free_name(name), vector, self.state.mean_latent())
+        self.state.add_custom_direction(spec)
         return spec
 
+    def _free_name(self, name: str) -> str:
+        """The name asked for, or "smile (2)" when "smile" exists (a direction's key is its name)."""
+        taken = {spec.label for spec in self.custom_specs}
+        base = name.strip() or f"direction {len(self.custom_specs) + 1}"
+        name, copy = base, 2
+        while name in taken:
+            name, copy = f"{base} ({copy})", copy + 1
+        return name
+
     def clear_custom(self) -> None:
-        self.custom_specs = []
-        self.custom_box.hide()
+        self.state.clear_custom_directions()
+
+    def _on_custom_changed(self) -> None:
+        count = len(self.custom_specs)
+        row_height = self.custom_sliders.fontMetrics().height() + 14
+        self.custom_box.setFixedHeight(min(240, 90 + row_height * max(count, 1)))
+        self.custom_box.setVisible(count > 0)
         self._fill_hold_choices()
 
     def _create_from_groups(self) -> None:

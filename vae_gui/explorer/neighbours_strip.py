@@ -26,9 +26,9 @@ ENABLED_TIP = ("Show the training images closest to the current face: is it new,
 SPACES = (("pixels", "pixel space"), ("latent", "latent space"), ("both", "both"))
 
 
-def _build_index(task, model, data, source: str, test_fraction: float) -> NearestFaces | None:
+def _build_index(task, codes, source: str, test_fraction: float) -> NearestFaces | None:
     try:
-        return build_training_index(model, data, source, test_fraction, progress=task.report,
+        return build_training_index(codes, source, test_fraction, progress=task.report,
                                     should_stop=lambda: task.cancelled)
     except IndexCancelled:
         raise TaskCancelled() from None
@@ -155,15 +155,15 @@ class NeighboursStrip(QWidget):
         self._say("waiting for the encoded data set..." if self.state.has_checkpoint else "")
 
     def _on_data_changed(self) -> None:
-        data = self.state.data
+        data, codes = self.state.data, self.state.codes       # the codes the atlas shares
         self.index = None
-        if data is None or getattr(data, "train_images", None) is None or len(data.train_images) == 0:
+        if codes is None or len(codes.images("train")) == 0:
             reason = f" ({data.data_error})" if data is not None and data.data_error else ""
             self._say(f"The training images are not available{reason}.")
             return
         config = self.state.checkpoint.config.data
         self._say("Indexing the training faces...")
-        self.tasks.start(INDEX_CHANNEL, _build_index, self.state.model, data, config.source, config.test_fraction)
+        self.tasks.start(INDEX_CHANNEL, _build_index, codes, config.source, config.test_fraction)
 
     def _on_progress(self, channel: str, done: int, total: int, what: str) -> None:
         if channel == INDEX_CHANNEL and total:

@@ -1,4 +1,5 @@
-"""The explorer's state model: which checkpoint, its latent statistics and encoded data, the current z.
+"""The explorer's state model: which checkpoint, its latent statistics and encoded data, the current z, the user's
+own directions.
 
 Widgets observe the signals and write user actions back through the setters; they keep no state of their own
 that another widget needs.
@@ -9,9 +10,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from trainer.training.checkpoint import LoadedCheckpoint, weights_hash
+from trainer.latent.data_codes import DataCodes
 from trainer.latent.explorer_state import ExplorerSnapshot
 from trainer.latent.prepared import LatentData
-from trainer.latent.sliders import SLIDER_MODES
+from trainer.latent.sliders import SLIDER_MODES, SliderSpec
 from trainer.latent.stats import LatentStats
 
 
@@ -25,6 +27,7 @@ class ExplorerState(QObject):
     slider_mode_changed = Signal(str)
     selected_dims_changed = Signal()
     morph_changed = Signal()               # the morph tab's path (the latents of its strip) changed
+    directions_changed = Signal()          # the user's own directions were added or removed
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -37,6 +40,7 @@ class ExplorerState(QObject):
         self.slider_mode = "axes"
         self.selected_dims: list[int] = []
         self.morph_path = np.zeros((0, 0), np.float32)     # (steps, D) from face A to face B, empty when none
+        self.custom_directions: list[SliderSpec] = []     # made in the Directions tab; colourings in the atlas
         self.rng = np.random.default_rng()
         self.source_image: np.ndarray | None = None    # the image the current z was encoded from (while unmoved)
         self.source_name = ""
@@ -64,6 +68,14 @@ class ExplorerState(QObject):
     def is_variational(self) -> bool:
         return bool(self.checkpoint is not None and self.checkpoint.model.is_variational)
 
+    @property
+    def codes(self) -> DataCodes | None:
+        """The data set's codes under the current model, shared by every view that needs them (the atlas, the
+        nearest training faces). None before the background encoding brings them, without the data set, and while
+        `data` still holds the codes of a followed run's previous weights (until the new ones arrive)."""
+        codes = self.data.codes if self.data is not None else None
+        return codes if codes is not None and codes.made_with(self.model) else None
+
     def mean_latent(self) -> np.ndarray:
         if self.stats is not None:
             return np.asarray(self.stats.mean, dtype=np.float32).copy()
@@ -78,6 +90,7 @@ class ExplorerState(QObject):
         self.stats_note = stats_note
         self.data = None
         self.selected_dims = []
+        self.custom_directions = []        # directions of another latent space
         self.z = self.mean_latent()
         self._undo, self._redo, self._gesture = [], [], False
         self.history_changed.emit()
@@ -113,6 +126,15 @@ class ExplorerState(QObject):
     def set_morph_path(self, path: np.ndarray) -> None:
         self.morph_path = np.asarray(path, dtype=np.float32)
         self.morph_changed.emit()
+
+    def add_custom_direction(self, spec: SliderSpec) -> None:
+        self.custom_directions = [*self.custom_directions, spec]
+        self.directions_changed.emit()
+
+    def clear_custom_directions(self) -> None:
+        if self.custom_directions:
+            self.custom_directions = []
+            self.directions_changed.emit()
 
     def set_data(self, data: LatentData) -> None:
         self.data = data

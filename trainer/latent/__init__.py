@@ -13,6 +13,8 @@ Module map:
     grids         image_grid, the one image grid (previews, predict, reports, explorer exports)
     prepared      prepare_latents: the encoded data behind the explorer (LatentData, PreparedLatents),
                   store_latent_stats
+    data_codes    DataCodes: a data set's codes under one model, each image encoded once and shared by the
+                  explorer's background encoding, the atlas and the nearest-faces index
     explorer_state  ExplorerSnapshot: saved explorer state files
 Writing PNG/GIF files lives in trainer.data.images (save_png, save_png_resized, save_gif).
 """

@@ -270,11 +270,11 @@ def test_hover_shows_the_image_and_the_marker_follows_z(qtbot, atlas_view):
     assert atlas_view.hovered_index >= 0 and atlas_view.preview_name.text().startswith(("train", "test"))
     assert not atlas_view.preview.image().isNull()
     atlas_view.state.set_z(atlas_view.data.latents[3])
-    qtbot.waitUntil(lambda: len(atlas_view.plot.marker.data) == 1 and
-                    abs(atlas_view.plot.marker.data["x"][0] - atlas_view.map.coords[3, 0]) < 1e-5, timeout=2000)
+    qtbot.waitUntil(lambda: atlas_view.plot.marker.position is not None and
+                    abs(atlas_view.plot.marker.position[0] - atlas_view.map.coords[3, 0]) < 1e-5, timeout=2000)
     atlas_view.state.set_z(atlas_view.data.latents[5])          # a drag: the marker catches up within a frame
     atlas_view.state.set_z(atlas_view.data.latents[6])
-    qtbot.waitUntil(lambda: abs(atlas_view.plot.marker.data["x"][0] - atlas_view.map.coords[6, 0]) < 1e-5,
+    qtbot.waitUntil(lambda: abs(atlas_view.plot.marker.position[0] - atlas_view.map.coords[6, 0]) < 1e-5,
                     timeout=2000)
 
 

@@ -3,7 +3,7 @@ evaluation alike. Qt-free; latents are float32 numpy arrays (D,) or (N, D), imag
 
 Module map:
     codec         images <-> latents: prepare_for_inference, encode_images, decode_latents (chunked, bf16 autocast
-                  for batches on CPUs with native bf16; `exact=True` for metrics), reconstruct, to_uint8_hwc
+                  on CPUs with native bf16; `exact=True` for metrics), reconstruct, to_uint8_hwc
     stats         LatentStats (stored in checkpoints), compute_latent_stats, active_dimensions: the one
                   definition of an active dimension
     directions    unit, axis_direction, principal_components, factor_directions, attribute_direction

@@ -11,7 +11,8 @@ from typing import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem
 
 from .atlas_raster import disc_offsets, rasterize
 
@@ -23,12 +24,39 @@ COLOUR_LEVELS = 32
 CATEGORY_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                     "#bcbd22", "#17becf")
 MISSING_COLOUR = "#555555"
+MARKER_SIZE = 18               # screen pixels
+MARKER_COLOUR = "#ff3b3b"
 BACKGROUND = "#1e1f22"
 
 
 def level_colours(levels: int = COLOUR_LEVELS) -> list[QColor]:
     """The continuous colour scale (viridis), dark to bright."""
     return [QColor(*colour) for colour in pg.colormap.get("viridis").getLookupTable(0.0, 1.0, levels, alpha=False)]
+
+
+class FaceMarker(QGraphicsEllipseItem):
+    """The current face: a ring of fixed screen size. Moving it repaints only the ring's few pixels; a
+    ScatterPlotItem recomputed its bounds and the view's on every move (~2 ms of the GUI thread per frame)."""
+
+    def __init__(self):
+        radius = MARKER_SIZE / 2
+        super().__init__(-radius, -radius, MARKER_SIZE, MARKER_SIZE)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setPen(pg.mkPen(MARKER_COLOUR, width=3))
+        self.setBrush(QBrush())
+        self.hide()
+
+    @property
+    def position(self) -> tuple[float, float] | None:
+        """Where the marker is in map coordinates; None while hidden."""
+        return (self.pos().x(), self.pos().y()) if self.isVisible() else None
+
+    def move_to(self, position: np.ndarray | None) -> None:
+        if position is None:
+            self.hide()
+            return
+        self.setPos(float(position[0]), float(position[1]))
+        self.show()
 
 
 class AtlasPlot(pg.PlotWidget):
@@ -58,11 +86,12 @@ class AtlasPlot(pg.PlotWidget):
                                           brush=None)
         self.path = pg.PlotDataItem(pen=pg.mkPen("#ff3b3b", width=2), symbol="o", symbolSize=6,
                                     symbolBrush="#ff3b3b", symbolPen=None)
-        self.marker = pg.ScatterPlotItem(pxMode=True, size=18, symbol="o", pen=pg.mkPen("#ff3b3b", width=3),
-                                         brush=None)
-        for item, z in ((self.samples, 20), (self.path, 30), (self.marker, 40)):
+        self.marker = FaceMarker()
+        for item, z in ((self.samples, 20), (self.path, 30)):
             item.setZValue(z)
             self.addItem(item)
+        self.marker.setZValue(40)
+        self.addItem(self.marker, ignoreBounds=True)
         self._thumb_timer = QTimer(self)
         self._thumb_timer.setSingleShot(True)
         self._thumb_timer.timeout.connect(self.update_thumbnails)
@@ -109,7 +138,7 @@ class AtlasPlot(pg.PlotWidget):
         self._thumb_timer.start(THUMBNAIL_DELAY_MS)
 
     def set_marker(self, position: np.ndarray | None) -> None:
-        self.marker.setData(pos=np.zeros((0, 2)) if position is None else np.atleast_2d(position))
+        self.marker.move_to(position)
 
     def set_path(self, positions: np.ndarray | None) -> None:
         if positions is None or len(positions) == 0:

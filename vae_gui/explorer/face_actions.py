@@ -69,7 +69,7 @@ class FaceActions:
         if data is None or not data.has_images or not 0 <= index < len(data.test_images):
             return
         z = data.test_latents[index]
-        reconstruction = decode_latents(self.state.model, z[None])[0]
+        reconstruction = decode_latents(self.state.model, z[None], exact=True)[0]
         self._start_from(z, data.test_images[index], reconstruction, f"test image {index + 1}")
 
     def start_from_file(self, path: str) -> bool:

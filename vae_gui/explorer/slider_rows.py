@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QMouseEvent, QShowEvent
 from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QGridLayout, QLabel, QScrollArea, QSlider, QStyle,
                                QStyleOptionSlider, QVBoxLayout, QWidget)
 
@@ -67,15 +67,12 @@ class SliderRow:
     """The widgets of one row: name, slider, value box, and details (KL, factor, inactive)."""
 
     def __init__(self, spec: SliderSpec, parent: QWidget, variational: bool = True):
-        self.spec = spec
+        self.variational = variational
         self.name = QLabel(spec.label, parent)
         self.slider = LatentSlider(parent)
         self.slider.setMinimumWidth(100)
-        span = max(1e-6, spec.high - spec.low)
         self.spin = QDoubleSpinBox(parent)
         self.spin.setDecimals(2)
-        self.spin.setRange(spec.low - span, spec.high + span)
-        self.spin.setSingleStep(max(0.01, round(span / 100, 2)))
         self.spin.setKeyboardTracking(False)           # typing "1.5" applies once, on Enter or leaving the box
         self.spin.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
         self.spin.setAlignment(Qt.AlignmentFlag.AlignRight)
@@ -84,7 +81,20 @@ class SliderRow:
         self.spin.setFixedWidth(metrics.horizontalAdvance("-000.00") + 16)
         self.spin.setToolTip("Type a value and press Enter")
         self.value_label = self.spin                   # the shown value (older name)
-        self.detail = QLabel(self._detail_text(), parent)
+        self.detail = QLabel(parent)
+        self._styled_inactive = False
+        self.set_spec(spec)
+
+    def set_spec(self, spec: SliderSpec) -> None:
+        """Show `spec` (new statistics: ranges, KL, labels) in these widgets; the caller shows the value after."""
+        self.spec = spec
+        self.name.setText(spec.label)
+        span = max(1e-6, spec.high - spec.low)
+        self.spin.blockSignals(True)
+        self.spin.setRange(spec.low - span, spec.high + span)
+        self.spin.blockSignals(False)
+        self.spin.setSingleStep(max(0.01, round(span / 100, 2)))
+        self.detail.setText(self._detail_text())
         self.detail.setMinimumWidth(self.detail.sizeHint().width())
         tip = (f"{spec.label}: range {spec.low:.2f} .. {spec.high:.2f} (mean +- 3 std of the encoded data).\n"
                "Click the track to jump there; arrow keys move 1%, Page Up/Down 10%; double-click resets to the "
@@ -94,9 +104,11 @@ class SliderRow:
         if spec.detail.startswith("~ "):
             tip += "\n" + FACTOR_TIP
         if not spec.active:
-            tip += "\nInactive: " + active_definition(variational)
+            tip += "\nInactive: " + active_definition(self.variational)
+        if self._styled_inactive != (not spec.active):      # a style sheet change is costly: only when it flips
+            self._styled_inactive = not spec.active
             for label in (self.name, self.detail):
-                label.setStyleSheet(INACTIVE_STYLE)
+                label.setStyleSheet(INACTIVE_STYLE if self._styled_inactive else "")
         for widget in (self.name, self.slider, self.detail):
             widget.setToolTip(tip)
 
@@ -119,10 +131,15 @@ class SliderRow:
         return self.spec.low + (self.spec.high - self.spec.low) * position / STEPS
 
     def show_value(self, value: float) -> None:
-        self.slider.blockSignals(True)
-        self.slider.setValue(self.position_of(value))
-        self.slider.blockSignals(False)
-        if not self.spin.hasFocus():              # never overwrite what the user is typing
+        """Show `value`; widgets whose shown position or text would not change are left alone (a slider move
+        changes one row's value, and touching all 32 rows cost ~2 ms of the GUI thread per move)."""
+        position = self.position_of(value)
+        if position != self.slider.value():
+            self.slider.blockSignals(True)
+            self.slider.setValue(position)
+            self.slider.blockSignals(False)
+        shown = round(value, self.spin.decimals())
+        if shown != self.spin.value() and not self.spin.hasFocus():     # never overwrite what the user types
             self.spin.blockSignals(True)
             self.spin.setValue(value)
             self.spin.blockSignals(False)
@@ -138,6 +155,7 @@ class SliderColumn(QWidget):
         self.state = state
         self.rows: list[SliderRow] = []
         self.empty_text = empty_text
+        self._stale = False
         self._scroll = QScrollArea(self)
         self._scroll.setWidgetResizable(True)
         self._scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -149,6 +167,14 @@ class SliderColumn(QWidget):
         state.z_changed.connect(self.refresh)
 
     def set_specs(self, specs: list[SliderSpec]) -> None:
+        """Rows for `specs`. The same sliders with new statistics (a follow-mode reload, statistics arriving) are
+        updated in place: building 32 rows anew took 30-60 ms of the GUI thread."""
+        if self.rows and [spec.key for spec in specs] == [row.spec.key for row in self.rows] and \
+                all(row.variational == self.state.is_variational for row in self.rows):
+            for row, spec in zip(self.rows, specs):
+                row.set_spec(spec)
+            self.refresh()
+            return
         body = QWidget()
         grid = QGridLayout(body)
         grid.setHorizontalSpacing(10)
@@ -177,12 +203,23 @@ class SliderColumn(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        """Show the state's z. A column on a hidden tab of a shown window only notes that it is stale and catches
+        up when shown."""
+        if not self.isVisible() and self.window().isVisible():
+            self._stale = True
+            return
+        self._stale = False
         z = self.state.z
         if z.size == 0:
             return
         for row in self.rows:
             if row.spec.direction.shape == z.shape:
                 row.show_value(row.spec.value(z))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
 
     def set_value(self, index: int, value: float) -> None:
         """Move slider `index` to `value` as a user would (tests, the value box and keyboard shortcuts use this)."""

@@ -47,11 +47,12 @@ class SliderSpec:
     active: bool = True            # False for a collapsed dim
 
     def value(self, z: np.ndarray) -> float:
-        return float(self.coordinates(np.asarray(z).reshape(1, -1))[0])
+        return float(self.coordinates(z))
 
     def coordinates(self, latents: np.ndarray) -> np.ndarray:
-        """The slider's value at each row of latents (N, D): (z - origin) . direction, float64 (N,)."""
-        return (np.asarray(latents, np.float64) - self.origin) @ np.asarray(self.direction, np.float64)
+        """The slider's value at each row of latents (N, D) (float64 (N,)), or at one z (D,): (z - origin) . direction.
+        The atlas colours points by it, so a point's colour is what this slider shows for that face."""
+        return (np.asarray(latents, np.float64) - self.origin) @ self.direction
 
     def moved(self, z: np.ndarray, value: float) -> np.ndarray:
         """z with this slider's coordinate set to `value`; the rest of z is unchanged."""

@@ -156,6 +156,7 @@ class NeighboursStrip(QWidget):
 
     def _on_data_changed(self) -> None:
         data, codes = self.state.data, self.state.codes       # the codes the atlas shares
+        self.tasks.cancel(QUERY_CHANNEL)                          # a query of the old index: its answer is stale
         self.index = None
         if codes is None or len(codes.images("train")) == 0:
             reason = f" ({data.data_error})" if data is not None and data.data_error else ""

@@ -522,3 +522,15 @@ def test_gui_runs_log_every_step_so_a_resume_redraws_finely(tmp_path):
 
     assert tiny_config(tmp_path).train.log_every_steps == 10
     assert gui_run_config(tiny_config(tmp_path)).train.log_every_steps == 1
+
+
+def test_libraries_for_background_work_are_imported_before_the_window_shows(monkeypatch):
+    """Importing scikit-learn in a worker froze the GUI (an import holds the GIL); the app imports it at start."""
+    import sys
+
+    from vae_gui import app as app_module
+
+    assert {"sklearn.metrics", "sklearn.mixture", "scipy.spatial"} <= set(app_module.LATER_IMPORTS)
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    app_module.start_preloading(("colorsys", "no_such_module_here")).join(timeout=30)
+    assert "colorsys" in sys.modules                      # imported; the missing one is left for its user

@@ -230,8 +230,9 @@ def main() -> None:
         chosen.insert(0, "atlas_build")           # every other measurement needs the map on screen
 
     app = QApplication.instance() or QApplication([])
-    from vae_gui.app import configure_torch_threads
+    from vae_gui.app import configure_torch_threads, start_preloading
     configure_torch_threads()
+    start_preloading().join()          # as the app does while its splash shows
     with tempfile.TemporaryDirectory() as scratch:
         path, kind = choose_checkpoint(args.checkpoint, Path(scratch))
         panel = open_panel(app, path)

@@ -156,13 +156,14 @@ def main() -> None:
     args = parser.parse_args()
 
     app = QApplication.instance() or QApplication([])
-    from vae_gui.app import configure_torch_threads
+    from vae_gui.app import configure_torch_threads, start_preloading
     from vae_gui.explorer.panel import ExplorerPanel
 
     if args.threads:
         torch.set_num_threads(args.threads)
     else:
         configure_torch_threads()
+    start_preloading().join()              # as the app does while its splash shows
     with tempfile.TemporaryDirectory() as scratch:
         path, kind = choose_checkpoint(args.checkpoint, Path(scratch))
         panel = ExplorerPanel()

@@ -130,9 +130,10 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--reloads", type=int, default=5)
     args = parser.parse_args()
-    from vae_gui.app import configure_torch_threads, create_application
+    from vae_gui.app import configure_torch_threads, create_application, start_preloading
     app = create_application(["bench_follow"])
     configure_torch_threads()
+    start_preloading().join()          # as the app does while its splash shows
     result = measure_follow(app, args.checkpoint, args.reloads)
     for key, value in result.items():
         print(f"{key:24s} {value:.1f}" if isinstance(value, float) else f"{key:24s} {value}")

@@ -75,8 +75,9 @@ class BenchContext:
     def app(self):
         """The QApplication, created on first use (the CLI measurement needs none)."""
         if self._app is None:
-            from vae_gui.app import create_application
+            from vae_gui.app import create_application, start_preloading
             self._app = create_application(["bench_gui"])
+            start_preloading().join()          # as the app does while its splash shows
         return self._app
 
 

@@ -5,7 +5,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-import torch
 
 from trainer.latent.atlas_data import atlas_data_from_codes, colour_values
 from trainer.latent.codec import encode_images

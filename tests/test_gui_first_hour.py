@@ -2,6 +2,7 @@
 editing is precise, and the Train tab keeps its state. Offscreen; dialogs are patched so nothing blocks."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,6 @@ import pytest
 import torch
 from PIL import Image
 
-pytest.importorskip("pytestqt")
-pytest.importorskip("pyqtgraph")
 
 from conftest import tiny_config  # noqa: E402
 from PySide6.QtCore import QPoint, QRect, Qt  # noqa: E402
@@ -534,3 +533,14 @@ def test_libraries_for_background_work_are_imported_before_the_window_shows(monk
     monkeypatch.delitem(sys.modules, "colorsys", raising=False)
     app_module.start_preloading(("colorsys", "no_such_module_here")).join(timeout=30)
     assert "colorsys" in sys.modules                      # imported; the missing one is left for its user
+
+
+def test_small_machines_keep_qt_painting_in_the_gui_thread(monkeypatch):
+    """On 2 cores Qt's paint thread pool made the GUI thread wait for its helpers (a slider move up to twice as long)."""
+    from vae_gui import app as app_module
+
+    monkeypatch.delenv("QT_NO_GUI_THREADPOOL", raising=False)
+    assert not app_module.configure_qt_threads(cores=16) and "QT_NO_GUI_THREADPOOL" not in os.environ
+    assert app_module.configure_qt_threads(cores=2) and os.environ["QT_NO_GUI_THREADPOOL"] == "1"
+    monkeypatch.setenv("QT_NO_GUI_THREADPOOL", "")                  # the user's own setting wins
+    assert not app_module.configure_qt_threads(cores=2) and os.environ["QT_NO_GUI_THREADPOOL"] == ""

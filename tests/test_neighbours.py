@@ -149,11 +149,12 @@ def test_strip_shows_k_thumbnails_and_a_click_makes_that_face_current(qtbot, tin
     from trainer.latent.codec import prepare_for_inference
     from trainer.latent.prepared import prepare_latents
     from trainer.training.checkpoint import load_checkpoint
+    from vae_gui.explorer.live_decoder import LiveDecoder
     from vae_gui.explorer.neighbours_strip import K, NeighboursStrip
     from vae_gui.explorer.state import ExplorerState
 
     state = ExplorerState()
-    strip = NeighboursStrip(state)
+    strip = NeighboursStrip(state, LiveDecoder(state))
     qtbot.addWidget(strip)
     strip.show()
     checkpoint = load_checkpoint(tiny_checkpoint)
@@ -192,11 +193,12 @@ def test_strip_shows_k_thumbnails_and_a_click_makes_that_face_current(qtbot, tin
 def test_strip_says_why_without_training_images(qtbot, tiny_checkpoint):
     from trainer.latent.codec import prepare_for_inference
     from trainer.training.checkpoint import load_checkpoint
+    from vae_gui.explorer.live_decoder import LiveDecoder
     from vae_gui.explorer.neighbours_strip import NeighboursStrip
     from vae_gui.explorer.state import ExplorerState
 
     state = ExplorerState()
-    strip = NeighboursStrip(state)
+    strip = NeighboursStrip(state, LiveDecoder(state))
     qtbot.addWidget(strip)
     strip.show()
     checkpoint = load_checkpoint(tiny_checkpoint)

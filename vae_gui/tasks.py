@@ -30,6 +30,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
+from .thread_priority import lower_this_thread_priority
+
 
 class TaskCancelled(Exception):
     """Raised inside a task by TaskContext.check() once the task was cancelled or replaced."""
@@ -80,6 +82,7 @@ class _TaskWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        lower_this_thread_priority()          # the GUI thread and Qt's helpers come first
         try:
             result = self.work(self.context, *self.args)
             if not self.context.cancelled:

@@ -229,7 +229,8 @@ def main() -> None:
     if "atlas_build" not in chosen:
         chosen.insert(0, "atlas_build")           # every other measurement needs the map on screen
 
-    app = QApplication.instance() or QApplication([])
+    from vae_gui.app import create_application
+    app = create_application(["bench_atlas"])
     from vae_gui.app import configure_torch_threads, start_preloading
     configure_torch_threads()
     start_preloading().join()          # as the app does while its splash shows

@@ -155,7 +155,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: the app's policy)")
     args = parser.parse_args()
 
-    app = QApplication.instance() or QApplication([])
+    from vae_gui.app import create_application
+    app = create_application(["bench_explorer"])
     from vae_gui.app import configure_torch_threads, start_preloading
     from vae_gui.explorer.panel import ExplorerPanel
 

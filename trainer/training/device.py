@@ -2,20 +2,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from functools import lru_cache
 
 import torch
 
 from trainer.config import ConfigError
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:          # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def resolve_device(name: str = "auto") -> torch.device:

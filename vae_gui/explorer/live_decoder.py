@@ -27,6 +27,7 @@ class LiveDecoder(QObject):
         super().__init__(parent)
         self.state = state
         self.face: np.ndarray | None = None        # uint8 (H, W, 3) of the last decode
+        self.face_z: np.ndarray | None = None      # the z it was decoded from
         self.image = QImage()
         self.decode_count = 0
         self._last_decode = 0.0
@@ -47,7 +48,8 @@ class LiveDecoder(QObject):
         model = self.state.model
         if model is None or self.state.z.size == 0:
             return
-        self.face = decode_latents(model, self.state.z[None])[0]
+        self.face_z = self.state.z.copy()
+        self.face = decode_latents(model, self.face_z[None])[0]
         self.image = array_to_qimage(self.face)
         self._last_decode = time.perf_counter()
         self.decode_count += 1

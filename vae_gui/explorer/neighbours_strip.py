@@ -1,24 +1,26 @@
 """The nearest training faces of the current face, in pixel space and in latent space, updating as z moves.
 
-An observer of the explorer state: whatever made the current face (sliders, a sample, a morph frame, an encoded
-photo), the strip follows state.z. The index is built once per data set and every query runs off the GUI thread
+An observer of the live face: whatever made the current face (sliders, a sample, a morph frame, an encoded
+photo), the strip follows the face the live decoder painted, and its z. The index is built once per data set and every query runs off the GUI thread
 (vae_gui.tasks); while one query runs, later moves only mark the strip stale, and the newest z is queried next,
 so a slider drag costs at most one query in flight. Clicking a thumbnail makes that training face's code current.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from trainer.latent.codec import decode_latents
 from trainer.latent.neighbours import IndexCancelled, NearestFaces, build_training_index
 
 from ..tasks import BackgroundTasks, TaskCancelled
+from .live_decoder import LiveDecoder
 from .neighbours_row import NeighbourRow
 
 K = 8                     # thumbnails per row
-THROTTLE_MS = 60          # at most one query start per this while dragging
+THROTTLE_MS = 30          # at most one query start per this while dragging (a query takes ~15 ms)
 INDEX_CHANNEL = "neighbours-index"
 QUERY_CHANNEL = "neighbours-query"
 ENABLED_TIP = ("Show the training images closest to the current face: is it new, or a copy of a training face? "
@@ -34,13 +36,15 @@ def _build_index(task, codes, source: str, test_fraction: float) -> NearestFaces
         raise TaskCancelled() from None
 
 
-def _query(task, index: NearestFaces, model, z: np.ndarray, spaces: tuple[str, ...]) -> tuple[np.ndarray, dict]:
+def _query(task, index: NearestFaces, z: np.ndarray, face: np.ndarray,
+           spaces: tuple[str, ...]) -> tuple[np.ndarray, dict]:
+    """The neighbours of the face as shown: `face` is the live decoder's image of `z` (not decoded again here)."""
     found = {}
     if "latent" in spaces and index.has_latents:
         found["latent"] = index.query_latent(z, K)
     task.check()
-    if "pixels" in spaces:                        # the face as shown: z decoded
-        found["pixels"] = index.query_pixels(decode_latents(model, z[None])[0], K)
+    if "pixels" in spaces:
+        found["pixels"] = index.query_pixels(face, K)
     return z, found
 
 
@@ -48,13 +52,16 @@ class NeighboursStrip(QWidget):
     status_message = Signal(str)
     training_face_picked = Signal()              # a thumbnail was clicked (z already set to its code)
 
-    def __init__(self, state, tasks: BackgroundTasks | None = None, parent: QWidget | None = None):
+    def __init__(self, state, decoder: LiveDecoder, tasks: BackgroundTasks | None = None,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
+        self.decoder = decoder
         self.tasks = tasks or BackgroundTasks(self)
         self.index: NearestFaces | None = None
         self.query_count = 0
         self._pending = False
+        self._last_start = 0.0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._start_query)
@@ -106,7 +113,9 @@ class NeighboursStrip(QWidget):
         self.tasks.progress.connect(self._on_progress)
         state.checkpoint_changed.connect(self._on_checkpoint_changed)
         state.data_changed.connect(self._on_data_changed)
-        state.z_changed.connect(self.request)
+        # Queries follow the face as painted: each starts after a decode, so on two cores it runs beside the GUI
+        # thread's idle time, not beside its next decode (sharing the interpreter, both took twice as long).
+        decoder.face_ready.connect(self.request)
         self._on_space_changed()
         self._on_checkpoint_changed()
 
@@ -125,11 +134,13 @@ class NeighboursStrip(QWidget):
         self.space.setCurrentIndex([k for k, _ in SPACES].index(key))
 
     def request(self) -> None:
-        """The current face changed: query soon (throttled; one query in flight at a time)."""
-        if self.index is None or not self.enabled.isChecked() or self.state.z.size == 0:
+        """A new face is shown: query at once, or once THROTTLE_MS have passed since the last query started (one
+        query in flight at a time)."""
+        if self.index is None or not self.enabled.isChecked() or self.decoder.face is None:
             return
         if not self._timer.isActive():
-            self._timer.start(THROTTLE_MS)
+            since_last_ms = (time.perf_counter() - self._last_start) * 1000
+            self._timer.start(int(max(0.0, THROTTLE_MS - since_last_ms)))
 
     def pick(self, training_index: int) -> None:
         """Make a training face current: its latent code becomes z."""
@@ -178,9 +189,12 @@ class NeighboursStrip(QWidget):
         if self.tasks.is_busy(QUERY_CHANNEL):
             self._pending = True            # query the newest z when this one is done
             return
+        face, z = self.decoder.face, self.decoder.face_z
+        if face is None or z is None or z.shape != (self.state.latent_dim,):
+            return
         self._pending = False
-        self.tasks.start(QUERY_CHANNEL, _query, self.index, self.state.model, self.state.z.copy(),
-                         self.shown_spaces)
+        self._last_start = time.perf_counter()
+        self.tasks.start(QUERY_CHANNEL, _query, self.index, z.copy(), face, self.shown_spaces)
 
     def _on_finished(self, channel: str, result) -> None:
         if channel == INDEX_CHANNEL:
@@ -197,7 +211,7 @@ class NeighboursStrip(QWidget):
             self.query_count += 1
             for space, neighbours in found.items():
                 self.rows[space].show_neighbours(self.index, neighbours)
-            if self._pending or not np.array_equal(z, self.state.z):
+            if self._pending or not np.array_equal(z, self.decoder.face_z):
                 self.request()
 
     def _on_failed(self, channel: str, message: str) -> None:

@@ -100,7 +100,7 @@ class ExplorerPanel(QWidget):
         right_layout.addWidget(self.tabs, 1)
         right_layout.addWidget(self.gallery_label)
         right_layout.addWidget(self.gallery)
-        self.neighbours_strip = NeighboursStrip(self.state, parent=self)
+        self.neighbours_strip = NeighboursStrip(self.state, self.decoder, parent=self)
         self.neighbours_strip.status_message.connect(self.status_message)
         self.neighbours_strip.training_face_picked.connect(self.face_panel.hide_encoded)     # a stale comparison
         right_layout.addWidget(self.neighbours_strip)

@@ -6,9 +6,6 @@ the training thread and hands events to an EventBatcher, which emits a TrainingU
 from __future__ import annotations
 
 import logging
-import os
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,12 +16,13 @@ from PySide6.QtCore import QObject, Signal, Slot
 from trainer.training.checkpoint import CheckpointError
 from trainer.config import ConfigError, RunConfig
 from trainer.training.control import TrainingControl
-from trainer.training.device import available_cores
+from trainer.training.cores import available_cores
 from trainer.data.datasets import DataError, load_dataset_interruptibly
 from trainer.training.events import Event, RunFinished
 from trainer.training.loop import train
 from trainer.training.rundir import RunDirError
 
+from ..thread_priority import lower_this_thread_priority
 from .updates import EventBatcher, TrainingUpdate
 
 log = logging.getLogger(__name__)
@@ -33,7 +31,6 @@ log = logging.getLogger(__name__)
 USER_ERRORS = (DataError, ConfigError, CheckpointError, RunDirError)
 
 
-TRAINING_NICE = 5          # the training thread's OS priority below the GUI's (Linux: per thread)
 GUI_BUSY_S = 0.75          # after the explorer last changed the face, training leaves a core to the GUI this long
 
 
@@ -42,7 +39,7 @@ def gui_torch_threads() -> int:
 
     The app's thread policy (ThreadPolicy): all cores while the user is not touching the explorer, one core fewer
     for GUI_BUSY_S after each face change (a slider drag, a decode), applied between steps; and the training
-    thread runs at a lower OS priority (TRAINING_NICE), so the event loop gets a core the moment it needs one.
+    thread runs at a lower OS priority (vae_gui.thread_priority.BACKGROUND_NICE), so the event loop gets a core the moment it needs one.
     The earlier rule (always all cores but one) dated from a machine where another job held a core: on an idle
     2-core machine it halved every run (127 vs 239 img/s in tests/bench/bench_gui.py).
     """
@@ -77,19 +74,6 @@ class ThreadPolicy:
 def default_thread_policy() -> ThreadPolicy:
     cores = available_cores()
     return ThreadPolicy(full=cores, busy=max(1, cores - 1))
-
-
-def lower_this_thread_priority(nice: int = TRAINING_NICE) -> bool:
-    """Lower the OS priority of the calling thread (and of the threads it starts: torch's intra-op pool).
-    Linux only, where priorities are per thread; elsewhere (and when refused) nothing changes."""
-    if not sys.platform.startswith("linux") or not hasattr(os, "setpriority"):
-        return False
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), nice))
-        return True
-    except OSError:
-        return False
 
 
 class _FlushingControl(TrainingControl):

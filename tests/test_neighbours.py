@@ -165,7 +165,7 @@ def test_strip_shows_k_thumbnails_and_a_click_makes_that_face_current(qtbot, tin
     qtbot.waitUntil(lambda: strip.ready and strip.query_count >= 1, timeout=60_000)
     for row in strip.rows.values():
         qtbot.waitUntil(lambda: len(row.indices) == K, timeout=10_000)
-        assert all(not b.icon().isNull() and b.text() and b.isEnabled() for b in row.buttons)
+        assert all(not b.face().isNull() and b.accessibleName() and b.isEnabled() for b in row.buttons)
         assert "training image #" in row.buttons[0].toolTip()
 
     picked = strip.rows["pixels"].indices[3]
@@ -174,7 +174,7 @@ def test_strip_shows_k_thumbnails_and_a_click_makes_that_face_current(qtbot, tin
     np.testing.assert_allclose(state.z, strip.index.latents[picked].numpy())
     qtbot.waitUntil(lambda: strip.query_count > queries and strip.rows["latent"].indices[:1] == [picked],
                     timeout=10_000)
-    assert strip.rows["latent"].buttons[0].text() == "0.00"       # the code's own training face, at distance 0
+    assert strip.rows["latent"].buttons[0].accessibleName() == "0.00"       # the code's own training face, at distance 0
 
     before = list(strip.rows["latent"].indices)
     queries = strip.query_count

@@ -80,8 +80,14 @@ def wait_for(app: QApplication, done, timeout_s: float = 10.0, what: str = "the 
 
 
 def wait_for_latents(app: QApplication, panel, timeout_s: float = 300.0) -> None:
-    """Wait until the panel's background encoding of the test images has finished."""
+    """Wait until the panel's background work after opening a checkpoint has finished: the encoding of the data set
+    and the nearest-faces index of the training images. Idle latency is measured with nothing else running."""
     wait_for(app, lambda: panel.state.data is not None, timeout_s, "the test images to be encoded")
+    from vae_gui.explorer.neighbours_strip import INDEX_CHANNEL
+
+    strip = panel.neighbours_strip
+    wait_for(app, lambda: strip.ready or not strip.tasks.is_busy(INDEX_CHANNEL), timeout_s,
+             "the training faces to be indexed")
 
 
 # ---------------------------------------------------------------- measurements
@@ -104,8 +110,10 @@ def slider_latencies(app: QApplication, panel, moves: int, seed: int = 0) -> tup
         wait_for(app, lambda: panel.decoder.decode_count > decoded and view.paint_count > painted)
         times.append((time.perf_counter() - start) * 1000)
         cpu.append((time.thread_time() - start_cpu) * 1000)
-        time.sleep(IDLE_GAP_S)
-        app.processEvents()
+        # Between moves the event loop runs, as in the app: work deferred until after the paint (the nearest
+        # faces, the atlas marker) happens in the pause, not at the start of the next move.
+        pause_end = time.perf_counter() + IDLE_GAP_S
+        wait_for(app, lambda: time.perf_counter() >= pause_end, what="the pause between moves")
     return times, cpu
 
 

@@ -35,6 +35,9 @@ class FaceView(QWidget):
         self.paint_count = 0
         self.setMinimumSize(minimum, minimum)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        # paintEvent fills every pixel: a new face then repaints this view only, not the panels and the window
+        # behind it (which doubled the GUI thread's painting per slider move).
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
     def image(self) -> QImage:
         return self._image

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPixmap
+from PySide6.QtWidgets import QAbstractButton, QHBoxLayout, QLabel, QWidget
 
 from trainer.latent.neighbours import NearestFaces, Neighbours
 
@@ -11,7 +11,69 @@ from ..qt_images import array_to_qimage
 
 THUMB = 48
 SCALED_CACHE = 256          # scaled training faces kept (about 2.4 MB)
+LABEL_HEIGHT = 13           # px of the distance strip at the bottom of a thumbnail
+LABEL_BACKGROUND = QColor(0, 0, 0, 150)
+LABEL_COLOUR = QColor("white")
 CAPTIONS = {"pixels": ("pixels", "RMS pixel difference on 0..1"), "latent": ("latent", "distance between codes")}
+
+
+class Thumbnail(QAbstractButton):
+    """A clickable face of fixed size with its distance written in its bottom strip (saves a text line under each).
+
+    Unlike a QToolButton's icon, a new face only repaints this button: setIcon asked for a new layout of the whole
+    window, which then repainted every widget in it. It paints every pixel (opaque), so the panels behind it are
+    not repainted either."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._face = QPixmap()
+        self._label = ""
+        self.setFixedSize(THUMB + 4, THUMB + 4)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    def face(self) -> QPixmap:
+        return self._face
+
+    def label(self) -> str:
+        return self._label
+
+    def set_face(self, face: QPixmap, label: str = "") -> None:
+        self._face, self._label = face, label
+        self.setAccessibleName(label)
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(THUMB + 4, THUMB + 4)
+
+    def enterEvent(self, event) -> None:        # the hover frame
+        super().enterEvent(event)
+        self.update()
+
+    def leaveEvent(self, event) -> None:
+        super().leaveEvent(event)
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().window())
+        if not self._face.isNull():
+            if not self.isEnabled():
+                painter.setOpacity(0.5)
+            painter.drawPixmap(2, 2, self._face)
+            if self._label:
+                band = QRect(2, 2 + self._face.height() - LABEL_HEIGHT, self._face.width(), LABEL_HEIGHT)
+                painter.fillRect(band, LABEL_BACKGROUND)
+                font = painter.font()
+                font.setPixelSize(11)
+                painter.setFont(font)
+                painter.setPen(LABEL_COLOUR)
+                painter.drawText(band, Qt.AlignmentFlag.AlignCenter, self._label)
+        if self.underMouse() and self.isEnabled():
+            painter.setOpacity(1.0)
+            painter.setPen(self.palette().highlight().color())
+            painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+        painter.end()
 
 
 class NeighbourRow(QWidget):
@@ -30,13 +92,9 @@ class NeighbourRow(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.caption)
-        self.buttons: list[QToolButton] = []
+        self.buttons: list[Thumbnail] = []
         for position in range(k):
-            button = QToolButton(self)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)     # the distance is on the image
-            button.setIconSize(QSize(THUMB, THUMB))
-            button.setAutoRaise(True)
-            button.setFixedSize(THUMB + 4, THUMB + 4)
+            button = Thumbnail(self)
             button.clicked.connect(lambda _=False, p=position: self._on_clicked(p))
             layout.addWidget(button)
             self.buttons.append(button)
@@ -52,8 +110,7 @@ class NeighbourRow(QWidget):
         self._shown: dict[int, tuple[int, str, bool]] = {}      # button position -> (face, label, exact) shown
         self._scaled: dict[int, QPixmap] = {}                   # training index -> its THUMB px pixmap
         for button in self.buttons:
-            button.setIcon(QIcon())
-            button.setText("")
+            button.set_face(QPixmap())
             button.setToolTip("")
             button.setEnabled(False)
 
@@ -67,8 +124,7 @@ class NeighbourRow(QWidget):
         for position, button in enumerate(self.buttons):
             if position >= len(self.indices):
                 if self._shown.pop(position, None) is not None:
-                    button.setIcon(QIcon())
-                    button.setText("")
+                    button.set_face(QPixmap())
                     button.setEnabled(False)
                 continue
             training = self.indices[position]
@@ -77,8 +133,7 @@ class NeighbourRow(QWidget):
             if self._shown.get(position) == (training, label, found.exact):
                 continue
             self._shown[position] = (training, label, found.exact)
-            button.setIcon(QIcon(_labelled(self._scaled_face(training), label)))
-            button.setText(label)
+            button.set_face(self._scaled_face(training), label)
             approximate = "" if found.exact else " (the search stopped early: a closer image may exist)"
             button.setToolTip(f"{index.name(training)}\n{self.unit}: {distance:.4f}{approximate}\n"
                               "Click: make this training face's code the current face")
@@ -99,18 +154,3 @@ class NeighbourRow(QWidget):
     def _on_clicked(self, position: int) -> None:
         if position < len(self.indices):
             self.picked.emit(self.indices[position])
-
-
-def _labelled(face: QPixmap, label: str) -> QPixmap:
-    """A copy of the face with its distance written in its bottom strip (saves a text line under each)."""
-    pixmap = face.copy()
-    painter = QPainter(pixmap)
-    font = painter.font()
-    font.setPixelSize(11)
-    painter.setFont(font)
-    band = QRect(0, pixmap.height() - 13, pixmap.width(), 13)
-    painter.fillRect(band, QColor(0, 0, 0, 150))
-    painter.setPen(QColor("white"))
-    painter.drawText(band, Qt.AlignmentFlag.AlignCenter, label)
-    painter.end()
-    return pixmap

@@ -21,6 +21,7 @@ from .neighbours_row import NeighbourRow
 
 K = 8                     # thumbnails per row
 THROTTLE_MS = 30          # at most one query start per this while dragging (a query takes ~15 ms)
+PROGRESS_STEP = 10        # per cent: how finely indexing progress is shown
 INDEX_CHANNEL = "neighbours-index"
 QUERY_CHANNEL = "neighbours-query"
 ENABLED_TIP = ("Show the training images closest to the current face: is it new, or a copy of a training face? "
@@ -178,8 +179,12 @@ class NeighboursStrip(QWidget):
         self.tasks.start(INDEX_CHANNEL, _build_index, codes, config.source, config.test_fraction)
 
     def _on_progress(self, channel: str, done: int, total: int, what: str) -> None:
+        # In steps of PROGRESS_STEP %: a new text re-lays out the whole window, which then repaints every widget.
         if channel == INDEX_CHANNEL and total:
-            self._say(f"{what[:1].upper()}{what[1:]}: {100 * done // total}%")
+            percent = PROGRESS_STEP * (100 * done // total // PROGRESS_STEP)
+            text = f"{what[:1].upper()}{what[1:]}: {percent}%"
+            if text != self.note.text():
+                self._say(text)
 
     # ------------------------------------------------------------ queries
 

@@ -52,6 +52,20 @@ def test_parameter_count_is_sum_of_numel(name: str) -> None:
     assert expected > 1000
 
 
+def test_shuffle_output_convolves_nothing_at_full_size() -> None:
+    """output='shuffle': the last up-sampling is a pixel shuffle, so no decoder conv runs at the image size."""
+    sizes = []
+    model = build_model(preset_config("default", image_size=32, base_channels=4, depth=3, output="shuffle"))
+    hooks = [m.register_forward_hook(lambda mod, inp, out: sizes.append(inp[0].shape[-1]))
+             for m in model.decoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    images = model.decode(torch.randn(2, model.latent_dim))
+    for hook in hooks:
+        hook.remove()
+    assert images.shape == (2, 3, 32, 32) and sizes and max(sizes) == 16
+    with pytest.raises(ConfigError, match="skip"):
+        preset_config("study-ae-02", output="shuffle")
+
+
 def test_every_preset_names_itself() -> None:
     for name, config in PRESETS.items():
         assert config.preset == name

@@ -17,6 +17,7 @@ ACTIVATIONS = ("silu", "relu", "leaky_relu", "gelu")
 REPARAMS = ("normal", "uniform01", "uniform_pm1", "exp_logvar")
 DOWNSAMPLES = ("stride", "maxpool")
 UPSAMPLES = ("nearest", "transpose")
+OUTPUTS = ("conv", "shuffle")
 IMAGE_SIZES = (32, 64, 128)
 EPOCH_LIMIT = 100_000           # the most epochs a run may ask for (a time-budgeted run's default limit)
 MAX_CHANNELS = 1024                # conv channels per layer
@@ -42,6 +43,7 @@ class ModelConfig:
     channels: int = 3
     downsample: str = "stride"      # "stride": strided convolutions; "maxpool": conv + max-pool (original study)
     upsample: str = "nearest"       # "nearest": resize + conv (no checkerboard); "transpose": transposed convolutions
+    output: str = "conv"            # "conv": a conv at full size; "shuffle": the last up-sampling by pixel shuffle
     reparam: str = "normal"         # the correct one; the others reproduce the original study's variants
     skip_connections: bool = False  # encoder -> decoder skips (study-ae-02)
     latent_fc: bool = False         # an extra fully connected layer after the latent (study-vae-04)
@@ -54,6 +56,10 @@ class ModelConfig:
         _check_choice("reparam", self.reparam, REPARAMS)
         _check_choice("downsample", self.downsample, DOWNSAMPLES)
         _check_choice("upsample", self.upsample, UPSAMPLES)
+        _check_choice("output", self.output, OUTPUTS)
+        if self.output == "shuffle" and self.skip_connections:
+            raise ConfigError("output 'shuffle' drops the decoder's last stage, which the skip connections need; "
+                              "use output 'conv' with skip_connections")
         _check_choice("image_size", self.image_size, IMAGE_SIZES)
         _check_range("latent_dim", self.latent_dim, 1, 4096)
         _check_range("base_channels", self.base_channels, 1, MAX_CHANNELS)
@@ -96,10 +102,14 @@ def estimate_parameters(config: ModelConfig) -> int:
         total += latent * latent + latent
     total += latent * flat + flat                              # from_latent
     channels = stages[::-1]
+    outs = channels[1:] + [channels[-1]]
+    if config.output == "shuffle":                             # no last stage; to_image makes 4x the channels
+        channels, outs = channels[:-1], outs[:-1]
     kernel = 16 if config.upsample == "transpose" else 9
-    for in_ch, out_ch in zip(channels, channels[1:] + [channels[-1]]):   # decoder
+    for in_ch, out_ch in zip(channels, outs):                  # decoder
         total += in_ch * out_ch * kernel + out_ch + norm * out_ch
-    total += channels[-1] * config.channels * 9 + config.channels     # to_image
+    image_channels = config.channels * (4 if config.output == "shuffle" else 1)
+    total += (outs[-1] if outs else stages[-1]) * image_channels * 9 + image_channels    # to_image
     return total
 
 

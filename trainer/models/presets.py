@@ -26,7 +26,7 @@ PRESETS: dict[str, ModelConfig] = {
     # a true ELBO; samples come from a density fitted to the encoded training faces. No normalization: on a CPU
     # GroupNorm took over a third of the step, and without it the same minutes train 1.65x more steps (better, too).
     "photo": ModelConfig(family="vae", preset="photo", latent_dim=256, base_channels=32, max_channels=256,
-                         depth=4, norm="none", activation="silu"),
+                         depth=4, norm="none", activation="silu", output="shuffle"),
     # study-ae-01: conv + max-pool encoder, transposed-conv decoder, 1024-d bottleneck.
     "study-ae-01": replace(_STUDY_BACKBONE, family="ae", preset="study-ae-01", latent_dim=1024),
     # study-ae-02: as ae-01 plus encoder->decoder skips; reconstructions bypass the bottleneck, so they look

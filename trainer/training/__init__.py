@@ -7,5 +7,5 @@
     resume.py        a run's stored config; restoring model, optimizer, scheduler and random state
     control.py       pause / resume / stop requests (TrainingControl.pause_point)
     events.py, rundir.py, checkpoint.py, device.py, distributed.py, budget.py, previews.py, throughput.py,
-    interruptible.py
+    interruptible.py, cores.py (the usable core count, without importing torch)
 """

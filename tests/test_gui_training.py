@@ -30,6 +30,7 @@ def panel(qtbot):
     widget = TrainingPanel()
     qtbot.addWidget(widget)
     widget.resize(1200, 800)
+    widget.show()                      # the loss plot draws only while it is on screen
     yield widget
     widget.shutdown(timeout_s=10.0)
 

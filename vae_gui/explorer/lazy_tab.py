@@ -1,4 +1,5 @@
-"""A tab that redraws only when visible: decoding a grid hidden in another tab is wasted work."""
+"""A tab (or a widget in one) that redraws only when visible: decoding a grid or updating 32 slider rows hidden in
+another tab is wasted work."""
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QMouseEvent, QShowEvent
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QGridLayout, QLabel, QScrollArea, QSlider, QStyle,
                                QStyleOptionSlider, QVBoxLayout, QWidget)
 
 from trainer.latent.sliders import FACTOR_LABEL_MIN_SCORE, SliderSpec
 from trainer.latent.stats import active_definition
 
+from .lazy_tab import LazyRedrawTab
 from .state import ExplorerState
 
 STEPS = 1000                      # slider resolution
@@ -145,7 +146,7 @@ class SliderRow:
             self.spin.blockSignals(False)
 
 
-class SliderColumn(QWidget):
+class SliderColumn(LazyRedrawTab):
     """Scrollable rows of sliders over `specs`; dragging one moves the state's z along its direction."""
 
     moved = Signal(int, float)            # row, new value
@@ -155,7 +156,6 @@ class SliderColumn(QWidget):
         self.state = state
         self.rows: list[SliderRow] = []
         self.empty_text = empty_text
-        self._stale = False
         self._scroll = QScrollArea(self)
         self._scroll.setWidgetResizable(True)
         self._scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -202,12 +202,9 @@ class SliderColumn(QWidget):
         self._scroll.setWidget(body)
         self.refresh()
 
-    def refresh(self) -> None:
-        """Show the state's z. A column on a hidden tab of a shown window only notes that it is stale and catches
-        up when shown."""
-        if not self.isVisible() and self.window().isVisible():
-            self._stale = True
-            return
+    def redraw(self) -> None:
+        """Show the state's z (LazyRedrawTab.refresh calls this when visible; a hidden column catches up when
+        shown)."""
         self._stale = False
         z = self.state.z
         if z.size == 0:
@@ -215,11 +212,6 @@ class SliderColumn(QWidget):
         for row in self.rows:
             if row.spec.direction.shape == z.shape:
                 row.show_value(row.spec.value(z))
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.refresh()
 
     def set_value(self, index: int, value: float) -> None:
         """Move slider `index` to `value` as a user would (tests, the value box and keyboard shortcuts use this)."""

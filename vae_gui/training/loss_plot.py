@@ -122,7 +122,7 @@ class LossPlot(QWidget):
 
         Earlier runs' curves do not change: they are drawn when they appear or the smoothing changes."""
         key = (self.state.revision, self.smoothing_weight)
-        if key == self._drawn or (not self.isVisible() and self.window().isVisible()):
+        if key == self._drawn or not self.isVisible():
             return                              # unchanged, or on a hidden tab: drawn when shown (showEvent)
         smoothing_changed = key[1] != self._drawn[1]
         self._drawn = key

@@ -68,3 +68,26 @@ def tiny_ae_checkpoint(tmp_path_factory):
     result = train(tiny_config(root / "runs", cache_dir=root / "cache", family="ae"))
     assert result.status == "completed", result.message
     return result.best_checkpoint
+
+
+@pytest.fixture
+def explorer_panel(qtbot):
+    """An ExplorerPanel on screen (1200 x 800) whose dialogs are recorded, not shown; shut down afterwards."""
+    from qt_doubles import RecordingDialogs
+    from vae_gui.explorer.panel import ExplorerPanel
+
+    widget = ExplorerPanel()
+    widget.dialogs = RecordingDialogs()
+    qtbot.addWidget(widget)
+    widget.resize(1200, 800)
+    widget.show()
+    yield widget
+    widget.shutdown()
+
+
+@pytest.fixture
+def loaded_explorer_panel(qtbot, explorer_panel, tiny_checkpoint):
+    """explorer_panel with the tiny checkpoint open and its test images encoded."""
+    with qtbot.waitSignal(explorer_panel.latents_ready, timeout=60_000):
+        assert explorer_panel.load_checkpoint(str(tiny_checkpoint))
+    return explorer_panel

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from PIL import Image
 
 from imagefiles import make_nested_folder, make_split_folder, write_images

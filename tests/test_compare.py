@@ -8,8 +8,6 @@ from trainer.resources import default_checkpoint
 from trainer.training.checkpoint import load_checkpoint as read_checkpoint_file
 
 from vae_gui.explorer.compare_work import SAMPLE_COLUMNS, reencode  # noqa: E402
-from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
-from qt_doubles import RecordingDialogs
 
 WAIT_MS = 60_000
 
@@ -23,14 +21,8 @@ def load_checkpoint(path):
 
 
 @pytest.fixture
-def panel(qtbot):
-    widget = ExplorerPanel()
-    widget.dialogs = RecordingDialogs()
-    qtbot.addWidget(widget)
-    widget.resize(1200, 800)
-    widget.show()
-    yield widget
-    widget.shutdown()
+def panel(explorer_panel):
+    return explorer_panel
 
 
 def open_pair(qtbot, panel, first, second) -> None:

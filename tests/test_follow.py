@@ -100,15 +100,8 @@ def test_run_directory_of_accepts_a_run_or_its_checkpoints_folder(tiny_run, tmp_
 
 
 @pytest.fixture
-def panel(qtbot):
-    from vae_gui.explorer.panel import ExplorerPanel
-    widget = ExplorerPanel()
-    widget.dialogs = RecordingDialogs()
-    qtbot.addWidget(widget)
-    widget.resize(1200, 800)
-    widget.show()
-    yield widget
-    widget.shutdown()
+def panel(explorer_panel):
+    return explorer_panel
 
 
 def test_explorer_follows_a_run_and_keeps_the_face(qtbot, panel, tiny_run, tmp_path):

@@ -4,21 +4,10 @@ import pytest
 
 from trainer.latent.directions import model_sefa_directions
 
-from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
-
-WAIT_MS = 60_000
-
 
 @pytest.fixture
-def panel(qtbot, tiny_checkpoint):
-    widget = ExplorerPanel()
-    qtbot.addWidget(widget)
-    widget.resize(1200, 800)
-    widget.show()
-    with qtbot.waitSignal(widget.latents_ready, timeout=WAIT_MS):
-        assert widget.load_checkpoint(str(tiny_checkpoint))
-    yield widget
-    widget.shutdown()
+def panel(loaded_explorer_panel):
+    return loaded_explorer_panel
 
 
 def test_sefa_mode_shows_a_slider_per_closed_form_direction(panel):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from trainer.data.datasets import FaceDataset
-from trainer.evaluation.memorisation import (MemorisationResult, measure_memorisation, memorisation_figure,
+from trainer.evaluation.memorisation import (measure_memorisation, memorisation_figure,
                                              memorisation_figure_path, memorisation_for, memorisation_section)
 
 

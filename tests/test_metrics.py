@@ -283,7 +283,7 @@ def test_one_definition_of_an_active_dimension():
     """A VAE dim is active by its mean KL (>= 0.01 nats), whatever the spread of its mean; an AE dim by the variance
     of its code (> 0.01)."""
     from trainer.latent.stats import compute_latent_stats
-    from trainer.evaluation.metrics import ACTIVE_KL_NATS, active_definition, active_dimensions
+    from trainer.latent.stats import ACTIVE_KL_NATS, active_definition, active_dimensions
 
     assert active_dimensions(kl_per_dim=[2.16, 0.05, 0.009, ACTIVE_KL_NATS]).tolist() == [True, True, False, True]
     assert active_dimensions(code_variance=[0.5, 0.01, 0.011]).tolist() == [True, False, True]

@@ -93,17 +93,8 @@ def test_two_tasks_asking_at_once_encode_each_image_once(tiny_checkpoint, encode
 # ---------------------------------------------------------------- the explorer
 
 @pytest.fixture
-def panel(qtbot):
-    from qt_doubles import RecordingDialogs
-    from vae_gui.explorer.panel import ExplorerPanel
-
-    widget = ExplorerPanel()
-    widget.dialogs = RecordingDialogs()
-    qtbot.addWidget(widget)
-    widget.resize(1200, 800)
-    widget.show()
-    yield widget
-    widget.shutdown()
+def panel(explorer_panel):
+    return explorer_panel
 
 
 def open_with_atlas_and_strip(qtbot, panel, path):

@@ -2,25 +2,14 @@
 changed, and a column on a hidden tab catches up when shown."""
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
-from vae_gui.explorer.panel import ExplorerPanel
 from vae_gui.explorer.slider_rows import INACTIVE_STYLE
-
-WAIT_MS = 60_000
 
 
 @pytest.fixture
-def panel(qtbot, tiny_checkpoint):
-    widget = ExplorerPanel()
-    qtbot.addWidget(widget)
-    widget.resize(1200, 800)
-    widget.show()
-    with qtbot.waitSignal(widget.latents_ready, timeout=WAIT_MS):
-        assert widget.load_checkpoint(str(tiny_checkpoint))
-    yield widget
-    widget.shutdown()
+def panel(loaded_explorer_panel):
+    return loaded_explorer_panel
 
 
 def test_new_statistics_update_the_same_rows_in_place(panel):

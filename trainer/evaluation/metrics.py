@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import mutual_info_score
 
-from trainer.latent.stats import ACTIVE_CODE_VARIANCE, ACTIVE_KL_NATS, active_definition, active_dimensions  # noqa: F401
+from trainer.latent.stats import active_dimensions
 from trainer.models.losses import kl_per_dimension, reconstruction_loss
 
 SSIM_WINDOW = 11

@@ -145,21 +145,29 @@ def test_file_names_follow_the_folder_split(tmp_path):
 
 # ---------------------------------------------------------------- the explorer's strip (Qt)
 
-def test_strip_shows_k_thumbnails_and_a_click_makes_that_face_current(qtbot, tiny_checkpoint):
+def strip_on_checkpoint(qtbot, path):
+    """A shown strip (with its live decoder) over an explorer state that has the checkpoint at `path` open."""
     from trainer.latent.codec import prepare_for_inference
-    from trainer.latent.prepared import prepare_latents
     from trainer.training.checkpoint import load_checkpoint
     from vae_gui.explorer.live_decoder import LiveDecoder
-    from vae_gui.explorer.neighbours_strip import K, NeighboursStrip
+    from vae_gui.explorer.neighbours_strip import NeighboursStrip
     from vae_gui.explorer.state import ExplorerState
 
     state = ExplorerState()
     strip = NeighboursStrip(state, LiveDecoder(state))
     qtbot.addWidget(strip)
     strip.show()
-    checkpoint = load_checkpoint(tiny_checkpoint)
+    checkpoint = load_checkpoint(path)
     prepare_for_inference(checkpoint.model)
     state.set_checkpoint(checkpoint)
+    return state, strip, checkpoint
+
+
+def test_strip_shows_k_thumbnails_and_a_click_makes_that_face_current(qtbot, tiny_checkpoint):
+    from trainer.latent.prepared import prepare_latents
+    from vae_gui.explorer.neighbours_strip import K
+
+    state, strip, checkpoint = strip_on_checkpoint(qtbot, tiny_checkpoint)
     strip.set_space("both")
     state.set_data(prepare_latents(checkpoint, compute_stats=False).data)
     qtbot.waitUntil(lambda: strip.ready and strip.query_count >= 1, timeout=60_000)
@@ -191,19 +199,7 @@ def test_strip_shows_k_thumbnails_and_a_click_makes_that_face_current(qtbot, tin
 
 
 def test_strip_says_why_without_training_images(qtbot, tiny_checkpoint):
-    from trainer.latent.codec import prepare_for_inference
-    from trainer.training.checkpoint import load_checkpoint
-    from vae_gui.explorer.live_decoder import LiveDecoder
-    from vae_gui.explorer.neighbours_strip import NeighboursStrip
-    from vae_gui.explorer.state import ExplorerState
-
-    state = ExplorerState()
-    strip = NeighboursStrip(state, LiveDecoder(state))
-    qtbot.addWidget(strip)
-    strip.show()
-    checkpoint = load_checkpoint(tiny_checkpoint)
-    prepare_for_inference(checkpoint.model)
-    state.set_checkpoint(checkpoint)
+    state, strip, _ = strip_on_checkpoint(qtbot, tiny_checkpoint)
     state.set_data(LatentData(train_latents=np.zeros((3, state.latent_dim), np.float32), data_error="folder gone"))
     assert "not available (folder gone)" in strip.note.text() and strip.note.isVisible()
     assert not strip.ready and not any(row.isVisible() for row in strip.rows.values())

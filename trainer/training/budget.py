@@ -18,7 +18,8 @@ PLAN_AFTER_STEPS = 12       # measured steps before the first plan
 REPLAN_EVERY_STEPS = 200
 SAFETY_SHARE = 0.015        # of the budget, kept free for what no measurement sees (logging, the last save)
 FINAL_EVAL_FACTOR = 3.0     # final evaluation ~ this many validations (metrics, latent statistics) until measured
-FINAL_EVAL_EXTRA_S = 2.0
+FINAL_EVAL_EXTRA_S = 2.0         # loading best.pt, imports, writing eval.json ...
+FINAL_EVAL_EXTRA_SHARE = 0.05   # ... but at most this share of the budget: a short run must not idle a sixth of it
 
 
 @dataclass
@@ -72,7 +73,9 @@ class TimeBudget:
         return self.step_seconds() * math.ceil(n_test / batch_size) / 3.0 + 0.5
 
     def final_eval_seconds(self, eval_s: float) -> float:
-        return FINAL_EVAL_FACTOR * eval_s + FINAL_EVAL_EXTRA_S if self.final_eval else 0.0
+        if not self.final_eval:
+            return 0.0
+        return FINAL_EVAL_FACTOR * eval_s + min(FINAL_EVAL_EXTRA_S, FINAL_EVAL_EXTRA_SHARE * self.seconds)
 
     def replan(self, step: int, upper_bound: int, evals_between: Callable[[int, int], int], n_test: int,
                batch_size: int) -> BudgetPlan:

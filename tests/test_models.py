@@ -66,6 +66,21 @@ def test_shuffle_output_convolves_nothing_at_full_size() -> None:
         preset_config("study-ae-02", output="shuffle")
 
 
+def test_a_channels_last_decoder_starts_channels_last_and_decodes_the_same() -> None:
+    torch.manual_seed(0)
+    model = build_model(preset_config("photo", image_size=32, depth=3, latent_dim=8)).eval()
+    fast = build_model(model.config).eval()
+    fast.load_state_dict(model.state_dict())
+    fast = fast.to(memory_format=torch.channels_last)
+    assert not model.decoder.channels_last and fast.decoder.channels_last
+    seen = []
+    fast.decoder.stages[0].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    z = torch.randn(3, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(fast.decode(z), model.decode(z), rtol=1e-4, atol=1e-5)
+    assert seen[0].is_contiguous(memory_format=torch.channels_last) and not seen[0].is_contiguous()
+
+
 def test_every_preset_names_itself() -> None:
     for name, config in PRESETS.items():
         assert config.preset == name

@@ -113,6 +113,12 @@ class Decoder(nn.Module):
         else:
             self.to_image = nn.Conv2d(last, config.channels, 3, padding=1)
 
+    @property
+    def channels_last(self) -> bool:
+        """Whether the model was converted to channels-last (as training on a CPU does)."""
+        weight = next(p for p in self.parameters() if p.dim() == 4)
+        return weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+
     def forward(self, x: torch.Tensor, skips: list[torch.Tensor] | None = None) -> torch.Tensor:
         for i, stage in enumerate(self.stages):
             if skips is not None:
@@ -161,6 +167,9 @@ class FaceModel(nn.Module):
 
     def decode_logits(self, z: torch.Tensor, skips: list[torch.Tensor] | None = None) -> torch.Tensor:
         h = self.from_latent(self.latent_fc(z)).view(-1, *self._feature_shape)
+        if self.decoder.channels_last:
+            # The first up-sampling would otherwise run in NCHW and its conv convert 4x the data to channels-last.
+            h = h.contiguous(memory_format=torch.channels_last)
         return self.decoder(h, skips if self.config.skip_connections else None)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:

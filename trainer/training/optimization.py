@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
@@ -12,8 +13,29 @@ FINAL_LR_FRACTION = 0.05       # the cosine schedule decays to this share of lr
 
 
 def make_optimizer(model: torch.nn.Module, train: TrainConfig) -> torch.optim.Optimizer:
+    """Adam or AdamW with the fused kernel where torch has one for the device (one pass over all parameters
+    instead of a dozen element-wise passes: 4% of the photo step on a CPU), else torch's default (foreach)."""
     cls = torch.optim.AdamW if train.optimizer == "adamw" else torch.optim.Adam
-    return cls(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+    params = list(model.parameters())
+    try:
+        return cls(params, lr=train.lr, weight_decay=train.weight_decay, fused=True)
+    except (RuntimeError, ValueError):        # a device or dtype without a fused kernel
+        return cls(params, lr=train.lr, weight_decay=train.weight_decay)
+
+
+def keep_optimizer_kernel(optimizer: torch.optim.Optimizer, load: Callable[[], None]) -> None:
+    """Run `load` (optimizer.load_state_dict) but keep this session's kernel choice (fused or foreach): a state
+    saved by a run without the fused kernel would otherwise switch it off for the rest of the run."""
+    kernel = [{key: group.get(key) for key in ("fused", "foreach")} for group in optimizer.param_groups]
+    load()
+    for group, chosen in zip(optimizer.param_groups, kernel):
+        group.update(chosen)
+        if not chosen["fused"]:
+            continue
+        for param in group["params"]:       # the fused kernel wants its step counter on the parameter's device
+            state = optimizer.state.get(param, {})
+            if torch.is_tensor(state.get("step")):
+                state["step"] = state["step"].to(device=param.device, dtype=torch.float32)
 
 
 def lr_factor(schedule: str, step: int, total_steps: int) -> float:

@@ -10,6 +10,7 @@ import torch
 
 from trainer.config import ConfigError, DataConfig, RunConfig
 from trainer.training.checkpoint import CheckpointError, read_checkpoint
+from trainer.training.optimization import keep_optimizer_kernel
 from trainer.training.rundir import RunDirectory
 
 
@@ -43,7 +44,7 @@ def restore_training_state(path: Path, config: RunConfig, model: torch.nn.Module
     check_resume_changes(path, RunConfig.from_dict(payload["config"]), config, log)
     model.load_state_dict(payload["model_state"])
     try:
-        optimizer.load_state_dict(payload["optimizer_state"])
+        keep_optimizer_kernel(optimizer, lambda: optimizer.load_state_dict(payload["optimizer_state"]))
         scheduler.load_state_dict(payload["scheduler_state"])
     except (ValueError, KeyError, TypeError, RuntimeError) as error:
         raise CheckpointError(path, f"its optimizer state does not fit the model ({error}); "

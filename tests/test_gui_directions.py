@@ -44,6 +44,28 @@ def test_holding_a_direction_fixed_keeps_it_while_another_moves(panel):
     np.testing.assert_allclose(tab.custom_sliders.rows[1].spec.direction, second.direction)
 
 
+def test_one_direction_can_be_removed_and_the_others_stay(panel):
+    tab = panel.directions_tab
+    data = panel.state.data
+    tab.add_to_group("A", data.test_latents[:3], data.test_images[:3])
+    tab.add_to_group("B", data.test_latents[3:6], data.test_images[3:6])
+    first = tab.create_direction("first")
+    second = tab.create_direction("second")
+    tab.hold_fixed(first.key)
+    tab.remove_menu.aboutToShow.emit()                  # as opening the "Remove" menu does
+    actions = tab.remove_menu.actions()
+    assert [action.text() for action in actions] == ["first", "second"]
+    actions[0].trigger()
+    assert [spec.key for spec in panel.state.custom_directions] == [second.key]
+    assert [row.spec.label for row in tab.custom_sliders.rows] == ["second"]
+    assert tab.held_spec() is None                       # the held direction went with it
+    held_choices = [tab.hold.itemData(i) for i in range(tab.hold.count())]
+    assert second.key in held_choices and first.key not in held_choices
+    tab.remove_menu.aboutToShow.emit()
+    tab.remove_menu.actions()[0].trigger()
+    assert panel.state.custom_directions == [] and tab.custom_box.isHidden()
+
+
 def test_clicking_a_variation_makes_it_the_current_face(qtbot, panel):
     tab = panel.variations_tab
     panel.tabs.setCurrentWidget(tab)

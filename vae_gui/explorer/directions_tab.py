@@ -9,7 +9,7 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget,
-                               QListWidgetItem, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+                               QListWidgetItem, QMenu, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from trainer.latent.directions import attribute_direction
 from trainer.latent.sliders import SliderSpec, custom_slider, factor_sliders, holding_fixed
@@ -113,11 +113,20 @@ class DirectionsTab(QWidget):
 
         self.custom_box = QGroupBox("Your directions", self)
         self.custom_sliders = SliderColumn(self.state, self.custom_box)
+        self.remove_one = QPushButton("Remove one", self.custom_box)
+        self.remove_one.setToolTip("Remove one of your directions (its slider and its atlas colouring)")
+        self.remove_menu = QMenu(self.remove_one)
+        self.remove_menu.aboutToShow.connect(self._fill_remove_menu)
+        self.remove_one.setMenu(self.remove_menu)
         clear = QPushButton("Remove all", self.custom_box)
         clear.clicked.connect(self.clear_custom)
+        remove_row = QHBoxLayout()
+        remove_row.addStretch(1)
+        remove_row.addWidget(self.remove_one)
+        remove_row.addWidget(clear)
         custom_layout = QVBoxLayout(self.custom_box)
         custom_layout.addWidget(self.custom_sliders, 1)
-        custom_layout.addWidget(clear, 0, Qt.AlignmentFlag.AlignRight)
+        custom_layout.addLayout(remove_row)
 
         maker = QGroupBox("New direction from two groups: B minus A (e.g. A = not smiling, B = smiling)", self)
         self.groups = {"A": GroupBox("Group A", maker), "B": GroupBox("Group B", maker)}
@@ -223,6 +232,13 @@ class DirectionsTab(QWidget):
 
     def clear_custom(self) -> None:
         self.state.clear_custom_directions()
+
+    def _fill_remove_menu(self) -> None:
+        """One entry per direction, filled as the menu opens, so it always lists the current ones."""
+        self.remove_menu.clear()
+        for spec in self.custom_specs:
+            action = self.remove_menu.addAction(spec.label)
+            action.triggered.connect(lambda _checked=False, key=spec.key: self.state.remove_custom_direction(key))
 
     def _on_custom_changed(self) -> None:
         count = len(self.custom_specs)

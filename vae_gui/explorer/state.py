@@ -131,6 +131,12 @@ class ExplorerState(QObject):
         self.custom_directions = [*self.custom_directions, spec]
         self.directions_changed.emit()
 
+    def remove_custom_direction(self, key: str) -> None:
+        kept = [spec for spec in self.custom_directions if spec.key != key]
+        if len(kept) != len(self.custom_directions):
+            self.custom_directions = kept
+            self.directions_changed.emit()
+
     def clear_custom_directions(self) -> None:
         if self.custom_directions:
             self.custom_directions = []

@@ -8,6 +8,7 @@ from tests.conftest import tiny_config
 from trainer.training.budget import PLAN_AFTER_STEPS, SAFETY_SHARE, WARMUP_STEPS, TimeBudget, count_evaluations
 from trainer.training.events import StepMetrics
 from trainer.training.loop import train
+from trainer.training.optimization import FINAL_LR_FRACTION, ScheduleProgress, lr_factor
 
 
 class FakeClock:
@@ -80,6 +81,21 @@ def test_pauses_do_not_count_and_an_exhausted_budget_plans_no_more_steps():
     assert plan.total_steps == 15
 
 
+def test_a_replan_keeps_the_schedule_progress_and_ends_it_at_the_new_total():
+    progress = ScheduleProgress(100)
+    assert progress.at(40) == pytest.approx(0.4)
+    progress.replan(40, 160)                     # a slow start had planned too few steps
+    assert progress.at(40) == pytest.approx(0.4)
+    assert progress.at(100) == pytest.approx(0.4 + 0.6 * 60 / 120) and progress.at(160) == pytest.approx(1.0)
+    progress.replan(100, 130)                    # the machine slowed down
+    assert progress.at(100) == pytest.approx(0.7) and progress.at(130) == pytest.approx(1.0)
+    assert progress.at(500) == 1.0
+    assert lr_factor("cosine", 0.0) == pytest.approx(1.0)
+    assert lr_factor("cosine", 1.0) == pytest.approx(FINAL_LR_FRACTION)
+    assert lr_factor("cosine", 0.5) == pytest.approx((1 + FINAL_LR_FRACTION) / 2)
+    assert lr_factor("constant", 0.7) == 1.0
+
+
 def test_tiny_run_ends_within_its_budget_with_the_schedule_at_its_end(tmp_path, one_torch_thread):
     budget_s = 0.2 * 60
     config = tiny_config(tmp_path / "runs", tmp_path / "cache", epochs=10_000, time_budget_minutes=0.2,
@@ -97,7 +113,9 @@ def test_tiny_run_ends_within_its_budget_with_the_schedule_at_its_end(tmp_path, 
     assert result.step < 10_000 * 8                                  # the budget, not the epochs, ended it
     lr = config.train.lr
     assert 0.05 * lr * 0.98 <= steps[-1].lr <= 0.06 * lr             # the cosine reached (or all but) its floor
-    assert steps[len(steps) // 2].lr > 0.3 * lr
+    lrs = [s.lr for s in steps]
+    assert all(later <= earlier * (1 + 1e-9) for earlier, later in zip(lrs, lrs[1:]))   # re-plans never raise it
+    assert steps[PLAN_AFTER_STEPS + WARMUP_STEPS + 5].lr > 0.9 * lr
     assert steps[-1].eta_s < 0.3 * budget_s < steps[PLAN_AFTER_STEPS + WARMUP_STEPS + 5].eta_s   # final eval left
     log = (result.run_dir / "train.log").read_text()
     assert "time budget 0.2 min" in log and "final evaluation took" in log

@@ -22,7 +22,7 @@ from trainer.training.checkpoint import CheckpointError, make_payload, save_chec
 from trainer.training.control import StopRequested, TrainingControl
 from trainer.training.distributed import SINGLE_PROCESS, DistContext
 from trainer.training.events import CheckpointSaved, EvalMetrics, EventSink, RunFinished, RunStarted, StepMetrics
-from trainer.training.optimization import lr_factor, make_optimizer, wrap_model
+from trainer.training.optimization import ScheduleProgress, lr_factor, make_optimizer, wrap_model
 from trainer.training.previews import PreviewSet, save_prediction_grids
 from trainer.training.resume import restore_training_state, resume_config, rng_state
 from trainer.training.rundir import RunDirectory, check_runs_dir
@@ -113,6 +113,7 @@ class _TrainingRun:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(self.model, train_config)
+        self.progress = ScheduleProgress(self.total_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.previews = PreviewSet.create(self.data.test, self.config.model.latent_dim, train_config.n_preview,
                                           train_config.n_samples, seed=train_config.seed)
@@ -160,7 +161,7 @@ class _TrainingRun:
             self.run_dir.unlock()
 
     def _lr_factor(self, step: int) -> float:
-        return lr_factor(self.train_config.schedule, step, self.total_steps)
+        return lr_factor(self.train_config.schedule, self.progress.at(step))
 
     def _restore(self, path: Path) -> None:
         log = self.run_dir.log_line if self.dist.is_main else None
@@ -246,6 +247,10 @@ class _TrainingRun:
                                                          self.train_config.eval_every_steps))
         # Under torchrun every rank must run the same number of steps: rank 0's plan is the plan.
         self.total_steps = int(self.dist.broadcast_object(plan.total_steps)) if self.dist.enabled else plan.total_steps
+        if first:      # the schedule was spread over the step limit until now: plan it over the budget
+            self.progress = ScheduleProgress(self.total_steps)
+        else:
+            self.progress.replan(self.step, self.total_steps)
         if first and self.dist.is_main:
             self.run_dir.log_line(
                 f"time budget {self.train_config.time_budget_minutes:g} min: {self.total_steps} steps planned "

@@ -38,11 +38,36 @@ def keep_optimizer_kernel(optimizer: torch.optim.Optimizer, load: Callable[[], N
                 state["step"] = state["step"].to(device=param.device, dtype=torch.float32)
 
 
-def lr_factor(schedule: str, step: int, total_steps: int) -> float:
-    """The learning rate at `step` as a share of lr."""
+class ScheduleProgress:
+    """How far the run is through its learning-rate schedule: 0 at the start, 1 at the planned last step.
+
+    A time budget re-plans the total step count as it measures the machine. Progress is then kept where it is and
+    the rest of the schedule is spread over the steps now left, so the learning rate never jumps back up when a
+    slow start had planned too few steps (nor drops when a machine slows down); it still ends at the plan's end."""
+
+    def __init__(self, total_steps: int):
+        self.total_steps = total_steps
+        self.anchor_step = 0
+        self.anchor_progress = 0.0
+
+    def at(self, step: int) -> float:
+        left = self.total_steps - self.anchor_step
+        if left <= 0:
+            return 1.0
+        return min(1.0, self.anchor_progress + (1.0 - self.anchor_progress) * (step - self.anchor_step) / left)
+
+    def replan(self, step: int, total_steps: int) -> None:
+        """The plan now ends at `total_steps` (>= step); the progress at `step` stays as it is."""
+        if total_steps != self.total_steps:
+            self.anchor_progress, self.anchor_step = self.at(step), step
+            self.total_steps = total_steps
+
+
+def lr_factor(schedule: str, progress: float) -> float:
+    """The learning rate at this schedule progress (0-1) as a share of lr."""
     if schedule == "constant":
         return 1.0
-    progress = min(1.0, step / max(1, total_steps))
+    progress = min(1.0, max(0.0, progress))
     return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 

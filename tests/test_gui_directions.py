@@ -25,14 +25,19 @@ def test_sefa_mode_shows_a_slider_per_closed_form_direction(panel):
     np.testing.assert_allclose(step / np.linalg.norm(step), expected[0], atol=1e-4)
 
 
-def test_holding_a_direction_fixed_keeps_it_while_another_moves(panel):
-    tab = panel.directions_tab
-    data = panel.state.data
+def _two_directions(panel):
+    """Directions "first" and "second" made in the Directions tab from different groups of test images."""
+    tab, data = panel.directions_tab, panel.state.data
     tab.add_to_group("A", data.test_latents[:3], data.test_images[:3])
     tab.add_to_group("B", data.test_latents[3:6], data.test_images[3:6])
     first = tab.create_direction("first")
     tab.add_to_group("B", data.test_latents[6:9], data.test_images[6:9])
-    second = tab.create_direction("second")
+    return first, tab.create_direction("second")
+
+
+def test_holding_a_direction_fixed_keeps_it_while_another_moves(panel):
+    tab = panel.directions_tab
+    first, second = _two_directions(panel)
     tab.hold_fixed(first.key)
     row = tab.custom_sliders.rows[1]
     assert "first held fixed" in row.spec.detail
@@ -46,11 +51,7 @@ def test_holding_a_direction_fixed_keeps_it_while_another_moves(panel):
 
 def test_one_direction_can_be_removed_and_the_others_stay(panel):
     tab = panel.directions_tab
-    data = panel.state.data
-    tab.add_to_group("A", data.test_latents[:3], data.test_images[:3])
-    tab.add_to_group("B", data.test_latents[3:6], data.test_images[3:6])
-    first = tab.create_direction("first")
-    second = tab.create_direction("second")
+    first, second = _two_directions(panel)
     tab.hold_fixed(first.key)
     tab.remove_menu.aboutToShow.emit()                  # as opening the "Remove" menu does
     actions = tab.remove_menu.actions()

@@ -11,7 +11,8 @@ from trainer.config import DataConfig
 from trainer.data.datasets import FaceDataset
 from trainer.data.labels import LabelError, find_labels_file, read_labels
 from trainer.data.synthetic import FACTOR_NAMES, make_synthetic_faces
-from trainer.latent.atlas import (AtlasCancelled, AtlasError, atlas_coordinates, build_atlas_map,
+from trainer.errors import Cancelled
+from trainer.latent.atlas import (AtlasError, atlas_coordinates, build_atlas_map,
                                   tsne_coordinates)
 from trainer.latent.atlas_data import (AtlasData, atlas_data_for_checkpoint, atlas_data_from_dataset,
                                        colour_options, colour_values)
@@ -93,7 +94,7 @@ def test_tsne_is_cancellable():
         return len(asked) > 2
 
     started = time.perf_counter()
-    with pytest.raises(AtlasCancelled):
+    with pytest.raises(Cancelled):
         tsne_coordinates(latents, should_stop=stop)
     assert len(asked) == 3       # it checked, then stopped at the first request (no waiting for the fit)
     assert time.perf_counter() - started < 30

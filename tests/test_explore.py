@@ -12,7 +12,8 @@ from trainer.data.images import save_gif, save_png
 from trainer.latent.codec import decode_latents, encode_images, hwc_to_nchw, prepare_for_inference, reconstruct
 from trainer.latent.explorer_state import ExplorerSnapshot, ExplorerStateError, load_explorer_state, save_explorer_state
 from trainer.latent.paths import interpolate, interpolation_path
-from trainer.latent.prepared import Cancelled, prepare_latents, store_latent_stats
+from trainer.errors import Cancelled
+from trainer.latent.prepared import prepare_latents, store_latent_stats
 from trainer.latent.samplers import random_code_latent
 from trainer.latent.sliders import axis_sliders, custom_slider, factor_sliders, pca_sliders, traversal_latents, visible_dims
 from trainer.latent.stats import compute_latent_stats

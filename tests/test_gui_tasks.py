@@ -103,12 +103,13 @@ def test_a_running_task_outlives_its_deleted_owner_and_quitting_waits_for_it(qtb
 def test_a_cancelled_encode_stops_instead_of_finishing(tiny_checkpoint):
     from trainer.training.checkpoint import load_checkpoint
     from vae_gui.explorer.checkpoint_loader import encode_checkpoint_data
-    from vae_gui.tasks import TaskCancelled, TaskContext
+    from trainer.errors import Cancelled
+    from vae_gui.tasks import TaskContext
 
     checkpoint = load_checkpoint(tiny_checkpoint)
     reports: list[str] = []
     context = TaskContext(lambda done, total, what: (reports.append(what), context.cancel()))
-    with pytest.raises(TaskCancelled):
+    with pytest.raises(Cancelled):
         encode_checkpoint_data(context, checkpoint, True, False)
     assert len(reports) == 1                     # stopped at the first check after the cancel
 
@@ -175,13 +176,14 @@ def test_folder_scan_reports_the_newest_folder_only(qtbot, tmp_path):
 
 
 def test_a_cancelled_folder_scan_stops_before_the_next_thumbnail(tmp_path):
-    from vae_gui.tasks import TaskCancelled, TaskContext
+    from trainer.errors import Cancelled
+    from vae_gui.tasks import TaskContext
     from vae_gui.training.folder_scan import scan_folder
 
     folder = make_faces(tmp_path / "faces", 4)
     context = TaskContext(lambda *report: None)
     context.cancel()
-    with pytest.raises(TaskCancelled):
+    with pytest.raises(Cancelled):
         scan_folder(context, str(folder), 0.1)
     assert scan_folder(TaskContext(lambda *report: None), str(folder), 0.1).image_count == 4
 

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
+from trainer.errors import Cancelled
 from trainer.latent.prepared import LatentData
-from trainer.latent.neighbours import (IndexCancelled, NearestFaces, block_factor, build_training_index,
+from trainer.latent.neighbours import (NearestFaces, block_factor, build_training_index,
                                        training_file_names)
 
 
@@ -108,7 +109,7 @@ def test_build_reports_progress_and_can_be_cancelled():
     seen = []
     NearestFaces.build(train, progress=lambda done, total, what: seen.append((done, total)))
     assert seen[-1] == (50, 50)
-    with pytest.raises(IndexCancelled):
+    with pytest.raises(Cancelled):
         NearestFaces.build(train, should_stop=lambda: True)
 
 

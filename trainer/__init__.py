@@ -7,6 +7,7 @@ Module map
     config.py       RunConfig = ModelConfig + DataConfig + TrainConfig, the dataclasses every checkpoint stores
     settings.py     one path from named settings (CLI flags, the Train tab, experiment files, run.toml) to a RunConfig
     resources.py    where the shipped checkpoint and experiments file live
+    errors.py       UserError (every error a user can cause and fix) and Cancelled (work stopped on request)
 
     data/           face data: image folders and their splits, the synthetic faces, image decoding and export,
                     label CSVs, the cache folder and results derived from checkpoints

@@ -6,8 +6,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from trainer.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """A configuration value is missing, unknown or out of range."""
 
 

@@ -30,11 +30,9 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
+from trainer.errors import Cancelled
+
 from .thread_priority import lower_this_thread_priority
-
-
-class TaskCancelled(Exception):
-    """Raised inside a task by TaskContext.check() once the task was cancelled or replaced."""
 
 
 class TaskContext:
@@ -52,9 +50,9 @@ class TaskContext:
         return self._stop.is_set()
 
     def check(self) -> None:
-        """Call between chunks of work: raises TaskCancelled once the task should stop."""
+        """Call between chunks of work: raises Cancelled once the task was cancelled or replaced."""
         if self._stop.is_set():
-            raise TaskCancelled()
+            raise Cancelled("a newer task replaced this one")
 
     def cancel(self) -> None:
         self._stop.set()
@@ -87,7 +85,7 @@ class _TaskWorker(QObject):
             result = self.work(self.context, *self.args)
             if not self.context.cancelled:
                 self.succeeded.emit(self.channel, self.task_id, result)
-        except TaskCancelled:
+        except Cancelled:
             pass
         except Exception as error:          # a worker must report, never die silently
             traceback.print_exc()

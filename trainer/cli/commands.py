@@ -14,12 +14,8 @@ import sys
 from trainer.cli.eval import add_checkpoint_parsers
 from trainer.cli.study import add_experiment_parsers
 from trainer.cli.train import add_train_parser, config_from_args, run_train
-from trainer.config import ConfigError
-from trainer.data.datasets import DataError
-from trainer.evaluation.face_metrics import FaceMetricsError
-from trainer.training.checkpoint import CheckpointError
+from trainer.errors import UserError
 from trainer.training.distributed import JobTerminated
-from trainer.training.rundir import RunDirError
 
 COMMANDS = ("train", "eval", "predict", "export", "cache", "experiments", "compare")
 __all__ = ["COMMANDS", "build_parser", "config_from_args", "main"]
@@ -57,10 +53,6 @@ def run_cache(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 done, 1 a runtime failure (disk full, a crash), 2 bad input, 130 Ctrl-C, 143 SIGTERM."""
     from trainer.training.checkpoint import CheckpointWriteError
-    from trainer.latent.stats import LatentStatsError
-    from trainer.training.rundir import OutputPathError
-    from trainer.evaluation.sample_quality import SampleQualityError
-    from trainer.latent.samplers import SamplerError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
@@ -69,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointWriteError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except (ConfigError, DataError, CheckpointError, RunDirError, OutputPathError, SamplerError, SampleQualityError,
-            LatentStatsError, FaceMetricsError) as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except JobTerminated as error:

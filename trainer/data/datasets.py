@@ -22,6 +22,7 @@ import torch
 
 from trainer.config import DataConfig
 from trainer.data.images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
+from trainer.errors import UserError
 from trainer.training.interruptible import run_interruptibly
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ CACHE_VERSION = 2            # bump when preprocessing changes, so old caches ar
 MAX_WARNED_PATHS = 5
 
 
-class DataError(Exception):
+class DataError(UserError):
     """The data source cannot be used (missing folder, no usable image, ...)."""
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from trainer.errors import UserError
+
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".pgm", ".ppm", ".pbm", ".tif", ".tiff"})
 
 # What PIL raises for unreadable, truncated or hostile files.
@@ -14,7 +16,7 @@ DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image
                  EOFError, MemoryError)
 
 
-class ImageDecodeError(Exception):
+class ImageDecodeError(UserError):
     """An image file could not be read."""
 
     def __init__(self, path: Path | str, reason: str):

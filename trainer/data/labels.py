@@ -15,13 +15,14 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from trainer.data.images import IMAGE_EXTENSIONS
+from trainer.errors import UserError
 
 LABELS_FILE = "labels.csv"
 FILE_COLUMNS = ("file", "filename", "file_name", "name", "image", "path", "img")
 MAX_CODE_CATEGORIES = 10       # a whole-number column with at most this many values is a code (gender 0/1, race 0-4)
 
 
-class LabelError(ValueError):
+class LabelError(UserError, ValueError):
     """A labels file cannot be used. The message names the file and the problem."""
 
     def __init__(self, path: Path | str, reason: str):

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from trainer.errors import UserError
 from trainer.evaluation.sample_quality import frechet_distance
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class FaceMetricsUnavailable(RuntimeError):
     """The faces extra (dlib and its model files) is not installed."""
 
 
-class FaceMetricsError(ValueError):
+class FaceMetricsError(UserError, ValueError):
     """Images the face metrics cannot take (wrong dtype or shape, too few to compare)."""
 
 

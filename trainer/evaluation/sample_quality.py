@@ -44,6 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from trainer.errors import UserError
 from trainer.training import device as devices
 from trainer.training.checkpoint import save_checkpoint
 from trainer.config import ModelConfig
@@ -57,7 +58,7 @@ SYNTHETIC_FEATURE_SEED = 7       # fresh faces for the feature network and the r
 NEIGHBOURS = 3                   # k of the precision/recall neighbourhoods (Kynkäänniemi et al. 2019)
 
 
-class SampleQualityError(ValueError):
+class SampleQualityError(UserError, ValueError):
     """Sample quality cannot be measured (too few images, mismatched image sizes)."""
 
 

@@ -12,6 +12,8 @@ from typing import Callable
 
 import numpy as np
 
+from trainer.errors import Cancelled, UserError
+
 METHODS = ("pca", "tsne")
 MAX_TSNE_POINTS = 10_000       # scikit-learn's Barnes-Hut t-SNE takes about a minute for 10k points on 2 cores
 TSNE_NEIGHBOURS = 10           # latent neighbours averaged to place a new point on a t-SNE map
@@ -20,12 +22,8 @@ TSNE_POLL_S = 0.1              # how often a running t-SNE checks for a cancel r
 ProgressCallback = Callable[[int, int, str], None]      # (done, total, what)
 
 
-class AtlasError(ValueError):
+class AtlasError(UserError, ValueError):
     """An atlas cannot be made from these latents (too few, wrong shape, too many for t-SNE)."""
-
-
-class AtlasCancelled(Exception):
-    """The atlas computation was asked to stop."""
 
 
 # ---------------------------------------------------------------- coordinates
@@ -99,7 +97,7 @@ def tsne_coordinates(latents: np.ndarray, seed: int = 0, progress: ProgressCallb
     try:
         while not receiver.poll(TSNE_POLL_S):
             if should_stop is not None and should_stop():
-                raise AtlasCancelled("t-SNE")
+                raise Cancelled("t-SNE")
             if not child.is_alive() and not receiver.poll():
                 raise AtlasError(f"the t-SNE process ended without a result (exit code {child.exitcode})")
             if progress is not None:

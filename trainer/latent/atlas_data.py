@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from trainer.data.labels import LabelError, LabelTable, find_labels_file, folder_image_names, read_labels
-from trainer.latent.atlas import AtlasCancelled, ProgressCallback
+from trainer.errors import Cancelled
+from trainer.latent.atlas import ProgressCallback
 from trainer.latent.codec import decode_latents, to_uint8_hwc
 from trainer.latent.data_codes import DataCodes
 from trainer.latent.sliders import SliderSpec, factor_sliders, pca_sliders
@@ -70,7 +71,7 @@ def encode_for_atlas(codes: DataCodes, split: str, rows: np.ndarray, progress: P
     means, errors, kls = [], [], []
     for start in range(0, len(rows), ENCODE_CHUNK):
         if should_stop is not None and should_stop():
-            raise AtlasCancelled("encoding")
+            raise Cancelled("encoding")
         if progress is not None:
             progress(done + start, total, "encoding images for the atlas")
         chunk_rows = rows[start:start + ENCODE_CHUNK]
@@ -149,7 +150,7 @@ def atlas_data_for_checkpoint(checkpoint, max_points: int = MAX_ATLAS_POINTS,
         progress(0, 0, "loading the data set")
     dataset = load_dataset_interruptibly(checkpoint.config.data, should_stop or (lambda: False))
     if dataset is None:
-        raise AtlasCancelled("loading the data set")
+        raise Cancelled("loading the data set")
     return atlas_data_for_codes(DataCodes(checkpoint.model, dataset), checkpoint.config.data, max_points, progress,
                                 should_stop)
 

@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from trainer.errors import UserError
 from trainer.latent.sliders import SLIDER_MODES
 
 STATE_FORMAT = "vae-face-explorer-state"
 STATE_VERSION = 1
 
 
-class ExplorerStateError(Exception):
+class ExplorerStateError(UserError):
     """A saved explorer state file cannot be used. The message names the file and the reason."""
 
     def __init__(self, path: Path | str, reason: str):

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from trainer.errors import Cancelled
+
 if TYPE_CHECKING:
     from trainer.latent.data_codes import DataCodes
 
@@ -38,10 +40,6 @@ RERANK = 64                 # exact full-size distances computed first; doubled 
 MAX_RERANK = 512            # a live query stops growing here (512 x 12,288 values at 64 px), exact=False
 BUILD_CHUNK = 2048          # images reduced per step: progress and cancel between steps
 CERTIFY_SLACK = 1e-6        # squared-distance margin for float32 rounding in the matmul trick
-
-
-class IndexCancelled(Exception):
-    """Building the index was asked to stop."""
 
 
 @dataclass
@@ -100,7 +98,7 @@ class NearestFaces:
               side: int = REDUCED_SIDE) -> "NearestFaces":
         """Index uint8 (N, C, H, W) training images and, optionally, their latents (N, D) and file names.
 
-        Raises IndexCancelled when `should_stop()` turns true (checked between chunks)."""
+        Raises Cancelled when `should_stop()` turns true (checked between chunks)."""
         if images.ndim != 4 or images.dtype != torch.uint8:
             raise ValueError(f"training images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
         if latents is not None and len(latents) != len(images):
@@ -109,7 +107,7 @@ class NearestFaces:
         parts = []
         for start in range(0, len(images), BUILD_CHUNK):
             if should_stop is not None and should_stop():
-                raise IndexCancelled("indexing the training faces")
+                raise Cancelled("indexing the training faces")
             if progress is not None:
                 progress(start, len(images), "indexing training faces")
             parts.append(_reduce(images[start:start + BUILD_CHUNK], factor))
@@ -281,14 +279,14 @@ def build_training_index(codes: DataCodes, source: str = "synthetic", test_fract
     (trainer.latent.data_codes; the images already encoded there are reused, the rest encoded once), their latents
     and their file names.
 
-    None when there are no training images. Raises IndexCancelled when asked to stop."""
+    None when there are no training images. Raises Cancelled when asked to stop."""
     images = codes.images("train")
     if len(images) == 0:
         return None
 
     def on_chunk(done: int) -> None:
         if should_stop is not None and should_stop():
-            raise IndexCancelled("encoding the training faces")
+            raise Cancelled("encoding the training faces")
         if progress is not None:
             progress(done, len(images), "encoding training faces")
 

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from trainer.errors import Cancelled
 from trainer.latent.codec import decode_latents, encode_images
 from trainer.latent.data_codes import DataCodes
 from trainer.latent.stats import LatentStats, compute_latent_stats
@@ -23,10 +24,6 @@ MAX_STATS_IMAGES = 5000       # test images encoded for latent statistics (as tr
 MAX_TRAIN_LATENTS = 2000      # training images encoded for fitted samplers: plenty for a 16-d Gaussian or mixture
 MAX_KEPT_TEST = 1000          # test images kept in memory for the gallery and "randomize from data"
 FALLBACK_SAMPLES = 1000       # decoded prior samples when the training data is gone
-
-
-class Cancelled(Exception):
-    """The background preparation was asked to stop."""
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from trainer.errors import UserError
 from trainer.latent.codec import decode_latents, encode_images
 from trainer.latent.stats import LatentStats
 
@@ -26,7 +27,7 @@ RIDGE_FRACTION = 1e-4   # covariance ridge relative to the average variance: kee
 RIDGE_FLOOR = 1e-8
 
 
-class SamplerError(ValueError):
+class SamplerError(UserError, ValueError):
     """A sampler cannot be built from what it was given (unknown kind, missing or too few latents)."""
 
 

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from trainer.errors import UserError
 from trainer.latent.directions import factor_directions, principal_components
 
 STATS_FORMAT_VERSION = 1
@@ -44,7 +45,7 @@ def active_dimensions(kl_per_dim: np.ndarray | Sequence[float] | None = None,
     return np.asarray(code_variance, dtype=np.float64) > ACTIVE_CODE_VARIANCE
 
 
-class LatentStatsError(ValueError):
+class LatentStatsError(UserError, ValueError):
     """Stored latent statistics cannot be read (missing or malformed field)."""
 
 

@@ -19,13 +19,14 @@ from typing import Any
 import torch
 
 from trainer.config import ConfigError, RunConfig
+from trainer.errors import UserError
 from trainer.models.networks import FaceModel, build_model
 
 FORMAT_NAME = "vae-face-explorer-checkpoint"
 FORMAT_VERSION = 1
 
 
-class CheckpointError(Exception):
+class CheckpointError(UserError):
     """A file is not a usable checkpoint. The message names the file and the reason."""
 
     def __init__(self, path: Path | str, reason: str):

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import threading
 
-
-class StopRequested(Exception):
-    """Raised inside the loop when a stop was requested; the loop saves a checkpoint and returns."""
+from trainer.errors import Cancelled
 
 
 class TrainingControl:
@@ -33,11 +31,11 @@ class TrainingControl:
         return self._stop.is_set()
 
     def pause_point(self, on_pause=None) -> None:
-        """Called by the loop between steps: blocks while paused (calling `on_pause` first), raises StopRequested
+        """Called by the loop between steps: blocks while paused (calling `on_pause` first), raises Cancelled
         on stop. (Not a model checkpoint: the loop saves those itself when it stops.)"""
         if not self._running.is_set():
             if on_pause is not None:
                 on_pause()
             self._running.wait()
         if self._stop.is_set():
-            raise StopRequested()
+            raise Cancelled("training")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from trainer.errors import Cancelled
 from trainer.training import device as devices
 from trainer.training.budget import REPLAN_EVERY_STEPS, TimeBudget, count_evaluations
 from trainer.config import ConfigError, RunConfig
@@ -19,7 +20,7 @@ from trainer.models.networks import FaceModel, build_model
 from trainer.models.objective import compute_objective
 from trainer.training.batches import check_batch_splits, epoch_order, factor_targets, rank_indices, step_noise
 from trainer.training.checkpoint import CheckpointError, make_payload, save_checkpoint
-from trainer.training.control import StopRequested, TrainingControl
+from trainer.training.control import TrainingControl
 from trainer.training.distributed import SINGLE_PROCESS, DistContext
 from trainer.training.events import CheckpointSaved, EvalMetrics, EventSink, RunFinished, RunStarted, StepMetrics
 from trainer.training.optimization import ScheduleProgress, lr_factor, make_optimizer, wrap_model
@@ -180,7 +181,7 @@ class _TrainingRun:
                                  device=str(self.device), precision=self.precision, resumed=self.step > 0))
         try:
             self._run_steps()
-        except StopRequested:
+        except Cancelled:
             self._save_checkpoint(best=False)
             return self._finish("stopped", f"stopped at step {self.step}; checkpoint saved")
         except NonFiniteLossError as error:
@@ -305,7 +306,7 @@ class _TrainingRun:
         stop = torch.tensor([float(self.control.stop_requested)], device=values.device)
         total = self.dist.all_reduce_sum(torch.cat([values.float(), stop]))
         if total[-1].item() > 0:
-            raise StopRequested()     # before the update: the checkpoint saved holds the state after self.step
+            raise Cancelled("training")     # before the update: the checkpoint saved holds the state after self.step
         return (total[:-1] / self.dist.world_size).tolist()
 
     def _report_step(self, epoch: int, stats: dict, rate: float) -> None:

@@ -12,14 +12,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from trainer.errors import UserError
 from trainer.training.metrics_csv import MetricsCsv
 
 
-class RunDirError(Exception):
+class RunDirError(UserError):
     """A run directory is missing or unusable."""
 
 
-class OutputPathError(Exception):
+class OutputPathError(UserError):
     """A place the user asked us to write to cannot be written (checked before the work starts)."""
 
 

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trainer.latent.codec import prepare_for_inference
-from trainer.latent.prepared import Cancelled, PreparedLatents, prepare_latents
+from trainer.latent.prepared import PreparedLatents, prepare_latents
 from trainer.latent.stats import LatentStats, LatentStatsError
 from trainer.training.checkpoint import CheckpointError, LoadedCheckpoint
 from trainer.training.checkpoint import load_checkpoint as read_checkpoint_file
 
-from ..tasks import BackgroundTasks, TaskCancelled, TaskContext
+from ..tasks import BackgroundTasks, TaskContext
 from .dialogs import CHECKPOINT_FILTER
 
 if TYPE_CHECKING:
@@ -44,11 +44,8 @@ ENCODE_CHANNEL = "encode data"
 def encode_checkpoint_data(task: TaskContext, checkpoint: LoadedCheckpoint, compute_stats: bool,
                            store: bool = True) -> PreparedLatents:
     """The background task: encode the checkpoint's data set (and its statistics); stops when cancelled."""
-    try:
-        return prepare_latents(checkpoint, compute_stats, store=store, progress=task.report,
-                               should_stop=lambda: task.cancelled)
-    except Cancelled as stop:
-        raise TaskCancelled() from stop
+    return prepare_latents(checkpoint, compute_stats, store=store, progress=task.report,
+                           should_stop=lambda: task.cancelled)
 
 
 class CheckpointLoader:

@@ -13,9 +13,9 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from trainer.latent.neighbours import IndexCancelled, NearestFaces, build_training_index
+from trainer.latent.neighbours import NearestFaces, build_training_index
 
-from ..tasks import BackgroundTasks, TaskCancelled
+from ..tasks import BackgroundTasks
 from .live_decoder import LiveDecoder
 from .neighbours_row import NeighbourRow
 
@@ -30,11 +30,8 @@ SPACES = (("pixels", "pixel space"), ("latent", "latent space"), ("both", "both"
 
 
 def _build_index(task, codes, source: str, test_fraction: float) -> NearestFaces | None:
-    try:
-        return build_training_index(codes, source, test_fraction, progress=task.report,
-                                    should_stop=lambda: task.cancelled)
-    except IndexCancelled:
-        raise TaskCancelled() from None
+    return build_training_index(codes, source, test_fraction, progress=task.report,
+                                should_stop=lambda: task.cancelled)
 
 
 def _query(task, index: NearestFaces, z: np.ndarray, face: np.ndarray,

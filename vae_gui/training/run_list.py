@@ -6,12 +6,13 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
+from trainer.errors import UserError
 from trainer.training.rundir import read_metrics
 
 from .run_state import RunCurves, RunState
 
 
-class RunLoadError(Exception):
+class RunLoadError(UserError):
     """A folder holds no run with recorded metrics."""
 
 

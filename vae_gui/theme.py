@@ -4,8 +4,9 @@ light one.
 `current()` is the Theme of the palette in force. Text tones (muted, error, warning, ok, accent) are moved in
 lightness until they reach WCAG AA contrast (4.5:1) on the window and view backgrounds; plot colours (lines, bars,
 points) reach 3:1 on the plot background (WCAG's figure for graphics); the atlas's continuous colour scale is
-viridis cut where its end nearest the background would fade into it. Images sit on a dark neutral canvas in either
-palette (photo viewers do the same), with text chosen for it.
+viridis cut where its end nearest the background would fade into it. Images sit on the same dark neutral canvas in
+either palette (photo viewers do the same; an exported grid looks the same whatever the desktop), with text chosen
+for it, and a caption drawn over an image sits on a translucent black band.
 
 Widgets take colours from here, never literals:
     set_tone(label, Tone.MUTED)     a label's text colour, kept right when the palette changes
@@ -37,6 +38,7 @@ SERIES_HUES = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
 ERROR_HUE, WARNING_HUE, OK_HUE, MARKER_HUE = "#c62828", "#b26a00", "#2e7d32", "#ff3b3b"
 CANVAS = "#282a2e"              # behind images (faces, grids), in either palette
 CANVAS_HIGHLIGHT = "#ffc400"    # a selected image on the canvas
+CAPTION_BAND = QColor(0, 0, 0, 150)     # behind a caption drawn over an image
 COLOUR_SCALE = "viridis"
 PALETTE_EVENTS = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange)
 
@@ -74,6 +76,8 @@ class Theme:
     canvas_text: QColor
     canvas_muted: QColor
     canvas_highlight: QColor
+    caption_band: QColor
+    caption_text: QColor
 
     def tone(self, tone: Tone) -> QColor:
         return getattr(self, Tone(tone).value)
@@ -164,8 +168,6 @@ def theme_for(palette: QPalette) -> Theme:
     error = readable(ERROR_HUE, backgrounds, TEXT_CONTRAST)
     banner_background = mix(window, error, 0.12)
     canvas = QColor(CANVAS)
-    if is_dark(base) and luminance(base) < luminance(canvas):
-        canvas = base
     canvas_text = readable("#e1e1e1", (canvas,), 7.0)
     plot_background, plot_foreground = base, palette.color(group, QPalette.ColorRole.Text)
     return Theme(
@@ -185,7 +187,8 @@ def theme_for(palette: QPalette) -> Theme:
         marker=readable(MARKER_HUE, (plot_background,), GRAPHIC_CONTRAST),
         canvas=canvas, canvas_text=canvas_text,
         canvas_muted=muted_text(canvas_text, (canvas,)),
-        canvas_highlight=QColor(CANVAS_HIGHLIGHT))
+        canvas_highlight=QColor(CANVAS_HIGHLIGHT),
+        caption_band=QColor(CAPTION_BAND), caption_text=QColor("white"))
 
 
 _cached: tuple[int, Theme] | None = None

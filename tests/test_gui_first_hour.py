@@ -371,21 +371,27 @@ def test_form_is_remembered_between_launches(qtbot, tmp_path):
 
 
 def test_time_budget_maps_to_the_config_and_the_remaining_time_is_shown(qtbot, tmp_path):
-    from trainer.training.events import StepMetrics
-    from vae_gui.training.progress_view import progress_text
+    from trainer.training.events import RunStarted, StepMetrics
+    from vae_gui.training.run_texts import progress_bar
+    from vae_gui.training.updates import TrainingUpdate
 
     form = SetupForm()
     qtbot.addWidget(form)
     assert form.config().train.time_budget_minutes == 0.0 and form.time_budget.text() == "off"
     form.time_budget.setValue(10.0)
     assert form.config().train.time_budget_minutes == 10.0
-    state = RunState()
-    state.time_budget_minutes, state.epochs, state.status = 10.0, 5, "running"
-    state.latest = StepMetrics(step=10, epoch=0, total_steps=100, loss=1.0, recon=1.0, kl=0.0, beta=1.0,
-                               lr=1e-3, images_per_s=50.0, eta_s=125.0)
-    assert "2:05 left of the 10 min budget" in progress_text(state)
-    state.status = "paused"
-    assert "paused" in progress_text(state) and "2:05" not in progress_text(state)
+    state = RunState(clock=lambda: 0.0)
+    state.begin("loading data…")
+    config = {"train": {"epochs": 5, "time_budget_minutes": 10.0}}
+    state.apply(TrainingUpdate(started=RunStarted(run_dir="r", config=config, total_steps=500, start_step=0,
+                                                  n_train=100, n_test=10, param_count=1, device="cpu",
+                                                  precision="fp32")))
+    state.apply(TrainingUpdate(latest=StepMetrics(step=10, epoch=0, total_steps=100, loss=1.0, recon=1.0, kl=0.0,
+                                                  beta=1.0, lr=1e-3, images_per_s=50.0, eta_s=125.0)))
+    assert "2:05 left of the 10 min budget" in progress_bar(state).format
+    state.request_pause()
+    state.apply(TrainingUpdate(paused=True))
+    assert "paused" in progress_bar(state).format and "2:05" not in progress_bar(state).format
 
 
 def test_start_is_unavailable_for_an_empty_folder_and_the_banner_clears(qtbot, tmp_path):

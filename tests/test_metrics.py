@@ -9,7 +9,7 @@ from skimage.metrics import structural_similarity
 from torch import nn
 
 from trainer.evaluation.metrics import (EvalReport, best_factor_per_dim, discretize, evaluate, factor_entropies, mig,
-                                        mutual_information_matrix, psnr, ssim)
+                                        mutual_information, mutual_information_matrix, psnr, ssim)
 
 
 # ---------------------------------------------------------------- PSNR and SSIM
@@ -133,6 +133,17 @@ def test_mutual_information_matrix_is_in_nats_with_factors_in_columns():
     assert info.shape == (2, 2)
     assert info[0, 1] == pytest.approx(factor_entropies(factors)[1])      # a copy shares all of the factor's entropy
     assert info[0, 1] > 10 * max(info[0, 0], info[1, 0], info[1, 1])
+
+
+@pytest.mark.parametrize("levels_a, levels_b, n", [(20, 20, 1000), (3, 20, 500), (2, 2, 7), (1, 5, 50)])
+def test_mutual_information_is_scikit_learns_estimate(levels_a, levels_b, n):
+    from sklearn.metrics import mutual_info_score
+
+    rng = np.random.default_rng(levels_a * 100 + levels_b)
+    a = rng.integers(0, levels_a, n)
+    b = (a + rng.integers(0, 3, n)) % levels_b                   # related, not equal
+    assert mutual_information(a, b) == pytest.approx(mutual_info_score(a, b), abs=1e-12)
+    assert mutual_information(a, a) == pytest.approx(mutual_info_score(a, a), abs=1e-12)
 
 
 def test_categorical_factor_is_handled():

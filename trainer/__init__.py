@@ -8,6 +8,7 @@ Module map
     settings.py     one path from named settings (CLI flags, the Train tab, experiment files, run.toml) to a RunConfig
     resources.py    where the shipped checkpoint and experiments file live
     errors.py       UserError (every error a user can cause and fix) and Cancelled (work stopped on request)
+    deadline.py     a time limit for work that can be shortened (the final evaluation under a time budget)
 
     data/           face data: image folders and their splits, the synthetic faces, image decoding and export,
                     label CSVs, the cache folder and results derived from checkpoints

@@ -1,93 +1,166 @@
 """Glue between checkpoints, data sets and the metrics: `vae-train eval` and the end of every training run use it."""
 from __future__ import annotations
 
+import importlib
+import time
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import torch
 
+from trainer.deadline import Deadline, spread_order
 from trainer.training.checkpoint import LoadedCheckpoint, load_checkpoint, update_checkpoint
 from trainer.data.datasets import FaceDataset
 from trainer.latent.samplers import SamplerChoice
 
 STATS_MAX_IMAGES = 5000      # enough for stable latent statistics, quick on a CPU
+# Under a deadline (a run's time budget) the parts share what is left: the metrics may take this share of it, the
+# sampler choice this share of what the metrics leave, the latent statistics the rest; a part that ends early
+# leaves its time to the next. Writing the results into the checkpoints is kept aside first.
+METRICS_SHARE = 0.5
+SAMPLER_SHARE = 0.6
+WRITE_PER_READ = 3.0         # writing and fsyncing a checkpoint, as a multiple of the time reading it took
+# What the evaluation imports as it goes; on a busy 2-core machine SciPy and scikit-learn took 6 s to import.
+EVALUATION_IMPORTS = ("trainer.evaluation.metrics", "trainer.latent.samplers", "trainer.latent.stats", "scipy.stats",
+                      "scipy.special", "sklearn.mixture", "sklearn.exceptions", "threadpoolctl")
 
 
-def evaluate_loaded(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu") -> dict:
-    """The metrics report (trainer.evaluation.metrics.EvalReport.to_dict()) on the data set's test split."""
+def import_evaluation_modules() -> None:
+    """Import what the final evaluation will need now: a run with a time budget does so at its start, where the
+    plan sees the time it takes, rather than inside the final evaluation's share of the budget."""
+    for name in EVALUATION_IMPORTS:
+        importlib.import_module(name)
+
+
+def evaluate_loaded(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu",
+                    deadline: Deadline | None = None) -> dict:
+    """The metrics report (trainer.evaluation.metrics.EvalReport.to_dict()) on the data set's test split.
+
+    With a `deadline`, shortened to end by it; "notes" then say what was left out."""
     from trainer.evaluation.metrics import evaluate
 
+    notes: list[str] = []
     model = checkpoint.model.to(device)
     try:
         report = evaluate(model, dataset.test, factors=dataset.test_factors,
                           factor_names=dataset.factor_names or None,
                           categorical=dataset.factor_categorical or None,
-                          recon_loss=checkpoint.config.train.recon_loss, device=device)
+                          recon_loss=checkpoint.config.train.recon_loss, device=device,
+                          deadline=deadline.part(METRICS_SHARE) if deadline else None)
     finally:
         checkpoint.model.to("cpu")
+    if report.n_images < len(dataset.test):
+        notes.append(f"metrics on {report.n_images:,} of {len(dataset.test):,} test images")
     result = report.to_dict()
     result["data"] = dataset.source
     result["step"] = checkpoint.step
-    choice = sampler_choice_for(checkpoint, dataset, device)
+    choice = sampler_choice_for(checkpoint, dataset, device, deadline.part(SAMPLER_SHARE) if deadline else None,
+                                notes)
     if choice is not None:
         result["sampler"] = choice.to_dict()
+    if notes:
+        result["notes"] = notes
     return result
 
 
-def sampler_choice_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset,
-                       device: str | torch.device = "cpu") -> "SamplerChoice | None":
+def sampler_choice_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu",
+                       deadline: Deadline | None = None, notes: list[str] | None = None) -> "SamplerChoice | None":
     """Which sampler draws this model's faces by default (see trainer.latent.samplers.choose_sampler); None when the data
-    set is too small to fit one (fewer than 2 training or 1 test image)."""
-    from trainer.latent.codec import encode_images
+    set is too small to fit one (fewer than 2 training or 1 test image), or, with a `deadline`, when there is no
+    time for it. What a deadline cut is appended to `notes`."""
     from trainer.latent.samplers import SamplerError, choose_sampler
 
+    notes = [] if notes is None else notes
     if len(dataset.train) < 2 or len(dataset.test) < 1:
         return None
     model = checkpoint.model.to(device)
     try:
-        train_means, _ = encode_images(model, dataset.train[:STATS_MAX_IMAGES], device=device)
-        test_means, _ = encode_images(model, dataset.test[:STATS_MAX_IMAGES], device=device)
+        train_means, _ = encode_within(model, dataset.train[:STATS_MAX_IMAGES], device,
+                                       deadline.part(0.5) if deadline else None, minimum=2)
+        test_means, _ = encode_within(model, dataset.test[:STATS_MAX_IMAGES], device,
+                                      deadline.part(0.3) if deadline else None, minimum=1)
     finally:
         checkpoint.model.to("cpu")
+    if deadline is not None and deadline.left() <= 0:
+        notes.append("sampler choice skipped (random faces come from the prior)")
+        return None
+    if len(train_means) < min(len(dataset.train), STATS_MAX_IMAGES):
+        notes.append(f"samplers fitted to {len(train_means):,} training images")
     try:
-        return choose_sampler(train_means, test_means, is_variational=checkpoint.model.is_variational)
+        choice = choose_sampler(train_means, test_means, is_variational=checkpoint.model.is_variational,
+                                deadline=deadline)
     except (SamplerError, ValueError, np.linalg.LinAlgError):     # degenerate codes (a diverged model)
         return None
+    if deadline is not None and "mixture" not in choice.scores and len(train_means) >= 20:
+        notes.append("the mixture sampler was left out (its fit would not end in time)")
+    return choice
 
 
-def latent_stats_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu"):
+def latent_stats_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu",
+                     deadline: Deadline | None = None, notes: list[str] | None = None):
     """LatentStats of the test split (factors included on synthetic data); None with fewer than 2 test images,
-    where spreads and directions are undefined."""
-    from trainer.latent.codec import encode_images
+    where spreads and directions are undefined. With a `deadline`, of as many test images as it allows (at
+    least 2); `notes` hears when they are fewer."""
     from trainer.latent.stats import compute_latent_stats
 
     if len(dataset.test) < 2:
         return None
     images = dataset.test[:STATS_MAX_IMAGES]
-    factors = dataset.test_factors[:STATS_MAX_IMAGES] if dataset.test_factors is not None else None
     model = checkpoint.model.to(device)
     try:
-        means, logvars = encode_images(model, images, device=device)
+        means, logvars, rows = encode_within(model, images, device, deadline, minimum=2, with_rows=True)
     finally:
         checkpoint.model.to("cpu")
+    factors = dataset.test_factors[:STATS_MAX_IMAGES][rows] if dataset.test_factors is not None else None
+    if len(means) < len(images) and notes is not None:
+        notes.append(f"latent statistics of {len(means):,} of {len(images):,} test images")
     return compute_latent_stats(means, logvars, factors=factors, factor_names=dataset.factor_names or None,
                                 categorical=dataset.factor_categorical or None)
 
 
+def encode_within(model, images: torch.Tensor, device: str | torch.device, deadline: Deadline | None,
+                  minimum: int, with_rows: bool = False):
+    """Posterior means and log-variances of `images`, all of them without a deadline; with one, of a fair sample
+    (trainer.deadline.spread_order) as large as it allows, at least `minimum`. With `with_rows`, also the rows
+    encoded (a slice without a deadline, indices with one)."""
+    from trainer.deadline import run_chunks
+    from trainer.latent.codec import ENCODE_BATCH, encode_images
+
+    if deadline is None:
+        means, logvars = encode_images(model, images, device=device)
+        return (means, logvars, slice(None)) if with_rows else (means, logvars)
+    order = spread_order(len(images))
+    parts: list[tuple[np.ndarray, np.ndarray | None]] = []
+    done = run_chunks(len(images), ENCODE_BATCH,
+                      lambda rows: parts.append(encode_images(model, images[torch.from_numpy(order[rows])],
+                                                              device=device)),
+                      deadline, minimum=minimum)
+    means = np.concatenate([m for m, _ in parts]) if parts else np.zeros((0, model.latent_dim), np.float32)
+    logvars = np.concatenate([v for _, v in parts]) if parts and parts[0][1] is not None else None
+    return (means, logvars, order[:done]) if with_rows else (means, logvars)
+
+
 def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str | torch.device = "cpu",
                              also_update: Iterable[Path | str] = (), store: bool = True, faces: bool = False,
-                             memorisation_png: Path | str | None = None) -> dict:
+                             memorisation_png: Path | str | None = None, deadline: Deadline | None = None) -> dict:
     """Evaluate a checkpoint and its latent statistics. With `store`, write them into it (and `also_update`): the
     training loop does so for the checkpoints it just wrote. Without, they go to the derived-results cache
     (trainer.data.derived), so reading the checkpoint leaves the file unchanged.
 
     With `faces`, the report also holds "faces": face_metrics_for() (needs the faces extra). With
-    `memorisation_png`, "memorisation": trainer.evaluation.memorisation.memorisation_report(), its figure there."""
+    `memorisation_png`, "memorisation": trainer.evaluation.memorisation.memorisation_report(), its figure there.
+    With a `deadline` (a run's time budget), everything is shortened to end by it, writing included; the report's
+    "notes" say what was shortened."""
     from trainer.data.derived import store_derived
 
+    also_update = list(also_update)
+    started = time.monotonic()
     checkpoint = load_checkpoint(path)
-    report = evaluate_loaded(checkpoint, dataset, device)
+    if deadline is not None:               # keep time aside to write the results into the checkpoints
+        writes = 1 + len(also_update) if store else 0
+        deadline = Deadline(deadline.left() - WRITE_PER_READ * writes * (time.monotonic() - started))
+    report = evaluate_loaded(checkpoint, dataset, device, deadline)
     if faces:      # of the samples a user sees by default: from the sampler the evaluation chose
         chosen = SamplerChoice.from_dict(report.get("sampler"))
         report["faces"] = face_metrics_for(checkpoint, dataset, device,
@@ -98,11 +171,14 @@ def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str
         chosen = SamplerChoice.from_dict(report.get("sampler"))
         report["memorisation"] = memorisation_report(checkpoint, dataset, memorisation_png, device=device,
                                                      sampler=chosen.default if chosen is not None else None)
-    stats = latent_stats_for(checkpoint, dataset, device)
+    notes = report.pop("notes", [])
+    stats = latent_stats_for(checkpoint, dataset, device, deadline, notes)
     stats = stats.to_dict() if stats is not None else None
     if stats is None:
-        report["notes"] = [*report.get("notes", []), f"latent statistics skipped: the test split has "
-                                                     f"{len(dataset.test)} image; they need at least 2"]
+        notes.append(f"latent statistics skipped: the test split has {len(dataset.test)} image; they need at "
+                     f"least 2")
+    if notes:
+        report["notes"] = notes
     if store:
         for target in [path, *also_update]:
             if Path(target).exists():

@@ -12,12 +12,14 @@ from a sampler and decodes them.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
+from trainer.deadline import Deadline
 from trainer.errors import UserError
 from trainer.latent.codec import decode_latents, encode_images
 from trainer.latent.stats import LatentStats
@@ -141,7 +143,8 @@ class MixtureSampler:
 
     @classmethod
     def fit(cls, latents: np.ndarray, n_components: int = 10, seed: int = 0,
-            temperature: float = 1.0) -> "MixtureSampler":
+            temperature: float = 1.0, deadline: Deadline | None = None) -> "MixtureSampler | None":
+        """The fitted mixture; with a `deadline`, None when EM has not converged before it."""
         from sklearn.mixture import GaussianMixture   # imported here: scikit-learn is slow to import
         from threadpoolctl import threadpool_limits    # ships with scikit-learn
 
@@ -153,7 +156,10 @@ class MixtureSampler:
         # EM on small matrices is dominated by BLAS threading overhead: one thread fitted 5000 x 16 latents
         # in 0.5 s where the default threads took 12 s on a busy 2-core machine.
         with threadpool_limits(limits=1):
-            mixture.fit(latents)
+            if deadline is None:
+                mixture.fit(latents)
+            elif not _fit_in_time(mixture, latents, deadline):
+                return None
         return cls(mixture.weights_ / mixture.weights_.sum(), mixture.means_,
                    np.linalg.cholesky(mixture.covariances_), temperature)
 
@@ -243,16 +249,19 @@ class SamplerChoice:
 
 
 def choose_sampler(train_latents: np.ndarray, test_latents: np.ndarray, is_variational: bool = True,
-                   n_components: int = 10, seed: int = 0) -> SamplerChoice:
+                   n_components: int = 10, seed: int = 0, deadline: Deadline | None = None) -> SamplerChoice:
     """The candidate that best explains held-out codes: fitted to `train_latents`, scored on `test_latents`.
 
-    An autoencoder has no prior, so for it the prior is never the default.
+    An autoencoder has no prior, so for it the prior is never the default. With a `deadline`, a mixture whose fit
+    would not end by then is left out (its scores then lack "mixture").
     """
     dim = np.asarray(train_latents).shape[1]
     candidates: dict[str, LatentSampler] = {"prior": PriorSampler(dim)} if is_variational else {}
     candidates["gaussian"] = GaussianSampler.fit(train_latents)
     if len(train_latents) >= 2 * n_components:
-        candidates["mixture"] = MixtureSampler.fit(train_latents, n_components=n_components, seed=seed)
+        mixture = MixtureSampler.fit(train_latents, n_components=n_components, seed=seed, deadline=deadline)
+        if mixture is not None:
+            candidates["mixture"] = mixture
     scores = {kind: sampler.log_likelihood(test_latents) for kind, sampler in candidates.items()}
     scores = {kind: score for kind, score in scores.items() if math.isfinite(score)}
     best = max(scores, key=scores.get) if scores else ("prior" if is_variational else "gaussian")
@@ -299,6 +308,28 @@ def random_data_latent(latents: np.ndarray, rng: np.random.Generator) -> tuple[n
     """One encoded image's mean, picked at random, and its index."""
     index = int(rng.integers(len(latents)))
     return np.asarray(latents[index], dtype=np.float32).copy(), index
+
+
+def _fit_in_time(mixture, latents: np.ndarray, deadline: Deadline) -> bool:
+    """EM one iteration per call (warm start: the same iterations as one fit), stopping when the next iteration,
+    as long as the slowest so far, would pass the deadline. True when it converged (or ran its iterations)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    iterations, mixture.max_iter, mixture.warm_start = mixture.max_iter, 1, True
+    slowest = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)     # each one-iteration call "did not converge"
+        for _ in range(iterations):
+            if not deadline.allows(slowest):
+                return False
+            started = time.monotonic()
+            mixture.fit(latents)
+            slowest = max(slowest, time.monotonic() - started)
+            if mixture.converged_:
+                break
+    return True
 
 
 def _checked_latents(latents: np.ndarray, minimum: int, what: str) -> np.ndarray:

@@ -20,6 +20,9 @@ SAFETY_SHARE = 0.015        # of the budget, kept free for what no measurement s
 FINAL_EVAL_FACTOR = 3.0     # final evaluation ~ this many validations (metrics, latent statistics) until measured
 FINAL_EVAL_EXTRA_S = 2.0         # loading best.pt, imports, writing eval.json ...
 FINAL_EVAL_EXTRA_SHARE = 0.05   # ... but at most this share of the budget: a short run must not idle a sixth of it
+# The final evaluation is planned to take at most this share of the budget; when the machine is slower than
+# planned it is shortened to fit what the budget has left (trainer.evaluation.evaluate).
+FINAL_EVAL_MAX_SHARE = 0.1
 
 
 @dataclass
@@ -73,9 +76,16 @@ class TimeBudget:
         return self.step_seconds() * math.ceil(n_test / batch_size) / 3.0 + 0.5
 
     def final_eval_seconds(self, eval_s: float) -> float:
+        """What the plan keeps for the final evaluation."""
         if not self.final_eval:
             return 0.0
-        return FINAL_EVAL_FACTOR * eval_s + min(FINAL_EVAL_EXTRA_S, FINAL_EVAL_EXTRA_SHARE * self.seconds)
+        wanted = FINAL_EVAL_FACTOR * eval_s + min(FINAL_EVAL_EXTRA_S, FINAL_EVAL_EXTRA_SHARE * self.seconds)
+        return min(wanted, FINAL_EVAL_MAX_SHARE * self.seconds)
+
+    def final_eval_allowance(self) -> float:
+        """The seconds the final evaluation may take now that training is over: what is left of the budget but
+        half the safety share (for writing the run's last records); <= 0 when nothing is left."""
+        return self.remaining() - SAFETY_SHARE / 2 * self.seconds
 
     def replan(self, step: int, upper_bound: int, evals_between: Callable[[int, int], int], n_test: int,
                batch_size: int) -> BudgetPlan:

@@ -174,7 +174,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "optimizer_state": (dict,), "scheduler_state": (dict,), "best_val_loss": (float, int),
     "best_step": (int, type(None)), "rng_state": (dict,), "data_source": (str,), "created": (str,),
     "eval": (dict, type(None)), "latent_stats": (dict, type(None)), "exported_from": (str,),
-    "steps_per_epoch": (int,),
+    "steps_per_epoch": (int,), "budget_left_s": (float, int),
 }
 
 

@@ -22,6 +22,7 @@ class RunStarted:
     device: str
     precision: str
     resumed: bool = False
+    steps_per_epoch: int = 0
 
 
 @dataclass
@@ -35,7 +36,9 @@ class StepMetrics:
     beta: float
     lr: float
     images_per_s: float
-    eta_s: float
+    eta_s: float         # seconds to the run's end, final evaluation included; under a time budget before its
+                         # plan, what is left of the budget (the run ends by then)
+    planned: bool = True  # False while a time budget is still measuring the speed (total_steps is only a limit)
 
 
 @dataclass
@@ -60,6 +63,13 @@ class EvalMetrics:
 
 
 @dataclass
+class FinalEvaluationStarted:
+    """Training is over; the final evaluation of best.pt runs (it may take a while: metrics, latent statistics)."""
+    step: int
+    seconds: float | None  # the time it may take under a time budget (it is shortened to fit); None without one
+
+
+@dataclass
 class CheckpointSaved:
     step: int
     path: str
@@ -77,5 +87,5 @@ class RunFinished:
     final_eval: dict | None = field(default=None)
 
 
-Event = Union[RunStarted, StepMetrics, Preview, EvalMetrics, CheckpointSaved, RunFinished]
+Event = Union[RunStarted, StepMetrics, Preview, EvalMetrics, FinalEvaluationStarted, CheckpointSaved, RunFinished]
 EventSink = Callable[[Event], None]

@@ -22,7 +22,8 @@ from trainer.training.batches import check_batch_splits, epoch_order, factor_tar
 from trainer.training.checkpoint import CheckpointError, make_payload, save_checkpoint
 from trainer.training.control import TrainingControl
 from trainer.training.distributed import SINGLE_PROCESS, DistContext
-from trainer.training.events import CheckpointSaved, EvalMetrics, EventSink, RunFinished, RunStarted, StepMetrics
+from trainer.training.events import (CheckpointSaved, EvalMetrics, EventSink, FinalEvaluationStarted, RunFinished,
+                                     RunStarted, StepMetrics)
 from trainer.training.optimization import ScheduleProgress, lr_factor, make_optimizer, wrap_model
 from trainer.training.previews import PreviewSet, save_prediction_grids
 from trainer.training.resume import restore_training_state, resume_config, rng_state
@@ -79,6 +80,9 @@ class _TrainingRun:
     # ------------------------------------------------------------ setup
     def setup(self, dataset: FaceDataset | None, resume: Path | None) -> None:
         train_config = self.train_config
+        if self.budget is not None and train_config.final_eval:
+            from trainer.evaluation.evaluate import import_evaluation_modules
+            import_evaluation_modules()            # now, where the budget's plan sees the time it takes
         if train_config.threads > 0:
             torch.set_num_threads(train_config.threads)
         # Under torchrun each process drives GPU number LOCAL_RANK (or the CPU).
@@ -178,7 +182,8 @@ class _TrainingRun:
             self.emit(RunStarted(run_dir=str(self.run_dir.path), config=self.config.to_dict(),
                                  total_steps=self.total_steps, start_step=self.step, n_train=len(self.data.train),
                                  n_test=len(self.data.test), param_count=self.model.parameter_count(),
-                                 device=str(self.device), precision=self.precision, resumed=self.step > 0))
+                                 device=str(self.device), precision=self.precision, resumed=self.step > 0,
+                                 steps_per_epoch=self.steps_per_epoch))
         try:
             self._run_steps()
         except Cancelled:
@@ -311,11 +316,12 @@ class _TrainingRun:
 
     def _report_step(self, epoch: int, stats: dict, rate: float) -> None:
         eta = (self.total_steps - self.step) * self.batch_size / rate if rate > 0 else math.inf
-        if self.budget is not None and self.budget.eta_seconds() is not None:
-            eta = self.budget.eta_seconds()
+        planned = self.budget is None or self.budget.plan is not None
+        if self.budget is not None:      # before its plan, the run still ends by the budget's end
+            eta = self.budget.eta_seconds() if planned else max(0.0, self.budget.remaining())
         event = StepMetrics(step=self.step, epoch=epoch, total_steps=self.total_steps, loss=stats["loss"],
                             recon=stats["recon"], kl=stats["kl"], beta=stats["beta"],
-                            lr=self.optimizer.param_groups[0]["lr"], images_per_s=rate, eta_s=eta)
+                            lr=self.optimizer.param_groups[0]["lr"], images_per_s=rate, eta_s=eta, planned=planned)
         if not self.dist.is_main:
             return
         self.emit(event)
@@ -354,6 +360,10 @@ class _TrainingRun:
                               kl_per_dim=kl_dims, is_best=is_best, preview=preview))
         self._save_checkpoint(best=is_best)
 
+    def _budget_state(self) -> dict:
+        """What a checkpoint keeps of the time budget: the seconds left, so a resume can train on with them."""
+        return {"budget_left_s": max(0.0, self.budget.remaining())} if self.budget is not None else {}
+
     def _kept_checkpoint(self) -> str:
         if self.last_saved_step is None:
             return "no checkpoint had been saved yet"
@@ -367,7 +377,7 @@ class _TrainingRun:
                                scheduler_state=self.scheduler.state_dict(), best_val_loss=self.best_val,
                                best_step=self.best_step, rng_state=rng_state(), data_source=self.data.source,
                                steps_per_epoch=self.steps_per_epoch,
-                               created=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                               created=time.strftime("%Y-%m-%dT%H:%M:%S"), **self._budget_state())
         save_checkpoint(self.run_dir.last_checkpoint, payload)
         self.last_saved_step = self.step
         self.emit(CheckpointSaved(step=self.step, path=str(self.run_dir.last_checkpoint), kind="last"))
@@ -384,8 +394,11 @@ class _TrainingRun:
             return None
         # last.pt holds the same weights only when the last evaluation was also the best one.
         same_weights = [self.run_dir.last_checkpoint] if self.best_step == self.last_saved_step else []
+        seconds = self.budget.final_eval_allowance() if self.budget is not None else None
+        self.emit(FinalEvaluationStarted(step=self.step, seconds=max(0.0, seconds) if seconds is not None else None))
         try:
-            return final_evaluation(self.run_dir, self.data, self.device, self.control, same_weights, self.step)
+            return final_evaluation(self.run_dir, self.data, self.device, self.control, same_weights, self.step,
+                                    seconds)
         except CheckpointError:
             raise
         except (ValueError, RuntimeError, ArithmeticError) as error:

@@ -13,6 +13,34 @@ from trainer.training.checkpoint import CheckpointError, read_checkpoint
 from trainer.training.optimization import keep_optimizer_kernel
 from trainer.training.rundir import RunDirectory
 
+MIN_BUDGET_LEFT_S = 6.0           # less is not enough to measure the speed, train and evaluate
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a run stands, for a person choosing how to continue it."""
+
+    name: str
+    step: int
+    epoch: int                         # epochs trained
+    epochs: int                        # the epochs it was set to train (a limit under a time budget)
+    time_budget_minutes: float         # 0: none
+    budget_left_s: float | None        # of the time budget; None without one, or from an older checkpoint
+
+    @property
+    def can_use_budget_left(self) -> bool:
+        return self.budget_left_s is not None and self.budget_left_s >= MIN_BUDGET_LEFT_S
+
+
+def resume_point(run_dir: Path | str) -> ResumePoint:
+    run = RunDirectory.open(run_dir)
+    payload = read_checkpoint(run.last_checkpoint)
+    train = RunConfig.from_dict(payload["config"]).train
+    budget = train.time_budget_minutes
+    return ResumePoint(name=run.path.name, step=int(payload.get("step", 0)), epoch=int(payload.get("epoch", 0)),
+                       epochs=train.epochs, time_budget_minutes=budget,
+                       budget_left_s=budget_left_seconds(run, payload) if budget > 0 else None)
+
 
 @dataclass
 class RestoredState:
@@ -24,11 +52,39 @@ class RestoredState:
 
 
 def resume_config(run_dir: Path | str, **train_overrides) -> RunConfig:
-    """The config stored in a run's last checkpoint, with training fields overridden (e.g. epochs=40)."""
-    payload = read_checkpoint(RunDirectory.open(run_dir).last_checkpoint)
+    """The config stored in a run's last checkpoint, with training fields overridden (e.g. epochs=40).
+
+    A run with a time budget resumes with what is left of it unless `time_budget_minutes` is given; a run that
+    used all of its budget needs a new one (ConfigError)."""
+    run = RunDirectory.open(run_dir)
+    payload = read_checkpoint(run.last_checkpoint)
     config = RunConfig.from_dict(payload["config"])
-    config.train = replace(config.train, **{k: v for k, v in train_overrides.items() if v is not None})
+    overrides = {k: v for k, v in train_overrides.items() if v is not None}
+    budget = config.train.time_budget_minutes
+    if budget > 0 and "time_budget_minutes" not in overrides:
+        left = budget_left_seconds(run, payload)
+        if left is not None and left < MIN_BUDGET_LEFT_S:
+            raise ConfigError(f"{run.path.name} has used its {budget:g} min time budget; give a new time budget to "
+                              f"train it further (--time-budget MINUTES)")
+        if left is not None:
+            overrides["time_budget_minutes"] = round(left / 60, 2)
+    config.train = replace(config.train, **overrides)
     return config
+
+
+def budget_left_seconds(run: RunDirectory, payload: dict | None = None) -> float | None:
+    """Seconds of the run's time budget not used yet: 0 once the run completed (its final evaluation took the
+    rest), else what its last checkpoint kept; None without a budget or from a checkpoint that did not keep it."""
+    from trainer.training.rundir import read_metrics
+
+    payload = read_checkpoint(run.last_checkpoint) if payload is None else payload
+    left = payload.get("budget_left_s")
+    if left is None:
+        return None
+    finished = [r for r in read_metrics(run.metrics_file) if r.get("type") == "finished"]
+    if finished and finished[-1].get("status") == "completed" and finished[-1].get("step") == payload.get("step"):
+        return 0.0
+    return float(left)
 
 
 def restore_training_state(path: Path, config: RunConfig, model: torch.nn.Module,

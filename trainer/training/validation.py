@@ -9,6 +9,7 @@ import torch
 
 from trainer.config import TrainConfig
 from trainer.data.datasets import FaceDataset
+from trainer.deadline import Deadline
 from trainer.models.losses import kl_per_dimension, reconstruction_loss
 from trainer.models.networks import FaceModel
 from trainer.training import device as devices
@@ -55,22 +56,36 @@ def validate(model: FaceModel, test_images: torch.Tensor, train: TrainConfig, de
 
 
 def final_evaluation(run_dir: RunDirectory, data: FaceDataset, device: torch.device, control: TrainingControl,
-                     also_update: list[Path], step: int) -> dict | None:
+                     also_update: list[Path], step: int, seconds: float | None = None) -> dict | None:
     """Full metrics and latent statistics of best.pt, stored in eval.json and in the checkpoint (and in
-    `also_update`, checkpoints holding the same weights). None when a stop request abandoned it."""
+    `also_update`, checkpoints holding the same weights). None when a stop request abandoned it.
+
+    With `seconds` (what a time budget leaves), it is shortened to end within them (fewer images, optional parts
+    left out; train.log says what), or skipped when nothing is left."""
     from trainer.evaluation.evaluate import evaluate_checkpoint_file
 
+    if seconds is not None and seconds <= 0:
+        run_dir.log_line(f"final evaluation skipped: the time budget is used up; run `vae-train eval "
+                         f"{run_dir.best_checkpoint}` to evaluate the model")
+        return None
+    deadline = Deadline(seconds) if seconds is not None else None
     # A stop request (closing the app) abandons the evaluation at once; the checkpoints are updated atomically.
     started = time.monotonic()
     report = run_interruptibly(
-        lambda: evaluate_checkpoint_file(run_dir.best_checkpoint, data, device=device, also_update=also_update),
+        lambda: evaluate_checkpoint_file(run_dir.best_checkpoint, data, device=device, also_update=also_update,
+                                         deadline=deadline),
         should_stop=lambda: control.stop_requested, name="vae-final-eval")
     if report is None:
         run_dir.log_line("final evaluation skipped: stop requested")
         return None
-    run_dir.log_line(f"final evaluation took {time.monotonic() - started:.1f} s")
-    for note in report.get("notes", []):
-        run_dir.log_line(f"final evaluation: {note}")
+    run_dir.log_line(f"final evaluation took {time.monotonic() - started:.1f} s"
+                     + (f" of the {seconds:.1f} s the time budget left" if seconds is not None else ""))
+    notes = report.get("notes", [])
+    if deadline is not None and notes:
+        run_dir.log_line("final evaluation shortened to end within the time budget: " + "; ".join(notes))
+    else:
+        for note in notes:
+            run_dir.log_line(f"final evaluation: {note}")
     run_dir.write_json("eval.json", report)
     run_dir.log_metrics({"type": "final", "time": time.time(), "step": step, **report})
     return report

@@ -8,23 +8,25 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QInputDialog, QMenu, QPushButton,
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QMenu, QPushButton,
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
-from trainer.training.checkpoint import CheckpointError, read_checkpoint
+from trainer.training.checkpoint import CheckpointError
 from trainer.config import ConfigError, RunConfig
 from trainer.training.events import RunFinished
 from trainer.training.loop import resume_config
-from trainer.training.rundir import RunDirectory, RunDirError
+from trainer.training.resume import resume_point
+from trainer.training.rundir import RunDirError
 
 from .image_history import ImageHistory
 from .kl_chart import KlChart
 from .loss_plot import LossPlot
 from .progress_view import ErrorBanner, ProgressView
+from .resume_dialog import ResumeDialog
 from .run_list import RunList, RunLoadError, load_run_curves
 from .run_state import RunState
 from .runner import TrainingRunner
-from .setup_form import DEFAULT_EPOCHS, SetupForm
+from .setup_form import SetupForm
 
 GUI_PREVIEW_EVERY_S = 2.5     # live reconstructions between evaluations
 GUI_LOG_EVERY_STEPS = 1      # the live curve has every step; so does the log it is redrawn from on resume
@@ -176,7 +178,7 @@ class TrainingPanel(QWidget):
     def shutdown(self, timeout_s: float = 3.0) -> None:
         """Stop a running training at its next step; wait for its checkpoint and the thread's end."""
         if self.runner.is_running:
-            self.state.set_status("stopping")
+            self.state.request_stop()
             self.runner.shutdown(timeout_s)
         self.loss_plot.timer.stop()
 
@@ -200,13 +202,15 @@ class TrainingPanel(QWidget):
         self._launch(config, resume=None, message="loading data…")
         return True
 
-    def resume_run(self, run_dir: str | Path, epochs: int | None = None) -> bool:
-        """Continue the run in `run_dir` from its last checkpoint (optionally until a new number of epochs)."""
+    def resume_run(self, run_dir: str | Path, epochs: int | None = None,
+                   time_budget_minutes: float | None = None) -> bool:
+        """Continue the run in `run_dir` from its last checkpoint, optionally until a new number of epochs or with
+        a new time budget; a run with a time budget otherwise continues with what is left of it."""
         if self.runner.is_running:
             self.show_error("A run is already in progress: stop it before resuming another.")
             return False
         try:
-            config = gui_run_config(resume_config(run_dir, epochs=epochs))
+            config = gui_run_config(resume_config(run_dir, epochs=epochs, time_budget_minutes=time_budget_minutes))
         except (CheckpointError, ConfigError, RunDirError) as error:
             self.show_error(f"Cannot resume {run_dir}: {error}")
             return False
@@ -216,16 +220,16 @@ class TrainingPanel(QWidget):
     def toggle_pause(self) -> None:
         if self.runner.is_paused:
             self.runner.resume()
-            self.state.set_status("running", "resumed")
+            self.state.resume_after_pause()
         elif self.runner.is_running and self.state.status in ("running", "starting"):
             self.runner.pause()
-            self.state.set_status("paused", "paused at the next step; press Resume to continue")
+            self.state.request_pause()
         self._update_actions()
 
     def stop_training(self) -> None:
         if self.runner.is_running:
             self.runner.stop()
-            self.state.set_status("stopping")
+            self.state.request_stop()
             self.status_message.emit("Stopping training: saving a checkpoint…")
 
     def load_runs(self, folder: str | Path) -> int:
@@ -277,7 +281,8 @@ class TrainingPanel(QWidget):
         form_valid = not self.setup_form.validation_label.text()
         self.setup_form.set_editable(not running)
         self.start_action.setEnabled(not running and form_valid)
-        self.pause_action.setEnabled(running and self.state.status in ("running", "paused", "starting"))
+        # The loop pauses between steps only: not while data loads' last part or the final evaluation runs.
+        self.pause_action.setEnabled(running and self.state.status in ("running", "pausing", "paused", "starting"))
         self.pause_action.setText("&Resume" if self.runner.is_paused else "&Pause")
         self.stop_action.setEnabled(running and self.state.status != "stopping")
         self.resume_run_action.setEnabled(not running)
@@ -309,18 +314,14 @@ class TrainingPanel(QWidget):
         if not folder:
             return
         try:
-            payload = read_checkpoint(RunDirectory.open(folder).last_checkpoint)
-        except (CheckpointError, RunDirError) as error:
+            point = resume_point(folder)
+        except (CheckpointError, ConfigError, RunDirError) as error:
             self.show_error(f"Cannot resume {folder}: {error}")
             return
-        epochs = int(payload["config"].get("train", {}).get("epochs", DEFAULT_EPOCHS))
-        done = int(payload.get("epoch", 0))
-        suggested = epochs if done < epochs else epochs + DEFAULT_EPOCHS
-        target, ok = QInputDialog.getInt(self, "Resume training",
-                                         f"{Path(folder).name} has trained {done} of {epochs} epochs.\n"
-                                         f"Train until epoch:", suggested, 1, 100_000)
-        if ok:
-            self.resume_run(folder, epochs=target)
+        dialog = ResumeDialog(point, self)
+        if dialog.exec():
+            choice = dialog.choice()
+            self.resume_run(folder, epochs=choice.epochs, time_budget_minutes=choice.time_budget_minutes)
 
     def _choose_runs_to_load(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a run folder (or a folder of runs) to compare",

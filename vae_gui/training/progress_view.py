@@ -1,42 +1,18 @@
-"""Progress bar (epoch, step, images/s, ETA), the status line, and a banner for training errors."""
+"""Progress bar (epoch, step, images/s, time left), the status line, and a banner for training errors.
+
+What they say is worked out in run_texts.py from the RunState; this view only shows it, and once a second while a
+countdown runs (the time left goes down between the run's reports too)."""
 from __future__ import annotations
 
-import html
-import math
-
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QToolButton, QVBoxLayout, QWidget
 
 from .. import theme
 from .run_state import RunState
+from .run_texts import progress_bar, status_line
 
-STATUS_TEXT = {"idle": "Ready. Choose data and a model, then press Start.", "starting": "Starting…",
-               "running": "Training", "paused": "Paused", "stopping": "Stopping: saving a checkpoint…",
-               "completed": "Finished", "stopped": "Stopped", "failed": "Failed"}
-
-
-def format_duration(seconds: float) -> str:
-    if not math.isfinite(seconds) or seconds < 0:
-        return "–"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def progress_text(state: RunState) -> str:
-    m = state.latest
-    if m is None:
-        return ""
-    epochs = f"/{state.epochs}" if state.epochs else ""
-    rate = f"{m.images_per_s:,.0f} img/s" if m.images_per_s > 0 else "measuring speed…"
-    if state.status == "paused":
-        remaining = "paused"                       # the ETA would freeze: say why instead
-    elif state.time_budget_minutes > 0:
-        remaining = (f"{format_duration(m.eta_s)} left of the {state.time_budget_minutes:g} min budget")
-    else:
-        remaining = f"ETA {format_duration(m.eta_s)}"
-    return f"epoch {m.epoch + 1}{epochs} · step {m.step:,}/{m.total_steps:,} · {rate} · {remaining}"
+TICK_MS = 1000
+COUNTING_STATUSES = ("running", "pausing", "evaluating")
 
 
 class ProgressView(QWidget):
@@ -44,46 +20,38 @@ class ProgressView(QWidget):
         super().__init__(parent)
         self.state = state
         self.bar = QProgressBar()
-        self.bar.setRange(0, 1)
-        self.bar.setValue(0)
         self.bar.setTextVisible(True)
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.ticker = QTimer(self)
+        self.ticker.setInterval(TICK_MS)
+        self.ticker.timeout.connect(self.refresh_progress)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.bar)
         layout.addWidget(self.status)
         state.progress_changed.connect(self.refresh_progress)
-        state.status_changed.connect(self.refresh_status)
-        state.status_changed.connect(self.refresh_progress)     # paused / resumed changes the text
-        state.run_started.connect(self.refresh_progress)
+        state.status_changed.connect(self.refresh)
+        state.run_started.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
         self.refresh_status()
+        self.refresh_progress()
+        counting = self.state.status in COUNTING_STATUSES
+        if counting != self.ticker.isActive():
+            self.ticker.start() if counting else self.ticker.stop()
 
     def refresh_progress(self) -> None:
-        m = self.state.latest
-        if m is None:
-            start = self.state.started
-            total = start.total_steps if start else 1
-            self.bar.setRange(0, max(1, total))
-            self.bar.setValue(start.start_step if start else 0)
-            self.bar.setFormat("%p%")
-            return
         # The details live in the bar's text: a label beside it would re-lay-out the window at every update.
-        self.bar.setRange(0, max(1, m.total_steps))
-        self.bar.setValue(m.step)
-        self.bar.setFormat(f"%p% · {progress_text(self.state)}")
+        text = progress_bar(self.state)
+        self.bar.setRange(0, text.maximum)
+        self.bar.setValue(text.value)
+        self.bar.setFormat(text.format)
 
     def refresh_status(self) -> None:
-        head = STATUS_TEXT.get(self.state.status, self.state.status)
-        message = self.state.message
-        if message.lower().startswith(head.lower()):      # "finished 24 steps" needs no "Finished:" before it
-            text = f"<b>{message[:len(head)].capitalize()}</b>{html.escape(message[len(head):])}"
-        else:
-            text = f"<b>{head}</b>" + (f": {html.escape(message)}" if message else "")
-        self.status.setText(text)
-        if self.state.status == "completed":
-            self.bar.setValue(self.bar.maximum())
+        self.status.setText(status_line(self.state))
 
 
 class ErrorBanner(QFrame):

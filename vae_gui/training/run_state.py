@@ -5,20 +5,59 @@ plots poll `revision` from a timer rather than redrawing on every update.
 """
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from trainer.training.events import RunFinished, RunStarted, StepMetrics
+from trainer.training.events import FinalEvaluationStarted, RunFinished, RunStarted, StepMetrics
 from trainer.training.rundir import read_metrics
 
 from .snapshots import SnapshotStore
 from .updates import STEP_COLUMNS, TrainingUpdate
 
 EVAL_COLUMNS = ("step", "val_loss", "val_recon", "val_kl")
-ACTIVE_STATUSES = ("starting", "running", "paused", "stopping")
+# A run's life: idle -> starting (data loads) -> running <-> pausing -> paused -> running ... -> evaluating (the
+# final evaluation) -> completed; stopping -> stopped from any active status; failed from any.
+ACTIVE_STATUSES = ("starting", "running", "pausing", "paused", "stopping", "evaluating")
+FINISHED_STATUSES = ("completed", "stopped", "failed")
+
+
+class Countdown:
+    """Seconds to an end the run reports now and then (each step's ETA, the final evaluation's allowance),
+    counting down in between, so a text shows the true time left also between reports; frozen while paused."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self._end: float | None = None
+        self._frozen: float | None = None
+
+    def set(self, seconds: float | None) -> None:
+        """Count down from `seconds` now (None or infinite: unknown)."""
+        known = seconds is not None and math.isfinite(seconds)
+        self._end = self.clock() + max(0.0, seconds) if known else None
+        self._frozen = None
+
+    def clear(self) -> None:
+        self.set(None)
+
+    def freeze(self) -> None:
+        if self._end is not None and self._frozen is None:
+            self._frozen = max(0.0, self._end - self.clock())
+
+    def thaw(self) -> None:
+        if self._frozen is not None:
+            self._end, self._frozen = self.clock() + self._frozen, None
+
+    def left(self) -> float | None:
+        """Seconds left (never below 0), None when unknown."""
+        if self._frozen is not None:
+            return self._frozen
+        return None if self._end is None else max(0.0, self._end - self.clock())
 
 
 class SeriesBuffer:
@@ -97,8 +136,12 @@ class RunState(QObject):
     loop_paused = Signal()                 # the training loop reached a pause and is waiting
     shown_step_changed = Signal()          # the history scrubber moved (None: follow the latest)
 
-    def __init__(self, parent: QObject | None = None):
+    def __init__(self, parent: QObject | None = None, clock: Callable[[], float] = time.monotonic):
         super().__init__(parent)
+        self.countdown = Countdown(clock)       # to the run's end (its final evaluation's, once that runs)
+        self.paused_at: int | None = None       # the step the loop paused at
+        self.final_evaluation: FinalEvaluationStarted | None = None
+        self.finished: RunFinished | None = None
         self.runs: list[RunCurves] = []
         self.current: RunCurves | None = None
         self.snapshots = SnapshotStore()
@@ -121,6 +164,10 @@ class RunState(QObject):
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
+    @property
+    def run_name(self) -> str:
+        return Path(self.started.run_dir).name if self.started is not None else ""
+
     # ------------------------------------------------------------ changes from the panel
     def begin(self, message: str) -> None:
         """A run is being started (data loading comes first; RunStarted follows). The previous run's curves stay
@@ -128,8 +175,33 @@ class RunState(QObject):
         self.started = self.latest = None
         self.best_checkpoint = self.last_checkpoint = None
         self.best_eval = None
+        self._reset_phase()
         self.set_status("starting", message)
         self.progress_changed.emit()          # the previous run's "100% · epoch 2/2" goes
+
+    def request_pause(self) -> None:
+        """The user asked to pause: the loop pauses after its current step (then: paused)."""
+        if self.status in ("running", "starting"):
+            self.set_status("pausing")
+
+    def resume_after_pause(self) -> None:
+        """The user resumed (or took back a pause the loop had not reached yet)."""
+        if self.status in ("pausing", "paused"):
+            self.paused_at = None
+            self.countdown.thaw()
+            self.set_status("running")
+
+    def request_stop(self) -> None:
+        """The run stops after its current step (or abandons its final evaluation) and saves a checkpoint."""
+        if self.is_active:
+            self.countdown.freeze()
+            self.set_status("stopping")
+
+    def _reset_phase(self) -> None:
+        self.countdown.clear()
+        self.paused_at = None
+        self.final_evaluation = None
+        self.finished = None
 
     def set_shown_step(self, step: int | None) -> None:
         """The history scrubber shows `step` (None: the latest); the KL chart follows."""
@@ -169,9 +241,13 @@ class RunState(QObject):
         if self.started is not None and self.current is not None:
             self._apply_progress(update)
         if update.paused:
-            if self.status == "running":
-                self.set_status("paused", "paused")
+            if self.status == "pausing":         # not when the user resumed before this news arrived
+                self.paused_at = self.latest.step if self.latest is not None else None
+                self.countdown.freeze()
+                self.set_status("paused")
             self.loop_paused.emit()
+        if update.final_evaluation is not None:
+            self._start_final_evaluation(update.final_evaluation)
         if update.finished is not None:          # also a run stopped while its data was loading
             self._finish_run(update.finished)
 
@@ -181,6 +257,8 @@ class RunState(QObject):
             self.revision += 1
         if update.latest is not None:
             self.latest = update.latest
+            if self.status not in ("paused", "stopping"):
+                self.countdown.set(update.latest.eta_s)
             self.progress_changed.emit()
         self._apply_evals(update)
         for grids in update.previews:
@@ -212,9 +290,11 @@ class RunState(QObject):
         self.time_budget_minutes = float(started.config.get("train", {}).get("time_budget_minutes", 0.0) or 0.0)
         self.best_checkpoint = self.last_checkpoint = None
         self.best_eval = None
+        self._reset_phase()
         self._curves_changed()
         self.run_started.emit()
-        self.set_status("running", f"training {name}")
+        if self.status == "starting":        # not over a pause or a stop asked for while the data loaded
+            self.set_status("running")
         self.kl_changed.emit()
 
     def _apply_evals(self, update: TrainingUpdate) -> None:
@@ -235,7 +315,16 @@ class RunState(QObject):
             self.kl_per_dim = np.asarray(last.kl_per_dim, dtype=np.float64)
             self.kl_changed.emit()
 
+    def _start_final_evaluation(self, started: FinalEvaluationStarted) -> None:
+        self.final_evaluation = started
+        if self.status != "stopping":
+            self.countdown.set(started.seconds)
+            self.set_status("evaluating")
+
     def _finish_run(self, finished: RunFinished) -> None:
+        self.finished = finished
+        self.countdown.clear()
+        self.paused_at = None
         self.best_checkpoint = finished.best_checkpoint or self.best_checkpoint
         self.last_checkpoint = finished.last_checkpoint or self.last_checkpoint
         if finished.status == "failed" and self.started is None:

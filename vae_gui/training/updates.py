@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from trainer.training.events import (CheckpointSaved, EvalMetrics, Event, Preview, RunFinished, RunStarted, StepMetrics)
+from trainer.training.events import (CheckpointSaved, EvalMetrics, Event, FinalEvaluationStarted, Preview, RunFinished,
+                                     RunStarted, StepMetrics)
 from trainer.training.previews import reconstruction_grid, sample_grid
 
 from .snapshots import PreviewGrids
@@ -29,12 +30,14 @@ class TrainingUpdate:
     previews: list[PreviewGrids] = field(default_factory=list)
     checkpoints: list[CheckpointSaved] = field(default_factory=list)
     paused: bool = False                                           # the loop is waiting at a pause
+    final_evaluation: FinalEvaluationStarted | None = None
     finished: RunFinished | None = None
 
     @property
     def is_empty(self) -> bool:
         return (self.started is None and self.latest is None and not len(self.steps) and not self.evals
-                and not self.previews and not self.checkpoints and not self.paused and self.finished is None)
+                and not self.previews and not self.checkpoints and not self.paused
+                and self.final_evaluation is None and self.finished is None)
 
 
 def preview_grids(preview: Preview, from_eval: bool = False) -> PreviewGrids:
@@ -75,6 +78,8 @@ class EventBatcher:
             pending.checkpoints.append(event)
         elif isinstance(event, RunStarted):
             pending.started, urgent = event, True
+        elif isinstance(event, FinalEvaluationStarted):
+            pending.final_evaluation, urgent = event, True
         elif isinstance(event, RunFinished):
             pending.finished, urgent = event, True
         if urgent or self.clock() - self._last_sent >= self.interval_s:

@@ -1,0 +1,58 @@
+"""A time limit for work that can be shortened: the final evaluation of a run under a time budget.
+
+Work that supports a deadline runs in chunks (batches of images, EM iterations) and before each chunk asks whether
+one more, as long as the slowest so far, still ends in time; it then reports on what it did (fewer images, a part
+skipped) instead of overrunning. Without a deadline the same code runs to the end.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import numpy as np
+
+
+class Deadline:
+    """A moment on the monotonic clock that work must end by."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.end = clock() + seconds
+
+    @classmethod
+    def never(cls) -> "Deadline":
+        return cls(math.inf)
+
+    def left(self) -> float:
+        return self.end - self.clock()
+
+    def allows(self, seconds: float) -> bool:
+        """Whether work of `seconds` started now ends in time."""
+        return self.left() >= seconds
+
+    def part(self, share: float) -> "Deadline":
+        """A deadline `share` of the way from now to this one (for one part of several)."""
+        return Deadline(share * max(0.0, self.left()), self.clock)
+
+
+def spread_order(count: int, seed: int = 0) -> np.ndarray:
+    """Indices 0..count-1 in a fixed random order: any first k of them are a fair sample of all, so work cut short
+    by a deadline still reports on images from the whole set."""
+    return np.random.default_rng(seed).permutation(count)
+
+
+def run_chunks(count: int, chunk: int, work: Callable[[slice], None], deadline: Deadline | None,
+               minimum: int = 1) -> int:
+    """work(rows) for consecutive slices of range(count), `chunk` long, until all are done or the next chunk would
+    pass the deadline (judged by the slowest chunk so far); at least `minimum` rows are done. Returns how many."""
+    done, slowest = 0, 0.0
+    while done < count:
+        if deadline is not None and done >= minimum and not deadline.allows(slowest):
+            break
+        started = time.monotonic()
+        end = min(count, done + chunk)
+        work(slice(done, end))
+        slowest = max(slowest, time.monotonic() - started)
+        done = end
+    return done

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from tests.conftest import tiny_config
+from trainer.evaluation.evaluate import import_evaluation_modules
 from trainer.training.budget import PLAN_AFTER_STEPS, SAFETY_SHARE, WARMUP_STEPS, TimeBudget, count_evaluations
 from trainer.training.events import StepMetrics
 from trainer.training.loop import train
@@ -98,6 +99,7 @@ def test_a_replan_keeps_the_schedule_progress_and_ends_it_at_the_new_total():
 
 def test_tiny_run_ends_within_its_budget_with_the_schedule_at_its_end(tmp_path, one_torch_thread):
     budget_s = 0.2 * 60
+    import_evaluation_modules()      # a first import of SciPy / scikit-learn took 10 s of a 12 s budget under load
     config = tiny_config(tmp_path / "runs", tmp_path / "cache", epochs=10_000, time_budget_minutes=0.2,
                          log_every_steps=1000)
     steps: list[StepMetrics] = []
@@ -119,3 +121,128 @@ def test_tiny_run_ends_within_its_budget_with_the_schedule_at_its_end(tmp_path, 
     assert steps[-1].eta_s < 0.3 * budget_s < steps[PLAN_AFTER_STEPS + WARMUP_STEPS + 5].eta_s   # final eval left
     log = (result.run_dir / "train.log").read_text()
     assert "time budget 0.2 min" in log and "final evaluation took" in log
+
+
+# ---------------------------------------------------------------- the final evaluation fits what the budget leaves
+
+def _slow_ssim(monkeypatch, seconds_per_image: float) -> None:
+    """An artificially slow final evaluation: its metrics pass takes `seconds_per_image` per image (a loaded
+    machine); validations during training do not compute SSIM, so training runs at its speed."""
+    from trainer.evaluation import metrics
+
+    original = metrics.ssim
+
+    def slow(a, b):
+        time.sleep(seconds_per_image * len(a))
+        return original(a, b)
+
+    monkeypatch.setattr(metrics, "ssim", slow)
+
+
+def test_run_chunks_stops_before_the_deadline():
+    from trainer.deadline import Deadline, run_chunks
+
+    done_rows: list[int] = []
+
+    def work(rows: slice) -> None:
+        time.sleep(0.01 * (rows.stop - rows.start))
+        done_rows.extend(range(rows.start, rows.stop))
+
+    started = time.monotonic()
+    done = run_chunks(1000, 64, work, Deadline(0.3))
+    elapsed = time.monotonic() - started
+    assert 8 <= done < 40 and done_rows == list(range(done))
+    assert elapsed < 0.3 + 0.1
+    assert run_chunks(5, 2, lambda rows: None, None) == 5
+    assert run_chunks(100, 10, lambda rows: time.sleep(0.05), Deadline(-1), minimum=2) == 2
+
+
+def test_a_slow_final_evaluation_is_shortened_to_its_deadline(tiny_checkpoint, tmp_path, monkeypatch):
+    import shutil
+
+    import torch
+
+    from trainer.data.datasets import FaceDataset
+    from trainer.deadline import Deadline
+    from trainer.evaluation.evaluate import evaluate_checkpoint_file
+    from trainer.training.checkpoint import load_checkpoint
+
+    checkpoint = shutil.copy(tiny_checkpoint, tmp_path / "best.pt")
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (600, 3, 32, 32), dtype=torch.uint8, generator=generator)
+    dataset = FaceDataset(train=images[:300], test=images[300:], source="random")
+    _slow_ssim(monkeypatch, 0.02)             # the whole test split would take 6 s
+    started = time.monotonic()
+    report = evaluate_checkpoint_file(checkpoint, dataset, deadline=Deadline(2.0))
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.0 + 0.5, elapsed
+    assert 8 <= report["n_images"] < 300
+    assert f"metrics on {report['n_images']:,} of 300 test images" in report["notes"]
+    stored = load_checkpoint(checkpoint)
+    assert stored.eval_metrics["n_images"] == report["n_images"]       # written within the deadline too
+
+
+def test_a_mixture_fit_gives_up_at_its_deadline_and_otherwise_fits_as_usual():
+    import numpy as np
+
+    from trainer.deadline import Deadline
+    from trainer.latent.samplers import MixtureSampler, choose_sampler
+
+    rng = np.random.default_rng(0)
+    codes = np.concatenate([rng.normal(i, 0.5, (200, 4)) for i in range(3)]).astype(np.float32)
+    assert MixtureSampler.fit(codes, n_components=3, deadline=Deadline(-1)) is None
+    in_time = MixtureSampler.fit(codes, n_components=3, deadline=Deadline(60))
+    plain = MixtureSampler.fit(codes, n_components=3)
+    assert np.allclose(in_time.means, plain.means) and np.allclose(in_time.weights, plain.weights)
+    choice = choose_sampler(codes[::2], codes[1::2], deadline=Deadline(-1))
+    assert "mixture" not in choice.log_likelihood and {"prior", "gaussian"} <= set(choice.log_likelihood)
+
+
+def test_a_budgeted_run_with_a_slow_final_evaluation_ends_within_its_budget(tmp_path, monkeypatch,
+                                                                             one_torch_thread):
+    """A 3-minute run ended at 3.44 minutes when its final evaluation took 29 s on a loaded machine: the
+    evaluation is now shortened to what the budget leaves, and train.log says how."""
+    budget_s = 0.2 * 60
+    import_evaluation_modules()
+    _slow_ssim(monkeypatch, 0.1)              # 32 test images: 3.2 s of metrics, more than the budget keeps
+    config = tiny_config(tmp_path / "runs", tmp_path / "cache", epochs=10_000, time_budget_minutes=0.2,
+                         log_every_steps=1000)
+    started = time.monotonic()
+    result = train(config)
+    wall = time.monotonic() - started
+    assert result.status == "completed", result.message
+    assert wall <= 1.1 * budget_s, wall
+    log = (result.run_dir / "train.log").read_text()
+    assert "final evaluation shortened to end within the time budget: metrics on" in log, log
+    assert result.final_eval is not None and result.final_eval["n_images"] < 32
+
+
+# ---------------------------------------------------------------- resuming a run with a time budget
+
+def test_a_budgeted_run_resumes_with_what_is_left_of_its_budget_or_a_new_one(tmp_path, one_torch_thread):
+    from trainer.config import ConfigError
+    from trainer.training.control import TrainingControl
+    from trainer.training.resume import resume_config, resume_point
+    from trainer.training.rundir import RunDirectory
+
+    control = TrainingControl()
+
+    def stop_at_five(event):
+        if isinstance(event, StepMetrics) and event.step == 5:
+            control.stop()
+
+    config = tiny_config(tmp_path / "runs", tmp_path / "cache", epochs=10_000, time_budget_minutes=0.5,
+                         final_eval=False)
+    stopped = train(config, events=stop_at_five, control=control)
+    assert stopped.status == "stopped"
+    point = resume_point(stopped.run_dir)
+    assert point.time_budget_minutes == 0.5 and 0 < point.budget_left_s < 30 and point.can_use_budget_left
+    assert resume_config(stopped.run_dir).train.time_budget_minutes == round(point.budget_left_s / 60, 2)
+    assert resume_config(stopped.run_dir, time_budget_minutes=2.0).train.time_budget_minutes == 2.0
+
+    # Once a run has completed, its final evaluation has taken what was left: a resume needs a new budget.
+    RunDirectory.open(stopped.run_dir).log_metrics({"type": "finished", "status": "completed", "step": point.step})
+    assert resume_point(stopped.run_dir).budget_left_s == 0.0
+    with pytest.raises(ConfigError, match="has used its 0.5 min time budget"):
+        resume_config(stopped.run_dir)
+    assert resume_config(stopped.run_dir, time_budget_minutes=1.0).train.time_budget_minutes == 1.0

@@ -451,3 +451,137 @@ def test_a_dropped_folder_becomes_the_data_except_while_a_run_trains(qtbot, pane
     monkeypatch.setattr(type(panel.runner), "is_running", property(lambda runner: True))
     assert not panel.use_data_folder(other)
     assert panel.setup_form.config().data.source == str(folder)
+
+
+# ---------------------------------------------------------------- what the progress view says, in a real run
+
+def shown_texts(panel) -> tuple[str, str]:
+    bar = panel.progress_view.bar
+    return bar.text(), panel.progress_view.status.text()
+
+
+@pytest.mark.slow
+def test_a_budgeted_run_with_a_pause_says_only_true_things(qtbot, panel, tmp_path):
+    """Every text the bar and the status line show during a real run with a time budget, paused once: the time
+    left never exceeds the budget, a pause shows no countdown, 'resumed' does not linger, and the end is 100%."""
+    import re
+
+    from trainer.evaluation.evaluate import import_evaluation_modules
+
+    import_evaluation_modules()          # not what this test is about; a first import ate a small budget under load
+    budget_min = 0.3                     # the form's one decimal
+    configure(panel, tmp_path / "runs", epochs=10_000, time_budget_minutes=budget_min, final_eval=True)
+    seen: list[tuple[str, str, str]] = []
+
+    def record(*_):
+        seen.append((panel.state.status, *shown_texts(panel)))
+
+    panel.state.progress_changed.connect(record)
+    panel.state.status_changed.connect(record)
+    start_and_wait_for_steps(qtbot, panel, min_step=8)
+    with qtbot.waitSignal(panel.state.loop_paused, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    bar, status = shown_texts(panel)
+    assert bar.endswith("· paused") and "left" not in bar and "press Resume" in status
+    qtbot.wait(1500)
+    assert shown_texts(panel) == (bar, status)                       # frozen while paused
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert shown_texts(panel)[1].startswith("<b>Training</b> tiny") and "resumed" not in shown_texts(panel)[1]
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        pass
+    qtbot.waitUntil(lambda: not panel.is_training, timeout=10_000)
+    assert finished.args[0].status == "completed"
+
+    statuses = [status for status, _, _ in seen]
+    assert "evaluating" in statuses and statuses[-1] == "completed"
+    for status, bar, line in seen:
+        for minutes, seconds in re.findall(r"(\d+):(\d\d) left", bar):
+            assert int(minutes) * 60 + int(seconds) <= budget_min * 60, bar
+        assert "resumed" not in line
+        if status in ("paused", "pausing", "stopping", "completed"):
+            assert "left" not in bar, (status, bar)
+    bar, status = shown_texts(panel)
+    assert bar.startswith("done") and panel.progress_view.bar.value() == panel.progress_view.bar.maximum()
+    assert status.startswith("<b>Finished</b>")
+
+
+def test_negative_losses_are_explained_where_the_losses_are_shown(qtbot):
+    from trainer.models.losses import NEGATIVE_LOSS_EXPLAINED
+    from vae_gui.help import GUIDE_HTML
+    from vae_gui.training.loss_plot import LossPlot
+    from vae_gui.training.run_state import RunCurves
+    from vae_gui.training.updates import TrainingUpdate
+
+    state = RunState()
+    plot = LossPlot(state)
+    qtbot.addWidget(plot)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.refresh()
+    assert not plot.negative_note.isVisible()
+    assert "negative log-likelihood" in NEGATIVE_LOSS_EXPLAINED and "Lower is still better" in NEGATIVE_LOSS_EXPLAINED
+    assert NEGATIVE_LOSS_EXPLAINED in plot.plot.toolTip() and NEGATIVE_LOSS_EXPLAINED == plot.negative_note.toolTip()
+    assert "Below zero?" in GUIDE_HTML
+
+    config = {"model": {"family": "vae"}, "train": {"recon_loss": "gaussian", "epochs": 1}}
+    state.begin("loading data…")
+    state.apply(TrainingUpdate(started=RunStarted(run_dir=str("photo-run"), config=config, total_steps=10,
+                                                  start_step=0, n_train=10, n_test=2, param_count=1,
+                                                  device="cpu", precision="fp32")))
+    plot.refresh()
+    assert plot.negative_note.isVisible()                            # the photo preset's loss
+
+    other = RunState()
+    other_plot = LossPlot(other)
+    qtbot.addWidget(other_plot)
+    other_plot.show()
+    qtbot.waitExposed(other_plot)
+    earlier = RunCurves(name="earlier photo run")
+    earlier.steps.append(np.array([[1, -50.0, -60.0, 10.0]]))
+    other.add_run(earlier)                                           # a loaded run whose curve is below zero
+    other_plot.refresh()
+    assert other_plot.negative_note.isVisible()
+
+
+def test_the_resume_dialog_offers_the_budget_left_or_a_new_one(qtbot):
+    from dataclasses import replace
+
+    from trainer.training.resume import ResumePoint
+    from vae_gui.training.resume_dialog import ResumeChoice, ResumeDialog, describe
+
+    point = ResumePoint(name="demo", step=120, epoch=3, epochs=80_000, time_budget_minutes=3.0, budget_left_s=84.0)
+    assert describe(point) == "demo has trained 3 epochs (120 steps); 1.4 min of its 3 min time budget are left."
+    dialog = ResumeDialog(point)
+    qtbot.addWidget(dialog)
+    assert dialog.use_left.isChecked() and not dialog.budget.isEnabled()
+    assert dialog.choice() == ResumeChoice()                          # what is left of the budget
+    dialog.use_new.setChecked(True)
+    dialog.budget.setValue(5.0)
+    assert dialog.budget.isEnabled() and dialog.choice() == ResumeChoice(time_budget_minutes=5.0)
+
+    used = ResumeDialog(replace(point, budget_left_s=0.0))          # a completed run: only a new budget
+    qtbot.addWidget(used)
+    assert not used.use_left.isEnabled() and used.use_new.isChecked()
+    assert used.choice() == ResumeChoice(time_budget_minutes=3.0)
+    assert "has used its 3 min time budget" in describe(used.point)
+
+    plain = ResumeDialog(ResumePoint(name="demo", step=16, epoch=2, epochs=4, time_budget_minutes=0.0,
+                                     budget_left_s=None))
+    qtbot.addWidget(plain)
+    assert plain.choice() == ResumeChoice(epochs=4)
+
+
+def test_resume_passes_the_chosen_budget_to_the_run(qtbot, panel, tmp_path, monkeypatch):
+    from trainer.training.control import TrainingControl
+    from trainer.training.loop import train
+
+    control = TrainingControl()
+    config = tiny_config(tmp_path / "runs", epochs=10_000, time_budget_minutes=0.5, final_eval=False)
+    stopped = train(config, events=lambda e: isinstance(e, StepMetrics) and e.step == 3 and control.stop(),
+                    control=control)
+    started: list = []
+    monkeypatch.setattr(panel.runner, "start", lambda config, resume=None: started.append(config))
+    assert panel.resume_run(stopped.run_dir)
+    assert 0 < started[-1].train.time_budget_minutes < 0.5             # what is left of it
+    assert panel.resume_run(stopped.run_dir, time_budget_minutes=2.0)
+    assert started[-1].train.time_budget_minutes == 2.0

@@ -1,8 +1,9 @@
 """A time limit for work that can be shortened: the final evaluation of a run under a time budget.
 
-Work that supports a deadline runs in chunks (batches of images, EM iterations) and before each chunk asks whether
-one more, as long as the slowest so far, still ends in time; it then reports on what it did (fewer images, a part
-skipped) instead of overrunning. Without a deadline the same code runs to the end.
+Work that supports a deadline runs in chunks (batches of images, EM iterations): a small first chunk measures the
+speed, and each later chunk is cut to what still ends in time at the slowest speed seen so far; the work then
+reports on what it did (fewer images, a part skipped) instead of overrunning. Without a deadline the same code
+runs to the end.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import time
 from typing import Callable
 
 import numpy as np
+
+FIRST_CHUNK = 8              # rows: a first chunk this small measures the speed without overrunning a short deadline
 
 
 class Deadline:
@@ -44,15 +47,21 @@ def spread_order(count: int, seed: int = 0) -> np.ndarray:
 
 def run_chunks(count: int, chunk: int, work: Callable[[slice], None], deadline: Deadline | None,
                minimum: int = 1) -> int:
-    """work(rows) for consecutive slices of range(count), `chunk` long, until all are done or the next chunk would
-    pass the deadline (judged by the slowest chunk so far); at least `minimum` rows are done. Returns how many."""
-    done, slowest = 0, 0.0
+    """work(rows) for consecutive slices of range(count), at most `chunk` long, until all are done or the
+    deadline leaves no time for another row (at the slowest time per row seen so far); at least `minimum` rows
+    are done. Returns how many."""
+    done, row_s = 0, 0.0
     while done < count:
-        if deadline is not None and done >= minimum and not deadline.allows(slowest):
-            break
+        size = chunk
+        if deadline is not None:
+            left = deadline.left()
+            fits = int(left / row_s) if row_s > 0 else (FIRST_CHUNK if left > 0 else 0)
+            size = max(min(chunk, fits), minimum - done)
+            if size <= 0:
+                break
         started = time.monotonic()
-        end = min(count, done + chunk)
+        end = min(count, done + size)
         work(slice(done, end))
-        slowest = max(slowest, time.monotonic() - started)
+        row_s = max(row_s, (time.monotonic() - started) / (end - done))
         done = end
     return done

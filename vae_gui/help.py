@@ -1,6 +1,7 @@
 """Help > Guide (a short HTML page in a dialog) and Help > About (versions)."""
 from __future__ import annotations
 
+import html
 from importlib import metadata
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 from trainer.training.checkpoint import FORMAT_VERSION
 from trainer.latent.sliders import FACTOR_LABEL_MIN_SCORE
 from trainer.latent.stats import ACTIVE_CODE_VARIANCE, ACTIVE_KL_NATS
+from trainer.models.losses import NEGATIVE_LOSS_EXPLAINED
 
 DISTRIBUTION = "vae-face-explorer"
 
@@ -73,6 +75,7 @@ below that it has collapsed (the model ignores it). An autoencoder has no KL: th
 variance of its code over the test images is above {ACTIVE_CODE_VARIANCE:g}. The Train tab, the Explore tab and the
 evaluation report all count the same way.</li>
 <li><b>-ELBO</b>: reconstruction loss + KL per image, the quantity a VAE minimizes (lower is better).</li>
+<li><b>Below zero?</b> {html.escape(NEGATIVE_LOSS_EXPLAINED)}</li>
 <li><b>PSNR</b> (dB): reconstruction quality from the pixel error; higher is better (20 dB is blurry, 30 dB is
 close).</li>
 <li><b>SSIM</b>: structural similarity of reconstruction and original, 0 to 1; higher is better.</li>

@@ -5,6 +5,7 @@ import sys
 
 from tqdm import tqdm
 
+from trainer.models.losses import NEGATIVE_LOSS_EXPLAINED
 from trainer.training.events import EvalMetrics, Event, RunFinished, RunStarted, StepMetrics
 
 
@@ -18,6 +19,8 @@ class ProgressPrinter:
             self._say(f"run {event.run_dir}: {event.n_train} train / {event.n_test} test images, "
                       f"{event.param_count:,} parameters, {event.device} {event.precision}"
                       + (f", resuming at step {event.start_step}" if event.resumed else ""))
+            if event.config.get("train", {}).get("recon_loss") == "gaussian":
+                self._say(NEGATIVE_LOSS_EXPLAINED)
             if not self.quiet:
                 self.bar = tqdm(total=event.total_steps, initial=event.start_step, unit="step", dynamic_ncols=True,
                                 file=sys.stderr)

@@ -369,7 +369,7 @@ def _per_image_metrics(model: torch.nn.Module, images: torch.Tensor, recon_loss:
         for key, value in batch.items():
             collected[key].append(value.cpu().double().numpy())   # float64 after .cpu(): MPS has none
 
-    run_chunks(len(images), batch_size, batch_metrics, deadline, minimum=batch_size)
+    run_chunks(len(images), batch_size, batch_metrics, deadline)
     return {key: np.concatenate(parts) for key, parts in collected.items() if parts}
 
 

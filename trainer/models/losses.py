@@ -7,6 +7,12 @@ import torch
 import torch.nn.functional as F
 
 RECON_LOSSES = ("mse", "bce", "gaussian")
+# Why a loss curve can go below zero, in words a student follows (the Train tab, the guide and the CLI say it).
+NEGATIVE_LOSS_EXPLAINED = (
+    "Negative losses are normal with the \"gaussian\" reconstruction loss (the photo preset): it is a negative "
+    "log-likelihood under a Gaussian whose width the model fits to its own error, and once the reconstructions are "
+    "close that width is small, the probability density is above 1 and its negative log below 0. Lower is still "
+    "better.")
 MIN_LOG_SIGMA = -6.0        # the calibrated decoder's noise level never goes below exp(-6) (~0.0025 of the range)
 
 

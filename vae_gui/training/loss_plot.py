@@ -7,6 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from trainer.models.losses import NEGATIVE_LOSS_EXPLAINED
+
 from .. import theme
 from .run_state import RunCurves, RunState
 from .smoothing import EmaSeries
@@ -23,7 +25,7 @@ DEFAULT_SMOOTHING = 0.6
 
 LOSS_TIP = ("Loss per image. train total = reconstruction + beta x KL (what the optimizer minimizes); validation = "
             "the same on held-out images (best.pt is the step where it was lowest). For a VAE with beta = 1 the "
-            "total is the negative ELBO.")
+            "total is the negative ELBO.\n" + NEGATIVE_LOSS_EXPLAINED)
 
 
 # Curves are redrawn at most this often: at 10 per second the plot took ~3% of a core from a 2-core machine's
@@ -87,7 +89,13 @@ class LossPlot(QWidget):
         title = QLabel("<b>Loss</b>")
         title.setToolTip(LOSS_TIP)
         self.plot.setToolTip(LOSS_TIP)
+        # Shown while a curve is below zero or the run's loss can go there: the question it answers comes first.
+        self.negative_note = QLabel("below zero? normal for this loss (hover)")
+        self.negative_note.setToolTip(NEGATIVE_LOSS_EXPLAINED)
+        theme.set_tone(self.negative_note, theme.Tone.MUTED)
+        self.negative_note.hide()
         controls.addWidget(title)
+        controls.addWidget(self.negative_note)
         controls.addStretch(1)
         controls.addWidget(self.log_check)
         controls.addSpacing(12)
@@ -148,6 +156,14 @@ class LossPlot(QWidget):
             for curves in self.state.runs:
                 if id(curves) in self._overlays:
                     self._draw_overlay(curves)
+        self.negative_note.setVisible(self._may_go_negative())
+
+    def _may_go_negative(self) -> bool:
+        """The current run's loss can be negative (a calibrated Gaussian decoder), or a shown curve is."""
+        if self.state.recon_loss == "gaussian":
+            return True
+        shown = [c for c in self.state.runs if c.visible]
+        return any(len(c.steps) and np.nanmin(c.steps.data[:, 1:3]) < 0 for c in shown)
 
     def point_count(self) -> int:
         """Train points of the current run as drawn (for tests and the benchmark)."""

@@ -165,6 +165,11 @@ class RunState(QObject):
         return self.status in ACTIVE_STATUSES
 
     @property
+    def recon_loss(self) -> str:
+        """The current run's reconstruction loss ("mse", "bce", "gaussian"); "" before a run starts."""
+        return self.started.config.get("train", {}).get("recon_loss", "") if self.started is not None else ""
+
+    @property
     def run_name(self) -> str:
         return Path(self.started.run_dir).name if self.started is not None else ""
 

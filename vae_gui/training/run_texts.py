@@ -65,7 +65,7 @@ def _planning_bar(state: RunState) -> BarText:
     left = state.countdown.left()
     used = TIME_SCALE if budget_s <= 0 or left is None else int(TIME_SCALE * (1 - min(left, budget_s) / budget_s))
     activity = _activity(state, f"measuring speed to plan the {state.time_budget_minutes:g} min budget · "
-                                f"{_time_left(state)}")
+                                f"{format_duration(left) if left is not None else '–'} left")
     return BarText(used, TIME_SCALE, f"step {m.step:,} · {activity}")
 
 

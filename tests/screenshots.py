@@ -1,0 +1,126 @@
+"""Render every page of the main window to PNG, under the light and/or a dark palette, from the real app.
+
+    python tests/screenshots.py --out /tmp/shots [--palette light dark] [--size 1366x768] [--train] [--full-atlas]
+    python tests/screenshots.py --readme            # docs/screenshot_training.png, as the README shows it
+
+With --train the Train tab first trains a short run the way a user would (built-in faces, the default preset), so its
+curves, images and KL chart are filled; otherwise the tab shows a fed example run. The Atlas tab shows 120 faces
+unless --full-atlas waits for the whole data set's map (minutes on a busy machine). Not a test (pytest does not
+collect it); it uses the tests' helpers (window_tour.py, palettes.py, test_gui_theme.py).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+README_SHOT = HERE.parent / "docs" / "screenshot_training.png"
+README_RUN = dict(synthetic_count=1500, epochs=4)         # what docs/screenshot_training.png shows
+
+
+def wait_until(app, condition, timeout_s: float = 600) -> None:
+    end = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("the window did not get there in time")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def settle_for(app, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def train_in_window(app, window, runs_dir: Path) -> None:
+    """A short run started from the Train tab's form, as a user starts it."""
+    import dataclasses
+
+    panel = window.training_panel
+    config = panel.setup_form.config()
+    config = dataclasses.replace(
+        config, data=dataclasses.replace(config.data, synthetic_count=README_RUN["synthetic_count"]),
+        train=dataclasses.replace(config.train, epochs=README_RUN["epochs"], runs_dir=str(runs_dir),
+                                  run_name="default-demo", time_budget_minutes=0.0))
+    panel.setup_form.set_config(config)
+    window.tabs.setCurrentWidget(panel)
+    panel.start_training()
+    wait_until(app, lambda: not panel.is_training, timeout_s=1800)
+
+
+def shoot(palette_name: str, out: Path, size: tuple[int, int], train_runs: Path | None,
+          full_atlas: bool = False) -> list[Path]:
+    from palettes import application_palette, dark_palette
+    from PySide6.QtWidgets import QApplication
+
+    from test_gui_theme import feed_a_run, fill_atlas
+    from vae_gui.app import create_application
+    from vae_gui.explorer.atlas_plot import AtlasPlot
+    from vae_gui.main_window import MainWindow
+    from window_tour import pages
+
+    app = create_application(["screenshots"])
+    app.setStyle("Fusion")
+    palette = dark_palette() if palette_name == "dark" else QApplication.style().standardPalette()
+    saved = []
+    with application_palette(palette):
+        window = MainWindow()
+        window.resize(*size)
+        window.show()
+        wait_until(app, lambda: window.explorer_panel.state.data is not None)
+        if train_runs is not None:
+            train_in_window(app, window, train_runs)
+        else:
+            feed_a_run(window.training_panel.state)
+
+        def settle() -> None:
+            settle_for(app, 0.3)
+            atlases = [plot for plot in window.findChildren(AtlasPlot) if plot.isVisible()]
+            if atlases and not atlases[0].drawn_points and not full_atlas:
+                fill_atlas(window)
+            if atlases:
+                wait_until(app, lambda: atlases[0].drawn_points > 0, timeout_s=1800)
+                settle_for(app, 0.5)
+
+        for page in pages(window, settle):
+            path = out / f"{palette_name}-{page.replace(' / ', '-').replace(' ', '_').lower()}.png"
+            window.grab().save(str(path))
+            saved.append(path)
+            print("saved", path, flush=True)
+        window.close()
+    return saved
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument("--palette", nargs="+", choices=("light", "dark"), default=["light", "dark"])
+    parser.add_argument("--size", default="1366x768")
+    parser.add_argument("--train", action="store_true", help="train a short run in the Train tab first")
+    parser.add_argument("--full-atlas", action="store_true", help="wait for the atlas of the whole data set")
+    parser.add_argument("--readme", action="store_true", help=f"write {README_SHOT.relative_to(HERE.parent)}")
+    args = parser.parse_args()
+    size = tuple(int(v) for v in args.size.split("x"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    runs = args.out / "runs" if (args.train or args.readme) else None
+    if args.readme:
+        shots = shoot("light", args.out, size, runs)
+        train = next(path for path in shots if path.name == "light-train.png")
+        README_SHOT.write_bytes(train.read_bytes())
+        print("wrote", README_SHOT)
+        return 0
+    for name in args.palette:
+        shoot(name, args.out, size, runs, args.full_atlas)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

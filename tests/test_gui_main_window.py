@@ -276,7 +276,7 @@ def test_main_applies_the_thread_policy_before_building_the_window(monkeypatch):
             pass
 
     before = torch.get_num_threads()
-    monkeypatch.setattr(app_module, "create_application", lambda: FakeApp())
+    monkeypatch.setattr(app_module, "application_and_arguments", lambda argv: (FakeApp(), argv))
     monkeypatch.setattr(app_module, "available_cores", lambda: 6)
     monkeypatch.setattr("vae_gui.main_window.MainWindow", FakeWindow)
     try:

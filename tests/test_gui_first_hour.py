@@ -19,7 +19,6 @@ from PySide6.QtWidgets import QAbstractButton, QAbstractScrollArea, QLabel, QMes
 from trainer.training.checkpoint import FORMAT_NAME, load_checkpoint  # noqa: E402
 from trainer.latent.sliders import FACTOR_LABEL_MIN_SCORE, axis_sliders  # noqa: E402
 from trainer.latent.stats import compute_latent_stats  # noqa: E402
-from trainer.resources import default_checkpoint  # noqa: E402
 from vae_gui.explorer.info_panel import describe_checkpoint, training_length  # noqa: E402
 from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
 from vae_gui.training.kl_chart import KlChart  # noqa: E402
@@ -116,7 +115,6 @@ def layout_problems(window: QWidget) -> list[str]:
     return problems
 
 
-@pytest.mark.skipif(default_checkpoint() is None, reason="the bundled checkpoint is not present")
 def test_every_tab_fits_1024x700_without_clipped_or_overlapping_buttons(qtbot, monkeypatch):
     from vae_gui.main_window import MainWindow
 

@@ -29,6 +29,7 @@ NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.pyc", ".p
 # Run by the installed environment's Python, from a folder outside the source tree.
 INSTALLED_CHECK = r"""
 import json, sys
+from importlib import metadata
 import trainer, vae_gui
 import trainer.cli.commands
 from trainer.package import __version__

@@ -14,11 +14,12 @@ import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtGui import QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen, QWidget
 
 from trainer.package import __version__
 
+from . import theme
 from .qt_binding import QtBindingError, check_qt_binding
 
 APP_NAME = "VAE Face Explorer"
@@ -136,7 +137,7 @@ def show_splash_message(splash: QSplashScreen | None, message: str) -> None:
     """What start-up is doing now, at the bottom of the splash screen (painted at once)."""
     if splash is not None:
         splash.showMessage(message, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
-                           QColor(190, 190, 190))
+                           theme.current().canvas_muted)
         QApplication.processEvents()
 
 
@@ -144,10 +145,11 @@ def show_splash() -> QSplashScreen | None:
     """A plain splash screen, shown and painted before the heavy imports (None without a QApplication)."""
     if not isinstance(QApplication.instance(), QApplication):
         return None
+    colours = theme.current()
     pixmap = QPixmap(420, 160)
-    pixmap.fill(QColor(40, 42, 46))
+    pixmap.fill(colours.canvas)
     painter = QPainter(pixmap)
-    painter.setPen(QColor(235, 235, 235))
+    painter.setPen(colours.canvas_text)
     font = QFont(QApplication.font())
     font.setPointSizeF(font.pointSizeF() * 1.6)
     font.setBold(True)
@@ -172,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     app, argv = application_and_arguments(argv)
     args = parse_args(argv)
     splash = show_splash()
+    theme.install(app)              # after the splash: it imports pyqtgraph
     preloading = start_preloading()
     configure_torch_threads()
     show_splash_message(splash, "Building the window…")

@@ -316,4 +316,4 @@ def test_without_the_bundled_model_the_window_says_so(make_window):
     window = make_window()                       # make_window hides the bundled checkpoint
     assert window.tabs.currentWidget() is window.training_panel
     message = window.statusBar().currentMessage()
-    assert "default_vae.pt" in message and "missing" in message and "File > Open" in message
+    assert "default_vae.pt" in message and "missing" in message and "File > Open checkpoint" in message

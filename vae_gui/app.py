@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen, QWidget
 
@@ -146,7 +146,10 @@ def show_splash() -> QSplashScreen | None:
     if not isinstance(QApplication.instance(), QApplication):
         return None
     colours = theme.current()
-    pixmap = QPixmap(420, 160)
+    size = QSize(420, 160)
+    ratio = QApplication.primaryScreen().devicePixelRatio()        # sharp on a high-DPI screen
+    pixmap = QPixmap(size * ratio)
+    pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(colours.canvas)
     painter = QPainter(pixmap)
     painter.setPen(colours.canvas_text)
@@ -154,7 +157,7 @@ def show_splash() -> QSplashScreen | None:
     font.setPointSizeF(font.pointSizeF() * 1.6)
     font.setBold(True)
     painter.setFont(font)
-    painter.drawText(pixmap.rect().adjusted(0, 0, 0, -40), Qt.AlignmentFlag.AlignCenter, APP_NAME)
+    painter.drawText(QRect(QPoint(0, 0), size).adjusted(0, 0, 0, -40), Qt.AlignmentFlag.AlignCenter, APP_NAME)
     painter.end()
     splash = QSplashScreen(pixmap)
     splash.show()

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 from trainer.resources import DEFAULT_CHECKPOINT_NAME, default_checkpoint
 
+from .app import APP_NAME
 from .drops import Drop, DropKind, classify_drop
 from .explorer.panel import ExplorerPanel
 from .help import GuideDialog, about_text
@@ -24,15 +25,14 @@ from .tasks import shutdown_all
 from .training.panel import TrainingPanel
 
 
-APP_TITLE = "VAE Face Explorer"
-MISSING_MODEL = (f"The bundled model ({DEFAULT_CHECKPOINT_NAME}) is missing from this installation (reinstall "
-                 "vae-face-explorer to get it back): open a checkpoint with File > Open, or train one here.")
+MISSING_MODEL = (f"The bundled model {DEFAULT_CHECKPOINT_NAME} is missing (reinstall vae-face-explorer): open a "
+                 "checkpoint with File > Open checkpoint, or train one here.")
 
 
 class MainWindow(QMainWindow):
     def __init__(self, checkpoint: Path | None = None, start_on_training: bool = False):
         super().__init__()
-        self.setWindowTitle(APP_TITLE)
+        self.setWindowTitle(APP_NAME)
         self.setMinimumSize(900, 600)
         self.resize(initial_size(self.screen().availableGeometry().size() if self.screen() else None))
         self.explorer_panel = ExplorerPanel(self)
@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
             document = Path(run.run_dir).name
         elif checkpoint is not None:
             document = checkpoint_title(checkpoint.path)
-        self.setWindowTitle(f"{document} — {APP_TITLE}" if document else APP_TITLE)
+        self.setWindowTitle(f"{document} — {APP_NAME}" if document else APP_NAME)
         self.setWindowFilePath(str(checkpoint.path) if checkpoint is not None else "")
 
     def _build_menus(self) -> None:
@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         return self.guide_dialog
 
     def _show_about(self) -> None:
-        QMessageBox.about(self, f"About {APP_TITLE}", about_text())
+        QMessageBox.about(self, f"About {APP_NAME}", about_text())
 
     # ------------------------------------------------------------ drops anywhere on the window
 

@@ -523,8 +523,9 @@ def test_gui_runs_log_every_step_so_a_resume_redraws_finely(tmp_path):
     assert gui_run_config(tiny_config(tmp_path)).train.log_every_steps == 1
 
 
-def test_libraries_for_background_work_are_imported_before_the_window_shows(monkeypatch):
-    """Importing scikit-learn in a worker froze the GUI (an import holds the GIL); the app imports it at start."""
+def test_libraries_for_background_work_are_imported_at_start_up(monkeypatch):
+    """Importing scikit-learn in a worker froze the GUI (an import holds the GIL); the app imports it at start-up,
+    on a thread started once its window is shown (tests/test_gui_main_window.py checks the order)."""
     import sys
 
     from vae_gui import app as app_module

@@ -290,6 +290,34 @@ def test_main_applies_the_thread_policy_and_the_theme_before_building_the_window
     assert len(themed) == 1 and isinstance(themed[0], FakeApp)
 
 
+def test_the_window_is_shown_before_the_later_imports_start(monkeypatch, qtbot):
+    """Libraries only background work needs (scikit-learn, SciPy) are imported once the window is up, not before."""
+    events: list[str] = []
+
+    class FakeApp:
+        def exec(self) -> int:
+            qtbot.wait(50)                   # the event loop turns: the window has been painted
+            return 0
+
+    class FakeWindow:
+        def __init__(self, checkpoint=None, start_on_training=False):
+            pass
+
+        def show(self) -> None:
+            events.append("show")
+
+    monkeypatch.setattr(app_module, "application_and_arguments", lambda argv: (FakeApp(), argv))
+    monkeypatch.setattr("vae_gui.main_window.MainWindow", FakeWindow)
+    monkeypatch.setattr(app_module, "start_preloading", lambda: events.append("later imports"))
+    monkeypatch.setattr("vae_gui.theme.install", lambda app: None)
+    before = torch.get_num_threads()
+    try:
+        assert app_module.main([]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert events == ["show", "later imports"]
+
+
 # ---------------------------------------------------------------- the title names the open document
 
 def test_the_title_names_the_open_checkpoint_and_the_train_tabs_run(make_window, tiny_checkpoint, tmp_path):

@@ -179,3 +179,20 @@ def test_eval_of_a_broken_checkpoint_exits_with_code_2(tmp_path: Path, capsys) -
     assert main(["eval", str(broken)]) == 2
     err = capsys.readouterr().err
     assert str(broken) in err
+
+
+def test_the_progress_printer_explains_negative_losses_and_announces_the_final_evaluation(capsys):
+    from trainer.cli.progress import ProgressPrinter
+    from trainer.models.losses import NEGATIVE_LOSS_EXPLAINED
+    from trainer.training.events import FinalEvaluationStarted, RunStarted
+
+    printer = ProgressPrinter(quiet=True)
+    printer(RunStarted(run_dir="runs/photo", config={"train": {"recon_loss": "gaussian"}}, total_steps=10,
+                       start_step=0, n_train=10, n_test=2, param_count=1, device="cpu", precision="fp32"))
+    printer(FinalEvaluationStarted(step=10, seconds=17.6))
+    err = capsys.readouterr().err
+    assert NEGATIVE_LOSS_EXPLAINED in err
+    assert "final evaluation of best.pt, within the 18 s the time budget leaves" in err
+    printer(RunStarted(run_dir="runs/faces", config={"train": {"recon_loss": "mse"}}, total_steps=10, start_step=0,
+                       n_train=10, n_test=2, param_count=1, device="cpu", precision="fp32"))
+    assert "Negative losses" not in capsys.readouterr().err

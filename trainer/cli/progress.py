@@ -6,7 +6,7 @@ import sys
 from tqdm import tqdm
 
 from trainer.models.losses import NEGATIVE_LOSS_EXPLAINED
-from trainer.training.events import EvalMetrics, Event, RunFinished, RunStarted, StepMetrics
+from trainer.training.events import EvalMetrics, Event, FinalEvaluationStarted, RunFinished, RunStarted, StepMetrics
 
 
 class ProgressPrinter:
@@ -36,6 +36,9 @@ class ProgressPrinter:
             kl = f", KL {event.val_kl:.3f}" if event.val_kl is not None else ""
             self._say(f"step {event.step}: validation loss {event.val_loss:.4f} (recon {event.val_recon:.4f}{kl})"
                       + (" *best*" if event.is_best else ""))
+        elif isinstance(event, FinalEvaluationStarted):
+            limit = f", within the {event.seconds:.0f} s the time budget leaves" if event.seconds is not None else ""
+            self._say(f"final evaluation of best.pt{limit}…")
         elif isinstance(event, RunFinished):
             self.close()
 

@@ -426,16 +426,19 @@ def test_open_in_explorer_falls_back_to_last_checkpoint(qtbot, tmp_path, tiny_ch
 
 
 def test_a_new_start_clears_the_previous_progress(qtbot):
-    from trainer.training.events import StepMetrics
+    from trainer.training.events import RunStarted, StepMetrics
     from vae_gui.training.progress_view import ProgressView
+    from vae_gui.training.updates import TrainingUpdate
 
     state = RunState()
     view = ProgressView(state)
     qtbot.addWidget(view)
-    state.latest = StepMetrics(step=100, epoch=1, total_steps=100, loss=1.0, recon=1.0, kl=0.0, beta=1.0,
-                               lr=1e-3, images_per_s=50.0, eta_s=0.0)
-    state.epochs = 2
-    state.progress_changed.emit()
+    state.begin("loading data…")
+    state.apply(TrainingUpdate(started=RunStarted(run_dir="r", config={"train": {"epochs": 2}}, total_steps=100,
+                                                  start_step=0, n_train=10, n_test=2, param_count=1, device="cpu",
+                                                  precision="fp32", steps_per_epoch=50)))
+    state.apply(TrainingUpdate(latest=StepMetrics(step=100, epoch=1, total_steps=100, loss=1.0, recon=1.0, kl=0.0,
+                                                  beta=1.0, lr=1e-3, images_per_s=50.0, eta_s=0.0)))
     assert "epoch 2/2" in view.bar.format()
     state.begin("loading data…")
     assert "epoch" not in view.bar.format() and view.bar.value() == 0

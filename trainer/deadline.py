@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-FIRST_CHUNK = 8              # rows: a first chunk this small measures the speed without overrunning a short deadline
+FIRST_CHUNK = 1              # rows: a first chunk this small measures the speed without overrunning a short deadline
 
 
 class Deadline:

@@ -157,9 +157,10 @@ def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str
     also_update = list(also_update)
     started = time.monotonic()
     checkpoint = load_checkpoint(path)
+    end, writing_s = deadline, 0.0
     if deadline is not None:               # keep time aside to write the results into the checkpoints
-        writes = 1 + len(also_update) if store else 0
-        deadline = Deadline(deadline.left() - WRITE_PER_READ * writes * (time.monotonic() - started))
+        writing_s = WRITE_PER_READ * (1 + len(also_update) if store else 0) * (time.monotonic() - started)
+        deadline = Deadline(deadline.left() - writing_s)
     report = evaluate_loaded(checkpoint, dataset, device, deadline)
     if faces:      # of the samples a user sees by default: from the sampler the evaluation chose
         chosen = SamplerChoice.from_dict(report.get("sampler"))
@@ -177,6 +178,9 @@ def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str
     if stats is None:
         notes.append(f"latent statistics skipped: the test split has {len(dataset.test)} image; they need at "
                      f"least 2")
+    if store and end is not None and not end.allows(writing_s):
+        store = False                      # the derived-results cache gives them to whoever opens the file
+        notes.append("results kept in the cache, not written into the checkpoints")
     if notes:
         report["notes"] = notes
     if store:

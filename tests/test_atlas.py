@@ -72,6 +72,7 @@ def test_bad_latents_are_refused_with_a_message():
         atlas_coordinates(np.zeros((11, 4)), "tsne", max_tsne_points=10)
 
 
+@pytest.mark.slow
 def test_tsne_small_run_and_its_projection():
     rng = np.random.default_rng(1)
     latents = np.concatenate([rng.normal(-5, 1, (30, 6)), rng.normal(5, 1, (30, 6))]).astype(np.float32)
@@ -111,6 +112,7 @@ def test_atlas_data_encodes_test_and_train(bundled_atlas):
     assert data.name(31) == "train image 2"
 
 
+@pytest.mark.slow
 def test_max_points_caps_the_training_images(bundled):
     data = atlas_data_from_dataset(bundled.model, synthetic_dataset(), max_points=50)
     assert len(data) == 50 and (data.split == 0).sum() == 30
@@ -300,6 +302,7 @@ def test_zooming_in_turns_points_into_thumbnails(qtbot, atlas_view):
     assert sum(item.isVisible() for item in atlas_view.plot._thumbnails) == atlas_view.plot.thumbnail_count
 
 
+@pytest.mark.slow
 def test_tab_maps_the_shared_codes_in_the_background_when_shown(qtbot, tiny_checkpoint):
     from trainer.latent.prepared import prepare_latents
     from vae_gui.explorer.atlas_view import AtlasView
@@ -326,6 +329,7 @@ def test_tab_maps_the_shared_codes_in_the_background_when_shown(qtbot, tiny_chec
     view.shutdown()
 
 
+@pytest.mark.slow
 def test_missing_data_set_is_reported_in_the_tab(qtbot, tiny_checkpoint, tmp_path):
     from trainer.latent.prepared import prepare_latents
     from vae_gui.explorer.atlas_view import AtlasView

@@ -97,6 +97,7 @@ def test_a_replan_keeps_the_schedule_progress_and_ends_it_at_the_new_total():
     assert lr_factor("constant", 0.7) == 1.0
 
 
+@pytest.mark.slow
 def test_tiny_run_ends_within_its_budget_with_the_schedule_at_its_end(tmp_path, one_torch_thread):
     budget_s = 0.2 * 60
     import_evaluation_modules()      # a first import of SciPy / scikit-learn took 10 s of a 12 s budget under load
@@ -198,6 +199,7 @@ def test_a_mixture_fit_gives_up_at_its_deadline_and_otherwise_fits_as_usual():
     assert "mixture" not in choice.log_likelihood and {"prior", "gaussian"} <= set(choice.log_likelihood)
 
 
+@pytest.mark.slow
 def test_a_budgeted_run_with_a_slow_final_evaluation_ends_within_its_budget(tmp_path, monkeypatch,
                                                                              one_torch_thread):
     """A 3-minute run ended at 3.44 minutes when its final evaluation took 29 s on a loaded machine: the

@@ -37,6 +37,7 @@ def trained_run(tmp_path: Path) -> Path:
 # ---------------------------------------------------------------- train
 
 @pytest.mark.parametrize("layout", ["split", "nested"])
+@pytest.mark.slow
 def test_two_step_run_on_an_image_folder(tmp_path: Path, capsys, layout: str) -> None:
     if layout == "split":
         folder = make_split_folder(tmp_path / "faces", n_train=12, n_test=4)
@@ -61,6 +62,7 @@ def test_two_step_run_on_an_image_folder(tmp_path: Path, capsys, layout: str) ->
     assert list((run_dir / "predictions").glob("recon_*.png"))
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_stored_step(trained_run: Path, capsys) -> None:
     capsys.readouterr()
     code = main(["train", "--resume", str(trained_run), "--max-steps", "3", "--quiet", "--threads", "1"])
@@ -74,6 +76,7 @@ def test_resume_continues_from_the_stored_step(trained_run: Path, capsys) -> Non
     assert evals == [2, 3]
 
 
+@pytest.mark.slow
 def test_resume_prints_the_runs_settings_and_refuses_any_that_fix_what_it_learns(trained_run: Path, capsys) -> None:
     capsys.readouterr()
     assert main(["train", "--resume", str(trained_run), "--epochs", "4", "--print-config"]) == 0
@@ -138,6 +141,7 @@ def test_resume_of_a_folder_without_checkpoint_exits_with_code_2(tmp_path: Path,
     assert "last.pt is missing" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_main_py_train_help_in_a_subprocess() -> None:
     result = subprocess.run([sys.executable, "main.py", "train", "--help"], cwd=REPO, capture_output=True,
                             text=True, timeout=120)
@@ -162,6 +166,7 @@ def test_predict_writes_pngs(trained_run: Path, tmp_path: Path, capsys) -> None:
         assert image.size[0] > 32
 
 
+@pytest.mark.slow
 def test_eval_writes_json(trained_run: Path, tmp_path: Path, capsys) -> None:
     report_path = tmp_path / "report.json"
     code = main(["eval", str(trained_run / "checkpoints" / "best.pt"), "--json", str(report_path),

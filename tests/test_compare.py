@@ -57,6 +57,7 @@ def test_second_model_decodes_the_same_z(qtbot, panel, tiny_checkpoint, tiny_ae_
     assert panel.state.z[1] == pytest.approx(2.0)
 
 
+@pytest.mark.slow
 def test_different_latent_sizes_compare_the_same_image(qtbot, panel, tiny_checkpoint):
     bundled = default_checkpoint()
     open_pair(qtbot, panel, tiny_checkpoint, bundled)          # 6-d against the bundled 16-d model
@@ -78,6 +79,7 @@ def test_different_latent_sizes_compare_the_same_image(qtbot, panel, tiny_checkp
     assert compare.captions["image"].text() == "Image: test image 4"
 
 
+@pytest.mark.slow
 def test_samples_of_both_models_share_the_seed(qtbot, panel, tiny_checkpoint, tiny_ae_checkpoint):
     open_pair(qtbot, panel, tiny_checkpoint, tiny_ae_checkpoint)
     compare = panel.compare
@@ -107,6 +109,7 @@ def test_a_bad_second_file_is_reported_and_close_empties_the_tab(qtbot, panel, t
     assert panel.compare.second is None and panel.compare.stack.currentIndex() == 0
 
 
+@pytest.mark.slow
 def test_a_hidden_compare_tab_costs_the_sliders_nothing(qtbot, panel, tiny_checkpoint, tiny_ae_checkpoint):
     open_pair(qtbot, panel, tiny_checkpoint, tiny_ae_checkpoint)
     assert panel.compare.sliders.rows                  # shown: its own sliders drive both models

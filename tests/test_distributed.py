@@ -89,6 +89,7 @@ def _max_difference(a: dict, b: dict) -> float:
     return max((a[k].double() - b[k].double()).abs().max().item() for k in a)
 
 
+@pytest.mark.slow
 def test_two_ranks_match_one_process_and_a_rank_failure_ends_the_job_cleanly(tmp_path):
     from trainer.training.checkpoint import load_checkpoint, read_checkpoint
     from trainer.config import RunConfig
@@ -133,6 +134,7 @@ def test_two_ranks_match_one_process_and_a_rank_failure_ends_the_job_cleanly(tmp
     assert _max_difference(resumed_state, single_final) < WEIGHT_TOLERANCE
 
 
+@pytest.mark.slow
 def test_sigterm_to_one_rank_stops_every_rank_at_the_same_step_and_saves(tmp_path):
     from trainer.training.checkpoint import read_checkpoint
     from trainer.training.rundir import read_metrics
@@ -150,6 +152,7 @@ def test_sigterm_to_one_rank_stops_every_rank_at_the_same_step_and_saves(tmp_pat
     assert not list(run_dir.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_sigterm_while_a_checkpoint_is_written_finishes_the_write_then_stops_and_saves(tmp_path, monkeypatch,
                                                                                       capsys):
     """SIGTERM (torchrun ending a job, a cancelled job) may arrive while a checkpoint is written: the write

@@ -186,6 +186,7 @@ def test_runner_refuses_a_changed_experiment_and_restarts_stale_runs(tiny_runs, 
     assert "died before" not in (stale / "train.log").read_text()
 
 
+@pytest.mark.slow
 def test_report_on_two_tiny_runs(tiny_runs, tmp_path):
     report = write_report(tiny_runs["dirs"], tmp_path / "report", feature_settings=TINY_FEATURES, say=lambda _: None,
                           face_images=4)        # dlib's face network takes ~80 ms per image
@@ -224,6 +225,7 @@ def tiny_feature_settings(monkeypatch):
                                                          **kw))
 
 
+@pytest.mark.slow
 def test_compare_cli_writes_the_report(tiny_runs, tmp_path, tiny_feature_settings):
     from trainer.cli import main
 
@@ -233,6 +235,7 @@ def test_compare_cli_writes_the_report(tiny_runs, tmp_path, tiny_feature_setting
     assert main(["compare", str(tmp_path), "--report", str(out)]) == 2     # not a run directory
 
 
+@pytest.mark.slow
 def test_experiments_cli_skips_finished_runs_and_reports_every_run(tiny_runs, tmp_path, tiny_feature_settings,
                                                                    capsys):
     from trainer.cli import main
@@ -315,6 +318,7 @@ def _sixteen_runs() -> list[Series]:
             for i in range(16)]
 
 
+@pytest.mark.slow
 def test_line_plot_of_sixteen_runs_writes_png_and_svg_with_distinct_styles(tmp_path):
     path = line_plot(_sixteen_runs(), tmp_path / "curves.png", "training loss", "step", "loss per image")
     assert path == tmp_path / "curves.png"
@@ -341,6 +345,7 @@ def test_line_figure_chooses_a_log_axis_when_values_span_decades_and_keeps_style
     assert negative.axes[0].get_yscale() == "linear" and len(negative.axes[0].get_lines()[0].get_xdata()) == 3
 
 
+@pytest.mark.slow
 def test_line_plot_drops_bad_points_and_draws_empty_figures(tmp_path):
     figure = line_figure([Series("a", [0, 1, 2, 3], [100.0, 10.0, 1.0, 0.5]),
                           Series("b", [0, 1, 2], [50.0, float("nan"), -1.0])], "t", "step", "loss", log_y=True)
@@ -351,6 +356,7 @@ def test_line_plot_drops_bad_points_and_draws_empty_figures(tmp_path):
     assert path.exists() and (tmp_path / "empty.svg").exists()
 
 
+@pytest.mark.slow
 def test_matplotlib_loads_only_when_a_report_is_written():
     code = ("import sys, trainer.cli, trainer.study.report, trainer.training.loop; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))")

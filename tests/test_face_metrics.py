@@ -53,6 +53,7 @@ def test_the_faces_extra_is_installed_here() -> None:
     assert face_metrics_available(), INSTALL_HINT
 
 
+@pytest.mark.slow
 def test_non_faces_are_not_detected_and_blurred_noise_scores_zero(network: FaceNetwork) -> None:
     assert not network.detect(_non_faces()).any()
     embeddings = network.embeddings(blurred(_non_faces()))
@@ -66,6 +67,7 @@ def test_synthetic_cartoon_faces_are_detected(network: FaceNetwork) -> None:
     assert 1 <= detected.sum() < 10
 
 
+@pytest.mark.slow
 def test_embeddings_have_128_dims_are_deterministic_and_fd_of_a_set_with_itself_is_zero(
         network: FaceNetwork) -> None:
     images = torch.cat([_synthetic_faces(4)[[2, 3]], _non_faces(2)])
@@ -88,6 +90,7 @@ def test_grey_images_are_taken_and_wrong_images_refused(network: FaceNetwork) ->
         network.detect(torch.zeros(2, 3, 8, 8))
 
 
+@pytest.mark.slow
 def test_face_report_on_real_dlib(network: FaceNetwork, tmp_path: Path) -> None:
     faces = _synthetic_faces(10)
     report = face_report(faces[[2, 3, 4]], _non_faces(3), faces[[2, 3, 4]], faces[[6, 9, 0]], network,
@@ -125,6 +128,7 @@ def _striped(values: list[int], size: int = 16) -> torch.Tensor:
         torch.uint8)
 
 
+@pytest.mark.slow
 def test_face_report_aggregates_and_caches_the_real_sets(tmp_path: Path) -> None:
     fake = FakeNetwork()
     test = _striped([200, 210, 20, 30])
@@ -176,6 +180,7 @@ def checkpoint(tmp_path: Path) -> Path:
     return tmp_path / "runs" / "r" / "checkpoints" / "last.pt"
 
 
+@pytest.mark.slow
 def test_eval_adds_a_face_network_block(checkpoint: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "eval.json"
     assert main(["eval", str(checkpoint), "--json", str(out), "--device", "cpu"]) == 0
@@ -189,6 +194,7 @@ def test_eval_adds_a_face_network_block(checkpoint: Path, tmp_path: Path, capsys
     assert load_checkpoint(checkpoint).payload["eval"]["faces"] == faces       # stored, so the explorer shows it
 
 
+@pytest.mark.slow
 def test_eval_without_dlib_prints_the_hint_and_succeeds(checkpoint: Path, tmp_path: Path, capsys,
                                                        monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "dlib", None)          # `import dlib` now raises ImportError

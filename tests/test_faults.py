@@ -84,6 +84,7 @@ def _records(run: Path, kind: str) -> list[dict]:
 
 # ---------------------------------------------------------------- 1. SIGTERM saves like Ctrl-C
 
+@pytest.mark.slow
 def test_01_sigterm_saves_a_checkpoint_at_the_current_step(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     args = [sys.executable, "-m", "trainer", "train", *TINY, "--runs-dir", str(runs), "--name", "term",
@@ -127,6 +128,7 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_01_kill_9_mid_write_leaves_the_previous_checkpoint_and_a_free_run(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     args = [sys.executable, "-c", STALLING_WRITE, "train", *TINY, "--runs-dir", str(runs), "--name", "killed",
@@ -174,6 +176,7 @@ def test_02_resume_from_a_checkpoint_without_optimizer_state_says_so(run_dir: Pa
 
 # ---------------------------------------------------------------- 3. resume applies what the user typed
 
+@pytest.mark.slow
 def test_03_resume_applies_typed_settings_even_when_equal_to_the_default(run_dir: Path, capsys) -> None:
     # --epochs 20 is TrainConfig's default: the old code dropped it and kept the run's 1 epoch.
     code = main(["train", "--resume", str(run_dir), "--epochs", "20", "--max-steps", "6", "--lr", "0.001",
@@ -186,6 +189,7 @@ def test_03_resume_applies_typed_settings_even_when_equal_to_the_default(run_dir
     assert "resume: epochs 1 -> 20" in log and "resume: lr" in log
 
 
+@pytest.mark.slow
 def test_03_resume_refuses_a_change_of_model_shape_or_data(run_dir: Path, tmp_path: Path, capsys) -> None:
     before = _sha(run_dir / "checkpoints" / "last.pt")
     assert main(["train", "--resume", str(run_dir), "--latent-dim", "8", "--quiet"]) == 2
@@ -294,6 +298,7 @@ def test_05_a_file_that_failed_to_read_is_tried_again(tmp_path: Path, monkeypatc
 
 # ---------------------------------------------------------------- 6. one process per run directory
 
+@pytest.mark.slow
 def test_06_a_second_process_on_the_same_run_is_refused(run_dir: Path, capsys) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from trainer.training.rundir import RunDirectory; "
@@ -331,6 +336,7 @@ def test_06_a_name_claimed_by_another_process_meanwhile_is_not_shared(tmp_path: 
 
 # ---------------------------------------------------------------- 7. reading a checkpoint never changes it
 
+@pytest.mark.slow
 def test_07_eval_leaves_the_checkpoint_unchanged_and_keeps_results_aside(run_dir: Path, tmp_path: Path,
                                                                          capsys) -> None:
     best = tmp_path / "copy.pt"
@@ -358,6 +364,7 @@ def test_07_the_explorer_does_not_write_into_the_checkpoint(run_dir: Path, tmp_p
 
 # ---------------------------------------------------------------- 8. one test image
 
+@pytest.mark.slow
 def test_08_a_test_split_of_one_image_finishes_with_a_note(tmp_path: Path, capsys) -> None:
     folder = make_split_folder(tmp_path / "faces", n_train=8, n_test=1)
     args = ["train", "--data", str(folder), *TINY[2:], "--runs-dir", str(tmp_path / "runs"), "--name", "one",
@@ -373,6 +380,7 @@ def test_08_a_test_split_of_one_image_finishes_with_a_note(tmp_path: Path, capsy
 # ---------------------------------------------------------------- 9. only regular files are opened
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and symlinks")
+@pytest.mark.slow
 def test_09_links_loops_and_fifos_in_the_data_folder_are_skipped(tmp_path: Path) -> None:
     folder = tmp_path / "faces"
     write_images(folder, 10)
@@ -391,6 +399,7 @@ def test_09_links_loops_and_fifos_in_the_data_folder_are_skipped(tmp_path: Path)
 
 @pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"),
                                      RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64")])
+@pytest.mark.slow
 def test_10_a_full_disk_keeps_the_previous_checkpoint(run_dir: Path, monkeypatch, capsys, failure) -> None:
     last = run_dir / "checkpoints" / "last.pt"
     before = _sha(last)
@@ -499,6 +508,7 @@ def test_13_negative_counts_and_folders_are_bad_input(run_dir: Path, tmp_path: P
 
 # ---------------------------------------------------------------- 14. temporary files and cache size
 
+@pytest.mark.slow
 def test_14_stale_temporary_checkpoints_are_removed_on_the_next_open(run_dir: Path) -> None:
     stale = run_dir / "checkpoints" / "last.pt.99999.abcd.tmp"
     stale.write_bytes(b"PK half a checkpoint, its writer was killed")

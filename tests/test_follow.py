@@ -104,6 +104,7 @@ def panel(explorer_panel):
     return explorer_panel
 
 
+@pytest.mark.slow
 def test_explorer_follows_a_run_and_keeps_the_face(qtbot, panel, tiny_run, tmp_path):
     run = copy_run(tiny_run, tmp_path)
     follow = panel.follow
@@ -150,6 +151,7 @@ def test_explorer_ignores_a_truncated_checkpoint(qtbot, panel, tiny_run, tmp_pat
     assert follow.reload_count == reloads + 1 and panel.dialogs.errors == []
 
 
+@pytest.mark.slow
 def test_a_reload_maps_the_new_weights_codes_in_the_atlas_and_strip(qtbot, panel, tiny_run, tmp_path):
     """The atlas and the nearest faces share one encoding per checkpoint; a reload never reuses the old weights'."""
     from trainer.latent.codec import encode_images
@@ -175,6 +177,7 @@ def test_a_reload_maps_the_new_weights_codes_in_the_atlas_and_strip(qtbot, panel
     np.testing.assert_allclose(atlas.data.latents[train], expected[atlas.data.rows[train]], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_following_a_run_with_another_latent_size_re_encodes_the_image(qtbot, panel, tiny_run, tmp_path,
                                                                          tiny_checkpoint):
     """The explorer shows a 6-d model started from a test image; the followed run's model is 4-d: the same image,

@@ -105,6 +105,7 @@ def test_bundled_checkpoint_loads(qtbot, panel, tmp_path):
     assert "dims tied to true factors" in panel.info.text.text()     # says where its slider meanings come from
 
 
+@pytest.mark.slow
 def test_stats_are_stored_after_the_first_load(qtbot, panel, tiny_checkpoint, tmp_path):
     copy = tmp_path / "no_stats.pt"
     shutil.copy(tiny_checkpoint, copy)

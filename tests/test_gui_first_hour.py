@@ -115,6 +115,7 @@ def layout_problems(window: QWidget) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 def test_every_tab_fits_1024x700_without_clipped_or_overlapping_buttons(qtbot, monkeypatch):
     from vae_gui.main_window import MainWindow
 

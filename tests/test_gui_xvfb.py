@@ -73,6 +73,7 @@ def _start_xvfb() -> tuple[subprocess.Popen, str]:
     return server, f":{number}"
 
 
+@pytest.mark.slow
 def test_main_window_renders_under_xvfb(tmp_path):
     reason = _missing_requirement()
     if reason:

@@ -52,6 +52,7 @@ def check(model, dataset, n=200):
     return result, samples
 
 
+@pytest.mark.slow
 def test_a_copying_model_is_called_copying_and_a_new_faces_model_is_not(dataset):
     copier, _ = check(CopyingModel(dataset.train[:10]), dataset)
     maker, _ = check(NewFacesModel(dataset.train[:10]), dataset)
@@ -75,6 +76,7 @@ def test_distances_are_the_brute_force_nearest_training_distances(dataset):
         assert result.sample_distances[row] == pytest.approx(float(rms.min()), abs=1e-5)
 
 
+@pytest.mark.slow
 def test_figure_and_report_section(dataset, tmp_path):
     result, samples = check(CopyingModel(dataset.train[:10]), dataset, n=40)
     path = memorisation_figure(result, samples, dataset.train, tmp_path / "m.png")
@@ -99,6 +101,7 @@ def test_figure_path_sits_beside_the_json(tmp_path):
     assert memorisation_figure_path(tmp_path / "out.json") == tmp_path / "out.memorisation.png"
 
 
+@pytest.mark.slow
 def test_vae_train_eval_reports_memorisation(tiny_checkpoint, tmp_path, capsys):
     from trainer.cli.commands import main
 
@@ -114,6 +117,7 @@ def test_vae_train_eval_reports_memorisation(tiny_checkpoint, tmp_path, capsys):
     assert not (tmp_path / "b.memorisation.png").exists()
 
 
+@pytest.mark.slow
 def test_experiments_report_has_a_memorisation_section(tiny_checkpoint, tmp_path):
     from PIL import Image
 

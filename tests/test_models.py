@@ -171,6 +171,7 @@ def test_odd_channel_counts_build() -> None:
         assert model(_images(2, 32)).logits.shape == (2, 3, 32, 32)
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_one_batch() -> None:
     torch.manual_seed(0)
     model = build_model(preset_config("default-ae", image_size=32, base_channels=8, depth=3, latent_dim=8))

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 # Runs in a fresh interpreter, so modules the test process already imported (pytest-qt loads PySide6) don't count.
@@ -27,6 +29,7 @@ print(json.dumps({"imported": imported, "failed": failed, "qt": qt}))
 """
 
 
+@pytest.mark.slow
 def test_trainer_imports_no_qt() -> None:
     result = subprocess.run([sys.executable, "-c", CHECK], cwd=REPO, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr

@@ -63,6 +63,7 @@ def test_photo_preset_recommends_a_calibrated_decoder_and_the_cli_uses_it_for_fo
     assert (typed.model.preset, typed.train.beta, typed.train.recon_loss) == ("default", 0.5, "mse")
 
 
+@pytest.mark.slow
 def test_photo_preset_trains_a_few_steps_on_generated_faces(tmp_path, one_torch_thread):
     from trainer.training.loop import train
 

@@ -105,6 +105,7 @@ def open_with_atlas_and_strip(qtbot, panel, path):
     qtbot.waitUntil(lambda: panel.neighbours_strip.ready, timeout=WAIT_MS)
 
 
+@pytest.mark.slow
 def test_atlas_and_strip_share_one_encoding_and_a_new_checkpoint_re_encodes(qtbot, panel, tiny_checkpoint,
                                                                              tmp_path, encoder_calls):
     open_with_atlas_and_strip(qtbot, panel, tiny_checkpoint)

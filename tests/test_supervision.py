@@ -101,6 +101,7 @@ def _factor_correlation(checkpoint: Path) -> float:
     return float(np.nanmean(values))
 
 
+@pytest.mark.slow
 def test_supervision_ties_each_latent_dim_to_its_factor(tmp_path: Path) -> None:
     correlations = {}
     for weight in (0.0, 5.0):

@@ -28,6 +28,7 @@ def read_events(log_dir: Path):
     return accumulator
 
 
+@pytest.mark.slow
 def test_tensorboard_logs_hold_the_scalars_every_preview_grid_and_the_kl_per_dimension(tmp_path, capsys):
     pytest.importorskip("tensorboard")
     assert main(["train", *TINY, "--runs-dir", str(tmp_path), "--name", "tb", "--tensorboard"]) == 0

@@ -7,7 +7,6 @@ runs to the end.
 """
 from __future__ import annotations
 
-import math
 import time
 from typing import Callable
 
@@ -22,10 +21,6 @@ class Deadline:
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
         self.clock = clock
         self.end = clock() + seconds
-
-    @classmethod
-    def never(cls) -> "Deadline":
-        return cls(math.inf)
 
     def left(self) -> float:
         return self.end - self.clock()

@@ -9,7 +9,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from trainer.deadline import Deadline, spread_order
+from trainer.deadline import Deadline, run_chunks, spread_order
 from trainer.training.checkpoint import LoadedCheckpoint, load_checkpoint, update_checkpoint
 from trainer.data.datasets import FaceDataset
 from trainer.latent.samplers import SamplerChoice
@@ -20,6 +20,7 @@ STATS_MAX_IMAGES = 5000      # enough for stable latent statistics, quick on a C
 # leaves its time to the next. Writing the results into the checkpoints is kept aside first.
 METRICS_SHARE = 0.5
 SAMPLER_SHARE = 0.6
+TRAIN_CODES_SHARE, TEST_CODES_SHARE = 0.5, 0.3   # of the sampler choice's time: encoding, then fitting the rest
 WRITE_PER_READ = 2.0         # writing and fsyncing a checkpoint: 1.5x the time loading it took (measured), and a margin
 # What the evaluation imports as it goes; on a busy 2-core machine SciPy and scikit-learn took 6 s to import.
 EVALUATION_IMPORTS = ("trainer.evaluation.metrics", "trainer.latent.samplers", "trainer.latent.stats", "scipy.stats",
@@ -77,9 +78,9 @@ def sampler_choice_for(checkpoint: LoadedCheckpoint, dataset: FaceDataset, devic
     model = checkpoint.model.to(device)
     try:
         train_means, _ = encode_within(model, dataset.train[:STATS_MAX_IMAGES], device,
-                                       deadline.part(0.5) if deadline else None, minimum=2)
+                                       deadline.part(TRAIN_CODES_SHARE) if deadline else None, minimum=2)
         test_means, _ = encode_within(model, dataset.test[:STATS_MAX_IMAGES], device,
-                                      deadline.part(0.3) if deadline else None, minimum=1)
+                                      deadline.part(TEST_CODES_SHARE) if deadline else None, minimum=1)
     finally:
         checkpoint.model.to("cpu")
     if deadline is not None and deadline.left() <= 0:
@@ -124,7 +125,6 @@ def encode_within(model, images: torch.Tensor, device: str | torch.device, deadl
     """Posterior means and log-variances of `images`, all of them without a deadline; with one, of a fair sample
     (trainer.deadline.spread_order) as large as it allows, at least `minimum`. With `with_rows`, also the rows
     encoded (a slice without a deadline, indices with one)."""
-    from trainer.deadline import run_chunks
     from trainer.latent.codec import ENCODE_BATCH, encode_images
 
     if deadline is None:

@@ -162,8 +162,9 @@ def mutual_information_matrix(latents: np.ndarray, factors: np.ndarray, n_bins: 
 
 def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
     """Plug-in mutual information in nats of two arrays of non-negative integer codes: the estimate scikit-learn's
-    mutual_info_score makes, from the same contingency table, without its per-call input checks (which took 98%
-    of its time: 336 calls cost 7 s of a run's final evaluation on a busy 2-core machine, this ~30 ms)."""
+    mutual_info_score makes, from the same contingency table, without its per-call input checks (most of its time:
+    its 336 calls took 7.4 s of a tiny run's 9.2 s final evaluation on a busy 2-core machine; the whole evaluation
+    took 1.4 s with this)."""
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
     if len(a) == 0:
         return 0.0
@@ -324,7 +325,7 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, factors: np.ndarray |
     Reconstructions are decoded from the posterior mean (skip-connection models decode without skips, as in the
     previews and the explorer). With ground-truth `factors` (N, F) we also compute MIG and the best factor of each
     dimension from the posterior means. With a `deadline`, images are taken in a fixed random order, in smaller
-    batches, until the next batch would pass it: the report's n_images says on how many (at least one batch).
+    batches, until the next batch would pass it: the report's n_images says on how many (at least one).
     """
     images = torch.as_tensor(images)
     if images.dim() != 4 or len(images) == 0:

@@ -67,7 +67,7 @@ def resume_config(run_dir: Path | str, **train_overrides) -> RunConfig:
             raise ConfigError(f"{run.path.name} has used its {budget:g} min time budget; give a new time budget to "
                               f"train it further (--time-budget MINUTES)")
         if left is not None:
-            overrides["time_budget_minutes"] = round(left / 60, 2)
+            overrides["time_budget_minutes"] = left / 60
     config.train = replace(config.train, **overrides)
     return config
 

@@ -8,9 +8,11 @@ Module map
     settings.py     one path from named settings (CLI flags, the Train tab, experiment files, run.toml) to a RunConfig
     resources.py    where the shipped checkpoint and experiments file live
     errors.py       UserError (every error a user can cause and fix) and Cancelled (work stopped on request)
+    names.py        file and folder names shown safely, whatever bytes the OS allows in them
 
-    data/           face data: image folders and their splits, the synthetic faces, image decoding and export,
-                    label CSVs, the cache folder and results derived from checkpoints
+    data/           face data: image folders (a fast listing and the split), the synthetic faces, image decoding
+                    (spread over the cores) and export, label CSVs, the memory-mapped data cache updated file by file,
+                    the cache folder and results derived from checkpoints
     models/         the AE / VAE networks, named presets, losses, the training objective, factor supervision
     training/       the loop and what it needs: control (pause / stop), events, time budgets, run directories,
                     checkpoints, devices, torchrun, preview grids, following a run on disk, TensorBoard

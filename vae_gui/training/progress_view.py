@@ -7,6 +7,8 @@ import math
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QToolButton, QVBoxLayout, QWidget
 
+from trainer.training.events import DataProgress
+
 from .run_state import RunState
 
 STATUS_TEXT = {"idle": "Ready. Choose data and a model, then press Start.", "starting": "Starting…",
@@ -38,6 +40,12 @@ def progress_text(state: RunState) -> str:
     return f"epoch {m.epoch + 1}{epochs} · step {m.step:,}/{m.total_steps:,} · {rate} · {remaining}"
 
 
+def loading_text(loading: DataProgress) -> str:
+    if loading.total <= 0:
+        return f"{loading.what}…"
+    return f"{loading.what}: {loading.done:,} of {loading.total:,}"
+
+
 class ProgressView(QWidget):
     def __init__(self, state: RunState, parent: QWidget | None = None):
         super().__init__(parent)
@@ -61,6 +69,12 @@ class ProgressView(QWidget):
 
     def refresh_progress(self) -> None:
         m = self.state.latest
+        loading = self.state.loading
+        if m is None and self.state.started is None and loading is not None and self.state.status == "starting":
+            self.bar.setRange(0, max(0, loading.total))          # 0..0: a busy bar while the total is unknown
+            self.bar.setValue(loading.done)
+            self.bar.setFormat(f"%p% · {loading_text(loading)}" if loading.total > 0 else loading_text(loading))
+            return
         if m is None:
             start = self.state.started
             total = start.total_steps if start else 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import mmap
-import multiprocessing
 import os
 import struct
 import subprocess
@@ -152,10 +151,18 @@ def test_a_load_stops_on_request_within_a_second_and_leaves_nothing(tmp_path: Pa
         if what == "decoding images" and done > 0 and not asked:
             asked.append(time.monotonic())
 
+    pools = []
+    real_pool = decoding._WorkerPool
+
+    def recorded_pool(*args):
+        pools.append(real_pool(*args))
+        return pools[-1]
+
+    monkeypatch.setattr(decoding, "_WorkerPool", recorded_pool)
     with pytest.raises(Cancelled):
         load_dataset(_config(folder, cache), should_stop=lambda: bool(asked), progress=progress)
     assert time.monotonic() - asked[0] < 1.0
-    assert not multiprocessing.active_children(), "the decoding workers were stopped"
+    assert pools and all(w.poll() is not None for w in pools[0].workers), "the decoding workers were stopped"
     assert _entries(cache) == []
     leftovers = [p for p in cache.rglob("*") if p.is_file() and ".locks" not in p.parts]
     assert leftovers == []
@@ -347,10 +354,10 @@ def test_odd_files_are_skipped_with_one_warning_naming_them(tmp_path: Path, monk
     from trainer.data import listing
 
     class Vanishing(listing._Walk):
-        def _entry(self, entry, rel_dir, pending):
+        def _file(self, entry, rel):
             if entry.name == b"vanishing.png":
                 vanishing.unlink(missing_ok=True)                # deleted between the listing and the stat
-            return super()._entry(entry, rel_dir, pending)
+            return super()._file(entry, rel)
 
     monkeypatch.setattr(listing, "_Walk", Vanishing)
     with caplog.at_level(logging.WARNING):

@@ -269,30 +269,21 @@ def open_images(path: Path, n: int, size: int) -> np.ndarray:
     return images
 
 
-def copy_rows(source: Path, target: Path, moves: list[tuple[int, int]], size: int) -> None:
-    """Copy image rows between images files: moves are (source row, target row), in increasing target order.
+def copy_rows(source: Path, target: Path, source_rows: np.ndarray, target_rows: np.ndarray, size: int) -> None:
+    """Copy image rows between images files: source_rows[k] to target_rows[k], target rows increasing.
 
     Runs of consecutive rows are copied as one block, by the kernel where it can (os.copy_file_range), so an edit
     of a large folder costs a file copy, not a decode. Copying within one file works when rows only move down.
     """
+    if not len(source_rows):
+        return
     row = 3 * size * size
+    breaks = np.flatnonzero((np.diff(source_rows) != 1) | (np.diff(target_rows) != 1)) + 1
+    starts, ends = np.concatenate([[0], breaks]), np.concatenate([breaks, [len(source_rows)]])
     with open(source, "rb", buffering=0) as src, open(target, "r+b", buffering=0) as dst:
-        for first_src, first_dst, count in _runs(moves):
-            _copy_block(src, dst, HEADER_BYTES + first_src * row, HEADER_BYTES + first_dst * row, count * row,
-                        same_file=source == target)
-
-
-def _runs(moves: list[tuple[int, int]]) -> Iterator[tuple[int, int, int]]:
-    start = None
-    for src, dst in moves:
-        if start is not None and src == start[0] + count and dst == start[1] + count:
-            count += 1
-            continue
-        if start is not None:
-            yield start[0], start[1], count
-        start, count = (src, dst), 1
-    if start is not None:
-        yield start[0], start[1], count
+        for first, end in zip(starts.tolist(), ends.tolist()):
+            _copy_block(src, dst, HEADER_BYTES + int(source_rows[first]) * row,
+                        HEADER_BYTES + int(target_rows[first]) * row, (end - first) * row, same_file=source == target)
 
 
 def _copy_block(src, dst, src_offset: int, dst_offset: int, length: int, same_file: bool) -> None:

@@ -1,6 +1,6 @@
 """Decoding many image files straight into the rows of a cache file, spread over the CPU cores.
 
-Each worker process reads a chunk of files, hashes their bytes (so a renamed or touched file is recognised later
+Each worker process (a plain `python -c` subprocess fed over a pipe) reads a chunk of files, hashes their bytes (so a renamed or touched file is recognised later
 without decoding it again), decodes them and writes the rows itself: only small results travel back, and the
 main process never holds the decoded images. Small jobs run in this process (starting workers costs more).
 A stop request ends the workers at once (Cancelled); the caller removes the half-written file.
@@ -10,9 +10,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import multiprocessing
+import itertools
 import os
+import pickle
+import queue
 import signal
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -83,30 +88,95 @@ def decode_files(job: DecodeJob, should_stop: Callable[[], bool] = lambda: False
 
 def _decode_in_workers(chunks: list, workers: int, result: DecodeResult, should_stop: Callable[[], bool],
                        report: ProgressCallback, n: int) -> None:
-    # "spawn": a fresh interpreter is safe whatever threads this process runs (Qt, torch's thread pools).
-    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init)
+    pool = _WorkerPool(workers, chunks[0][0])
     try:
-        results = pool.imap_unordered(_decode_chunk, chunks)
+        waiting = iter(chunks)
+        for worker in pool.workers:
+            for _, start, end in itertools.islice(waiting, 2):   # two each: a worker never waits for its next chunk
+                pool.send(worker, (start, end))
         done = 0
         while done < n:
             if should_stop():
                 raise Cancelled("decoding images")
             try:
-                chunk_result = results.next(timeout=POLL_S)
-            except multiprocessing.TimeoutError:
+                worker, chunk_result = pool.results.get(timeout=POLL_S)
+            except queue.Empty:
                 continue
+            if isinstance(chunk_result, BaseException):
+                raise chunk_result
             _merge(result, chunk_result)
             done += len(chunk_result[1])
             report(done, n, "decoding images")
-        pool.close()
+            for _, start, end in itertools.islice(waiting, 1):
+                pool.send(worker, (start, end))
     finally:
-        pool.terminate()            # at once: a stop must not wait for the chunks in flight
-        pool.join()
+        pool.close()                  # at once: a stop must not wait for the chunks in flight
 
 
-def _worker_init() -> None:
-    # Ctrl-C reaches every process of the terminal's group: the main process decides, the workers stay quiet.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+class DecodeWorkerError(RuntimeError):
+    """A decoding worker process ended without answering (killed, out of memory)."""
+
+
+class _WorkerPool:
+    """Worker processes (`python -c ...serve()`) that take chunks over a pipe and answer with small results.
+
+    Plain subprocesses rather than multiprocessing: its "spawn" start re-imports the caller's main script, which
+    loops forever in a script without an `if __name__ == "__main__":` guard; and forking a process that runs Qt or
+    torch threads is unsafe. A reader thread per worker makes waiting for results portable (no select on pipes)."""
+
+    def __init__(self, count: int, job: DecodeJob):
+        paths = [p or os.getcwd() for p in sys.path]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "OMP_NUM_THREADS": "1"}
+        command = [sys.executable, "-c", "from trainer.data.decoding import serve; serve()"]
+        self.results: queue.Queue = queue.Queue()
+        self.workers = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+                        for _ in range(count)]
+        for worker in self.workers:
+            threading.Thread(target=self._read, args=(worker,), daemon=True, name="vae-decode-results").start()
+            self.send(worker, job)
+
+    def send(self, worker: subprocess.Popen, message) -> None:
+        try:
+            pickle.dump(message, worker.stdin)
+            worker.stdin.flush()
+        except OSError:
+            pass                      # it ended: its reader reports that
+
+    def _read(self, worker: subprocess.Popen) -> None:
+        try:
+            while True:
+                self.results.put((worker, pickle.load(worker.stdout)))
+        except Exception:             # end of the pipe, or a torn message from a killed worker
+            self.results.put((worker, DecodeWorkerError(f"a decoding worker ended (exit status {worker.poll()})")))
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.kill()
+        for worker in self.workers:
+            worker.wait()
+            for pipe in (worker.stdin, worker.stdout):
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+
+def serve() -> None:
+    """A worker process: read the job, then (start, end) chunks from stdin; answer each with its result."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C reaches the whole terminal group: the parent decides
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not break the protocol
+    requests = sys.stdin.buffer
+    job = pickle.load(requests)
+    while True:
+        try:
+            start, end = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            answer = _decode_chunk((job, start, end))
+        except Exception as error:          # e.g. the cache file cannot be written: the parent raises it
+            answer = error
+        pickle.dump(answer, answers)
+        answers.flush()
 
 
 def _merge(result: DecodeResult, chunk_result: tuple[int, np.ndarray, dict[int, str]]) -> None:

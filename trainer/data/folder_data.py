@@ -122,16 +122,21 @@ class _Table:
 
 
 class _Update:
-    """Bring one folder's cache entry up to date with a listing."""
+    """Bring one folder's cache entry up to date with a listing. Per wanted file j: src_old[j] is the row of the old
+    images file that holds it, src_new[j] its row among the freshly decoded ones (-1: neither)."""
 
     def __init__(self, entry: CacheEntry, root: bytes, wanted: list[ImageFile], size: int):
         self.entry, self.root, self.wanted, self.size = entry, root, wanted, size
+        n = len(wanted)
+        self.rels = [f.rel for f in wanted]
+        self.sizes = np.fromiter((f.size for f in wanted), np.int64, n)
+        self.mtimes = np.fromiter((f.mtime_ns for f in wanted), np.int64, n)
         self.old: tuple[dict, _Table, Path] | None = None
-        self.rows = np.full(len(wanted), -1, np.int64)
+        self.rows = np.full(n, -1, np.int64)
         self.reasons: dict[int, str] = {}
 
     def failed(self) -> list[tuple[bytes, str]]:
-        return [(self.wanted[j].rel, self.reasons[j]) for j in sorted(self.reasons)]
+        return [(self.rels[j], self.reasons[j]) for j in sorted(self.reasons)]
 
     # ------------------------------------------------------------ the entry as it is
     def read_old(self) -> None:
@@ -148,25 +153,24 @@ class _Update:
 
     # ------------------------------------------------------------ the update
     def run(self, should_stop: Callable[[], bool], progress: ProgressCallback) -> np.ndarray:
-        self.rows[:] = -1
+        n = len(self.wanted)
         self.reasons = {}
-        sources, digests, to_decode = self._plan()
+        digests = np.zeros((n, DIGEST_BYTES), np.uint8)
+        src_old, to_decode = self._plan(digests)
+        src_new = np.full(n, -1, np.int64)
         scratch = None
         if to_decode:
-            scratch, found = self._decode(to_decode, digests, should_stop, progress)
+            scratch, failures = self._decode(to_decode, digests, should_stop, progress)
             for k, j in enumerate(to_decode):
-                sources[j] = ("new", k) if k not in found else ("failed", found[k])
-        moves_old, moves_new = [], []
-        for j, (kind, value) in enumerate(sources):
-            if kind == "failed":
-                self.reasons[j] = value
-                continue
-            self.rows[j] = len(moves_old) + len(moves_new)
-            (moves_old if kind == "old" else moves_new).append((value, int(self.rows[j])))
-        n_rows = len(moves_old) + len(moves_new)
-        table = _Table([f.rel for f in self.wanted], np.array([f.size for f in self.wanted], np.int64),
-                       np.array([f.mtime_ns for f in self.wanted], np.int64), digests, self.rows)
-        images, is_new = self._assemble(scratch, moves_old, moves_new, n_rows)
+                if k in failures:
+                    self.reasons[j] = failures[k]
+                else:
+                    src_new[j] = k
+        kept = (src_old >= 0) | (src_new >= 0)
+        self.rows = np.where(kept, np.cumsum(kept) - 1, -1)
+        n_rows = int(kept.sum())
+        table = _Table(self.rels, self.sizes, self.mtimes, digests, self.rows)
+        images, is_new = self._assemble(scratch, src_old, src_new, n_rows)
         if self.old is not None and not is_new and _same_table(self.old[1], table) \
                 and self.old[0].get("failed_reasons") == self._failed_reasons():
             self.entry.mark_used()                         # nothing changed: nothing written
@@ -175,47 +179,50 @@ class _Update:
             images = self._commit(table, images, is_new, n_rows)
         return open_images(images, n_rows, self.size)
 
-    def _plan(self) -> tuple[list[tuple[str, object]], np.ndarray, list[int]]:
-        """For each wanted file: ("old", row) or ("failed", reason), or its index in the list to decode."""
-        digests = np.zeros((len(self.wanted), DIGEST_BYTES), np.uint8)
-        sources: list[tuple[str, object]] = [("decode", None)] * len(self.wanted)
+    def _plan(self, digests: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """src_old for the files the old entry holds unchanged, and the files to decode; the reasons of files that
+        failed before and are not tried again. Vectorised: a 100k-file folder compares in milliseconds."""
+        n = len(self.wanted)
+        src_old = np.full(n, -1, np.int64)
         if self.old is None:
-            return sources, digests, list(range(len(self.wanted)))
+            return src_old, list(range(n))
         meta, table, _ = self.old
-        index = {rel: i for i, rel in enumerate(table.rels)}
-        reasons = dict(zip(np.flatnonzero(table.row < 0).tolist(), meta["failed_reasons"]))
-        changed, to_decode, retried = [], [], 0
-        for j, file in enumerate(self.wanted):
-            i = index.get(file.rel)
-            if i is None or table.size[i] != file.size or table.mtime_ns[i] != file.mtime_ns:
-                changed.append(j)
-            elif table.row[i] >= 0:
-                sources[j] = ("old", int(table.row[i]))
-                digests[j] = table.digest[i]
-            elif retried < RETRY_FAILED_MAX:
-                retried += 1
-                to_decode.append(j)
-            else:
-                sources[j] = ("failed", reasons[i])
-        to_decode += self._known_content(changed, table, sources, digests)
-        return sources, digests, sorted(to_decode)
+        if table.rels == self.rels:
+            where = np.arange(n)
+        else:
+            index = {rel: i for i, rel in enumerate(table.rels)}
+            where = np.fromiter((index.get(rel, -1) for rel in self.rels), np.int64, n)
+        known = where >= 0
+        at = np.where(known, where, 0)
+        unchanged = known & (table.size[at] == self.sizes) & (table.mtime_ns[at] == self.mtimes)
+        old_rows = table.row[at]
+        good = unchanged & (old_rows >= 0)
+        src_old[good] = old_rows[good]
+        digests[good] = table.digest[at[good]]
+        failed_before = np.flatnonzero(unchanged & (old_rows < 0)).tolist()
+        old_reasons = dict(zip(np.flatnonzero(table.row < 0).tolist(), meta["failed_reasons"]))
+        for j in failed_before[RETRY_FAILED_MAX:]:
+            self.reasons[j] = old_reasons[int(where[j])]
+        changed = np.flatnonzero(~unchanged).tolist()
+        return src_old, sorted(failed_before[:RETRY_FAILED_MAX] + self._known_content(changed, src_old, digests))
 
-    def _known_content(self, changed: list[int], table: _Table, sources: list, digests: np.ndarray) -> list[int]:
+    def _known_content(self, changed: list[int], src_old: np.ndarray, digests: np.ndarray) -> list[int]:
         """Changed files whose content a cached row already holds (a touched, renamed or copied file) reuse that
         row; the others are returned, to be decoded."""
         if not changed or len(changed) > LOOKUP_CHANGED_MAX:
             return changed
+        table = self.old[1]
         good = np.flatnonzero(table.row >= 0)
-        by_digest = {table.digest[i].tobytes(): int(table.row[i]) for i in good}
+        by_digest = dict(zip(map(bytes, table.digest[good]), table.row[good].tolist()))
         unknown = []
         for j in changed:
             try:
-                digest = file_digest(os.path.join(self.root, self.wanted[j].rel))
+                digest = file_digest(os.path.join(self.root, self.rels[j]))
             except OSError:
                 unknown.append(j)              # decoding will say why
                 continue
             if digest in by_digest:
-                sources[j] = ("old", by_digest[digest])
+                src_old[j] = by_digest[digest]
                 digests[j] = np.frombuffer(digest, np.uint8)
             else:
                 unknown.append(j)
@@ -225,31 +232,32 @@ class _Update:
                 progress: ProgressCallback) -> tuple[Path, dict[int, str]]:
         scratch = self.entry.new_temp("images", ".npy")
         create_images_file(scratch, len(to_decode), self.size)
-        job = DecodeJob(self.root, [self.wanted[j].rel for j in to_decode], list(range(len(to_decode))),
-                        self.size, str(scratch), HEADER_BYTES)
+        job = DecodeJob(self.root, [self.rels[j] for j in to_decode], list(range(len(to_decode))), self.size,
+                        str(scratch), HEADER_BYTES)
         result = decode_files(job, should_stop, progress)
         for k, j in enumerate(to_decode):
             if k not in result.failures:
                 digests[j] = result.digests[k]
         return scratch, result.failures
 
-    def _assemble(self, scratch: Path | None, moves_old: list, moves_new: list, n_rows: int) -> tuple[Path, bool]:
+    def _assemble(self, scratch: Path | None, src_old: np.ndarray, src_new: np.ndarray,
+                  n_rows: int) -> tuple[Path, bool]:
         """The images file holding the rows in order: the old one when they already are, the decoded one when all
         rows are new (failed files squeezed out), else a new file of copied rows. Returns (file, whether new)."""
-        old_images = self.old[2] if self.old is not None else None
-        if not moves_new and old_images is not None and all(src == dst for src, dst in moves_old) \
-                and n_rows == self.old[0]["n_rows"]:
-            return old_images, False
-        if not moves_old and scratch is not None:
-            copy_rows(scratch, scratch, moves_new, self.size)          # rows only move down
+        from_old, from_new = np.flatnonzero(src_old >= 0), np.flatnonzero(src_new >= 0)
+        if self.old is not None and not len(from_new) and n_rows == self.old[0]["n_rows"] \
+                and np.array_equal(src_old[from_old], self.rows[from_old]):
+            return self.old[2], False
+        if not len(from_old) and scratch is not None:
+            copy_rows(scratch, scratch, src_new[from_new], self.rows[from_new], self.size)   # rows only move down
             shrink_images_file(scratch, n_rows, self.size)
             return scratch, True
         target = self.entry.new_temp("images", ".npy")
         create_images_file(target, n_rows, self.size)
-        if moves_old:
-            copy_rows(old_images, target, moves_old, self.size)
-        if moves_new:
-            copy_rows(scratch, target, moves_new, self.size)
+        if len(from_old):
+            copy_rows(self.old[2], target, src_old[from_old], self.rows[from_old], self.size)
+        if len(from_new):
+            copy_rows(scratch, target, src_new[from_new], self.rows[from_new], self.size)
         return target, True
 
     def _failed_reasons(self) -> list[str]:

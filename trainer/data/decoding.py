@@ -1,8 +1,8 @@
 """Decoding many image files straight into the rows of a cache file, spread over the CPU cores.
 
-Each worker process (a plain `python -c` subprocess fed over a pipe) reads a chunk of files, hashes their bytes (so a renamed or touched file is recognised later
-without decoding it again), decodes them and writes the rows itself: only small results travel back, and the
-main process never holds the decoded images. Small jobs run in this process (starting workers costs more).
+Each worker process (a plain `python -c` subprocess fed over a pipe) reads a chunk of files, hashes their bytes
+(so a renamed or touched file is recognised later without decoding it again), decodes them and writes the rows
+itself: only small results travel back, and the main process never holds the decoded images. Small jobs run in this process (starting workers costs more).
 A stop request ends the workers at once (Cancelled); the caller removes the half-written file.
 """
 from __future__ import annotations

@@ -368,3 +368,34 @@ def test_odd_files_are_skipped_with_one_warning_naming_them(tmp_path: Path, monk
     for name in ("empty.png", "text.png", "bomb.png", "big.png", "dangling.png", "vanishing.png", "loop"):
         assert any(name in skipped for skipped in data.skipped), name
     assert "skipped 7 " in warnings[0]
+
+
+# ---------------------------------------------------------------- a cache that cannot be written costs only speed
+
+def test_an_unwritable_cache_folder_still_loads_through_a_temporary_folder(tmp_path: Path, caplog) -> None:
+    folder = make_nested_folder(tmp_path / "faces", count=8)
+    blocker = tmp_path / "a file"
+    blocker.write_text("the cache folder would have to be below this file")
+    with caplog.at_level(logging.WARNING):
+        data = load_dataset(_config(folder, blocker / "cache"))
+    assert "could not write data cache" in caplog.text
+    assert _same(data, _fresh(folder, tmp_path, "fresh"))
+
+
+def test_with_no_writable_folder_at_all_the_images_are_decoded_in_memory(tmp_path: Path, monkeypatch,
+                                                                        caplog) -> None:
+    from trainer.data import dataset_cache, datasets
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    folder = make_nested_folder(tmp_path / "faces", count=8)
+    expected = _fresh(folder, tmp_path, "fresh")
+    monkeypatch.setattr(dataset_cache, "create_images_file", no_space)
+    monkeypatch.setattr("trainer.data.folder_data.create_images_file", no_space)
+    monkeypatch.setattr(datasets, "private_cache_root", lambda: tmp_path / "private")
+    with caplog.at_level(logging.WARNING):
+        data = load_dataset(_config(folder, tmp_path / "cache"))
+    assert "decoding in memory" in caplog.text
+    assert _same(data, expected)
+    assert _entries(tmp_path / "cache") == [] and not (tmp_path / "private").exists()

@@ -21,7 +21,7 @@ from trainer.latent.stats import compute_latent_stats  # noqa: E402
 from trainer.resources import default_checkpoint  # noqa: E402
 from vae_gui.explorer.info_panel import describe_checkpoint, training_length  # noqa: E402
 from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
-from vae_gui.training.kl_chart import KlChart  # noqa: E402
+from vae_gui.training.kl_chart import KlChart, collapsed_colour  # noqa: E402
 from vae_gui.training.panel import TrainingPanel  # noqa: E402
 from vae_gui.training.run_state import RunState  # noqa: E402
 from vae_gui.training.setup_form import SetupForm  # noqa: E402
@@ -203,7 +203,7 @@ def test_active_dimensions_agree_between_train_and_explore_tabs(qtbot, explorer)
     run.kl_changed.emit()
     assert "5 of 6 active" in chart.title.text()
     colours = chart.bar_colours()
-    assert [i for i, c in enumerate(colours) if c == (175, 175, 175)] == [2]
+    assert [i for i, c in enumerate(colours) if c == collapsed_colour()] == [2]
     assert "0.01 nats" in chart.toolTip()
 
 
@@ -502,9 +502,9 @@ def test_kl_chart_follows_the_history_scrubber(qtbot):
     assert "2 of 3 active" in chart.title.text() and "at step" not in chart.title.text()
     state.set_shown_step(15)                               # scrubbed back to a snapshot at step 15
     assert "at step 10" in chart.title.text()
-    assert [c == (175, 175, 175) for c in chart.bar_colours()] == [False, True, False]
+    assert [c == collapsed_colour() for c in chart.bar_colours()] == [False, True, False]
     state.set_shown_step(None)
-    assert [c == (175, 175, 175) for c in chart.bar_colours()] == [False, False, True]
+    assert [c == collapsed_colour() for c in chart.bar_colours()] == [False, False, True]
 
 
 def test_first_window_fits_a_small_screen():

@@ -261,8 +261,9 @@ def test_configure_torch_threads_sets_the_calling_threads_count(monkeypatch):
         torch.set_num_threads(before)
 
 
-def test_main_applies_the_thread_policy_before_building_the_window(monkeypatch):
+def test_main_applies_the_thread_policy_and_the_theme_before_building_the_window(monkeypatch):
     seen: list[int] = []
+    themed: list[object] = []
 
     class FakeApp:
         def exec(self) -> int:
@@ -271,6 +272,7 @@ def test_main_applies_the_thread_policy_before_building_the_window(monkeypatch):
     class FakeWindow:
         def __init__(self, checkpoint=None, start_on_training=False):
             seen.append(torch.get_num_threads())
+            assert themed, "the theme is installed before the window is built"
 
         def show(self) -> None:
             pass
@@ -279,8 +281,10 @@ def test_main_applies_the_thread_policy_before_building_the_window(monkeypatch):
     monkeypatch.setattr(app_module, "create_application", lambda: FakeApp())
     monkeypatch.setattr(app_module, "available_cores", lambda: 6)
     monkeypatch.setattr("vae_gui.main_window.MainWindow", FakeWindow)
+    monkeypatch.setattr("vae_gui.theme.install", themed.append)
     try:
         assert app_module.main([]) == 0
     finally:
         torch.set_num_threads(before)
     assert seen == [3]
+    assert len(themed) == 1 and isinstance(themed[0], FakeApp)

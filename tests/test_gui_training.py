@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from trainer.training.checkpoint import load_checkpoint
 from trainer.training.events import EvalMetrics, Preview, RunFinished, RunStarted, StepMetrics
-from vae_gui.training.kl_chart import COLLAPSED_COLOUR, KlChart
+from vae_gui.training.kl_chart import KlChart, collapsed_colour
 from vae_gui.training.panel import TrainingPanel
 from vae_gui.training.run_state import RunState
 from vae_gui.training.smoothing import EmaSeries
@@ -382,8 +382,8 @@ def test_kl_chart_greys_out_collapsed_dimensions(qtbot):
     state.kl_per_dim = np.array([0.8, 0.001, 0.3])
     state.kl_changed.emit()
     colours = chart.bar_colours()
-    assert colours[1] == COLLAPSED_COLOUR
-    assert colours[0] != COLLAPSED_COLOUR and colours[2] != COLLAPSED_COLOUR
+    assert colours[1] == collapsed_colour()
+    assert colours[0] != collapsed_colour() and colours[2] != collapsed_colour()
     assert "2 of 3 active" in chart.title.text()
 
 

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from vae_gui.explorer.slider_rows import INACTIVE_STYLE
+from vae_gui import theme
 
 
 @pytest.fixture
@@ -22,7 +22,8 @@ def test_new_statistics_update_the_same_rows_in_place(panel):
     first = column.rows[0]
     assert first.spin.minimum() == pytest.approx(specs[0].low - (specs[0].high - specs[0].low), abs=0.01)
     assert "inactive" in first.detail.text() and "KL 0.00" in first.detail.text()
-    assert first.name.styleSheet() == INACTIVE_STYLE
+    assert theme.tone_of(first.name) is theme.Tone.MUTED
+    assert first.name.palette().color(first.name.foregroundRole()) == theme.current().muted
     assert first.slider.value() == first.position_of(first.spec.value(panel.state.z))
 
 

@@ -12,9 +12,10 @@ import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtGui import QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen, QWidget
 
+from . import theme
 from .qt_binding import QtBindingError, check_qt_binding
 
 APP_NAME = "VAE Face Explorer"
@@ -114,10 +115,11 @@ def show_splash() -> QSplashScreen | None:
     """A plain splash screen, shown and painted before the heavy imports (None without a QApplication)."""
     if not isinstance(QApplication.instance(), QApplication):
         return None
+    colours = theme.current()
     pixmap = QPixmap(420, 160)
-    pixmap.fill(QColor(40, 42, 46))
+    pixmap.fill(colours.canvas)
     painter = QPainter(pixmap)
-    painter.setPen(QColor(235, 235, 235))
+    painter.setPen(colours.canvas_text)
     font = QFont(QApplication.font())
     font.setPointSizeF(font.pointSizeF() * 1.6)
     font.setBold(True)
@@ -126,7 +128,7 @@ def show_splash() -> QSplashScreen | None:
     painter.end()
     splash = QSplashScreen(pixmap)
     splash.showMessage("Loading PyTorch and the model…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
-                       QColor(190, 190, 190))
+                       colours.canvas_muted)
     splash.show()
     QApplication.processEvents()
     return splash
@@ -141,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     app = create_application()
     splash = show_splash()
+    theme.install(app)              # after the splash: it imports pyqtgraph
     preloading = start_preloading()
     configure_torch_threads()
     from .main_window import MainWindow

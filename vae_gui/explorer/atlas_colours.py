@@ -6,7 +6,7 @@ from PySide6.QtGui import QColor
 
 from trainer.latent.atlas_data import ColourValues
 
-from .atlas_plot import CATEGORY_COLOURS, COLOUR_LEVELS, MISSING_COLOUR, level_colours
+from .atlas_plot import COLOUR_LEVELS, category_colours, level_colours, missing_colour
 
 MAX_LEGEND_CATEGORIES = 10
 
@@ -20,7 +20,7 @@ def colour_levels(colour: ColourValues) -> tuple[np.ndarray, list[QColor], str]:
     known = np.isfinite(values) & (values >= 0 if colour.categories else True)
     levels = np.full(len(values), -1, np.int64)
     if colour.categories:
-        colours = [QColor(CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]) for i in range(len(colour.categories))]
+        colours = category_colours(len(colour.categories))
         levels[known] = values[known].astype(np.int64)
         return levels, colours, _category_legend(colour, colours, int((~known).sum()))
     colours = level_colours(COLOUR_LEVELS)
@@ -32,7 +32,7 @@ def colour_levels(colour: ColourValues) -> tuple[np.ndarray, list[QColor], str]:
     legend = (f"{colour.name}: {_swatch(colours[0])} {low:.4g} &rarr; {_swatch(colours[-1])} {high:.4g} "
               "(2nd to 98th percentile)")
     if not known.all():
-        legend += f"; {_swatch(QColor(MISSING_COLOUR))} unknown ({int((~known).sum()):,})"
+        legend += f"; {_swatch(missing_colour())} unknown ({int((~known).sum()):,})"
     return levels, colours, legend
 
 
@@ -41,7 +41,7 @@ def _category_legend(colour: ColourValues, colours: list[QColor], missing: int) 
     if len(colour.categories) > MAX_LEGEND_CATEGORIES:
         shown.append(f"and {len(colour.categories) - MAX_LEGEND_CATEGORIES} more")
     if missing:
-        shown.append(f"{_swatch(QColor(MISSING_COLOUR))} unknown")
+        shown.append(f"{_swatch(missing_colour())} unknown")
     return f"{colour.name}: " + "&nbsp; ".join(shown)
 
 

@@ -14,6 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem
 
+from .. import theme
 from .atlas_raster import disc_offsets, rasterize
 
 POINT_SIZE = 5                 # screen pixels
@@ -21,17 +22,22 @@ PICK_RADIUS_PX = 8             # hover and click find a point within this many p
 MAX_THUMBNAILS = 200           # thumbnails replace dots once at most this many points are in view
 THUMBNAIL_DELAY_MS = 60        # thumbnails are placed once panning or zooming pauses this long
 COLOUR_LEVELS = 32
-CATEGORY_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                    "#bcbd22", "#17becf")
-MISSING_COLOUR = "#555555"
 MARKER_SIZE = 18               # screen pixels
-MARKER_COLOUR = "#ff3b3b"
-BACKGROUND = "#1e1f22"
 
 
 def level_colours(levels: int = COLOUR_LEVELS) -> list[QColor]:
-    """The continuous colour scale (viridis), dark to bright."""
-    return [QColor(*colour) for colour in pg.colormap.get("viridis").getLookupTable(0.0, 1.0, levels, alpha=False)]
+    """The continuous colour scale, low to high, every step readable on the plot background (theme.py)."""
+    return theme.current().colour_scale(levels)
+
+
+def category_colours(count: int) -> list[QColor]:
+    series = theme.current().series
+    return [series[i % len(series)] for i in range(count)]
+
+
+def missing_colour() -> QColor:
+    """Points of unknown value: faint, drawn under the others."""
+    return theme.current().plot_faint
 
 
 class FaceMarker(QGraphicsEllipseItem):
@@ -42,7 +48,6 @@ class FaceMarker(QGraphicsEllipseItem):
         radius = MARKER_SIZE / 2
         super().__init__(-radius, -radius, MARKER_SIZE, MARKER_SIZE)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
-        self.setPen(pg.mkPen(MARKER_COLOUR, width=3))
         self.setBrush(QBrush())
         self.hide()
 
@@ -65,11 +70,9 @@ class AtlasPlot(pg.PlotWidget):
     view_changed = Signal()            # after thumbnails were updated for a new view range
 
     def __init__(self, parent=None):
-        super().__init__(parent, background=BACKGROUND)
+        super().__init__(parent)
         self.setAspectLocked(True)
         self.plotItem.hideButtons()
-        for axis in ("left", "bottom"):
-            self.plotItem.getAxis(axis).setTextPen("#aaaaaa")
         self.points = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.points, ignoreBounds=True)
         self._rgba = np.zeros((0, 4), np.uint8)           # colour of each shown point, in drawing order
@@ -82,11 +85,11 @@ class AtlasPlot(pg.PlotWidget):
         self.thumbnail_source: Callable[[int], np.ndarray] | None = None   # atlas index -> uint8 (H, W, 3)
         self._thumbnails: list[pg.ImageItem] = []
         self.thumbnail_count = 0
-        self.samples = pg.ScatterPlotItem(pxMode=True, size=7, symbol="x", pen=pg.mkPen("#ffffff", width=1.2),
-                                          brush=None)
-        self.path = pg.PlotDataItem(pen=pg.mkPen("#ff3b3b", width=2), symbol="o", symbolSize=6,
-                                    symbolBrush="#ff3b3b", symbolPen=None)
+        self.samples = pg.ScatterPlotItem(pxMode=True, size=7, symbol="x", brush=None)
+        self.path = pg.PlotDataItem(symbol="o", symbolSize=6, symbolPen=None)
         self.marker = FaceMarker()
+        theme.style_plot(self)
+        theme.follow(self, self._apply_theme)
         for item, z in ((self.samples, 20), (self.path, 30)):
             item.setZValue(z)
             self.addItem(item)
@@ -100,6 +103,13 @@ class AtlasPlot(pg.PlotWidget):
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._last_hover = -1
+
+    def _apply_theme(self, colours: theme.Theme) -> None:
+        """Samples in the plot's text colour; the current face and the morph path in the marker colour."""
+        self.samples.setPen(pg.mkPen(colours.plot_foreground, width=1.2))
+        self.path.setPen(pg.mkPen(colours.marker, width=2))
+        self.path.setSymbolBrush(colours.marker)
+        self.marker.setPen(pg.mkPen(colours.marker, width=3))
 
     # ------------------------------------------------------------ data
 
@@ -117,7 +127,7 @@ class AtlasPlot(pg.PlotWidget):
     def set_levels(self, levels: np.ndarray, colours: list[QColor]) -> None:
         """Recolour the shown points; points of unknown value (-1) are drawn first, under the others."""
         levels = np.asarray(levels, np.int64)
-        palette = np.array([[*c.getRgb()[:3], 255] for c in (*colours, QColor(MISSING_COLOUR))], np.uint8)
+        palette = np.array([[*c.getRgb()[:3], 255] for c in (*colours, missing_colour())], np.uint8)
         self._order = np.argsort(levels >= 0, kind="stable")
         self._rgba = palette[levels[self._order]] if len(levels) else np.zeros((0, 4), np.uint8)
         self.redraw_points()

@@ -20,6 +20,7 @@ from trainer.latent.data_codes import DataCodes
 from trainer.latent.samplers import make_sampler
 from trainer.latent.sliders import SliderSpec
 
+from .. import theme
 from ..qt_images import array_to_qimage
 from ..tasks import BackgroundTasks
 from .atlas_colours import colour_levels
@@ -107,13 +108,13 @@ class AtlasView(QWidget):
                       "code.\nZoom in (wheel) to see the images.", self)
         hint.setWordWrap(True)
         hint.setMaximumWidth(160)
-        hint.setStyleSheet("color: gray")
+        theme.set_tone(hint, theme.Tone.MUTED)
         self.legend = QLabel("", self)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
         self.note = QLabel("Open the tab to encode the data set.", self)
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: gray")
+        theme.set_tone(self.note, theme.Tone.MUTED)
 
         first = QHBoxLayout()
         for widget in (QLabel("Map:", self), self.method, QLabel("Colour:", self), self.colour):
@@ -155,6 +156,7 @@ class AtlasView(QWidget):
         self.cancel.clicked.connect(self.cancel_work)
         self.plot.hovered.connect(self.show_hover)
         self.plot.clicked.connect(self.load_point)
+        theme.follow(self, lambda _: self._recolour())          # the colour scale depends on the plot background
 
     # ------------------------------------------------------------ background work
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QS
 from trainer.latent.sliders import axis_sliders, visible_dims
 from trainer.training.checkpoint import LoadedCheckpoint
 
+from .. import theme
 from ..qt_images import array_to_qimage
 from ..tasks import BackgroundTasks
 from .compare_work import SAMPLE_COLUMNS, faces_for_z, image_through_both, load_second, samples_of_both
@@ -68,7 +69,7 @@ class ComparePanel(QWidget):
         empty = QWidget(self)
         hint = QLabel(EMPTY_TEXT, empty)
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: #666;")
+        theme.set_tone(hint, theme.Tone.MUTED)
         self.open_button = QPushButton("Open second model...", empty)
         self.open_button.setToolTip("Open another checkpoint to compare with the one in the explorer")
         self.open_button.clicked.connect(self.open_requested)
@@ -108,7 +109,7 @@ class ComparePanel(QWidget):
         self.captions["image"].setText("Image")
         self.note = QLabel("", page)
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: #555;")
+        theme.set_tone(self.note, theme.Tone.MUTED)
         top = QWidget(page)
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -166,7 +167,7 @@ class ComparePanel(QWidget):
         resample.setToolTip("Next seed")
         resample.clicked.connect(lambda: self.seed.setValue((self.seed.value() + 1) % (2**31 - 1)))
         self.samples_note = QLabel("", holder)
-        self.samples_note.setStyleSheet("color: #666;")
+        theme.set_tone(self.samples_note, theme.Tone.MUTED)
         self.samples_note.setWordWrap(True)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Prior samples, seed:", holder))

@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from .. import theme
 from .face_view import FaceView
 
 ACTIONS = (
@@ -35,7 +36,7 @@ class FacePanel(QWidget):
         self.actual_size = QCheckBox("1:1", self)
         self.actual_size.setToolTip("Show the face at its real size (one screen pixel per image pixel)")
         self.z_summary = QLabel("", self)
-        self.z_summary.setStyleSheet("color: #666;")
+        theme.set_tone(self.z_summary, theme.Tone.MUTED)
         metrics = self.z_summary.fontMetrics()     # fixed: its text changes on every slider move (no re-layout)
         self.z_summary.setFixedSize(metrics.horizontalAdvance("|z| = 0000.00") + 8, metrics.height() + 4)
         self.z_summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -67,7 +68,7 @@ class FacePanel(QWidget):
         self.reconstruction_view.setToolTip("reconstruction")
         self.encoded_caption = QLabel("", self.encoded_box)
         self.encoded_caption.setWordWrap(True)
-        self.encoded_caption.setStyleSheet("color: #555;")
+        theme.set_tone(self.encoded_caption, theme.Tone.MUTED)
         caption_metrics = self.encoded_caption.fontMetrics()
         self.encoded_caption.setFixedHeight(caption_metrics.lineSpacing() * 4 + 4)   # fixed: no jump; 4 lines fit a narrow column
         pair = QHBoxLayout(self.encoded_box)

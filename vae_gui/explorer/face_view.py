@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
+from PySide6.QtGui import QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-BACKGROUND = QColor(40, 42, 46)
+from .. import theme
 
 
 def fitted_rect(image_size: QSize, area: QRect, smooth: bool, actual_size: bool) -> QRect:
@@ -67,10 +67,11 @@ class FaceView(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), BACKGROUND)
+        colours = theme.current()
+        painter.fillRect(self.rect(), colours.canvas)
         if self._image.isNull():
             if self.placeholder:
-                painter.setPen(QColor(170, 170, 170))
+                painter.setPen(colours.canvas_muted)
                 painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                                  self.placeholder)
         else:

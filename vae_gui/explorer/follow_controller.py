@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 from trainer.training.follow import CheckpointVersion, FollowedCheckpoint, RunFollower, read_version, stat_version
 from trainer.training.rundir import RunDirError
 
+from .. import theme
 from ..tasks import BackgroundTasks
 from .checkpoint_loader import ENCODE_CHANNEL, encode_checkpoint_data, stored_stats
 from .compare_work import reencode
@@ -46,7 +47,7 @@ class FollowStatus(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.label = QLabel("", self)
-        self.label.setStyleSheet("color: #1a5f9e;")
+        theme.set_tone(self.label, theme.Tone.ACCENT)
         self.label.setWordWrap(True)
         self.stop_button = QPushButton("Stop following", self)
         self.stop_button.setToolTip("Keep the model shown now and stop reloading the run's checkpoints")

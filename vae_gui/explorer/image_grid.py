@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QContextMenuEvent, QFontMetrics, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QContextMenuEvent, QFontMetrics, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from .. import theme
 from ..qt_images import array_to_qimage
 
-BACKGROUND = QColor(40, 42, 46)
-HIGHLIGHT = QColor(255, 196, 0)
-LABEL_COLOR = QColor(225, 225, 225)
 PADDING = 2
 
 
@@ -106,9 +104,10 @@ class ImageGrid(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), BACKGROUND)
+        colours = theme.current()
+        painter.fillRect(self.rect(), colours.canvas)
         if not self._tiles:
-            painter.setPen(QColor(170, 170, 170))
+            painter.setPen(colours.canvas_muted)
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
         else:
             self._paint_grid(painter, self.width(), self.height())
@@ -121,7 +120,8 @@ class ImageGrid(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         for index, tile in enumerate(self._tiles):
             painter.drawImage(self.tile_rect(index, width, height), tile)
-        painter.setPen(LABEL_COLOR)
+        colours = theme.current()
+        painter.setPen(colours.canvas_text)
         for row, label in enumerate(self.row_labels[: self.rows]):
             first = self.tile_rect(row * self.columns, width, height)
             painter.drawText(QRect(0, first.top(), first.left() - 6, first.height()),
@@ -131,7 +131,7 @@ class ImageGrid(QWidget):
             painter.drawText(QRect(first.left(), first.top() - self._header_height(), first.width(),
                                    self._header_height()), Qt.AlignmentFlag.AlignCenter, label)
         if highlight:
-            painter.setPen(QPen(HIGHLIGHT, 2))
+            painter.setPen(QPen(colours.canvas_highlight, 2))
             for index in self.highlighted:
                 painter.drawRect(self.tile_rect(index, width, height).adjusted(-1, -1, 0, 0))
 
@@ -141,7 +141,7 @@ class ImageGrid(QWidget):
         width = self._label_width() + self.columns * (native + PADDING) + PADDING
         height = self._header_height() + self.rows * (native + PADDING) + PADDING
         image = QImage(width, height, QImage.Format.Format_RGB888)
-        image.fill(BACKGROUND)
+        image.fill(theme.current().canvas)
         painter = QPainter(image)
         painter.setFont(self.font())
         self._paint_grid(painter, width, height, highlight=False)

@@ -11,6 +11,8 @@ from trainer.training.checkpoint import LoadedCheckpoint
 from trainer.evaluation.face_metrics import INSTALL_HINT, face_metrics_available
 from trainer.latent.stats import active_definition
 
+from .. import theme
+
 MAX_METRICS = 8
 # Labels of trainer.evaluation.metrics.EvalReport fields, in the order shown; other numbers follow, bookkeeping is skipped.
 METRIC_LABELS = {"neg_elbo": "-ELBO", "recon_loss": "recon", "kl": "KL", "psnr": "PSNR", "ssim": "SSIM",
@@ -61,7 +63,7 @@ def describe_checkpoint(checkpoint: LoadedCheckpoint) -> str:
     model = config.model
     family = "VAE" if model.family == "vae" else "Autoencoder"
     lines = [f"<b>{html.escape(checkpoint.path.name)}</b> "
-             f"<span style='color:#777'>{html.escape(str(checkpoint.path.parent))}</span>"]
+             + theme.span(str(checkpoint.path.parent), theme.Tone.MUTED)]
     facts = [family, f"preset {html.escape(model.preset)}", f"{model.latent_dim}-d latent"]
     if model.family == "vae":
         facts.append(f"beta {config.train.beta:g}")
@@ -77,7 +79,7 @@ def describe_checkpoint(checkpoint: LoadedCheckpoint) -> str:
     lines.append(f"Data: {source}, {data.image_size} px")
     lines.append(f"Trained {training_length(checkpoint)}")
     metrics = format_metrics(payload.get("eval"))
-    lines.append(f"Test set: {metrics}" if metrics else "<span style='color:#777'>No evaluation stored</span>")
+    lines.append(f"Test set: {metrics}" if metrics else theme.span("No evaluation stored", theme.Tone.MUTED))
     faces = format_faces(payload.get("eval"))
     if faces:
         lines.append(faces)
@@ -95,7 +97,7 @@ def format_faces(report: dict | None) -> str:
                 f"{cell('sample_face_fd', '.3f')} (real faces {cell('floor_face_fd', '.3f')}, blurred "
                 f"{cell('blurred_face_fd', '.3f')}) · faces in recon {cell('recon_face_detect', '.0%')}")
     if not face_metrics_available():
-        return f"<span style='color:#777'>{html.escape(INSTALL_HINT)}</span>"
+        return theme.span(INSTALL_HINT, theme.Tone.MUTED)
     return ""
 
 
@@ -132,7 +134,7 @@ class InfoPanel(QGroupBox):
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.stats_line = QLabel("", self)
         self.stats_line.setWordWrap(True)
-        self.stats_line.setStyleSheet("color: #555;")
+        theme.set_tone(self.stats_line, theme.Tone.MUTED)
         self.progress = QProgressBar(self)
         self.progress.setTextVisible(True)
         self.progress.setMaximumHeight(16)

@@ -11,6 +11,7 @@ from trainer.latent.codec import decode_latents
 from trainer.latent.grids import image_grid
 from trainer.latent.paths import interpolate, interpolation_path
 
+from .. import theme
 from ..qt_images import array_to_qimage
 from .dialogs import GIF_FILTER, PNG_FILTER, Dialogs
 from .face_view import FaceView
@@ -32,7 +33,7 @@ class EndpointBox(QGroupBox):
         self.view.set_smooth(True)
         self.description = QLabel("", self)
         self.description.setWordWrap(True)
-        self.description.setStyleSheet("color: #555;")
+        theme.set_tone(self.description, theme.Tone.MUTED)
         self.description.setFixedHeight(self.description.fontMetrics().lineSpacing() * 2 + 2)
         self.buttons: list[QPushButton] = []
         column = QVBoxLayout()

@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPixmap
+from PySide6.QtGui import QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import QAbstractButton, QHBoxLayout, QLabel, QWidget
 
 from trainer.latent.neighbours import NearestFaces, Neighbours
 
+from .. import theme
 from ..qt_images import array_to_qimage
 
 THUMB = 48
 SCALED_CACHE = 256          # scaled training faces kept (about 2.4 MB)
 LABEL_HEIGHT = 13           # px of the distance strip at the bottom of a thumbnail
-LABEL_BACKGROUND = QColor(0, 0, 0, 150)
-LABEL_COLOUR = QColor("white")
 CAPTIONS = {"pixels": ("pixels", "RMS pixel difference on 0..1"), "latent": ("latent", "distance between codes")}
 
 
@@ -63,11 +62,12 @@ class Thumbnail(QAbstractButton):
             painter.drawPixmap(2, 2, self._face)
             if self._label:
                 band = QRect(2, 2 + self._face.height() - LABEL_HEIGHT, self._face.width(), LABEL_HEIGHT)
-                painter.fillRect(band, LABEL_BACKGROUND)
+                colours = theme.current()
+                painter.fillRect(band, colours.caption_band)
                 font = painter.font()
                 font.setPixelSize(11)
                 painter.setFont(font)
-                painter.setPen(LABEL_COLOUR)
+                painter.setPen(colours.caption_text)
                 painter.drawText(band, Qt.AlignmentFlag.AlignCenter, self._label)
         if self.underMouse() and self.isEnabled():
             painter.setOpacity(1.0)

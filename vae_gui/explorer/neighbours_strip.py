@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePo
 
 from trainer.latent.neighbours import NearestFaces, build_training_index
 
+from .. import theme
 from ..tasks import BackgroundTasks
 from .live_decoder import LiveDecoder
 from .neighbours_row import NeighbourRow
@@ -73,7 +74,7 @@ class NeighboursStrip(QWidget):
         self.space.setToolTip("Pixel space: the training images that look most alike (RMS pixel difference on "
                               "0..1).\nLatent space: the training images whose codes are closest (Euclidean).")
         self.note = QLabel("", self)              # in place of the thumbnails until there are some
-        self.note.setStyleSheet("color: #666;")
+        theme.set_tone(self.note, theme.Tone.MUTED)
         self.note.setWordWrap(True)
         self.note.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         # One line: the controls in a narrow column at the left, the thumbnails beside them (the tabs above keep

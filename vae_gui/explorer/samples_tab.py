@@ -12,6 +12,7 @@ from trainer.data.images import save_png
 from trainer.latent.codec import decode_latents
 from trainer.latent.samplers import SamplerChoice, make_sampler
 
+from .. import theme
 from ..qt_images import qimage_to_array
 from ..tasks import BackgroundTasks, TaskContext
 from .lazy_tab import LazyRedrawTab
@@ -106,7 +107,7 @@ class SamplesTab(LazyRedrawTab):
 
         self.note = QLabel("", self)
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: #666;")
+        theme.set_tone(self.note, theme.Tone.MUTED)
         self.prior_caption = QLabel(SOURCE_LABELS["prior"], self)
         self.main_caption = QLabel("", self)
         for caption in (self.prior_caption, self.main_caption):

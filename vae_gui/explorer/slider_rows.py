@@ -15,13 +15,13 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QGridLayout, QL
 from trainer.latent.sliders import FACTOR_LABEL_MIN_SCORE, SliderSpec
 from trainer.latent.stats import active_definition
 
+from .. import theme
 from .lazy_tab import LazyRedrawTab
 from .state import ExplorerState
 
 STEPS = 1000                      # slider resolution
 SINGLE_STEP = STEPS // 100        # arrow keys: 1% of the range
 PAGE_STEP = STEPS // 10           # Page Up / Down: 10% of the range
-INACTIVE_STYLE = "color: #8a8a8a;"
 KL_TIP = ("KL: how many nats of information this dimension carries per image on average (its KL divergence "
           "from the prior N(0, 1)); near 0 means the model ignores it.")
 FACTOR_TIP = ("~ factor score: the true factor of the synthetic faces this dimension tells the most about, and how "
@@ -106,10 +106,10 @@ class SliderRow:
             tip += "\n" + FACTOR_TIP
         if not spec.active:
             tip += "\nInactive: " + active_definition(self.variational)
-        if self._styled_inactive != (not spec.active):      # a style sheet change is costly: only when it flips
+        if self._styled_inactive != (not spec.active):      # a palette change is costly: only when it flips
             self._styled_inactive = not spec.active
             for label in (self.name, self.detail):
-                label.setStyleSheet(INACTIVE_STYLE if self._styled_inactive else "")
+                theme.set_tone(label, theme.Tone.MUTED if self._styled_inactive else None)
         for widget in (self.name, self.slider, self.detail):
             widget.setToolTip(tip)
 
@@ -196,7 +196,7 @@ class SliderColumn(LazyRedrawTab):
         if not specs and self.empty_text:
             hint = QLabel(self.empty_text, body)
             hint.setWordWrap(True)
-            hint.setStyleSheet("color: #777;")
+            theme.set_tone(hint, theme.Tone.MUTED)
             grid.addWidget(hint, 0, 0, 1, 4)
         grid.setRowStretch(len(specs) + 1, 1)
         self._scroll.setWidget(body)

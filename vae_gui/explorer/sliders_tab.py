@@ -9,6 +9,7 @@ from trainer.latent.sliders import (MAX_ALL_SLIDERS, SliderSpec, axis_sliders, f
                                    visible_dims)
 from trainer.latent.stats import active_definition
 
+from .. import theme
 from .slider_rows import SliderColumn
 from .state import ExplorerState
 
@@ -47,7 +48,7 @@ class SlidersTab(QWidget):
         self.ranking.addItem("spread", "spread")
         self.ranking.setToolTip("KL: how much information a dim carries (VAE); spread: std of the encoded means")
         self.summary = QLabel("", self)
-        self.summary.setStyleSheet("color: #666;")
+        theme.set_tone(self.summary, theme.Tone.MUTED)
         self.summary.setWordWrap(True)          # long summaries must not widen the window
         bar = QHBoxLayout()
         for widget in (QLabel("Move along:", self), self.mode, self.k_label, self.k, self.rank_label, self.ranking):

@@ -6,20 +6,29 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from trainer.latent.stats import ACTIVE_KL_NATS, active_definition
 from trainer.latent.stats import active_dimensions as _active_dimensions
 
+from .. import theme
 from .run_state import RunState
 
 ACTIVE_THRESHOLD_NATS = ACTIVE_KL_NATS        # the one definition (trainer.latent.stats.active_dimensions)
-ACTIVE_COLOUR = (31, 119, 180)
-COLLAPSED_COLOUR = (175, 175, 175)
 
 
 def active_dimensions(kl_per_dim: np.ndarray) -> np.ndarray:
     return _active_dimensions(kl_per_dim=kl_per_dim)
+
+
+def bar_colour(active: bool, colours: theme.Theme) -> QColor:
+    """An active dimension's bar in the first series colour, a collapsed one faint ("grey")."""
+    return colours.series[0] if active else colours.plot_faint
+
+
+def collapsed_colour() -> tuple[int, int, int]:
+    return bar_colour(False, theme.current()).getRgb()[:3]
 
 
 class KlChart(QWidget):
@@ -30,7 +39,7 @@ class KlChart(QWidget):
         self.title.setWordWrap(True)
         self.setToolTip("KL per latent dimension at the latest evaluation, in nats: how much information each "
                         "dimension carries.\n" + active_definition(True))
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "latent dimension")
         self.plot.setLabel("left", "KL (nats)")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
@@ -40,9 +49,11 @@ class KlChart(QWidget):
         self.plot.setMenuEnabled(False)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, pen=pg.mkPen(None))
         self.plot.addItem(self.bars)
-        self.threshold_line = pg.InfiniteLine(pos=ACTIVE_THRESHOLD_NATS, angle=0,
-                                              pen=pg.mkPen((120, 120, 120), style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.threshold_line = pg.InfiniteLine(pos=ACTIVE_THRESHOLD_NATS, angle=0)
         self.plot.addItem(self.threshold_line)
+        self._kl = np.zeros(0)
+        theme.style_plot(self.plot)
+        theme.follow(self, self._apply_theme)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -71,9 +82,15 @@ class KlChart(QWidget):
         self.title.setText(f"<b>KL per latent dimension</b>{at} — {active} of {len(kl)} active "
                            f"(KL &ge; {ACTIVE_THRESHOLD_NATS:g} nats); grey = collapsed")
 
+    def _apply_theme(self, colours: theme.Theme) -> None:
+        self.threshold_line.setPen(pg.mkPen(colours.plot_guide, style=pg.QtCore.Qt.PenStyle.DashLine))
+        self._set_bars(self._kl)
+
     def _set_bars(self, kl: np.ndarray) -> None:
+        self._kl = kl
         active = active_dimensions(kl)
-        brushes = [pg.mkBrush(ACTIVE_COLOUR if on else COLLAPSED_COLOUR) for on in active]
+        colours = theme.current()
+        brushes = [pg.mkBrush(bar_colour(bool(on), colours)) for on in active]
         # Collapsed bars are near 0: draw them at least a sliver high so the grey is visible.
         floor = max(float(kl.max()) * 0.01, 1e-3) if len(kl) else 0.0
         heights = np.where(active, kl, np.maximum(kl, floor))

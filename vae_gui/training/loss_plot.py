@@ -7,14 +7,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from .. import theme
 from .run_state import RunCurves, RunState
 from .smoothing import EmaSeries
 
-# (name, column in RunCurves.steps, colour)
-TRAIN_SERIES = (("total", 1, (31, 119, 180)), ("reconstruction", 2, (44, 160, 44)), ("KL", 3, (214, 39, 40)))
-VALIDATION_COLOUR = (255, 127, 14)
-PAST_RUN_COLOURS = ((148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34),
-                    (23, 190, 207))
+# (name, column in RunCurves.steps, index into theme.series: blue, green, red)
+TRAIN_SERIES = (("total", 1, 0), ("reconstruction", 2, 2), ("KL", 3, 3))
+VALIDATION_SERIES = 1                           # orange
+PAST_RUN_SERIES = (4, 5, 6, 7, 8, 9)            # purple, brown, pink, grey, olive, cyan
 RAW_ALPHA = 55
 # Width-1 pens and no grid: on Qt's raster engine a 2 px curve or pyqtgraph's alpha grid costs ~5-8 ms per
 # repaint each (measured), which the event loop feels at 10 redraws a second.
@@ -39,6 +39,7 @@ class LossPlot(QWidget):
         self._emas: dict[tuple[int, int], EmaSeries] = {}
         self._drawn_evals = (0, -1)               # (id of the run, validation points) last drawn
         self._overlays: dict[int, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        self._overlay_series: dict[int, int] = {}           # id of an earlier run -> its index into theme.series
         self._build()
         self.state.runs_changed.connect(self._sync_overlays)
         self.state.visibility_changed.connect(self._sync_overlays)
@@ -48,21 +49,18 @@ class LossPlot(QWidget):
 
     # ------------------------------------------------------------ widgets
     def _build(self) -> None:
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss per image")
         self.plot.setDownsampling(auto=True, mode="peak")
         self.plot.setClipToView(True)
-        self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt", labelTextColor=(40, 40, 40))
+        self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.raw_curves, self.smooth_curves = {}, {}
-        for name, _, colour in TRAIN_SERIES:
-            self.raw_curves[name] = self.plot.plot(pen=pg.mkPen((*colour, RAW_ALPHA), width=1))
-            self.smooth_curves[name] = self.plot.plot(pen=pg.mkPen(colour, width=CURVE_WIDTH),
-                                                   name=f"train {name}")
-        self.validation_curve = self.plot.plot(pen=pg.mkPen(VALIDATION_COLOUR, width=CURVE_WIDTH), symbol="o",
-                                               symbolSize=6, symbolBrush=VALIDATION_COLOUR,
-                                               symbolPen=None, name="validation")
-        self.cursor_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((0, 0, 0, 90), width=1))
+        for name, _, _ in TRAIN_SERIES:
+            self.raw_curves[name] = self.plot.plot()
+            self.smooth_curves[name] = self.plot.plot(name=f"train {name}")
+        self.validation_curve = self.plot.plot(symbol="o", symbolSize=6, symbolPen=None, name="validation")
+        self.cursor_line = pg.InfiniteLine(angle=90, movable=False)
         self.cursor_line.setVisible(False)
         self.plot.addItem(self.cursor_line, ignoreBounds=True)
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -80,7 +78,7 @@ class LossPlot(QWidget):
         self.smoothing.valueChanged.connect(self._smoothing_changed)
         self._smoothing_changed()
         self.readout = QLabel("Hover over the plot to read values")
-        self.readout.setStyleSheet("color: #444;")
+        theme.set_tone(self.readout, theme.Tone.MUTED)
         self.readout.setWordWrap(True)
         # Fixed height (two lines): new text on hover must not re-lay-out the plot above it.
         self.readout.setFixedHeight(2 * self.readout.fontMetrics().lineSpacing() + 4)
@@ -101,6 +99,25 @@ class LossPlot(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.readout)
+        theme.style_plot(self.plot)
+        theme.follow(self, self._apply_theme)
+
+    def _apply_theme(self, colours: theme.Theme) -> None:
+        for name, _, series in TRAIN_SERIES:
+            colour = colours.series[series]
+            self.raw_curves[name].setPen(pg.mkPen((*colour.getRgb()[:3], RAW_ALPHA), width=1))
+            self.smooth_curves[name].setPen(pg.mkPen(colour, width=CURVE_WIDTH))
+        validation = colours.series[VALIDATION_SERIES]
+        self.validation_curve.setPen(pg.mkPen(validation, width=CURVE_WIDTH))
+        self.validation_curve.setSymbolBrush(validation)
+        self.cursor_line.setPen(pg.mkPen(colours.plot_guide, width=1))
+        for key, (total, val) in self._overlays.items():
+            self._colour_overlay(total, val, colours.series[self._overlay_series[key]])
+
+    @staticmethod
+    def _colour_overlay(total: pg.PlotDataItem, val: pg.PlotDataItem, colour) -> None:
+        total.setPen(pg.mkPen(colour, width=CURVE_WIDTH))
+        val.setPen(pg.mkPen(colour, width=CURVE_WIDTH, style=Qt.PenStyle.DashLine))
 
     @property
     def smoothing_weight(self) -> float:
@@ -167,17 +184,19 @@ class LossPlot(QWidget):
         wanted = {id(c): c for c in self.state.runs if c is not self.state.current and c.visible}
         for key in list(self._overlays):
             if key not in wanted:
+                self._overlay_series.pop(key, None)
                 for item in self._overlays.pop(key):
                     self.plot.removeItem(item)
         live = {id(c) for c in self.state.runs}
         self._emas = {k: v for k, v in self._emas.items() if k[0] in live}
         for index, (key, curves) in enumerate(wanted.items()):
             if key not in self._overlays:
-                colour = PAST_RUN_COLOURS[index % len(PAST_RUN_COLOURS)]
-                total = self.plot.plot(pen=pg.mkPen(colour, width=CURVE_WIDTH), name=f"{curves.name} (total)")
-                val = self.plot.plot(pen=pg.mkPen(colour, width=CURVE_WIDTH, style=Qt.PenStyle.DashLine),
-                                     name=f"{curves.name} (validation)")
+                series = PAST_RUN_SERIES[index % len(PAST_RUN_SERIES)]
+                total = self.plot.plot(name=f"{curves.name} (total)")
+                val = self.plot.plot(name=f"{curves.name} (validation)")
+                self._colour_overlay(total, val, theme.current().series[series])
                 self._overlays[key] = (total, val)
+                self._overlay_series[key] = series
                 self._draw_overlay(curves)
         self._drawn = (-1, self._drawn[1])
         self._drawn_evals = (0, -1)

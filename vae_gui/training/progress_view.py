@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QToolBu
 
 from trainer.training.events import DataProgress
 
+from .. import theme
 from .run_state import RunState
 
 STATUS_TEXT = {"idle": "Ready. Choose data and a model, then press Start.", "starting": "Starting…",
@@ -105,8 +106,6 @@ class ErrorBanner(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("errorBanner")
-        self.setStyleSheet("#errorBanner { background: #fdecea; border: 1px solid #e0a0a0; border-radius: 4px; }"
-                           "#errorBanner QLabel { color: #8a1c1c; }")
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -119,7 +118,13 @@ class ErrorBanner(QFrame):
         layout.setContentsMargins(8, 4, 4, 4)
         layout.addWidget(self.label, 1)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        theme.follow(self, self._apply_theme)
         self.hide()
+
+    def _apply_theme(self, colours: theme.Theme) -> None:
+        self.setStyleSheet(f"#errorBanner {{ background: {colours.banner_background.name()}; "
+                           f"border: 1px solid {colours.banner_border.name()}; border-radius: 4px; }}"
+                           f"#errorBanner QLabel {{ color: {colours.banner_text.name()}; }}")
 
     @property
     def message(self) -> str:

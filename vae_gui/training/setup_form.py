@@ -23,6 +23,7 @@ from trainer.config import IMAGE_SIZES, ConfigError, RunConfig
 from trainer.models.presets import PRESETS, default_preset_for
 from trainer.settings import default_value, recommended_settings, run_config_from_settings
 
+from .. import theme
 from ..qt_images import array_to_qimage
 from .folder_scan import FolderScanner, FolderSummary
 
@@ -101,7 +102,7 @@ class SetupForm(QWidget):
         layout.addWidget(self._build_output_group())
         self.validation_label = QLabel()
         self.validation_label.setWordWrap(True)
-        self.validation_label.setStyleSheet("color: #b00020;")
+        theme.set_tone(self.validation_label, theme.Tone.ERROR)
         layout.addWidget(self.validation_label)
         self.set_config(self._base)
 
@@ -438,13 +439,13 @@ class SetupForm(QWidget):
     def _show_summary(self, summary: FolderSummary) -> None:
         self._summary = summary
         if summary.error:
-            text = f"<span style='color:#b00020'>{summary.error}</span>"
+            text = theme.span(summary.error, theme.Tone.ERROR)
         else:
             split = "train/ and test/ folders" if summary.has_split_folders else "split automatically"
             text = (f"{summary.image_count:,} images: {summary.train_count:,} train / "
                     f"{summary.test_count:,} test ({split})")
             if summary.unreadable:
-                text += f"<br><span style='color:#b00020'>unreadable: {summary.unreadable[0]}</span>"
+                text += "<br>" + theme.span(f"unreadable: {summary.unreadable[0]}", theme.Tone.ERROR)
         self.folder_info.setText(text)
         self._show_thumbnails(summary.thumbnails)
         self._changed()                   # an empty or unreadable folder makes Start unavailable

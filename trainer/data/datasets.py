@@ -55,7 +55,8 @@ class FaceDataset:
         return self.test_factors is not None
 
     def describe(self) -> str:
-        return f"{self.source}: {len(self.train)} train / {len(self.test)} test images of {self.image_size}px"
+        return (f"{printable(self.source)}: {len(self.train)} train / {len(self.test)} test images of "
+                f"{self.image_size}px")
 
 
 def default_cache_dir() -> Path:

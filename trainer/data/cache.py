@@ -11,7 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
-from trainer.data.dataset_cache import remove_unless_locked
+from trainer.data.dataset_cache import is_entry, remove_unless_locked
 from trainer.data.derived import cache_root
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def prune_datasets(folder: Path, keep: Path | None = None, max_bytes: int = MAX_
         return
     entries = []
     for entry in _entries(folder):
-        if entry.is_dir() and ".tmp" not in entry.name:
+        if is_entry(entry):
             meta = entry / "meta.json"
             used = (meta if meta.exists() else entry).stat().st_mtime     # an entry being built has no meta yet
             entries.append((used, entry, folder_size(entry)))

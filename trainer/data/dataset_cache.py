@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import struct
@@ -39,6 +40,15 @@ TEMP_MARK = ".tmp"
 HEADER_BYTES = 128            # a fixed .npy header, so the row count can be rewritten in place
 LOCK_POLL_S = 0.2
 COPY_BLOCK_BYTES = 16 << 20
+
+
+ENTRY_NAME = re.compile(r"(folder|synthetic)-[0-9a-f]{24}")     # what keys look like, in every format so far
+
+
+def is_entry(path: Path) -> bool:
+    """Whether a path in a cache folder is a data set entry (of any format): never remove anything else, since
+    `--cache-dir` may name a folder that holds other things too."""
+    return ENTRY_NAME.fullmatch(path.name) is not None and path.is_dir() and not path.is_symlink()
 
 
 class BadCache(ValueError):
@@ -182,7 +192,7 @@ def remove_superseded(root: Path, keep: Path) -> None:
     if not root.is_dir():
         return
     for entry in root.iterdir():
-        if entry == keep or entry.name.startswith(".") or TEMP_MARK in entry.name or not entry.is_dir():
+        if entry == keep or not is_entry(entry):
             continue
         try:
             meta = json.loads((entry / META).read_text(encoding="utf-8"))
@@ -200,7 +210,7 @@ def remove_abandoned(root: Path, max_age_s: float) -> None:
         return
     now = time.time()
     for entry in root.iterdir():
-        if entry.name.startswith(".") or not entry.is_dir() or (entry / META).exists():
+        if not is_entry(entry) or (entry / META).exists():
             continue
         with contextlib.suppress(OSError):
             if now - entry.stat().st_mtime > max_age_s:

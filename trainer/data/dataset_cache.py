@@ -13,6 +13,7 @@ Nothing here decides what an entry holds; trainer.data.datasets and trainer.data
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -254,7 +255,7 @@ def create_images_file(path: Path, n: int, size: int) -> None:
             try:
                 os.posix_fallocate(handle.fileno(), 0, total)
             except OSError as error:
-                if error.errno not in (95, 22):       # EOPNOTSUPP, EINVAL: the file system cannot reserve
+                if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):     # the file system cannot reserve
                     raise
 
 
@@ -307,7 +308,7 @@ def _copy_block(src, dst, src_offset: int, dst_offset: int, length: int, same_fi
                     break
                 src_offset, dst_offset, length = src_offset + copied, dst_offset + copied, length - copied
         except OSError as error:
-            if error.errno not in (18, 22, 38, 95):       # EXDEV, EINVAL, ENOSYS, EOPNOTSUPP: copy below
+            if error.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):    # copied below
                 raise
     while length > 0:
         src.seek(src_offset)

@@ -17,7 +17,7 @@ from trainer.study.conclusions import rank_correlation
 from trainer.study.plots import COLOURS, Series, line_figure, line_plot
 from trainer.study.report import write_report
 from trainer.study.summary import wall_time
-from trainer.resources import EXPERIMENTS_FILE
+from trainer.resources import experiments_file
 from trainer.evaluation.sample_quality import (FeatureNetSettings, frechet_distance, latent_prior_mismatch,
                                     precision_recall)
 
@@ -112,7 +112,7 @@ def test_loader_refuses_unknown_names_broken_toml_and_unknown_tables(tmp_path):
 
 
 def test_shipped_experiment_list_maps_the_original_study():
-    experiments = {e.name: e for e in load_experiments(EXPERIMENTS_FILE)}
+    experiments = {e.name: e for e in load_experiments(experiments_file())}
     for name in ("ae_01", "ae_02", "vae_01_sigma0.5", "vae_01_sigma0.05", "vae_01_sigma0.001",
                  "vae_01_sigma0.0001", "vae_02_sigma0.001", "vae_02_sigma0.0001", "vae_03_sigma0.0001",
                  "vae_03_sigma0.01", "vae_04_sigma0.001", "default_beta1", "default_ae"):
@@ -120,7 +120,7 @@ def test_shipped_experiment_list_maps_the_original_study():
     assert experiments["ae_02"].config.model.skip_connections
     assert experiments["vae_03_sigma0.01"].config.model.reparam == "exp_logvar"
     assert experiments["vae_01_sigma0.5"].config.train.beta == pytest.approx(0.5 * 12288 / 65025)
-    folder = load_experiments(EXPERIMENTS_FILE, data="some/faces", only=["ae_01"])[0]
+    folder = load_experiments(experiments_file(), data="some/faces", only=["ae_01"])[0]
     assert Path(folder.config.data.source).is_absolute() and folder.config.data.source.endswith("faces")
 
 

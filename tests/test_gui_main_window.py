@@ -278,7 +278,7 @@ def test_main_applies_the_thread_policy_and_the_theme_before_building_the_window
             pass
 
     before = torch.get_num_threads()
-    monkeypatch.setattr(app_module, "create_application", lambda: FakeApp())
+    monkeypatch.setattr(app_module, "application_and_arguments", lambda argv: (FakeApp(), argv))
     monkeypatch.setattr(app_module, "available_cores", lambda: 6)
     monkeypatch.setattr("vae_gui.main_window.MainWindow", FakeWindow)
     monkeypatch.setattr("vae_gui.theme.install", themed.append)
@@ -288,3 +288,60 @@ def test_main_applies_the_thread_policy_and_the_theme_before_building_the_window
         torch.set_num_threads(before)
     assert seen == [3]
     assert len(themed) == 1 and isinstance(themed[0], FakeApp)
+
+
+def test_the_window_is_shown_before_the_later_imports_start(monkeypatch, qtbot):
+    """Libraries only background work needs (scikit-learn, SciPy) are imported once the window is up, not before."""
+    events: list[str] = []
+
+    class FakeApp:
+        def exec(self) -> int:
+            qtbot.wait(50)                   # the event loop turns: the window has been painted
+            return 0
+
+    class FakeWindow:
+        def __init__(self, checkpoint=None, start_on_training=False):
+            pass
+
+        def show(self) -> None:
+            events.append("show")
+
+    monkeypatch.setattr(app_module, "application_and_arguments", lambda argv: (FakeApp(), argv))
+    monkeypatch.setattr("vae_gui.main_window.MainWindow", FakeWindow)
+    monkeypatch.setattr(app_module, "start_preloading", lambda: events.append("later imports"))
+    monkeypatch.setattr("vae_gui.theme.install", lambda app: None)
+    before = torch.get_num_threads()
+    try:
+        assert app_module.main([]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert events == ["show", "later imports"]
+
+
+# ---------------------------------------------------------------- the title names the open document
+
+def test_the_title_names_the_open_checkpoint_and_the_train_tabs_run(make_window, tiny_checkpoint, tmp_path):
+    from types import SimpleNamespace
+
+    window = make_window()
+    assert window.windowTitle() == "VAE Face Explorer"              # nothing open yet
+    window.open_in_explorer(str(tiny_checkpoint))                     # RUN/checkpoints/best.pt: its run says which
+    run_name = tiny_checkpoint.parent.parent.name
+    assert window.windowTitle() == f"{run_name}/best.pt — VAE Face Explorer"
+    other = tmp_path / "beta4.pt"
+    other.write_bytes(tiny_checkpoint.read_bytes())
+    window.open_in_explorer(str(other))
+    assert window.windowTitle() == "beta4.pt — VAE Face Explorer"
+    assert window.windowFilePath() == str(other)
+    window.training_panel.state.started = SimpleNamespace(run_dir=str(tmp_path / "runs" / "my-run"))
+    window.tabs.setCurrentWidget(window.training_panel)
+    assert window.windowTitle() == "my-run — VAE Face Explorer"
+    window.tabs.setCurrentWidget(window.explorer_panel)
+    assert window.windowTitle() == "beta4.pt — VAE Face Explorer"
+
+
+def test_without_the_bundled_model_the_window_says_so(make_window):
+    window = make_window()                       # make_window hides the bundled checkpoint
+    assert window.tabs.currentWidget() is window.training_panel
+    message = window.statusBar().currentMessage()
+    assert "default_vae.pt" in message and "missing" in message and "File > Open checkpoint" in message

@@ -63,7 +63,7 @@ def test_without_the_extra_training_refuses_before_it_starts_and_says_how_to_ins
                                                                                      monkeypatch):
     monkeypatch.setattr(tensorboard_sink, "tensorboard_available", lambda: False)
     assert main(["train", *TINY, "--runs-dir", str(tmp_path), "--name", "tb", "--tensorboard"]) == 2
-    assert 'pip install -e ".[tensorboard]"' in capsys.readouterr().err
+    assert 'pip install "vae-face-explorer[tensorboard]"' in capsys.readouterr().err
     assert not (tmp_path / "tb").exists()             # nothing trained, no run folder left behind
 
 

@@ -1,7 +1,9 @@
-"""Entry point of the desktop app: `vae-explorer [CHECKPOINT]` or `python main.py [CHECKPOINT]`.
+"""Entry point of the desktop app: `vae-explorer [CHECKPOINT]`, `python -m vae_gui` or `python main.py [CHECKPOINT]`.
 
-Only Qt is imported before the window exists: a splash screen shows at once, then torch and the app load (5-15 s
-on a slow machine), and the splash closes when the window appears."""
+Only Qt is imported before the window exists: a splash screen shows at once, then torch and the app load, and the
+splash closes when the window appears. Qt's own options (`-style fusion`, `-platform offscreen`, `-reverse`, ...) go
+to QApplication, which takes them out of the argument list before ours are parsed; `--help` and `--version` answer
+without starting Qt."""
 from __future__ import annotations
 
 import argparse
@@ -11,18 +13,25 @@ import sys
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen, QWidget
+
+from trainer.package import __version__
 
 from . import theme
 from .qt_binding import QtBindingError, check_qt_binding
 
 APP_NAME = "VAE Face Explorer"
+PROG = "vae-explorer"
+ANSWERED_WITHOUT_QT = ("-h", "--help", "--version")
 SMALL_MACHINE_CORES = 4         # up to this many cores, torch calls in the GUI thread use one thread
 # Imported by background work later (latent statistics, sampler fits, the atlas). An import holds the GIL through
 # long C calls (loading shared libraries), so importing scikit-learn in a worker while the user drags a slider froze
-# the GUI for 130-340 ms; importing it while the splash shows costs ~0.6 s of start-up instead.
+# the GUI for 130-340 ms. They are imported on a thread as soon as the window is shown: before it, they held the
+# window back by about a quarter of the start-up (2.2 s of the process's 9 s of CPU on the loaded 2-core machine;
+# imports are GIL-bound, so the thread did not overlap with torch's import), and in the second after the window
+# appears the explorer's own background work (encoding the data set) runs anyway.
 LATER_IMPORTS = ("sklearn.metrics", "sklearn.decomposition", "sklearn.mixture", "scipy.stats", "scipy.spatial",
                  "scipy.special")
 
@@ -33,16 +42,29 @@ def available_cores() -> int:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="vae-explorer", description=f"{APP_NAME}: train and explore AEs and VAEs")
+    """Our arguments (Qt's were taken out by QApplication before; see application_and_arguments)."""
+    parser = argparse.ArgumentParser(prog=PROG, description=f"{APP_NAME}: train and explore AEs and VAEs",
+                                     epilog="Qt's standard options are accepted too, e.g. -style fusion, "
+                                            "-platform offscreen, -reverse.")
     parser.add_argument("checkpoint", nargs="?", type=Path,
                         help="checkpoint (.pt) to open in the explorer (default: the bundled pretrained VAE)")
     parser.add_argument("--train", action="store_true", help="open on the training tab")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
 
 
+def application_and_arguments(argv: list[str]) -> tuple[QApplication, list[str]]:
+    """The QApplication, made from the command line so that it takes Qt's own options out of it, and the
+    arguments left for parse_args. An application that exists already (a test, an embedding) keeps its options."""
+    if QApplication.instance() is not None:
+        return create_application(), argv
+    app = create_application([PROG, *argv])
+    return app, app.arguments()[1:]
+
+
 def start_preloading(modules: tuple[str, ...] = LATER_IMPORTS) -> threading.Thread:
-    """Import `modules` on a thread while the splash shows and the window is built; join it before showing the
-    window. A module that fails to import is left for its user to report."""
+    """Import `modules` on a thread (the app starts it once its window is shown). A module that fails to import is
+    left for its user to report."""
     def preload() -> None:
         for name in modules:
             try:
@@ -68,11 +90,14 @@ def configure_qt_threads(cores: int | None = None) -> bool:
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
+    """The app's QApplication (made from `argv`, program name first, when none exists). Its names also name the
+    folder of the Qt settings (trainer/user_folders.py says where that is on each OS)."""
     if QApplication.instance() is None:
         configure_qt_threads()
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName("VAE Face Explorer")
+    app.setApplicationVersion(__version__)
     return app
 
 
@@ -111,12 +136,23 @@ def configure_torch_threads() -> int:
     return threads
 
 
+def show_splash_message(splash: QSplashScreen | None, message: str) -> None:
+    """What start-up is doing now, at the bottom of the splash screen (painted at once)."""
+    if splash is not None:
+        splash.showMessage(message, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+                           theme.current().canvas_muted)
+        QApplication.processEvents()
+
+
 def show_splash() -> QSplashScreen | None:
     """A plain splash screen, shown and painted before the heavy imports (None without a QApplication)."""
     if not isinstance(QApplication.instance(), QApplication):
         return None
     colours = theme.current()
-    pixmap = QPixmap(420, 160)
+    size = QSize(420, 160)
+    ratio = QApplication.primaryScreen().devicePixelRatio()        # sharp on a high-DPI screen
+    pixmap = QPixmap(size * ratio)
+    pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(colours.canvas)
     painter = QPainter(pixmap)
     painter.setPen(colours.canvas_text)
@@ -124,35 +160,40 @@ def show_splash() -> QSplashScreen | None:
     font.setPointSizeF(font.pointSizeF() * 1.6)
     font.setBold(True)
     painter.setFont(font)
-    painter.drawText(pixmap.rect().adjusted(0, 0, 0, -40), Qt.AlignmentFlag.AlignCenter, APP_NAME)
+    painter.drawText(QRect(QPoint(0, 0), size).adjusted(0, 0, 0, -40), Qt.AlignmentFlag.AlignCenter, APP_NAME)
     painter.end()
     splash = QSplashScreen(pixmap)
-    splash.showMessage("Loading PyTorch and the model…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
-                       colours.canvas_muted)
     splash.show()
-    QApplication.processEvents()
+    show_splash_message(splash, "Loading PyTorch…")
     return splash
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(arg in ANSWERED_WITHOUT_QT for arg in argv):
+        parse_args(argv)                     # prints the help or the version and exits
     try:
         check_qt_binding()
     except QtBindingError as error:
-        print(f"vae-explorer: {error}", file=sys.stderr)
+        print(f"{PROG}: {error}", file=sys.stderr)
         return 1
-    app = create_application()
+    app, argv = application_and_arguments(argv)
+    args = parse_args(argv)
     splash = show_splash()
     theme.install(app)              # after the splash: it imports pyqtgraph
-    preloading = start_preloading()
     configure_torch_threads()
+    show_splash_message(splash, "Building the window…")
     from .main_window import MainWindow
     window = MainWindow(checkpoint=args.checkpoint, start_on_training=args.train)
-    preloading.join()
     window.show()
     if splash is not None:
         if isinstance(window, QWidget):
             splash.finish(window)            # closes once the window is shown
         else:
             splash.close()
+    QTimer.singleShot(0, start_preloading)   # once the event loop has painted the window (see LATER_IMPORTS)
     return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,31 +1,21 @@
 """Help > Guide (a short HTML page in a dialog) and Help > About (versions)."""
 from __future__ import annotations
 
-from importlib import metadata
-from pathlib import Path
+import html
 
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
+from trainer.package import __version__
 from trainer.training.checkpoint import FORMAT_VERSION
 from trainer.latent.sliders import FACTOR_LABEL_MIN_SCORE
 from trainer.latent.stats import ACTIVE_CODE_VARIANCE, ACTIVE_KL_NATS
-
-DISTRIBUTION = "vae-face-explorer"
+from trainer.user_folders import cache_folder, runs_folder
 
 
 def app_version() -> str:
-    """The installed package's version; from pyproject.toml when run from a source checkout."""
-    try:
-        return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-        try:
-            for line in pyproject.read_text(encoding="utf-8").splitlines():
-                if line.strip().startswith("version"):
-                    return line.split("=", 1)[1].strip().strip('"\'')
-        except OSError:
-            pass
-    return "unknown"
+    """The app's version: trainer/package.py, the one source the package metadata is built from."""
+    return __version__
 
 
 def about_text() -> str:
@@ -33,7 +23,10 @@ def about_text() -> str:
             "<p>Train autoencoders and variational autoencoders on 64x64 faces, watch them learn, and explore "
             "what they learned.</p>"
             f"<p>Checkpoint format version {FORMAT_VERSION} (the app opens files of this version).<br>"
-            "Checkpoints are read without running any code they might hold.</p>")
+            "Checkpoints are read without running any code they might hold.</p>"
+            f"<p>Caches: {html.escape(str(cache_folder()))}<br>"
+            f"Runs (by default): {html.escape(str(runs_folder()))}<br>"
+            f"Settings: {html.escape(QSettings().fileName())}</p>")
 
 
 GUIDE_HTML = f"""

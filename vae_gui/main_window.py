@@ -15,8 +15,9 @@ from PySide6.QtCore import QEvent, QMimeData, QObject, QSize
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
-from trainer.resources import default_checkpoint
+from trainer.resources import DEFAULT_CHECKPOINT_NAME, default_checkpoint
 
+from .app import APP_NAME
 from .drops import Drop, DropKind, classify_drop
 from .explorer.panel import ExplorerPanel
 from .help import GuideDialog, about_text
@@ -24,10 +25,14 @@ from .tasks import shutdown_all
 from .training.panel import TrainingPanel
 
 
+MISSING_MODEL = (f"The bundled model {DEFAULT_CHECKPOINT_NAME} is missing (reinstall vae-face-explorer): open a "
+                 "checkpoint with File > Open checkpoint, or train one here.")
+
+
 class MainWindow(QMainWindow):
     def __init__(self, checkpoint: Path | None = None, start_on_training: bool = False):
         super().__init__()
-        self.setWindowTitle("VAE Face Explorer")
+        self.setWindowTitle(APP_NAME)
         self.setMinimumSize(900, 600)
         self.resize(initial_size(self.screen().availableGeometry().size() if self.screen() else None))
         self.explorer_panel = ExplorerPanel(self)
@@ -46,11 +51,28 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)        # Qt 6's QMainWindow already does (for dock widgets); say so
         self._file_drops_routed = False          # see eventFilter
         self._last_drop: tuple[tuple[str, ...], Drop | None] | None = None      # the current drag's URLs, its kind
+        self.explorer_panel.checkpoint_loaded.connect(self.update_title)
+        self.training_panel.state.run_started.connect(self.update_title)
+        self.tabs.currentChanged.connect(self.update_title)
         initial = checkpoint or default_checkpoint()
         if initial is not None:
             self.explorer_panel.load_checkpoint(str(initial))
+        else:
+            self.statusBar().showMessage(MISSING_MODEL)
         if start_on_training or initial is None:
             self.tabs.setCurrentWidget(self.training_panel)
+
+    def update_title(self) -> None:
+        """'<document> — VAE Face Explorer': the Train tab's run there, else the checkpoint open in the explorer."""
+        run = self.training_panel.state.started
+        checkpoint = self.explorer_panel.state.checkpoint
+        document = ""
+        if run is not None and self.tabs.currentWidget() is self.training_panel:
+            document = Path(run.run_dir).name
+        elif checkpoint is not None:
+            document = checkpoint_title(checkpoint.path)
+        self.setWindowTitle(f"{document} — {APP_NAME}" if document else APP_NAME)
+        self.setWindowFilePath(str(checkpoint.path) if checkpoint is not None else "")
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -88,7 +110,7 @@ class MainWindow(QMainWindow):
         return self.guide_dialog
 
     def _show_about(self) -> None:
-        QMessageBox.about(self, "About VAE Face Explorer", about_text())
+        QMessageBox.about(self, f"About {APP_NAME}", about_text())
 
     # ------------------------------------------------------------ drops anywhere on the window
 
@@ -207,3 +229,12 @@ def initial_size(available: QSize | None, preferred: QSize = QSize(1400, 900)) -
         return preferred
     return QSize(min(preferred.width(), int(available.width() * 0.95)),
                  min(preferred.height(), int(available.height() * 0.95)))
+
+
+def checkpoint_title(path: Path) -> str:
+    """A checkpoint as the title names it: its file name, with its run's name for a run's checkpoints/ file
+    (every run has a best.pt)."""
+    path = Path(path)
+    if path.parent.name == "checkpoints" and path.parent.parent.name:
+        return f"{path.parent.parent.name}/{path.name}"
+    return path.name

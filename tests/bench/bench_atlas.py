@@ -233,7 +233,7 @@ def main() -> None:
     app = create_application(["bench_atlas"])
     from vae_gui.app import configure_torch_threads, start_preloading
     configure_torch_threads()
-    start_preloading().join()          # as the app does while its splash shows
+    start_preloading().join()          # as the app does at start-up
     with tempfile.TemporaryDirectory() as scratch:
         path, kind = choose_checkpoint(args.checkpoint, Path(scratch))
         panel = open_panel(app, path)

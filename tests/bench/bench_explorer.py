@@ -172,7 +172,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     else:
         configure_torch_threads()
-    start_preloading().join()              # as the app does while its splash shows
+    start_preloading().join()              # as the app does at start-up
     with tempfile.TemporaryDirectory() as scratch:
         path, kind = choose_checkpoint(args.checkpoint, Path(scratch))
         panel = ExplorerPanel()

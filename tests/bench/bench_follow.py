@@ -133,7 +133,7 @@ def main() -> None:
     from vae_gui.app import configure_torch_threads, create_application, start_preloading
     app = create_application(["bench_follow"])
     configure_torch_threads()
-    start_preloading().join()          # as the app does while its splash shows
+    start_preloading().join()          # as the app does at start-up
     result = measure_follow(app, args.checkpoint, args.reloads)
     for key, value in result.items():
         print(f"{key:24s} {value:.1f}" if isinstance(value, float) else f"{key:24s} {value}")

@@ -77,7 +77,7 @@ class BenchContext:
         if self._app is None:
             from vae_gui.app import create_application, start_preloading
             self._app = create_application(["bench_gui"])
-            start_preloading().join()          # as the app does while its splash shows
+            start_preloading().join()          # as the app does at start-up
         return self._app
 
 

@@ -2,6 +2,8 @@
 
 The subcommands live in their own modules: train (trainer.cli.train), eval / predict / export (trainer.cli.eval),
 experiments / compare (trainer.cli.study); this module builds the parser and turns errors into exit codes.
+Building the parser imports no torch (`--help` and `--version` answer at once): a command's handler imports what
+it needs when it runs.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from trainer.cli.eval import add_checkpoint_parsers
 from trainer.cli.study import add_experiment_parsers
 from trainer.cli.train import add_train_parser, config_from_args, run_train
 from trainer.errors import UserError
-from trainer.training.distributed import JobTerminated
+from trainer.package import __version__
 
 COMMANDS = ("train", "eval", "predict", "export", "cache", "experiments", "compare")
 __all__ = ["COMMANDS", "build_parser", "config_from_args", "main"]
@@ -25,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The CLI parser; each subcommand's parse sets `handler`, the function that runs it."""
     parser = argparse.ArgumentParser(prog="vae-train", description="Train and evaluate face AEs and VAEs.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     add_train_parser(commands).set_defaults(handler=run_train)
     add_checkpoint_parsers(commands)
@@ -52,10 +55,11 @@ def run_cache(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 done, 1 a runtime failure (disk full, a crash), 2 bad input, 130 Ctrl-C, 143 SIGTERM."""
+    args = build_parser().parse_args(argv)
     from trainer.training.checkpoint import CheckpointWriteError
+    from trainer.training.distributed import JobTerminated
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except CheckpointWriteError as error:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from trainer.config import ConfigError, DataConfig, RunConfig
+from trainer.package import install_command
 
 FORMATTER = argparse.ArgumentDefaultsHelpFormatter
 
@@ -69,20 +70,44 @@ def _add_predict_parser(commands) -> None:
 
 
 def _add_export_parser(commands) -> None:
-    p = commands.add_parser("export", help="copy a checkpoint without optimizer state (smaller; cannot resume)",
-                            formatter_class=FORMATTER)
+    p = commands.add_parser("export", formatter_class=FORMATTER,
+                            help="copy a checkpoint without optimizer state (smaller; cannot resume), or write its "
+                                 "decoder and encoder as ONNX / TorchScript graphs",
+                            description="checkpoint (the default): OUT is the slim checkpoint file. onnx, "
+                                        "torchscript: OUT is a folder that gets decoder and encoder graphs (latent "
+                                        "-> image; image -> mean, logvar), each checked against PyTorch on random "
+                                        f"inputs. ONNX needs {install_command('onnx')}.")
     p.add_argument("checkpoint", type=Path)
-    p.add_argument("out", type=Path, help="the slim checkpoint to write")
+    p.add_argument("out", type=Path, help="the slim checkpoint to write, or the folder of the graphs")
+    p.add_argument("--format", choices=("checkpoint", "onnx", "torchscript"), default="checkpoint",
+                   help="what to write")
     p.set_defaults(handler=run_export)
 
 
 def run_export(args: argparse.Namespace) -> int:
+    if args.format != "checkpoint":
+        return _export_graphs(args)
     from trainer.training.checkpoint import export_for_inference
     from trainer.training.rundir import check_output_file
 
     check_output_file(args.out, "export target")
     out = export_for_inference(args.checkpoint, args.out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _export_graphs(args: argparse.Namespace) -> int:
+    from trainer.models.export import TOLERANCE, check_format_available, export_graphs
+    from trainer.training.checkpoint import load_checkpoint
+    from trainer.training.rundir import check_output_folder
+
+    check_format_available(args.format)            # before the slow part: a missing package is said at once
+    check_output_folder(args.out, "export folder")
+    checkpoint = load_checkpoint(args.checkpoint)
+    for graph in export_graphs(checkpoint.model, args.out, args.format):
+        print(f"wrote {graph.path} ({graph.path.stat().st_size / 1e6:.1f} MB): {', '.join(graph.inputs)} -> "
+              f"{', '.join(graph.outputs)}; largest difference from PyTorch {graph.max_difference:.1e} "
+              f"(limit {TOLERANCE:g})")
     return 0
 
 

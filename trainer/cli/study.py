@@ -6,16 +6,14 @@ import signal
 import sys
 from pathlib import Path
 
-from trainer.cli.signals import stop_on_first_interrupt
-from trainer.training.control import TrainingControl
-
 
 def add_experiment_parsers(commands) -> None:
     """Add the `experiments` and `compare` subcommands to the CLI's subparsers."""
     formatter = argparse.ArgumentDefaultsHelpFormatter
     p = commands.add_parser("experiments", formatter_class=formatter,
                             help="run a list of experiments from a TOML file (skipping finished ones), then report")
-    p.add_argument("file", type=Path, help="experiments file, e.g. resources/experiments.toml")
+    p.add_argument("file", type=Path, nargs="?", default=None,
+                   help="experiments file (default: the original study's list, shipped with the app)")
     p.add_argument("--only", nargs="+", metavar="NAME", default=None,
                    help="run only these experiments (the report still covers every one that has run)")
     p.add_argument("--data", default=None, help="run every experiment on this image folder instead")
@@ -37,11 +35,14 @@ def add_experiment_parsers(commands) -> None:
 
 
 def run_experiments_command(args: argparse.Namespace) -> int:
-    from trainer.study.experiments import experiments_root, load_experiments, run_experiments, select_experiments
     from trainer.cli.progress import ProgressPrinter
+    from trainer.cli.signals import stop_on_first_interrupt
+    from trainer.study.experiments import experiments_root, load_experiments, run_experiments, select_experiments
+    from trainer.training.control import TrainingControl
 
-    every = load_experiments(args.file, data=args.data)
-    experiments = select_experiments(every, args.only, source=str(args.file))
+    file = args.file or _shipped_experiments_file()
+    every = load_experiments(file, data=args.data)
+    experiments = select_experiments(every, args.only, source=str(file))
     if args.threads > 0:      # a runtime setting: changing it never invalidates a finished run
         for experiment in experiments:
             experiment.config.train.threads = args.threads
@@ -69,6 +70,17 @@ def run_experiments_command(args: argparse.Namespace) -> int:
     for outcome in failed:
         print(f"failed: {outcome.name}: {outcome.message}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _shipped_experiments_file() -> Path:
+    from trainer.resources import EXPERIMENTS_FILE_NAME, experiments_file
+    from trainer.study.experiments import ExperimentFileError
+
+    file = experiments_file()
+    if file is None:
+        raise ExperimentFileError(f"the original study's list ({EXPERIMENTS_FILE_NAME}) is missing from this "
+                                  "installation; reinstall the app, or give an experiments file")
+    return file
 
 
 def run_compare_command(args: argparse.Namespace) -> int:

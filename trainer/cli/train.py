@@ -6,11 +6,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from trainer.cli.signals import stop_on_first_interrupt, stop_on_first_sigterm
 from trainer.config import ConfigError, RunConfig
+from trainer.package import install_command
 from trainer.settings import (BY_NAME, RECOMMENDED, SETTINGS, Setting, default_value, format_settings,
                               read_settings_file, run_config_from_settings)
-from trainer.training.control import TrainingControl
 
 GROUPS = {"model": "model (default: the preset's)", "data": "data", "train": "training"}
 METAVARS = {"time_budget": "MINUTES", "preview_every_s": "SECONDS", "data": "synthetic|DIR"}
@@ -34,7 +33,7 @@ def add_train_parser(commands) -> argparse.ArgumentParser:
                    help="continue the run in this run directory (settings that fix what it learns cannot change)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--tensorboard", action="store_true",
-                   help='also write TensorBoard logs to RUN_DIR/tensorboard/ (needs pip install -e ".[tensorboard]")')
+                   help=f"also write TensorBoard logs to RUN_DIR/tensorboard/ (needs {install_command('tensorboard')})")
     groups = {section: p.add_argument_group(title) for section, title in GROUPS.items()}
     for setting in SETTINGS:
         _add_setting_flag(groups[setting.section], setting)
@@ -129,6 +128,8 @@ def _same_setting(name: str, before: Any, given: Any) -> bool:
 
 def run_train(args: argparse.Namespace) -> int:
     from trainer.cli.progress import ProgressPrinter
+    from trainer.cli.signals import stop_on_first_interrupt, stop_on_first_sigterm
+    from trainer.training.control import TrainingControl
     from trainer.training.distributed import distributed_session
     from trainer.training.loop import train
     from trainer.training.tensorboard_sink import with_tensorboard

@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from trainer.user_folders import cache_folder
+
 log = logging.getLogger(__name__)
 
 DERIVED_FIELDS = ("eval", "latent_stats")
@@ -21,9 +23,7 @@ DERIVED_FIELDS = ("eval", "latent_stats")
 
 def cache_root() -> Path:
     """The app's cache folder: data caches (datasets/) and derived results (derived/) live below it."""
-    base = os.environ.get("VAE_EXPLORER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vae-face-explorer")
-    return Path(base)
+    return cache_folder()
 
 
 def derived_path(content_hash: str) -> Path:

@@ -1,6 +1,6 @@
 """Face-likeness measured by a real face network, offline: dlib's face detector and face-embedding ResNet.
 
-Needs the optional `faces` extra (`pip install -e ".[faces]"`: dlib-bin and face-recognition-models, whose wheels
+Needs the optional `faces` extra (`pip install "vae-face-explorer[faces]"`: dlib-bin and face-recognition-models, whose wheels
 ship the model files, so nothing is downloaded at run time). Without it every entry point raises
 FaceMetricsUnavailable with INSTALL_HINT, and face_metrics_available() says so up front.
 
@@ -39,11 +39,12 @@ import numpy as np
 import torch
 
 from trainer.errors import UserError
+from trainer.package import install_command
 from trainer.evaluation.sample_quality import frechet_distance
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = 'face metrics need the faces extra: pip install -e ".[faces]"'
+INSTALL_HINT = f"face metrics need the faces extra: {install_command('faces')}"
 DETECT_SIZE = 256            # px the images are upscaled to before detection (see the module docstring)
 CHIP_SIZE = 150              # the embedding network's input, as dlib's model was trained
 CHIP_PADDING = 0.25          # dlib's default context around the aligned face

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torchvision.utils import make_grid
 
 
 def image_grid(images_hwc: np.ndarray, nrow: int, padding: int = 2) -> np.ndarray:
@@ -15,6 +14,8 @@ def image_grid(images_hwc: np.ndarray, nrow: int, padding: int = 2) -> np.ndarra
     if images_hwc.ndim != 4 or len(images_hwc) == 0:
         raise ValueError(f"a grid needs a non-empty (N, H, W, C) image array, got shape {images_hwc.shape}")
     images_hwc = images_hwc[..., :3]
+    # Imported here: torchvision's import brings torch._dynamo (1-2 s), which the app's start-up does not need.
+    from torchvision.utils import make_grid
     tensor = torch.from_numpy(np.ascontiguousarray(images_hwc, dtype=np.uint8)).permute(0, 3, 1, 2)
     grid = make_grid(tensor, nrow=max(1, int(nrow)), padding=padding, pad_value=255)
     return grid.permute(1, 2, 0).contiguous().numpy()

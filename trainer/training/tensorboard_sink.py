@@ -18,10 +18,11 @@ from tqdm import tqdm
 
 from trainer.config import ConfigError
 from trainer.latent.stats import active_dimensions
+from trainer.package import install_command
 from trainer.training.events import EvalMetrics, Event, EventSink, Preview, RunFinished, RunStarted, StepMetrics
 from trainer.training.previews import reconstruction_grid, sample_grid
 
-INSTALL_HINT = 'TensorBoard logging needs the tensorboard extra: pip install -e ".[tensorboard]"'
+INSTALL_HINT = f"TensorBoard logging needs the tensorboard extra: {install_command('tensorboard')}"
 FOLDER = "tensorboard"           # inside the run directory
 FLUSH_SECONDS = 10               # the writer's own flush interval; evaluations and the end flush at once
 

@@ -115,11 +115,12 @@ class AtlasPlot(pg.PlotWidget):
 
     def set_points(self, coords: np.ndarray, ids: np.ndarray, levels: np.ndarray, colours: list[QColor]) -> None:
         """Show points at coords (M, 2) with colour level codes (M,) (-1: missing) into `colours`."""
-        from scipy.spatial import cKDTree
-
         self.coords = np.asarray(coords, np.float32)
         self.ids = np.asarray(ids, np.int64)
-        self._tree = cKDTree(self.coords) if len(self.coords) else None
+        self._tree = None
+        if len(self.coords):
+            from scipy.spatial import cKDTree      # not for the empty atlas of a start-up: scipy takes ~0.5 s
+            self._tree = cKDTree(self.coords)
         self.set_levels(levels, colours)
         self._last_hover = -1
         self.update_thumbnails()

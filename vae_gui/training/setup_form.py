@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import torch
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QPixmap, QStandardItemModel
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QSpinBox, QVBoxLayout,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDia
 from trainer.config import IMAGE_SIZES, ConfigError, RunConfig
 from trainer.models.presets import PRESETS, default_preset_for
 from trainer.settings import default_value, recommended_settings, run_config_from_settings
+from trainer.user_folders import runs_folder
 
 from .. import theme
 from ..qt_images import array_to_qimage
@@ -40,8 +41,7 @@ SUPERVISION_TIP = ("Ties latent dimension k to the true factor k of the syntheti
 
 
 def default_runs_dir() -> str:
-    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-    return str(Path(documents or Path.home()) / "VAE Face Explorer" / "runs")
+    return str(runs_folder())
 
 
 def default_run_config() -> RunConfig:

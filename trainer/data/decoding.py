@@ -71,29 +71,30 @@ def decode_files(job: DecodeJob, should_stop: Callable[[], bool] = lambda: False
 
     n = len(job.rels)
     result = DecodeResult(failures={}, digests=np.zeros((n, DIGEST_BYTES), np.uint8))
-    chunks = [(job, start, min(n, start + CHUNK_FILES)) for start in range(0, n, CHUNK_FILES)]
+    chunks = [(start, min(n, start + CHUNK_FILES)) for start in range(0, n, CHUNK_FILES)]
     workers = workers or min(available_cores(), len(chunks))
     report = progress or (lambda done, total, what: None)
     report(0, n, "decoding images")
     if n < IN_PROCESS_MAX_FILES or workers < 2 or into is not None:
-        for chunk in chunks:
+        for start, end in chunks:
             if should_stop():
                 raise Cancelled("decoding images")
-            _merge(result, _decode_chunk(chunk, should_stop, into))
-            report(chunk[2], n, "decoding images")
+            _merge(result, _decode_chunk(job, start, end, should_stop, into))
+            report(end, n, "decoding images")
         return result
-    _decode_in_workers(chunks, workers, result, should_stop, report, n)
+    _decode_in_workers(job, chunks, workers, result, should_stop, report)
     return result
 
 
-def _decode_in_workers(chunks: list, workers: int, result: DecodeResult, should_stop: Callable[[], bool],
-                       report: ProgressCallback, n: int) -> None:
-    pool = _WorkerPool(workers, chunks[0][0])
+def _decode_in_workers(job: DecodeJob, chunks: list[tuple[int, int]], workers: int, result: DecodeResult,
+                       should_stop: Callable[[], bool], report: ProgressCallback) -> None:
+    n = len(job.rels)
+    pool = _WorkerPool(workers, job)
     try:
         waiting = iter(chunks)
         for worker in pool.workers:
-            for _, start, end in itertools.islice(waiting, 2):   # two each: a worker never waits for its next chunk
-                pool.send(worker, (start, end))
+            for chunk in itertools.islice(waiting, 2):      # two each: a worker never waits for its next chunk
+                pool.send(worker, chunk)
         done = 0
         while done < n:
             if should_stop():
@@ -107,8 +108,8 @@ def _decode_in_workers(chunks: list, workers: int, result: DecodeResult, should_
             _merge(result, chunk_result)
             done += len(chunk_result[1])
             report(done, n, "decoding images")
-            for _, start, end in itertools.islice(waiting, 1):
-                pool.send(worker, (start, end))
+            for chunk in itertools.islice(waiting, 1):
+                pool.send(worker, chunk)
     finally:
         pool.close()                  # at once: a stop must not wait for the chunks in flight
 
@@ -172,7 +173,7 @@ def serve() -> None:
         except EOFError:
             return
         try:
-            answer = _decode_chunk((job, start, end))
+            answer = _decode_chunk(job, start, end)
         except Exception as error:          # e.g. the cache file cannot be written: the parent raises it
             answer = error
         pickle.dump(answer, answers)
@@ -185,10 +186,9 @@ def _merge(result: DecodeResult, chunk_result: tuple[int, np.ndarray, dict[int, 
     result.failures.update(failures)
 
 
-def _decode_chunk(chunk: tuple[DecodeJob, int, int], should_stop: Callable[[], bool] = lambda: False,
+def _decode_chunk(job: DecodeJob, start: int, end: int, should_stop: Callable[[], bool] = lambda: False,
                   into: np.ndarray | None = None) -> tuple[int, np.ndarray, dict[int, str]]:
     """Decode files start..end of the job and write their rows; returns (start, digests, failures)."""
-    job, start, end = chunk
     digests = np.zeros((end - start, DIGEST_BYTES), np.uint8)
     failures: dict[int, str] = {}
     row_bytes = 3 * job.size * job.size

@@ -233,9 +233,11 @@ def test_a_second_process_reads_while_the_first_updates(tmp_path: Path) -> None:
               "cache_dir=sys.argv[2]))\n"
               "    assert len(d.train) + len(d.test) >= 30, len(d.train)\n")
     reader = subprocess.Popen([sys.executable, "-c", script, str(folder), str(cache)], cwd=Path(__file__).parents[1])
-    for i in range(6):
-        colour_image(8000 + i).save(folder / "a" / f"more{i}.png")
+    edits = 0
+    while reader.poll() is None and edits < 200:          # edit and reload for as long as the reader reads
+        colour_image(8000 + edits).save(folder / "a" / f"more{edits}.png")
         load_dataset(_config(folder, cache))
+        edits += 1
     assert reader.wait(120) == 0
     assert _same(load_dataset(_config(folder, cache)), _fresh(folder, tmp_path, "fresh"))
     entry, = _entries(cache)                # one entry, nothing half-written or superseded left in it

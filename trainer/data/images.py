@@ -31,7 +31,7 @@ class ImageDecodeError(UserError):
 
     def __init__(self, path: Path | str, reason: str):
         super().__init__(f"{printable(path)}: {reason}")
-        self.path = str(path)
+        self.path = printable(path)           # shown in dialogs: no undecodable bytes
         self.reason = reason
 
 

@@ -51,3 +51,19 @@ def truncated_png(path: Path, seed: int = 0) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     return path
+
+
+def count_image_opens(monkeypatch) -> list[int]:
+    """Count the images PIL opens from now on (one per decoded file, whatever the loader's structure); returns a
+    one-item list holding the count."""
+    from PIL import Image
+
+    count = [0]
+    real_open = Image.open
+
+    def counting_open(*args, **kwargs):
+        count[0] += 1
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", counting_open)
+    return count

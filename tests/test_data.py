@@ -11,9 +11,11 @@ import torch
 from PIL import Image
 
 import trainer.data.datasets
-from imagefiles import colour_image, make_nested_folder, make_split_folder, truncated_png, write_images
+from imagefiles import (colour_image, count_image_opens, make_nested_folder, make_split_folder, truncated_png,
+                        write_images)
 from trainer.config import DataConfig
-from trainer.data.datasets import DataError, folder_splits, list_images, load_dataset
+from trainer.data.datasets import DataError, load_dataset
+from trainer.data.listing import folder_splits, list_images
 from trainer.data.images import ImageDecodeError, load_image
 
 
@@ -226,12 +228,9 @@ def test_one_usable_image_is_not_enough(tmp_path: Path) -> None:
 def test_second_load_comes_from_the_cache(tmp_path: Path, monkeypatch) -> None:
     folder = make_split_folder(tmp_path / "faces", n_train=6, n_test=2)
     first = _load(folder, tmp_path / "cache")
-
-    def no_decoding(*args, **kwargs):
-        raise AssertionError("images were decoded again although the cache is current")
-
-    monkeypatch.setattr(trainer.data.datasets, "decode_images", no_decoding)
+    decoded = count_image_opens(monkeypatch)
     second = _load(folder, tmp_path / "cache")
+    assert decoded[0] == 0, "images were decoded again although the cache is current"
     assert torch.equal(first.train, second.train)
     assert torch.equal(first.test, second.test)
 
@@ -239,24 +238,17 @@ def test_second_load_comes_from_the_cache(tmp_path: Path, monkeypatch) -> None:
 def test_touching_or_changing_a_file_invalidates_the_cache(tmp_path: Path, monkeypatch) -> None:
     folder = make_split_folder(tmp_path / "faces", n_train=6, n_test=2)
     first = _load(folder, tmp_path / "cache")
-    calls = []
-    real_decode = trainer.data.datasets.decode_images
-
-    def counting_decode(paths, size):
-        calls.append(len(paths))
-        return real_decode(paths, size)
-
-    monkeypatch.setattr(trainer.data.datasets, "decode_images", counting_decode)
+    decoded = count_image_opens(monkeypatch)
     target = folder / "train" / "img_0000.png"
     stat = target.stat()
     os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
     touched = _load(folder, tmp_path / "cache")
-    assert calls, "touching a file must invalidate the cache"
+    assert decoded[0] == 0, "a touched file has the same content: its row is kept"
     assert torch.equal(first.train, touched.train)
 
-    calls.clear()
     _solid((1, 2, 3), size=(40, 40)).save(target)
     changed = _load(folder, tmp_path / "cache")
-    assert calls
+    assert decoded[0] == 1, "only the changed file is decoded"
     assert (changed.train[0] == torch.tensor([1, 2, 3], dtype=torch.uint8)[:, None, None]).all()
     assert not torch.equal(first.train, changed.train)
+    assert torch.equal(first.train[1:], changed.train[1:])

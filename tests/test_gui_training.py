@@ -204,22 +204,37 @@ def test_closing_mid_run_stops_the_thread_and_writes_the_checkpoint(qtbot, panel
 
 def test_stop_while_data_loads_ends_at_once(qtbot, panel, tmp_path, monkeypatch):
     import threading
+    import time
+    from trainer.errors import Cancelled
     release = threading.Event()
+    loads = []
 
-    def slow_load(config):
-        release.wait(30)              # a huge folder still decoding
+    def slow_load(config, should_stop, progress):
+        """A huge folder still decoding: reports progress and stops when asked, as load_dataset() does."""
+        loads.append(config)
+        for done in range(3000):
+            if should_stop():
+                raise Cancelled("decoding images")
+            progress(done, 3000, "decoding images")
+            if release.wait(0.01):
+                break
         raise RuntimeError("the test released the loader")
 
-    monkeypatch.setattr("trainer.data.datasets.load_dataset", slow_load)
+    monkeypatch.setattr("vae_gui.training.worker.load_dataset", slow_load)
     configure(panel, tmp_path / "runs", epochs=1)
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.state.status == "starting"
+    qtbot.waitUntil(lambda: panel.state.loading is not None and panel.state.loading.done > 0, timeout=10_000)
+    assert "decoding images" in panel.progress_view.bar.text()          # the load's progress is shown
     try:
+        started = time.monotonic()
         with qtbot.waitSignal(panel.run_finished, timeout=10_000) as finished:
             qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: not panel.is_training, timeout=10_000)
+        assert time.monotonic() - started < 2.0
     finally:
         release.set()
+    assert len(loads) == 1
     assert finished.args[0].status == "stopped"
     assert panel.state.status == "stopped"
     assert panel.start_button.isEnabled()

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from trainer.training.events import FinalEvaluationStarted, RunFinished, RunStarted, StepMetrics
+from trainer.training.events import DataProgress, FinalEvaluationStarted, RunFinished, RunStarted, StepMetrics
 from vae_gui.training.run_state import Countdown, RunState
-from vae_gui.training.run_texts import IDLE_TEXT, TIME_SCALE, progress_bar, status_line
+from vae_gui.training.run_texts import IDLE_TEXT, TIME_SCALE, BarText, progress_bar, status_line
 from vae_gui.training.updates import TrainingUpdate
 
 BUDGET_MIN = 3.0
@@ -45,8 +45,8 @@ def finished(status: str, at: int, message: str, run_dir: str = "/runs/demo") ->
 
 def texts(state: RunState) -> tuple[str, str]:
     bar = progress_bar(state)
-    shown = bar.format.replace("%p", str(round(100 * bar.value / bar.maximum)))
     assert 0 <= bar.value <= bar.maximum
+    shown = bar.format.replace("%p", str(round(100 * bar.value / bar.maximum)))
     return shown, status_line(state)
 
 
@@ -199,12 +199,16 @@ def test_a_pause_taken_back_before_the_loop_reached_it_leaves_the_run_running(st
     assert state.status == "running" and texts(state)[1] == "<b>Training</b> demo"
 
 
-def test_pause_and_stop_asked_while_the_data_loads(state):
+def test_the_data_set_loading_then_pause_and_stop_asked_before_training(state):
     state.begin("loading data…")
+    state.apply(TrainingUpdate(loading=DataProgress(done=0, total=0, what="listing the folder")))
+    assert progress_bar(state) == BarText(0, 0, "listing the folder…")             # a busy bar
+    state.apply(TrainingUpdate(loading=DataProgress(done=300, total=3000, what="decoding images")))
+    assert texts(state) == ("10% · decoding images: 300 of 3,000", "<b>Starting</b>: loading data…")
     state.request_pause()
-    assert state.status == "pausing" and texts(state)[0] == "pausing after this step…"
+    assert texts(state) == ("pausing once training starts…", "<b>Pausing</b>: pausing once training starts…")
     state.request_stop()
-    assert texts(state)[0] == "stopping: saving a checkpoint…"
+    assert texts(state) == ("stopping…", "<b>Stopping</b>: stopping…")
     state.apply(TrainingUpdate(finished=finished("stopped", 0, "stopped before training started", run_dir="")))
     assert texts(state) == ("stopped", "<b>Stopped</b> before training started")
 

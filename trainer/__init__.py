@@ -12,9 +12,11 @@ Module map
     api.py          the public API for scripts: load_model, decode / encode, export_graphs
     errors.py       UserError (every error a user can cause and fix) and Cancelled (work stopped on request)
     deadline.py     a time limit for work that can be shortened (the final evaluation under a time budget)
+    names.py        file and folder names shown safely, whatever bytes the OS allows in them
 
-    data/           face data: image folders and their splits, the synthetic faces, image decoding and export,
-                    label CSVs, the cache folder and results derived from checkpoints
+    data/           face data: image folders (a fast listing and the split), the synthetic faces, image decoding
+                    (spread over the cores) and export, label CSVs, the memory-mapped data cache updated file by file,
+                    the cache folder and results derived from checkpoints
     models/         the AE / VAE networks, named presets, losses, the training objective, factor supervision,
                     ONNX / TorchScript export of the decoder and encoder
     training/       the loop and what it needs: control (pause / stop), events, time budgets, run directories,

@@ -28,7 +28,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from trainer.config import DataConfig, RunConfig, TrainConfig
-from trainer.data.datasets import folder_splits, load_dataset
+from trainer.data.datasets import load_dataset
+from trainer.data.listing import folder_splits
 from trainer.training.distributed import SINGLE_PROCESS, DistContext, distributed_session
 from trainer.training.events import StepMetrics
 from trainer.training.loop import train

@@ -113,6 +113,7 @@ def _export_graphs(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from trainer.training.checkpoint import load_checkpoint
+    from trainer.cli.progress import DataProgressBar
     from trainer.data.datasets import load_dataset
     from trainer.training.device import resolve_device
     from trainer.evaluation.evaluate import evaluate_checkpoint_file
@@ -129,7 +130,7 @@ def run_eval(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(args.checkpoint)
     out = args.json or args.checkpoint.with_suffix(".eval.json")
     check_output_file(out, "JSON report")
-    dataset = load_dataset(_data_config(checkpoint.config, args.data))
+    dataset = load_dataset(_data_config(checkpoint.config, args.data), progress=DataProgressBar())
     faces = not args.no_faces and face_metrics_available()
     figure = None if args.no_memorisation else memorisation_figure_path(out)
     if figure is not None:

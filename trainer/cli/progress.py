@@ -6,16 +6,45 @@ import sys
 from tqdm import tqdm
 
 from trainer.models.losses import NEGATIVE_LOSS_EXPLAINED
-from trainer.training.events import EvalMetrics, Event, FinalEvaluationStarted, RunFinished, RunStarted, StepMetrics
+from trainer.training.events import (DataProgress, EvalMetrics, Event, FinalEvaluationStarted, RunFinished, RunStarted,
+                                     StepMetrics)
+
+
+class DataProgressBar:
+    """A tqdm bar for load_dataset()'s progress(done, total, what); a step that ends within a second shows none."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.bar: tqdm | None = None
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if self.quiet or total <= 0:
+            return
+        if self.bar is None or self.bar.desc != what or self.bar.total != total:
+            self.close()
+            self.bar = tqdm(total=total, desc=what, unit="img", unit_scale=True, dynamic_ncols=True, delay=1.0,
+                            file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 class ProgressPrinter:
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
         self.bar: tqdm | None = None
+        self.data_bar = DataProgressBar(quiet)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
+        if isinstance(event, DataProgress):
+            self.data_bar(event.done, event.total, event.what)
+        elif isinstance(event, RunStarted):
+            self.data_bar.close()
             self._say(f"run {event.run_dir}: {event.n_train} train / {event.n_test} test images, "
                       f"{event.param_count:,} parameters, {event.device} {event.precision}"
                       + (f", resuming at step {event.start_step}" if event.resumed else ""))
@@ -49,6 +78,7 @@ class ProgressPrinter:
             print(text, file=sys.stderr)
 
     def close(self) -> None:
+        self.data_bar.close()
         if self.bar is not None:
             self.bar.close()
             self.bar = None

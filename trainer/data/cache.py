@@ -11,6 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
+from trainer.data.dataset_cache import is_entry, remove_unless_locked
 from trainer.data.derived import cache_root
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,14 @@ def cache_summary(root: Path | None = None) -> str:
     lines = [f"cache folder: {root}"]
     for name, what in (("datasets", "decoded data sets"), ("derived", "evaluation results and latent statistics")):
         folder = root / name
-        entries = len(list(folder.iterdir())) if folder.is_dir() else 0
+        entries = len(_entries(folder))
         lines.append(f"  {name}/: {entries} entries, {folder_size(folder) / 1e6:.1f} MB ({what})")
     return "\n".join(lines)
+
+
+def _entries(folder: Path) -> list[Path]:
+    """The entries of a cache folder (not its hidden lock folder)."""
+    return [entry for entry in folder.iterdir() if not entry.name.startswith(".")] if folder.is_dir() else []
 
 
 def clear_cache(root: Path | None = None) -> int:
@@ -77,10 +83,10 @@ def prune_datasets(folder: Path, keep: Path | None = None, max_bytes: int = MAX_
     if not folder.is_dir():
         return
     entries = []
-    for entry in folder.iterdir():
-        if entry.is_dir() and ".tmp" not in entry.name:
+    for entry in _entries(folder):
+        if is_entry(entry):
             meta = entry / "meta.json"
-            used = meta.stat().st_mtime if meta.exists() else 0.0
+            used = (meta if meta.exists() else entry).stat().st_mtime     # an entry being built has no meta yet
             entries.append((used, entry, folder_size(entry)))
     total = sum(size for _, _, size in entries)
     for _, entry, size in sorted(entries, key=lambda item: item[0]):
@@ -88,7 +94,8 @@ def prune_datasets(folder: Path, keep: Path | None = None, max_bytes: int = MAX_
             break
         if keep is not None and entry == keep:
             continue
-        shutil.rmtree(entry, ignore_errors=True)
+        if not remove_unless_locked(folder, entry):          # another process is writing it now
+            continue
         log.info("pruned the data cache %s (%.0f MB) to keep the cache under %.0f GB", entry, size / 1e6,
                  max_bytes / 1e9)
         total -= size

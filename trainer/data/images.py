@@ -2,12 +2,15 @@
 writing uint8 (H, W, 3) arrays as PNG or animated GIF."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from trainer.errors import UserError
+from trainer.names import printable
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".pgm", ".ppm", ".pbm", ".tif", ".tiff"})
 
@@ -16,17 +19,26 @@ DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image
                  EOFError, MemoryError)
 
 
+# Larger images are refused as unsafe (PIL only warns up to twice its own limit, and decoding such a file takes
+# gigabytes): 89 million pixels, PIL's limit, is far beyond any face photo.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+# We refuse those files ourselves (load_image), with a message naming them: PIL's warning would only add noise.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
 class ImageDecodeError(UserError):
     """An image file could not be read."""
 
     def __init__(self, path: Path | str, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.path = str(path)
+        super().__init__(f"{printable(path)}: {reason}")
+        self.path = printable(path)           # shown in dialogs: no undecodable bytes
         self.reason = reason
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
     """RGB from any mode: 16-bit and float are rescaled, palette and alpha are composited on white."""
+    if image.mode == "RGB":
+        return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         values = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
@@ -43,6 +55,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def square_resize(image: Image.Image, size: int) -> Image.Image:
     """Centre-crop to a square, then resize with an antialiasing filter."""
     width, height = image.size
+    if width == height == size:
+        return image
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
     image = image.crop((left, top, left + side, top + side))
@@ -51,16 +65,19 @@ def square_resize(image: Image.Image, size: int) -> Image.Image:
     return image
 
 
-def load_image(path: Path | str, size: int) -> np.ndarray:
-    """uint8 (size, size, 3). Raises ImageDecodeError naming the file and the problem."""
+def load_image(path: Path | str | BinaryIO, size: int, name: Path | str | None = None) -> np.ndarray:
+    """uint8 (size, size, 3) from a file name or an open binary file (then `name` names it in errors). Raises
+    ImageDecodeError naming the file and the problem."""
     try:
         with Image.open(path) as image:
+            if image.width * image.height > MAX_PIXELS:        # refused before its pixels are decoded
+                raise Image.DecompressionBombError(f"{image.width} x {image.height} pixels")
             image.seek(0)                 # first frame of an animation
             image.load()                  # decode now: truncated files fail here, not later
-            image = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)
             return np.asarray(square_resize(to_rgb(image), size), dtype=np.uint8)
     except DECODE_ERRORS as error:
-        raise ImageDecodeError(path, decode_error_reason(error)) from None
+        raise ImageDecodeError(name if name is not None else path, decode_error_reason(error)) from None
 
 
 def decode_error_reason(error: BaseException) -> str:

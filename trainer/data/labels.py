@@ -149,7 +149,7 @@ def folder_image_names(folder: Path | str, test_fraction: float, n_train: int,
     Rebuilt from the same split the data set loader uses; None when the counts do not match what was loaded (files
     that failed to decode, or a changed folder), since then names could be attached to the wrong images.
     """
-    from trainer.data.datasets import folder_splits
+    from trainer.data.listing import folder_splits
 
     folder = Path(folder).expanduser()
     if not folder.is_dir():

@@ -144,13 +144,11 @@ def atlas_data_for_checkpoint(checkpoint, max_points: int = MAX_ATLAS_POINTS,
                               should_stop: Callable[[], bool] | None = None) -> AtlasData:
     """Load the checkpoint's data set (from the cache) and make its atlas (atlas_data_for_codes). DataError when it
     is gone. The explorer does not use this: it passes the codes its background encoding made."""
-    from trainer.data.datasets import load_dataset_interruptibly
+    from trainer.data.datasets import load_dataset
 
     if progress is not None:
         progress(0, 0, "loading the data set")
-    dataset = load_dataset_interruptibly(checkpoint.config.data, should_stop or (lambda: False))
-    if dataset is None:
-        raise Cancelled("loading the data set")
+    dataset = load_dataset(checkpoint.config.data, should_stop=should_stop, progress=progress)    # or Cancelled
     return atlas_data_for_codes(DataCodes(checkpoint.model, dataset), checkpoint.config.data, max_points, progress,
                                 should_stop)
 

@@ -63,16 +63,14 @@ def prepare_latents(checkpoint: LoadedCheckpoint, compute_stats: bool, store: bo
 
     Falls back to decoded prior samples when the data set cannot be loaded any more.
     """
-    from trainer.data.datasets import DataError, load_dataset_interruptibly
+    from trainer.data.datasets import DataError, load_dataset
 
     report = _Reporter(progress, should_stop)
     report(0, 1, "loading the training data")
-    try:
-        dataset = load_dataset_interruptibly(checkpoint.config.data, should_stop or (lambda: False))
+    try:       # Cancelled when asked to stop
+        dataset = load_dataset(checkpoint.config.data, should_stop=should_stop, progress=progress)
     except (DataError, OSError, ValueError) as error:
         return _prepare_without_data(checkpoint, compute_stats, str(error), report)
-    if dataset is None:
-        raise Cancelled("loading the training data")
     # With stored statistics only the kept test images need encoding.
     test = dataset.test[:MAX_STATS_IMAGES if compute_stats else MAX_KEPT_TEST]
     picks = np.linspace(0, len(dataset.train) - 1, num=min(max_train, len(dataset.train))).round().astype(np.int64)

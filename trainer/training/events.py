@@ -11,6 +11,14 @@ import numpy as np
 
 
 @dataclass
+class DataProgress:
+    """The data set is being prepared before training: `done` of `total` (0: not known yet) for `what`."""
+    done: int
+    total: int
+    what: str                # "reading the folder", "decoding images", "rendering synthetic faces"
+
+
+@dataclass
 class RunStarted:
     run_dir: str
     config: dict
@@ -87,5 +95,6 @@ class RunFinished:
     final_eval: dict | None = field(default=None)
 
 
-Event = Union[RunStarted, StepMetrics, Preview, EvalMetrics, FinalEvaluationStarted, CheckpointSaved, RunFinished]
+Event = Union[DataProgress, RunStarted, StepMetrics, Preview, EvalMetrics, FinalEvaluationStarted, CheckpointSaved,
+              RunFinished]
 EventSink = Callable[[Event], None]

@@ -22,8 +22,8 @@ from trainer.training.batches import check_batch_splits, epoch_order, factor_tar
 from trainer.training.checkpoint import CheckpointError, make_payload, save_checkpoint
 from trainer.training.control import TrainingControl
 from trainer.training.distributed import SINGLE_PROCESS, DistContext
-from trainer.training.events import (CheckpointSaved, EvalMetrics, EventSink, FinalEvaluationStarted, RunFinished,
-                                     RunStarted, StepMetrics)
+from trainer.training.events import (CheckpointSaved, DataProgress, EvalMetrics, EventSink, FinalEvaluationStarted,
+                                     RunFinished, RunStarted, StepMetrics)
 from trainer.training.optimization import ScheduleProgress, lr_factor, make_optimizer, wrap_model
 from trainer.training.previews import PreviewSet, save_prediction_grids
 from trainer.training.resume import restore_training_state, resume_config, rng_state
@@ -142,10 +142,15 @@ class _TrainingRun:
         builds_cache = self.dist.local_rank == 0
         if not builds_cache:
             self.dist.barrier()
-        data = load_dataset(self.config.data)
+        # A stop request (Ctrl-C, SIGTERM, the Stop button) ends a long load at once, creating nothing (Cancelled).
+        data = load_dataset(self.config.data, should_stop=lambda: self.control.stop_requested,
+                            progress=self._data_progress if self.dist.is_main else None)
         if builds_cache:
             self.dist.barrier()
         return data
+
+    def _data_progress(self, done: int, total: int, what: str) -> None:
+        self.emit(DataProgress(done=done, total=total, what=what))
 
     def _create_run_dir(self) -> RunDirectory:
         name = self.train_config.run_name or f"{self.config.model.preset}-{time.strftime('%Y%m%d-%H%M%S')}"

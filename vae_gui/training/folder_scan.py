@@ -12,8 +12,10 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from trainer.data.datasets import folder_splits, list_images
+from trainer.data import listing as folder_listing
+from trainer.data.listing import DataError, split_files
 from trainer.data.images import ImageDecodeError, load_image
+from trainer.names import printable
 
 from ..tasks import BackgroundTasks, TaskContext
 
@@ -39,21 +41,18 @@ def summarize_folder(folder: Path | str, n_thumbnails: int = 8, test_fraction: f
 
     `check` is called before each thumbnail and may raise to stop (a cancelled task)."""
     folder = Path(folder).expanduser()
-    summary = FolderSummary(folder=str(folder))
-    if not folder.is_dir():
-        summary.error = f"{folder} is not a folder"
-        return summary
+    summary = FolderSummary(folder=printable(folder))
     try:
-        paths = list_images(folder)
-        train, test = folder_splits(folder, test_fraction)
-    except OSError as error:
-        summary.error = f"cannot read {folder}: {error}"
+        listing = folder_listing.scan_folder(folder, should_stop=_stop_check(check))
+    except DataError as error:
+        summary.error = str(error)
         return summary
-    summary.image_count, summary.train_count, summary.test_count = len(paths), len(train), len(test)
-    summary.has_split_folders = (folder / "train").is_dir() and (folder / "test").is_dir()
-    if not paths:
-        summary.error = f"no image files found in {folder}"
-    for path in paths[:n_thumbnails * 3]:          # try a few more so a bad file does not leave a gap
+    train, test = split_files(listing, test_fraction)
+    summary.image_count, summary.train_count, summary.test_count = len(listing.files), len(train), len(test)
+    summary.has_split_folders = listing.split_folders
+    if not listing.files:
+        summary.error = f"no image files found in {printable(folder)}"
+    for path in listing.paths()[:n_thumbnails * 3]:          # try a few more so a bad file does not leave a gap
         if len(summary.thumbnails) >= n_thumbnails:
             break
         check()
@@ -62,6 +61,14 @@ def summarize_folder(folder: Path | str, n_thumbnails: int = 8, test_fraction: f
         except ImageDecodeError as error:
             summary.unreadable.append(str(error))
     return summary
+
+
+def _stop_check(check: Callable[[], None]) -> Callable[[], bool]:
+    """A should_stop() for the folder walk from a `check` that raises to stop (the raise goes through)."""
+    def should_stop() -> bool:
+        check()
+        return False
+    return should_stop
 
 
 def scan_folder(task: TaskContext, folder: str, test_fraction: float) -> FolderSummary:

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from trainer.training.events import FinalEvaluationStarted, RunFinished, RunStarted, StepMetrics
+from trainer.training.events import DataProgress, FinalEvaluationStarted, RunFinished, RunStarted, StepMetrics
 from trainer.training.rundir import read_metrics
 
 from .snapshots import SnapshotStore
@@ -151,6 +151,7 @@ class RunState(QObject):
         self.is_variational = True
         self.latest: StepMetrics | None = None
         self.started: RunStarted | None = None
+        self.loading: DataProgress | None = None          # the data set's preparation, before RunStarted
         self.epochs = 0
         self.time_budget_minutes = 0.0
         self.status = "idle"
@@ -177,7 +178,7 @@ class RunState(QObject):
     def begin(self, message: str) -> None:
         """A run is being started (data loading comes first; RunStarted follows). The previous run's curves stay
         on screen until then; its progress and checkpoints are no longer this run's."""
-        self.started = self.latest = None
+        self.started = self.latest = self.loading = None
         self.best_checkpoint = self.last_checkpoint = None
         self.best_eval = None
         self._reset_phase()
@@ -241,7 +242,11 @@ class RunState(QObject):
 
     # ------------------------------------------------------------ changes from the worker
     def apply(self, update: TrainingUpdate) -> None:
+        if update.loading is not None and self.status == "starting":
+            self.loading = update.loading
+            self.progress_changed.emit()
         if update.started is not None:
+            self.loading = None
             self._start_run(update.started)
         if self.started is not None and self.current is not None:
             self._apply_progress(update)

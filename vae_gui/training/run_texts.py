@@ -11,6 +11,8 @@ import html
 import math
 from dataclasses import dataclass
 
+from trainer.training.events import DataProgress
+
 from .run_state import RunState
 
 IDLE_TEXT = "Ready. Choose data and a model, then press Start."
@@ -18,12 +20,14 @@ STATUS_HEADS = {"starting": "Starting", "running": "Training", "pausing": "Pausi
                 "stopping": "Stopping", "evaluating": "Evaluating", "completed": "Finished", "stopped": "Stopped",
                 "failed": "Failed"}
 TIME_SCALE = 1000               # the bar's range while it shows the share of a time budget used
+# Asked for while the data loads: nothing to save yet, and the pause waits for the first step.
+BEFORE_TRAINING = {"pausing": "pausing once training starts…", "stopping": "stopping…"}
 
 
 @dataclass(frozen=True)
 class BarText:
     value: int
-    maximum: int
+    maximum: int                # 0: a busy bar (the total is not known)
     format: str                 # QProgressBar format: %p is the percentage of value / maximum
 
 
@@ -44,7 +48,9 @@ def progress_bar(state: RunState) -> BarText:
     if state.finished is not None:
         return _finished_bar(state)
     if state.started is None:                  # the data is loading
-        return BarText(0, 1, state.message if state.status == "starting" else _activity(state, "starting…"))
+        if state.status != "starting":
+            return BarText(0, 1, BEFORE_TRAINING.get(state.status, "starting…"))
+        return _loading_bar(state.loading) if state.loading is not None else BarText(0, 1, state.message)
     if state.status == "evaluating" or (state.status == "stopping" and state.final_evaluation is not None):
         return BarText(1, 1, f"training done · {_evaluation_phrase(state)}")
     m = state.latest
@@ -57,6 +63,13 @@ def progress_bar(state: RunState) -> BarText:
     return BarText(m.step, max(1, m.total_steps),
                    f"%p% · {_epoch_text(state)} · step {m.step:,}/{m.total_steps:,} · {_rate(state)} · "
                    f"{_activity(state, _time_left(state))}")
+
+
+def _loading_bar(loading: DataProgress) -> BarText:
+    """The data set's preparation (decoding images, rendering faces): a busy bar while its total is unknown."""
+    if loading.total <= 0:
+        return BarText(0, 0, f"{loading.what}…")
+    return BarText(loading.done, loading.total, f"%p% · {loading.what}: {loading.done:,} of {loading.total:,}")
 
 
 def _planning_bar(state: RunState) -> BarText:
@@ -140,6 +153,8 @@ def _details(state: RunState) -> str:
     budget = state.time_budget_minutes > 0
     if state.status == "starting":
         return f": {state.message}" if state.message else "…"
+    if state.started is None:
+        return f": {BEFORE_TRAINING.get(state.status, '…')}"
     if state.status == "running":
         resumed = (f", resumed at step {state.started.start_step:,}" if state.started is not None
                    and state.started.resumed else "")

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from trainer.training.events import (CheckpointSaved, EvalMetrics, Event, FinalEvaluationStarted, Preview, RunFinished,
-                                     RunStarted, StepMetrics)
+from trainer.training.events import (CheckpointSaved, DataProgress, EvalMetrics, Event, FinalEvaluationStarted, Preview,
+                                     RunFinished, RunStarted, StepMetrics)
 from trainer.training.previews import reconstruction_grid, sample_grid
 
 from .snapshots import PreviewGrids
@@ -32,12 +32,13 @@ class TrainingUpdate:
     paused: bool = False                                           # the loop is waiting at a pause
     final_evaluation: FinalEvaluationStarted | None = None
     finished: RunFinished | None = None
+    loading: DataProgress | None = None                            # the data set is being prepared
 
     @property
     def is_empty(self) -> bool:
         return (self.started is None and self.latest is None and not len(self.steps) and not self.evals
                 and not self.previews and not self.checkpoints and not self.paused
-                and self.final_evaluation is None and self.finished is None)
+                and self.final_evaluation is None and self.finished is None and self.loading is None)
 
 
 def preview_grids(preview: Preview, from_eval: bool = False) -> PreviewGrids:
@@ -64,7 +65,9 @@ class EventBatcher:
     def add(self, event: Event) -> TrainingUpdate | None:
         pending = self._pending
         urgent = False
-        if isinstance(event, StepMetrics):
+        if isinstance(event, DataProgress):
+            pending.loading = event
+        elif isinstance(event, StepMetrics):
             kl = event.kl if event.kl is not None else float("nan")
             self._step_rows.append((event.step, event.loss, event.recon, kl))
             pending.latest = event

@@ -17,8 +17,9 @@ from trainer.training.checkpoint import CheckpointError
 from trainer.config import ConfigError, RunConfig
 from trainer.training.control import TrainingControl
 from trainer.training.cores import available_cores
-from trainer.data.datasets import DataError, load_dataset_interruptibly
-from trainer.training.events import Event, RunFinished
+from trainer.data.datasets import DataError, load_dataset
+from trainer.errors import Cancelled
+from trainer.training.events import DataProgress, Event, RunFinished
 from trainer.training.loop import train
 from trainer.training.rundir import RunDirError
 
@@ -122,8 +123,11 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         lower_this_thread_priority()
         try:
-            dataset = load_dataset_interruptibly(self.config.data, lambda: self.control.stop_requested)
-            if dataset is None:
+            try:       # the Stop button ends a long load at once (the decoding workers too), creating nothing
+                dataset = load_dataset(self.config.data, should_stop=lambda: self.control.stop_requested,
+                                       progress=self._on_data_progress)
+            except Cancelled:
+                self._flush()
                 self._emit(TrainingUpdate(finished=RunFinished(
                     status="stopped", message="stopped before training started", step=0, run_dir="",
                     best_checkpoint=None, last_checkpoint=None)))
@@ -139,6 +143,9 @@ class TrainingWorker(QObject):
         finally:
             self._flush()
             self.done.emit()
+
+    def _on_data_progress(self, done: int, total: int, what: str) -> None:
+        self._on_event(DataProgress(done=done, total=total, what=what))
 
     def _on_event(self, event: Event) -> None:
         update = self._batcher.add(event)

@@ -33,6 +33,14 @@ def wait_until(app, condition, timeout_s: float = 600) -> None:
         time.sleep(0.02)
 
 
+def keep_settings_aside(out: Path) -> None:
+    """The Train tab remembers its form in QSettings when a run starts: here in the output folder, not the user's."""
+    from PySide6.QtCore import QSettings
+
+    for format_ in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        QSettings.setPath(format_, QSettings.Scope.UserScope, str(out / "settings"))
+
+
 def settle_for(app, seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -68,6 +76,7 @@ def shoot(palette_name: str, out: Path, size: tuple[int, int], train_runs: Path 
     from window_tour import pages
 
     app = create_application(["screenshots"])
+    keep_settings_aside(out)
     app.setStyle("Fusion")
     palette = dark_palette() if palette_name == "dark" else QApplication.style().standardPalette()
     saved = []

@@ -74,6 +74,7 @@ class LossPlot(QWidget):
         self.smoothing.setRange(0, 99)
         self.smoothing.setValue(int(DEFAULT_SMOOTHING * 100))
         self.smoothing.setMaximumWidth(160)
+        self.smoothing.setMinimumWidth(80)              # a narrow window must not squeeze it to a dot
         self.smoothing.setToolTip("Exponential moving average of the train curves; the raw curve stays faint "
                                   "behind")
         self.smoothing_label = QLabel()
@@ -90,7 +91,7 @@ class LossPlot(QWidget):
         title.setToolTip(LOSS_TIP)
         self.plot.setToolTip(LOSS_TIP)
         # Shown while a curve is below zero or the run's loss can go there: the question it answers comes first.
-        self.negative_note = QLabel("below zero? normal for this loss (hover)")
+        self.negative_note = QLabel("below 0 is normal (why?)")
         self.negative_note.setToolTip(NEGATIVE_LOSS_EXPLAINED)
         theme.set_tone(self.negative_note, theme.Tone.MUTED)
         self.negative_note.hide()

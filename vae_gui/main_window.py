@@ -33,7 +33,6 @@ class MainWindow(QMainWindow):
     def __init__(self, checkpoint: Path | None = None, start_on_training: bool = False):
         super().__init__()
         self.setWindowTitle(APP_NAME)
-        self.setMinimumSize(900, 600)
         self.resize(initial_size(self.screen().availableGeometry().size() if self.screen() else None))
         self.explorer_panel = ExplorerPanel(self)
         self.training_panel = TrainingPanel(self)

@@ -122,6 +122,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     from trainer.evaluation.face_metrics import INSTALL_HINT, face_metrics_available, format_face_table
     from trainer.evaluation.memorisation import format_memorisation, memorisation_figure_path
+    from trainer.evaluation.label_probes import format_label_table
 
     from trainer.training.rundir import check_output_file
 
@@ -143,6 +144,8 @@ def run_eval(args: argparse.Namespace) -> int:
     choice = SamplerChoice.from_dict(report.get("sampler"))
     if choice is not None:
         print(f"default sampler: {choice.describe()}")
+    if report.get("labels"):
+        print(format_label_table(report["labels"]))
     if report.get("memorisation"):
         print(format_memorisation(report["memorisation"]))
     if faces:

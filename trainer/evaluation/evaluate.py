@@ -21,6 +21,7 @@ STATS_MAX_IMAGES = 5000      # enough for stable latent statistics, quick on a C
 METRICS_SHARE = 0.5
 SAMPLER_SHARE = 0.6
 TRAIN_CODES_SHARE, TEST_CODES_SHARE = 0.5, 0.3   # of the sampler choice's time: encoding, then fitting the rest
+LABELS_SHARE = 0.3           # of what the metrics and the sampler choice leave: the label probes (a labelled folder)
 WRITE_PER_READ = 2.0         # writing and fsyncing a checkpoint: 1.5x the time loading it took (measured), and a margin
 # What the evaluation imports as it goes; on a busy 2-core machine SciPy and scikit-learn took 6 s to import.
 EVALUATION_IMPORTS = ("trainer.evaluation.metrics", "trainer.latent.samplers", "trainer.latent.stats", "scipy.stats",
@@ -153,6 +154,7 @@ def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str
     With a `deadline` (a run's time budget), everything is shortened to end by it, writing included; the report's
     "notes" say what was shortened."""
     from trainer.data.derived import store_derived
+    from trainer.evaluation.label_probes import label_probe_report
 
     also_update = list(also_update)
     started = time.monotonic()
@@ -172,6 +174,9 @@ def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str
         chosen = SamplerChoice.from_dict(report.get("sampler"))
         report["memorisation"] = memorisation_report(checkpoint, dataset, memorisation_png, device=device,
                                                      sampler=chosen.default if chosen is not None else None)
+    labels = label_probe_report(checkpoint, dataset, device, deadline.part(LABELS_SHARE) if deadline else None)
+    if labels is not None:
+        report["labels"] = labels
     notes = report.pop("notes", [])
     stats = latent_stats_for(checkpoint, dataset, device, deadline, notes)
     stats = stats.to_dict() if stats is not None else None

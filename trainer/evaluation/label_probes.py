@@ -1,0 +1,120 @@
+"""How much of each of the user's labels a model's latent holds: `vae-train eval`'s probe table and the experiments
+report's comparison. The probes are trainer.latent.label_directions' models, fitted to encoded training images and
+scored on the test images."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from trainer.data.labels import LabelColumn, LabelError, LabelTable, find_labels_file, folder_image_names, read_labels
+from trainer.deadline import Deadline
+from trainer.latent.label_directions import LabelModels, fit_label_models
+
+FIT_MAX_IMAGES = 20_000        # training images encoded to fit the probes at most (evenly spaced)
+TRAIN_SHARE = 0.7              # under a deadline: encoding the training images may take this share of it
+
+
+@dataclass
+class DatasetLabels:
+    """A folder data set's labels, one column per label for its train and its test images."""
+
+    table: LabelTable
+    train: list[LabelColumn]
+    test: list[LabelColumn]
+
+
+def dataset_labels(dataset, test_fraction: float) -> DatasetLabels | None:
+    """The labels file of a folder data set, matched to its train and test images; None for synthetic data, a folder
+    without a labels file, or images that cannot be matched to file names. Raises LabelError for a file that does not
+    fit."""
+    if dataset.source == "synthetic":
+        return None
+    path = find_labels_file(Path(dataset.source))
+    if path is None:
+        return None
+    names = folder_image_names(dataset.source, test_fraction, len(dataset.train), len(dataset.test))
+    if names is None:
+        return None
+    table = read_labels(path)
+    return DatasetLabels(table, [table.column_for(c, names[0]) for c in table.columns],
+                         [table.column_for(c, names[1]) for c in table.columns])
+
+
+def label_probe_report(checkpoint, dataset, device: str | torch.device = "cpu",
+                       deadline: Deadline | None = None) -> dict[str, Any] | None:
+    """The probes of every label of the data set, as plain types (LabelModels.to_dict() plus "file", "n_train" and
+    "n_test"); None without labels. A labels file that does not fit gives {"error": its one-line message}."""
+    from trainer.evaluation.evaluate import encode_within
+
+    try:
+        labels = dataset_labels(dataset, checkpoint.config.data.test_fraction)
+    except LabelError as error:
+        return {"error": str(error)}
+    if labels is None or len(dataset.train) < 2:
+        return None
+    rows = np.unique(np.linspace(0, len(dataset.train) - 1, min(len(dataset.train), FIT_MAX_IMAGES)).round()
+                     .astype(np.int64))
+    model = checkpoint.model.to(device)
+    try:
+        train, _, done = encode_within(model, dataset.train[torch.from_numpy(rows)], device,
+                                       deadline.part(TRAIN_SHARE) if deadline else None, minimum=2, with_rows=True)
+        test, _, test_done = encode_within(model, dataset.test, device, deadline, minimum=1, with_rows=True)
+    finally:
+        checkpoint.model.to("cpu")
+    models = fit_label_models(train, _subset(labels.train, rows[done]), test, _subset(labels.test, test_done))
+    return {**models.to_dict(), "file": str(labels.table.path), "n_train": int(len(train)),
+            "n_test": int(len(test))}
+
+
+def _subset(columns: Sequence[LabelColumn], rows) -> list[LabelColumn]:
+    return [LabelColumn(c.name, c.values[rows], c.categories) for c in columns]
+
+
+def format_label_table(report: dict[str, Any] | None) -> str:
+    """The per-label probe table `vae-train eval` prints; '' without labels."""
+    if not report:
+        return ""
+    if "error" in report:
+        return f"labels: not used: {report['error']}"
+    models = LabelModels.from_dict(report)
+    lines = [f"labels ({report['file']}): linear probes fitted to {report['n_train']:,} training images, "
+             f"scored on {report['n_test']:,} test images",
+             f"  {'label':<16} {'kind':<9} {'held-out quality':<38} {'MIG':>6}"]
+    for probe in models.probes:
+        kind = f"{len(probe.categories)} cat." if probe.is_categorical else "number"
+        quality = probe.quality_text() or "not measured"
+        mig = "—" if probe.mig is None else f"{probe.mig:.3f}"
+        lines.append(f"  {probe.name:<16} {kind:<9} {quality:<38} {mig:>6}")
+    for name, why in models.skipped.items():
+        lines.append(f"  {name:<16} no probe: {why}")
+    return "\n".join(lines)
+
+
+def label_probe_line(report: dict[str, Any] | None) -> str:
+    """One line for the explorer's info panel: 'Labels (300 test images): age R² 0.62 · gender 0.88 (chance 0.50)'."""
+    if not report or "error" in report:
+        return ""
+    parts = []
+    for probe in LabelModels.from_dict(report).probes:
+        if probe.quality is None:
+            continue
+        value = f"R² {probe.quality:.2f}" if not probe.is_categorical else \
+            f"{probe.quality:.2f} (chance {probe.chance:.2f})"
+        parts.append(f"{probe.name} {value}")
+    return f"Labels ({report['n_test']:,} test images): " + " · ".join(parts) if parts else ""
+
+
+def best_runs_per_label(reports: dict[str, dict[str, Any] | None]) -> dict[str, tuple[str, float, str]]:
+    """Per label: the run whose latent keeps it best (highest held-out quality), that quality and how it reads."""
+    best: dict[str, tuple[str, float, str]] = {}
+    for run, report in reports.items():
+        if not report or "error" in report:
+            continue
+        for probe in LabelModels.from_dict(report).probes:
+            if probe.quality is not None and (probe.name not in best or probe.quality > best[probe.name][1]):
+                best[probe.name] = (run, probe.quality, probe.quality_text())
+    return best

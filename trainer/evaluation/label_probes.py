@@ -118,3 +118,27 @@ def best_runs_per_label(reports: dict[str, dict[str, Any] | None]) -> dict[str, 
             if probe.quality is not None and (probe.name not in best or probe.quality > best[probe.name][1]):
                 best[probe.name] = (run, probe.quality, probe.quality_text())
     return best
+
+
+def label_section(reports: dict[str, dict[str, Any] | None]) -> list[str]:
+    """The experiments report's markdown: each run's held-out probe quality per label, and which run keeps which
+    label best; nothing when no run's data has labels."""
+    usable = {run: LabelModels.from_dict(r) for run, r in reports.items() if r and "error" not in r}
+    if not usable:
+        return []
+    names = list(dict.fromkeys(p.name for models in usable.values() for p in models.probes))
+    lines = ["## Your labels", "",
+             "Linear probes of each label on the encoded training images, scored on the test images: R² for "
+             "numbers, balanced accuracy for categories (chance in brackets). Higher: the latent keeps more of it.",
+             "", "| run | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for run, models in usable.items():
+        cells = []
+        for name in names:
+            probe = next((p for p in models.probes if p.name == name), None)
+            cells.append("—" if probe is None or probe.quality is None else
+                         f"{probe.quality:.3f}" + (f" ({probe.chance:.2f})" if probe.is_categorical else ""))
+        lines.append(f"| {run} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for name, (run, _quality, text) in best_runs_per_label(reports).items():
+        lines.append(f"- **{name}** is kept best by {run} ({text}).")
+    return lines + [""]

@@ -11,7 +11,8 @@ from typing import Callable
 
 from trainer.training.checkpoint import LoadedCheckpoint, load_checkpoint
 from trainer.data.datasets import FaceDataset, load_dataset
-from trainer.evaluation.evaluate import STATS_MAX_IMAGES, sampler_choice_for
+from trainer.evaluation.evaluate import sampler_choice_for
+from trainer.latent.stats import STATS_MAX_IMAGES
 from trainer.latent.samplers import SamplerChoice
 from trainer.training.device import resolve_device
 from trainer.latent.grids import image_grid

@@ -46,7 +46,9 @@ import torch.nn.functional as F
 
 from trainer.deadline import Deadline, run_chunks, spread_order
 from trainer.latent.stats import active_dimensions
+from trainer.models.inference import evaluating
 from trainer.models.losses import kl_per_dimension, reconstruction_loss
+from trainer.models.networks import images_from_logits
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -337,13 +339,8 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, factors: np.ndarray |
     order = None
     if deadline is not None:               # any first images of this order are a fair sample of all
         order, batch_size = torch.from_numpy(spread_order(len(images))), min(batch_size, DEADLINE_BATCH)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            per_image = _per_image_metrics(model, images, recon_loss, batch_size, device, order, deadline, encoded)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        per_image = _per_image_metrics(model, images, recon_loss, batch_size, device, order, deadline, encoded)
     if factors is not None and order is not None:
         factors = np.asarray(factors)[order[:len(per_image["means"])].numpy()]
     return _build_report(per_image, factors, factor_names, categorical)
@@ -366,7 +363,7 @@ def _per_image_metrics(model: torch.nn.Module, images: torch.Tensor, recon_loss:
         x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
         mean, logvar = model.encode(x) if encoded is None else _as_tensors(encoded(picked.numpy()), device)
         logits = model.decode_logits(mean).float()
-        recon = torch.sigmoid(logits)
+        recon = images_from_logits(logits)
         batch = {"mse": (recon - x).pow(2).flatten(1).mean(dim=1), "psnr": psnr(recon, x), "ssim": ssim(recon, x),
                  "recon": reconstruction_loss(logits, x, recon_loss), "means": mean.float()}
         if logvar is not None:

@@ -307,7 +307,13 @@ def random_code_latent(stats: LatentStats | None, latent_dim: int, rng: np.rando
     noise = rng.standard_normal(latent_dim)
     if stats is None:
         return noise.astype(np.float32)
-    return (np.asarray(stats.mean) + np.asarray(stats.std) * noise).astype(np.float32)
+    return code_spread_latents(stats.mean, stats.std, noise)
+
+
+def code_spread_latents(mean: np.ndarray, std: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Standard-normal `noise` ((N, D) or (D,)) placed where a plain AE's codes live: N(mean, std^2) per dimension,
+    `mean` and `std` of its encoded codes. The one way an AE (no prior) is sampled."""
+    return (np.asarray(mean) + np.asarray(std) * np.asarray(noise)).astype(np.float32)
 
 
 def random_data_latent(latents: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:

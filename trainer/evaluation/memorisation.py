@@ -9,7 +9,6 @@ share of samples closer than the 5th percentile of the test distances: about 5% 
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,6 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from trainer.atomic import write_atomically
 from trainer.latent.data_codes import DataCodes
 from trainer.latent.neighbours import NearestFaces
 from trainer.latent.samplers import samples_or_prior
@@ -165,14 +165,7 @@ def memorisation_figure(result: MemorisationResult, samples: torch.Tensor, train
     bottom.set_yticks([grid.shape[0] * 0.25, grid.shape[0] * 0.75], ["sample", "nearest\ntraining"], fontsize=8)
     bottom.set_title("the closest samples (top) and their nearest training images (bottom), with distances",
                      fontsize=9)
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:                      # via a temporary file: a failed write never leaves half a PNG
-        figure.savefig(temporary, format="png")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return write_atomically(path, lambda temporary: figure.savefig(temporary, format="png"))
 
 
 # ---------------------------------------------------------------- text for the CLI and the report

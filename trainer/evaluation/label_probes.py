@@ -14,7 +14,6 @@ from trainer.data.labels import LabelColumn, LabelError, LabelTable, find_labels
 from trainer.deadline import Deadline
 from trainer.latent.label_directions import LabelModels, fit_label_models
 
-FIT_MAX_IMAGES = 20_000        # training images encoded to fit the probes at most (evenly spaced)
 TRAIN_SHARE = 0.7              # under a deadline: encoding the training images may take this share of it
 
 
@@ -44,11 +43,13 @@ def dataset_labels(dataset, test_fraction: float) -> DatasetLabels | None:
                          [table.column_for(c, names[1]) for c in table.columns])
 
 
-def label_probe_report(checkpoint, dataset, device: str | torch.device = "cpu",
-                       deadline: Deadline | None = None) -> dict[str, Any] | None:
-    """The probes of every label of the data set, as plain types (LabelModels.to_dict() plus "file", "n_train" and
-    "n_test"); None without labels. A labels file that does not fit gives {"error": its one-line message}."""
-    from trainer.evaluation.evaluate import encode_within
+def label_probe_report(checkpoint, dataset, device: str | torch.device = "cpu", deadline: Deadline | None = None,
+                       codes=None) -> dict[str, Any] | None:
+    """The probes of every label of the data set, fitted to the encoded training images and scored on the test
+    images (the first STATS_MAX_IMAGES of each, or with a `deadline` as many as it allows), as plain types
+    (LabelModels.to_dict() plus "file", "n_train" and "n_test"); None without labels. A labels file that does not
+    fit gives {"error": its one-line message}. `codes`: a DataCodes shared with the rest of the evaluation."""
+    from trainer.evaluation.evaluate import codes_on, codes_within
 
     try:
         labels = dataset_labels(dataset, checkpoint.config.data.test_fraction)
@@ -56,16 +57,11 @@ def label_probe_report(checkpoint, dataset, device: str | torch.device = "cpu",
         return {"error": str(error)}
     if labels is None or len(dataset.train) < 2:
         return None
-    rows = np.unique(np.linspace(0, len(dataset.train) - 1, min(len(dataset.train), FIT_MAX_IMAGES)).round()
-                     .astype(np.int64))
-    model = checkpoint.model.to(device)
-    try:
-        train, _, done = encode_within(model, dataset.train[torch.from_numpy(rows)], device,
-                                       deadline.part(TRAIN_SHARE) if deadline else None, minimum=2, with_rows=True)
-        test, _, test_done = encode_within(model, dataset.test, device, deadline, minimum=1, with_rows=True)
-    finally:
-        checkpoint.model.to("cpu")
-    models = fit_label_models(train, _subset(labels.train, rows[done]), test, _subset(labels.test, test_done))
+    with codes_on(checkpoint, dataset, device, codes) as codes:
+        train, _, train_rows = codes_within(codes, "train", deadline.part(TRAIN_SHARE) if deadline else None, 2)
+        test, _, test_rows = codes_within(codes, "test", deadline, 1) if len(dataset.test) else \
+            (np.zeros((0, train.shape[1])), None, np.zeros(0, np.int64))
+    models = fit_label_models(train, _subset(labels.train, train_rows), test, _subset(labels.test, test_rows))
     return {**models.to_dict(), "file": str(labels.table.path), "n_train": int(len(train)),
             "n_test": int(len(test))}
 

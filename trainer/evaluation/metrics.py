@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -47,7 +47,9 @@ import torch.nn.functional as F
 
 from trainer.deadline import Deadline, run_chunks, spread_order
 from trainer.latent.stats import active_dimensions
+from trainer.models.inference import evaluating
 from trainer.models.losses import kl_per_dimension, reconstruction_loss
+from trainer.models.networks import images_from_logits
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -328,7 +330,7 @@ def _fmt(value: float | None, spec: str) -> str:
 def evaluate(model: torch.nn.Module, images: torch.Tensor, factors: np.ndarray | None = None,
              factor_names: Sequence[str] | None = None, categorical: Sequence[bool] | None = None,
              recon_loss: str = "mse", batch_size: int = 256, device: str | torch.device = "cpu",
-             deadline: Deadline | None = None) -> EvalReport:
+             deadline: Deadline | None = None, encoded: Encoded | None = None) -> EvalReport:
     """All metrics of a model (already on `device`) on uint8 (N, C, H, W) test images.
 
     The model runs in eval mode without gradients, in batches; its training flag is restored afterwards.
@@ -336,6 +338,8 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, factors: np.ndarray |
     previews and the explorer). With ground-truth `factors` (N, F) we also compute MIG and the best factor of each
     dimension from the posterior means. With a `deadline`, images are taken in a fixed random order, in smaller
     batches, until the next batch would pass it: the report's n_images says on how many (at least one).
+    `encoded(rows)` gives the posterior means and log-variances of the images at those rows when the caller
+    already has codes (a DataCodes, trainer.latent.data_codes); without it the model encodes each batch.
     """
     images = torch.as_tensor(images)
     if images.dim() != 4 or len(images) == 0:
@@ -345,34 +349,31 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, factors: np.ndarray |
     order = None
     if deadline is not None:               # any first images of this order are a fair sample of all
         order, batch_size = torch.from_numpy(spread_order(len(images))), min(batch_size, DEADLINE_BATCH)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            per_image = _per_image_metrics(model, images, recon_loss, batch_size, device, order, deadline)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        per_image = _per_image_metrics(model, images, recon_loss, batch_size, device, order, deadline, encoded)
     if factors is not None and order is not None:
         factors = np.asarray(factors)[order[:len(per_image["means"])].numpy()]
     return _build_report(per_image, factors, factor_names, categorical)
 
 
 DEADLINE_BATCH = 64            # under a deadline: batches short enough to stop close to it
+Encoded = Callable[[np.ndarray], "tuple[np.ndarray, np.ndarray | None]"]   # rows -> (means, log-variances)
 
 
 def _per_image_metrics(model: torch.nn.Module, images: torch.Tensor, recon_loss: str, batch_size: int,
                        device: str | torch.device, order: torch.Tensor | None = None,
-                       deadline: Deadline | None = None) -> dict[str, np.ndarray]:
+                       deadline: Deadline | None = None, encoded: Encoded | None = None) -> dict[str, np.ndarray]:
     """Per-image arrays: mse, psnr, ssim, recon (N,), means (N, D) and, for a VAE, kl_dims (N, D), of the images
     in `order` (all, in order, when None) until the deadline."""
     collected: dict[str, list[np.ndarray]] = {key: [] for key in ("mse", "psnr", "ssim", "recon", "means", "kl_dims")}
 
     def batch_metrics(rows: slice) -> None:
-        x = (images[rows] if order is None else images[order[rows]]).to(device)
+        picked = torch.arange(len(images))[rows] if order is None else order[rows]
+        x = images[picked].to(device)
         x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
-        mean, logvar = model.encode(x)
+        mean, logvar = model.encode(x) if encoded is None else _as_tensors(encoded(picked.numpy()), device)
         logits = model.decode_logits(mean).float()
-        recon = torch.sigmoid(logits)
+        recon = images_from_logits(logits)
         batch = {"mse": (recon - x).pow(2).flatten(1).mean(dim=1), "psnr": psnr(recon, x), "ssim": ssim(recon, x),
                  "recon": reconstruction_loss(logits, x, recon_loss), "means": mean.float()}
         if logvar is not None:
@@ -382,6 +383,13 @@ def _per_image_metrics(model: torch.nn.Module, images: torch.Tensor, recon_loss:
 
     run_chunks(len(images), batch_size, batch_metrics, deadline)
     return {key: np.concatenate(parts) for key, parts in collected.items() if parts}
+
+
+def _as_tensors(codes: tuple[np.ndarray, np.ndarray | None],
+                device: str | torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    means, logvars = codes
+    return (torch.from_numpy(means).to(device),
+            None if logvars is None else torch.from_numpy(logvars).to(device))
 
 
 def _build_report(per_image: dict[str, np.ndarray], factors: np.ndarray | None, factor_names: Sequence[str] | None,

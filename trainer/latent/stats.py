@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from trainer.evaluation.association import DimLabels
 
 STATS_FORMAT_VERSION = 1
+STATS_MAX_IMAGES = 5000         # test images encoded for latent statistics: stable statistics, quick on a CPU
 MAX_PCA_COMPONENTS = 32
 MIN_SLIDER_STD = 0.05           # slider half-width floor, absolute ...
 MIN_SLIDER_STD_FRACTION = 0.05  # ... and relative to the widest dim, so collapsed dims still move a little

@@ -220,9 +220,10 @@ class SliderColumn(LazyRedrawTab):
         self.state.set_z(row.spec.moved(self.state.z, value))
 
     def reset_row(self, index: int) -> None:
-        """Set row `index` to the value of the data mean; the other coordinates stay."""
+        """Set row `index` to the value of the data mean; the other coordinates stay. A double-click's reset is one
+        undo step with the press that began it (which may have jumped the slider)."""
         row = self.rows[index]
-        self.set_value(index, row.spec.value(self.state.mean_latent()))
+        self.state.face.amend_gesture(row.spec.moved(self.state.z, row.spec.value(self.state.mean_latent())))
 
     def _on_slider(self, index: int, position: int) -> None:
         row = self.rows[index]

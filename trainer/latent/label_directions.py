@@ -120,6 +120,22 @@ class LabelModels:
                    covariance=np.asarray(d["covariance"], np.float64), skipped=dict(d.get("skipped", {})))
 
 
+def stored_label_models(payload: dict[str, Any], latent_dim: int) -> LabelModels | None:
+    """The label models an evaluation stored with a checkpoint (its report's "labels", see `vae-train eval`), when
+    they are of a latent of `latent_dim` and have at least one label; else None."""
+    report = payload.get("eval") if isinstance(payload, dict) else None
+    stored = report.get("labels") if isinstance(report, dict) else None
+    if not isinstance(stored, dict) or "error" in stored:
+        return None
+    try:
+        models = LabelModels.from_dict(stored)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not models.probes or models.mean.shape != (latent_dim,):
+        return None
+    return models
+
+
 def _optional(value: Any) -> float | None:
     return None if value is None else float(value)
 

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QVBoxLayout, QWid
 
 from trainer.training.checkpoint import LoadedCheckpoint
 from trainer.evaluation.face_metrics import INSTALL_HINT, face_metrics_available
+from trainer.evaluation.label_probes import label_probe_line
 from trainer.evaluation.identity import format_identity
 from trainer.latent.stats import active_definition
 
@@ -84,7 +85,18 @@ def describe_checkpoint(checkpoint: LoadedCheckpoint) -> str:
     faces = format_faces(payload.get("eval"))
     if faces:
         lines.append(faces)
+    lines += [html.escape(line) for line in label_lines(payload.get("eval")) if line]
     return "<br>".join(lines)
+
+
+def label_lines(report: dict | None) -> list[str]:
+    """How much of each of the user's labels the latent keeps, and how many images named the sliders' factors."""
+    if not isinstance(report, dict):
+        return []
+    tested = report.get("dim_labels")
+    factors = (f"Factor names beside sliders: tested against shuffled factors on {tested['n_images']:,} test images"
+               if isinstance(tested, dict) and "n_images" in tested else "")
+    return [label_probe_line(report.get("labels")), factors]
 
 
 def format_faces(report: dict | None) -> str:

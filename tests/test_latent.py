@@ -298,3 +298,19 @@ def test_image_grid_shape_and_padding():
     assert grid[0, 0].tolist() == [255, 255, 255] and grid[2, 2].tolist() == [0, 0, 0]
     with pytest.raises(ValueError, match="non-empty"):
         image_grid(np.zeros((0, 8, 8, 3), np.uint8), nrow=3)
+
+
+def test_the_active_rule_is_worded_once_and_the_readme_says_it():
+    """The README, the help and the report quote trainer.latent.stats.active_definition word for word."""
+    import re
+    from pathlib import Path
+
+    from trainer.latent.stats import active_definition
+    from trainer.study.report_tables import explanation
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    report = " ".join(explanation([]))
+    for variational in (True, False):
+        sentence = active_definition(variational)
+        assert sentence in readme and sentence in report
+        assert re.search(r"0\.01", sentence)

@@ -16,10 +16,9 @@ Latent usage (VAE only):
 * **-ELBO** -- reconstruction loss + KL(q(z|x) || N(0, I)) per image (beta = 1). It is the true negative ELBO
   for the "bce" (Bernoulli) loss; with "mse" it is the same sum on that loss's scale.
 * **KL per dimension** -- how many nats each latent dimension carries on average; near 0 means collapsed.
-* **Active units**: a VAE dimension is active when its mean KL over the test images is at least 0.01 nats (it
-  carries information; the same threshold the Train tab's KL chart draws); an AE dimension, which has no KL, when
-  the variance of its code over the data exceeds 0.01 (Burda, Grosse & Salakhutdinov 2016). See
-  trainer.latent.stats.active_dimensions(): the one definition the report, the Train tab and the Explore tab share.
+* **Active units**: dimensions that carry information, by KL for a VAE and by the variance of the code for an AE
+  (Burda, Grosse & Salakhutdinov 2016). The rule, its thresholds and its wording are defined once, in
+  trainer.latent.stats (active_dimensions, active_definition), for the report, the Train tab and the Explore tab.
 
 Disentanglement (synthetic data with ground-truth factors only):
 

@@ -27,12 +27,17 @@ ACTIVE_CODE_VARIANCE = 0.01    # an AE dimension (no KL) is active when its code
 
 
 def active_definition(variational: bool) -> str:
-    """One sentence saying what 'active' means, for tooltips and reports."""
+    """One sentence saying what 'active' means, for tooltips, reports and the README."""
     if variational:
-        return (f"A dimension is active when its mean KL over the test images is at least {ACTIVE_KL_NATS:g} nats "
-                "(the model sends information through it); below that it has collapsed to the prior.")
-    return (f"A dimension is active when the variance of its code over the test images is above "
-            f"{ACTIVE_CODE_VARIANCE:g} (an autoencoder has no KL).")
+        return (f"A VAE dimension is active when its mean KL over the test images is at least {ACTIVE_KL_NATS:g} "
+                "nats (the model sends information through it); below that it has collapsed to the prior.")
+    return (f"An autoencoder's dimension (no KL) is active when the variance of its code over the test images is "
+            f"above {ACTIVE_CODE_VARIANCE:g}.")
+
+
+def active_rule(variational: bool) -> str:
+    """The rule in a few words, for a label: "KL >= 0.01 nats" or "code variance > 0.01"."""
+    return f"KL >= {ACTIVE_KL_NATS:g} nats" if variational else f"code variance > {ACTIVE_CODE_VARIANCE:g}"
 
 
 def active_dimensions(kl_per_dim: np.ndarray | Sequence[float] | None = None,

@@ -16,6 +16,10 @@ from trainer.latent.stats import STATS_MAX_IMAGES
 from trainer.latent.samplers import SamplerChoice
 from trainer.training.device import resolve_device
 from trainer.latent.grids import image_grid
+from trainer.config import short_repr
+
+MAX_PREDICTIONS = 100_000       # PNG files of one kind; more is a typo, and would fill the disk for minutes
+MAX_TEMPERATURE = 100.0         # beyond this the samples are noise (and large ones overflow the decoder)
 
 
 def _default_sampler(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: torch.device,
@@ -38,15 +42,17 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
     `sampler` "default" uses the one the checkpoint's evaluation chose (trainer.latent.samplers.choose_sampler), or
     chooses it now from the data; `say` receives one line naming the sampler used.
     """
-    from trainer.config import ConfigError
+    from trainer.config import MAX_SEED, ConfigError
     from trainer.latent.codec import decode_latents, encode_images
     from trainer.latent.samplers import make_sampler
 
-    if n_recon < 0 or n_samples < 0:
-        raise ConfigError(f"the number of reconstructions and samples must be 0 or more, got {n_recon} and "
-                          f"{n_samples}")
-    if not temperature > 0:
-        raise ConfigError(f"the sampling temperature must be positive, got {temperature}")
+    for name, count in (("--n-recon", n_recon), ("--n-samples", n_samples)):
+        if not 0 <= count <= MAX_PREDICTIONS:
+            raise ConfigError(f"{name} must be between 0 and {MAX_PREDICTIONS}, got {short_repr(count)}")
+    if not 0 < temperature <= MAX_TEMPERATURE:
+        raise ConfigError(f"--temperature must be above 0 and at most {MAX_TEMPERATURE:g}, got {temperature}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {short_repr(seed)}")
     checkpoint = load_checkpoint(checkpoint_path)
     data_config = checkpoint.config.data
     if data is not None:

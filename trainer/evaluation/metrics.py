@@ -30,8 +30,9 @@ Disentanglement (synthetic data with ground-truth factors only):
   VAEs"): for each factor, the MI of the most informative latent dimension minus that of the second one, divided
   by the factor's entropy, averaged over factors. 1: every factor is captured by exactly one dimension; 0: no
   dimension stands out. Factors that never vary (zero entropy) are skipped.
-* **Best factor per dimension** -- for each latent dimension, the factor with the highest normalized MI
-  (MI / H(factor), in [0, 1]); the explorer uses it to label sliders.
+* **Best factor per dimension** -- for each latent dimension, the factor with the highest normalized MI with the
+  chance level taken off, and whether it beats shuffled factors on the same images (trainer.evaluation.association);
+  the explorer names a slider's factor only then.
 """
 from __future__ import annotations
 
@@ -235,7 +236,8 @@ class EvalReport:
     latent_dim: int
     mig: float | None
     mig_per_factor: dict[str, float] | None       # factors that vary only
-    dim_factors: list[tuple[str, float]] | None   # per dim: (best factor, normalized MI)
+    dim_factors: list[tuple[str, float]] | None   # per dim: (best factor, normalized MI less chance)
+    dim_labels: dict | None = None                # trainer.evaluation.association.DimLabels.to_dict()
 
     def to_dict(self) -> dict:
         """Plain JSON-serializable types (tuples become lists)."""
@@ -260,7 +262,8 @@ class EvalReport:
                    active_units=None if d.get("active_units") is None else int(d["active_units"]),
                    latent_dim=int(d["latent_dim"]), mig=_optional_float(d.get("mig")),
                    mig_per_factor=None if per_factor is None else {str(k): float(v) for k, v in per_factor.items()},
-                   dim_factors=None if dim_factors is None else [(str(n), float(s)) for n, s in dim_factors])
+                   dim_factors=None if dim_factors is None else [(str(n), float(s)) for n, s in dim_factors],
+                   dim_labels=d.get("dim_labels"))
 
     def format_table(self) -> str:
         """One metric per line, then a short per-dimension listing (KL and/or best factor)."""
@@ -299,11 +302,18 @@ class EvalReport:
                 parts.append(f"KL {self.kl_per_dim[d]:8.4f}")
             if self.dim_factors is not None:
                 name, score = self.dim_factors[d]
-                parts.append(f"{name} ({score:.2f})")
+                parts.append(f"{name} ({score:.2f})" + ("" if self._significant(d) else ", chance"))
             lines.append("  ".join(parts))
         if len(order) > TABLE_MAX_DIMS:
             lines.append(f"  ... {len(order) - TABLE_MAX_DIMS} more dimensions")
+        if self.dim_labels is not None:
+            lines.append(f"  factor scores: normalized MI less its level on {self.dim_labels['shuffles']} shuffles "
+                         f"of the factors, on {self.dim_labels['n_images']:,} images; 'chance' where it does not "
+                         f"beat {self.dim_labels['threshold']:.3f}, what shuffles reach")
         return lines
+
+    def _significant(self, dim: int) -> bool:
+        return self.dim_labels is None or bool(self.dim_labels["significant"][dim])
 
 
 def _optional_float(value: Any) -> float | None:
@@ -391,15 +401,17 @@ def _build_report(per_image: dict[str, np.ndarray], factors: np.ndarray | None, 
         kl = float(sum(kl_per_dim))
         neg_elbo = recon + kl
     active = int(active_dimensions(kl_per_dim, means.var(axis=0)).sum())
-    mig_value = mig_per_factor = dim_factors = None
+    mig_value = mig_per_factor = dim_factors = labels = None
     if factors is not None:
         factors = np.asarray(factors)
         names = list(factor_names) if factor_names is not None else [f"factor_{k}" for k in range(factors.shape[1])]
         mean_gap, gaps = mig(means, factors, categorical=categorical)
         mig_value = None if math.isnan(mean_gap) else mean_gap
         mig_per_factor = {name: float(gap) for name, gap in zip(names, gaps) if not math.isnan(gap)}
-        dim_factors = best_factor_per_dim(means, factors, names, categorical=categorical)
+        from trainer.evaluation.association import dim_labels
+        tested = dim_labels(means, factors, names, categorical=categorical)
+        dim_factors, labels = tested.pairs(), tested.to_dict()
     return EvalReport(n_images=len(means), mse=float(per_image["mse"].mean()), psnr=float(per_image["psnr"].mean()),
                       ssim=float(per_image["ssim"].mean()), neg_elbo=neg_elbo, recon_loss=recon, kl=kl,
                       kl_per_dim=kl_per_dim, active_units=active, latent_dim=int(means.shape[1]), mig=mig_value,
-                      mig_per_factor=mig_per_factor, dim_factors=dim_factors)
+                      mig_per_factor=mig_per_factor, dim_factors=dim_factors, dim_labels=labels)

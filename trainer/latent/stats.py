@@ -4,16 +4,14 @@ definition of an active latent dimension, used by the eval report, the Train tab
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from trainer.errors import UserError
 from trainer.latent.directions import factor_directions, principal_components
-
-if TYPE_CHECKING:
-    from trainer.evaluation.association import DimLabels
+from trainer.evaluation.association import DimLabels, dim_labels
 
 STATS_FORMAT_VERSION = 1
 STATS_MAX_IMAGES = 5000         # test images encoded for latent statistics: stable statistics, quick on a CPU
@@ -138,7 +136,6 @@ class LatentStats:
 def _dim_labels_from(stored: dict | None) -> "DimLabels | None":
     if stored is None:
         return None
-    from trainer.evaluation.association import DimLabels
     try:
         return DimLabels.from_dict(stored)
     except (KeyError, TypeError, ValueError):
@@ -217,10 +214,5 @@ def _checked_factors(factors: np.ndarray, names: Sequence[str] | None, n: int) -
 
 def _dim_labels(means: np.ndarray, factors: np.ndarray, names: list[str],
                 categorical: Sequence[bool] | None) -> "DimLabels | None":
-    """Best factor per dim, tested against shuffled factors (trainer.evaluation.association); None while the
-    evaluation package (written separately) is unavailable."""
-    try:
-        from trainer.evaluation.association import dim_labels
-    except ImportError:
-        return None
+    """Best factor per dim, tested against shuffled factors (trainer.evaluation.association)."""
     return dim_labels(means, factors, names, categorical=categorical)

@@ -8,7 +8,7 @@ from trainer.latent.directions import SefaDirections, model_sefa_directions
 from trainer.latent.label_directions import label_sliders
 from trainer.latent.sliders import (MAX_ALL_SLIDERS, SliderSpec, axis_sliders, factor_sliders, pca_sliders, sefa_sliders,
                                    visible_dims)
-from trainer.latent.stats import active_definition
+from trainer.latent.stats import active_definition, active_rule
 
 from .. import theme
 from .label_readout import LabelReadout
@@ -154,7 +154,7 @@ class SlidersTab(QWidget):
             return "Computing latent statistics; slider ranges are +-3 until they arrive."
         inactive = int((~stats.active).sum())
         self.summary.setToolTip(active_definition(state.is_variational))
-        rule = "KL >= 0.01 nats" if state.is_variational else "code variance > 0.01"
+        rule = active_rule(state.is_variational)
         text = f"{stats.latent_dim - inactive} of {stats.latent_dim} dims active ({rule})"
         if state.slider_mode == "axes" and len(specs) < state.latent_dim:
             text += f"; showing the top {len(specs)}"

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from trainer.evaluation.association import dim_labels, information_matrix
-from trainer.evaluation.metrics import _factor_codes, discretize, mutual_information_matrix
+from trainer.latent.factor_information import _factor_codes, discretize, mutual_information_matrix
 from trainer.latent.sliders import FACTOR_LABEL_MIN_SCORE, axis_sliders
 from trainer.latent.stats import compute_latent_stats
 

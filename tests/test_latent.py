@@ -1,5 +1,4 @@
 """Latent tools: interpolation, directions, statistics (and their checkpoint round-trip), encoding and decoding."""
-import sys
 
 import numpy as np
 import pytest
@@ -150,14 +149,6 @@ def test_stats_from_dict_names_a_missing_field():
         LatentStats.from_dict(d)
 
 
-def test_dim_factors_are_none_without_a_metrics_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "trainer.evaluation.association", None)     # makes the import fail
-    factors = np.random.default_rng(0).uniform(size=(50, 1))
-    stats = compute_latent_stats(np.c_[factors, factors ** 2], factors=factors)
-    assert stats.dim_factors is None
-    assert list(stats.factor_directions) == ["factor_0"]
-
-
 def test_basic_stats_kl_and_active_mask():
     rng = np.random.default_rng(5)
     means = rng.standard_normal((4000, 3)) * [1.0, 0.3, 0.05] + [0.0, 2.0, -1.0]
@@ -216,8 +207,7 @@ def _mixed_latents(n: int = 4000):
     return latents, factors, np.r_[mix, np.zeros((1, 3))]
 
 
-def test_factor_directions_follow_and_steer_their_factor(monkeypatch):
-    monkeypatch.setitem(sys.modules, "trainer.evaluation.metrics", None)
+def test_factor_directions_follow_and_steer_their_factor():
     latents, factors, mix = _mixed_latents()
     stats = compute_latent_stats(latents, factors=factors, factor_names=["a", "b", "glasses"],
                                  categorical=[False, False, True])
@@ -235,8 +225,7 @@ def test_factor_directions_follow_and_steer_their_factor(monkeypatch):
         assert np.all(np.abs(np.delete(change, k)) < 0.05 * value_range)
 
 
-def test_constant_factor_gets_no_direction(monkeypatch):
-    monkeypatch.setitem(sys.modules, "trainer.evaluation.metrics", None)
+def test_constant_factor_gets_no_direction():
     rng = np.random.default_rng(9)
     factors = np.c_[rng.uniform(size=100), np.ones(100)]
     stats = compute_latent_stats(np.c_[factors[:, 0], rng.standard_normal(100)], factors=factors,
@@ -295,3 +284,19 @@ def test_image_grid_shape_and_padding():
     assert grid[0, 0].tolist() == [255, 255, 255] and grid[2, 2].tolist() == [0, 0, 0]
     with pytest.raises(ValueError, match="non-empty"):
         image_grid(np.zeros((0, 8, 8, 3), np.uint8), nrow=3)
+
+
+def test_the_active_rule_is_worded_once_and_the_readme_says_it():
+    """The README, the help and the report quote trainer.latent.stats.active_definition word for word."""
+    import re
+    from pathlib import Path
+
+    from trainer.latent.stats import active_definition
+    from trainer.study.report_tables import explanation
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    report = " ".join(explanation([]))
+    for variational in (True, False):
+        sentence = active_definition(variational)
+        assert sentence in readme and sentence in report
+        assert re.search(r"0\.01", sentence)

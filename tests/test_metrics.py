@@ -8,8 +8,9 @@ import torch
 from skimage.metrics import structural_similarity
 from torch import nn
 
-from trainer.evaluation.metrics import (EvalReport, best_factor_per_dim, discretize, evaluate, factor_entropies, mig,
-                                        mutual_information, mutual_information_matrix, psnr, ssim)
+from trainer.evaluation.metrics import EvalReport, evaluate, psnr, ssim
+from trainer.latent.factor_information import (best_factor_per_dim, discretize, factor_entropies, mig,
+                                               mutual_information, mutual_information_matrix)
 
 
 # ---------------------------------------------------------------- PSNR and SSIM

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from trainer.evaluation.metrics import _factor_codes, discretize
+from trainer.latent.factor_information import _factor_codes, discretize
 
 SHUFFLES = 100                 # shuffled-factor repeats for the baseline
 FAMILY_LEVEL = 0.95            # the threshold is this quantile of the shuffles' largest corrected score

@@ -20,6 +20,7 @@ import numpy as np
 
 from trainer.data.labels import LabelColumn
 from trainer.latent.directions import conditional_direction, unit
+from trainer.latent.factor_information import mig
 from trainer.latent.sliders import SliderSpec
 
 MIN_FIT_IMAGES = 10            # a label with fewer labelled training images gets no model
@@ -181,8 +182,6 @@ def fit_probe(latents: np.ndarray, column: LabelColumn) -> LabelProbe:
 def measure_probe(probe: LabelProbe, latents: np.ndarray, column: LabelColumn) -> None:
     """Set the probe's held-out quality, chance level, test count and mutual information gap."""
     from sklearn.metrics import balanced_accuracy_score, r2_score
-
-    from trainer.evaluation.metrics import mig
 
     known = _known(column)
     if probe.is_categorical:      # test images of a category the model never saw cannot be scored

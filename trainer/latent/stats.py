@@ -4,16 +4,14 @@ definition of an active latent dimension, used by the eval report, the Train tab
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from trainer.errors import UserError
 from trainer.latent.directions import factor_directions, principal_components
-
-if TYPE_CHECKING:
-    from trainer.evaluation.association import DimLabels
+from trainer.evaluation.association import DimLabels, dim_labels
 
 STATS_FORMAT_VERSION = 1
 STATS_MAX_IMAGES = 5000         # test images encoded for latent statistics: stable statistics, quick on a CPU
@@ -30,12 +28,17 @@ ACTIVE_CODE_VARIANCE = 0.01    # an AE dimension (no KL) is active when its code
 
 
 def active_definition(variational: bool) -> str:
-    """One sentence saying what 'active' means, for tooltips and reports."""
+    """One sentence saying what 'active' means, for tooltips, reports and the README."""
     if variational:
-        return (f"A dimension is active when its mean KL over the test images is at least {ACTIVE_KL_NATS:g} nats "
-                "(the model sends information through it); below that it has collapsed to the prior.")
-    return (f"A dimension is active when the variance of its code over the test images is above "
-            f"{ACTIVE_CODE_VARIANCE:g} (an autoencoder has no KL).")
+        return (f"A VAE dimension is active when its mean KL over the test images is at least {ACTIVE_KL_NATS:g} "
+                "nats (the model sends information through it); below that it has collapsed to the prior.")
+    return (f"An autoencoder's dimension (no KL) is active when the variance of its code over the test images is "
+            f"above {ACTIVE_CODE_VARIANCE:g}.")
+
+
+def active_rule(variational: bool) -> str:
+    """The rule in a few words, for a label: "KL >= 0.01 nats" or "code variance > 0.01"."""
+    return f"KL >= {ACTIVE_KL_NATS:g} nats" if variational else f"code variance > {ACTIVE_CODE_VARIANCE:g}"
 
 
 def active_dimensions(kl_per_dim: np.ndarray | Sequence[float] | None = None,
@@ -133,7 +136,6 @@ class LatentStats:
 def _dim_labels_from(stored: dict | None) -> "DimLabels | None":
     if stored is None:
         return None
-    from trainer.evaluation.association import DimLabels
     try:
         return DimLabels.from_dict(stored)
     except (KeyError, TypeError, ValueError):
@@ -212,10 +214,5 @@ def _checked_factors(factors: np.ndarray, names: Sequence[str] | None, n: int) -
 
 def _dim_labels(means: np.ndarray, factors: np.ndarray, names: list[str],
                 categorical: Sequence[bool] | None) -> "DimLabels | None":
-    """Best factor per dim, tested against shuffled factors (trainer.evaluation.association); None while the
-    evaluation package (written separately) is unavailable."""
-    try:
-        from trainer.evaluation.association import dim_labels
-    except ImportError:
-        return None
+    """Best factor per dim, tested against shuffled factors (trainer.evaluation.association)."""
     return dim_labels(means, factors, names, categorical=categorical)

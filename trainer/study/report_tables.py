@@ -5,6 +5,7 @@ import math
 
 from trainer.evaluation.identity import SAME_PERSON_DISTANCE
 from trainer.evaluation.sample_quality import FeatureSpace
+from trainer.latent.stats import active_definition
 from trainer.study.summary import RunSummary
 
 
@@ -18,8 +19,8 @@ def explanation(spaces: list[FeatureSpace]) -> list[str]:
              "resumed sessions. **params**: model parameters.",
              "- **MSE / PSNR / SSIM**: test-set reconstruction error per pixel (pixels in [0, 1]), its PSNR in dB, "
              "and the structural similarity. "
-             "**KL**: per image, nats. **active**: latent dimensions whose mean KL over the test images is at least "
-             "0.01 nats (an AE's: whose code varies over the data, variance > 0.01). **MIG**: mutual information gap with the true factors (synthetic data only).",
+             "**KL**: per image, nats. **active**: active latent dimensions. " + active_definition(True) + " "
+             + active_definition(False) + " **MIG**: mutual information gap with the true factors (synthetic data only).",
              "- **FD / P / R**: sample quality. A Fréchet distance between real and generated images, and "
              "precision / recall (k = 3 nearest neighbours, Kynkäänniemi et al. 2019), in the feature space of a "
              "small network we train ourselves (no Inception weights offline): on synthetic faces a regressor of "

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from typing import Callable
 
+from trainer.files import save_png_atomic
 from trainer.training.checkpoint import LoadedCheckpoint, load_checkpoint
 from trainer.data.datasets import FaceDataset, load_dataset
 from trainer.evaluation.evaluate import STATS_MAX_IMAGES, sampler_choice_for
@@ -68,8 +68,8 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
     recons = decode_latents(model, means, batch_size=256, exact=True)
     originals_hwc = originals.permute(0, 2, 3, 1).numpy()
     for i, (original, recon) in enumerate(zip(originals_hwc, recons)):
-        Image.fromarray(original).save(out / "recon" / f"{i:04d}_original.png")
-        Image.fromarray(recon).save(out / "recon" / f"{i:04d}_recon.png")
+        save_png_atomic(out / "recon" / f"{i:04d}_original.png", original)
+        save_png_atomic(out / "recon" / f"{i:04d}_recon.png", recon)
 
     if sampler == "default":
         sampler = _default_sampler(checkpoint, dataset, torch_device, say)
@@ -81,14 +81,14 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
     latent_sampler = make_sampler(sampler, model.latent_dim, latents=fitted, temperature=temperature, seed=seed)
     samples = decode_latents(model, latent_sampler.sample(n_samples, seed=seed), batch_size=256, exact=True)
     for i, sample in enumerate(samples):
-        Image.fromarray(sample).save(out / "samples" / f"{i:04d}.png")
+        save_png_atomic(out / "samples" / f"{i:04d}.png", sample)
 
     rows = min(8, len(originals_hwc))
     if rows:
         pairs = [np.concatenate([originals_hwc[i:i + rows], recons[i:i + rows]]) for i in range(0, len(recons), rows)
                  if len(recons[i:i + rows]) == rows]
         if pairs:
-            Image.fromarray(image_grid(np.concatenate(pairs), nrow=rows)).save(out / "recon_grid.png")
+            save_png_atomic(out / "recon_grid.png", image_grid(np.concatenate(pairs), nrow=rows))
     if len(samples):
-        Image.fromarray(image_grid(samples, nrow=int(np.ceil(np.sqrt(len(samples)))))).save(out / "samples_grid.png")
+        save_png_atomic(out / "samples_grid.png", image_grid(samples, nrow=int(np.ceil(np.sqrt(len(samples))))))
     return 2 * len(recons) + len(samples)

@@ -29,7 +29,9 @@ try:
 except ModuleNotFoundError:      # Python 3.10
     import tomli as tomllib
 
+from trainer.files import write_text_atomic
 from trainer.config import ConfigError, RunConfig
+from trainer.names import printable
 from trainer.settings import BY_NAME as SETTINGS_BY_NAME
 from trainer.settings import check_settings, default_value, run_config_from_settings, unknown_setting_message
 from trainer.training.control import TrainingControl
@@ -102,9 +104,11 @@ def load_experiments(path: Path | str, data: str | None = None, only: Sequence[s
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise ExperimentFileError(f"cannot read experiments file {path}: {error.strerror or error}") from None
+        raise ExperimentFileError(f"cannot read experiments file {printable(path)}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ExperimentFileError(f"{printable(path)} is not a text file of experiments (it is not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as error:
-        raise ExperimentFileError(f"{path} is not valid TOML: {error}") from None
+        raise ExperimentFileError(f"{printable(path)} is not valid TOML: {error}") from None
     experiments = experiments_from_dict(document, source=str(path), data=data)
     return select_experiments(experiments, only, source=str(path))
 
@@ -291,7 +295,7 @@ def write_experiment_info(run_dir: Path, experiment: Experiment) -> None:
     """experiment.json: what the report needs beyond config.json (the name, sampler, sigma, description)."""
     info = {"name": experiment.name, "sampler": experiment.sampler, "sigma": experiment.sigma,
             "description": experiment.description}
-    (Path(run_dir) / EXPERIMENT_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    write_text_atomic(Path(run_dir) / EXPERIMENT_FILE, json.dumps(info, indent=2) + "\n")
 
 
 def read_experiment_info(run_dir: Path) -> dict[str, Any]:

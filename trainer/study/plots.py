@@ -6,6 +6,7 @@ report imports this module when it writes, so starting the app or the CLI does n
 """
 from __future__ import annotations
 
+from trainer.files import write_atomically
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,8 +85,10 @@ def save_figure(figure: Figure, path: Path | str) -> Path:
     """Write path as PNG and the same figure as SVG beside it; returns the PNG's path."""
     path = Path(path).with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, bbox_inches="tight")        # "tight": the outside legend is part of the image
-    figure.savefig(path.with_suffix(".svg"), bbox_inches="tight", metadata={"Date": None})   # reproducible SVG
+    # "tight": the outside legend is part of the image; no date: a reproducible SVG
+    write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", bbox_inches="tight"))
+    write_atomically(path.with_suffix(".svg"),
+                     lambda tmp: figure.savefig(tmp, format="svg", bbox_inches="tight", metadata={"Date": None}))
     return path
 
 

@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 
+from trainer.files import save_png_atomic, write_text_atomic
 from trainer.config import RunConfig
 from trainer.data.datasets import FaceDataset, load_dataset
 from trainer.evaluation.face_metrics import FACE_IMAGES, INSTALL_HINT, FaceMetricsError, face_metrics_available
@@ -61,8 +61,8 @@ def write_report(run_dirs: Sequence[Path | str], out_dir: Path | str,
             say(f"{summary.name}: not scored: {summary.note}")
     plots = _write_plots(summaries, out_dir)
     report = out_dir / "report.md"
-    report.write_text(render_markdown(summaries, list(spaces.values()), plots), encoding="utf-8")
-    (out_dir / "summary.json").write_text(json.dumps(_summary_json(summaries, spaces), indent=2) + "\n")
+    write_text_atomic(report, render_markdown(summaries, list(spaces.values()), plots))
+    write_text_atomic(out_dir / "summary.json", json.dumps(_summary_json(summaries, spaces), indent=2) + "\n")
     say(f"wrote {report}")
     return report
 
@@ -111,10 +111,10 @@ def _write_run_images(summary: RunSummary, folder: Path) -> None:
     rows = len(scores.originals) // 2
     pairs = np.concatenate([scores.originals[:rows], scores.reconstructions[:rows],
                             scores.originals[rows:2 * rows], scores.reconstructions[rows:2 * rows]])
-    Image.fromarray(image_grid(pairs, nrow=rows)).save(folder / "reconstructions.png")
+    save_png_atomic(folder / "reconstructions.png", image_grid(pairs, nrow=rows))
     side = max(1, int(round(len(scores.prior_images) ** 0.5)))
-    Image.fromarray(image_grid(scores.prior_images, nrow=side)).save(folder / "samples_prior.png")
-    Image.fromarray(image_grid(scores.fitted_images, nrow=side)).save(folder / "samples_fitted.png")
+    save_png_atomic(folder / "samples_prior.png", image_grid(scores.prior_images, nrow=side))
+    save_png_atomic(folder / "samples_fitted.png", image_grid(scores.fitted_images, nrow=side))
 
 
 def _write_plots(summaries: list[RunSummary], out_dir: Path) -> dict[str, Path]:

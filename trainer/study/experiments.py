@@ -36,7 +36,7 @@ from trainer.settings import BY_NAME as SETTINGS_BY_NAME
 from trainer.settings import check_settings, default_value, run_config_from_settings, unknown_setting_message
 from trainer.training.control import TrainingControl
 from trainer.training.events import EventSink
-from trainer.training.rundir import read_metrics
+from trainer.training.rundir import RunDirectory, read_metrics
 
 PIXEL_RANGE = 255.0              # the original study fed 0-255 pixels to a per-pixel mean MSE
 FITTED_SAMPLERS = ("gaussian", "mixture")
@@ -248,6 +248,12 @@ def run_experiments(experiments: Sequence[Experiment], runs_dir: Path | str,
         run_dir = root / experiment.name
         config = replace(experiment.config, train=replace(experiment.config.train, runs_dir=str(root),
                                                            run_name=experiment.name))
+        owner = RunDirectory(run_dir).in_use_by_another() if run_dir.exists() else None
+        if owner is not None:        # another runner (or `train --resume`) trains it now: never touch it
+            message = f"in use by another process (pid {owner}), skipped; run the command again after it ends"
+            log(f"{experiment.name}: {message}")
+            outcomes.append(ExperimentOutcome(experiment.name, run_dir, "skipped", message))
+            continue
         status = run_status(run_dir)
         if status != "new":
             check_same_config(run_dir, config)
@@ -311,4 +317,9 @@ def _remove_stale_run(run_dir: Path) -> None:
     checkpoints = list((run_dir / "checkpoints").glob("*.pt")) if (run_dir / "checkpoints").exists() else []
     if checkpoints:      # run_status said there is no last.pt; never delete weights on a guess
         raise ExperimentMismatchError(f"{run_dir} has checkpoints but no last.pt; move it away to rerun it")
-    shutil.rmtree(run_dir)
+    run = RunDirectory(run_dir)
+    run.lock()           # RunDirError if a process claimed it since it was found free
+    try:
+        shutil.rmtree(run_dir)
+    finally:
+        run.unlock()

@@ -40,10 +40,11 @@ class RunDirectory:
 
     @classmethod
     def create(cls, runs_dir: Path | str, name: str) -> "RunDirectory":
-        """A new folder runs_dir/name, with -2, -3... appended when the name is taken.
+        """A new folder runs_dir/name, with -2, -3... appended when the name is taken, locked by this process.
 
         The name is claimed by mkdir itself (it fails when the folder exists), so processes creating runs at the
-        same moment each get their own folder.
+        same moment each get their own folder; it is locked before anything is put in it, so no other process
+        (a second experiments runner) ever sees it unlocked and takes it for a dead run, however young.
         """
         runs_dir = Path(runs_dir)
         check_runs_dir(runs_dir)
@@ -60,6 +61,7 @@ class RunDirectory:
             except OSError as error:
                 raise RunDirError(f"cannot create the run folder {candidate}: {error.strerror}") from None
             run = cls(candidate)
+            run.lock()
             run.checkpoints.mkdir()
             run.predictions.mkdir()
             return run
@@ -83,6 +85,8 @@ class RunDirectory:
         """
         from filelock import FileLock, Timeout
 
+        if self._lock is not None:           # already ours (create() locks)
+            return
         lock = FileLock(str(self.path / LOCK_NAME))
         try:
             lock.acquire(timeout=0)
@@ -102,6 +106,16 @@ class RunDirectory:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+    def in_use_by_another(self) -> str | None:
+        """The pid (as text) of another live process holding the run's lock, or None when it is free. Only a free
+        run may be deleted or rewritten."""
+        try:
+            self.lock()
+        except RunDirError:
+            return self._owner()
+        self.unlock()
+        return None
 
     def _owner(self) -> str:
         try:

@@ -17,7 +17,11 @@ class StateFiles:
         self.state = panel.state
 
     def save(self, path: str) -> None:
-        save_explorer_state(path, self.state.snapshot())
+        try:
+            save_explorer_state(path, self.state.snapshot())
+        except ExplorerStateError as error:
+            self.panel.show_error("Cannot save explorer state", f"{error.path}\n\n{error.reason}")
+            return
         self.panel.status_message.emit(f"Saved explorer state to {path}")
 
     def load(self, path: str) -> bool:
@@ -30,6 +34,11 @@ class StateFiles:
         if not self.state.has_checkpoint and not self.panel.load_checkpoint(snapshot.checkpoint_path):
             return False
         if snapshot.weights_hash != self.state.weights_hash and not self._accept_other_weights(snapshot, path):
+            return False
+        try:       # everything checked before any setting changes: nothing half-applied
+            snapshot.check_fits(self.state.latent_dim, path)
+        except ExplorerStateError as error:
+            self.panel.show_error("Cannot load explorer state", f"{error.path}\n\n{error.reason}")
             return False
         self.state.set_slider_mode(snapshot.slider_mode)
         self.state.set_selected_dims(snapshot.selected_dims)

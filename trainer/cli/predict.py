@@ -8,10 +8,11 @@ import torch
 
 from typing import Callable
 
-from trainer.files import save_png_atomic
 from trainer.training.checkpoint import LoadedCheckpoint, load_checkpoint
 from trainer.data.datasets import FaceDataset, load_dataset
-from trainer.evaluation.evaluate import STATS_MAX_IMAGES, sampler_choice_for
+from trainer.data.images import save_png
+from trainer.evaluation.evaluate import sampler_choice_for
+from trainer.latent.stats import STATS_MAX_IMAGES
 from trainer.latent.samplers import SamplerChoice
 from trainer.training.device import resolve_device
 from trainer.latent.grids import image_grid
@@ -68,8 +69,8 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
     recons = decode_latents(model, means, batch_size=256, exact=True)
     originals_hwc = originals.permute(0, 2, 3, 1).numpy()
     for i, (original, recon) in enumerate(zip(originals_hwc, recons)):
-        save_png_atomic(out / "recon" / f"{i:04d}_original.png", original)
-        save_png_atomic(out / "recon" / f"{i:04d}_recon.png", recon)
+        save_png(original, out / "recon" / f"{i:04d}_original.png")
+        save_png(recon, out / "recon" / f"{i:04d}_recon.png")
 
     if sampler == "default":
         sampler = _default_sampler(checkpoint, dataset, torch_device, say)
@@ -81,14 +82,14 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
     latent_sampler = make_sampler(sampler, model.latent_dim, latents=fitted, temperature=temperature, seed=seed)
     samples = decode_latents(model, latent_sampler.sample(n_samples, seed=seed), batch_size=256, exact=True)
     for i, sample in enumerate(samples):
-        save_png_atomic(out / "samples" / f"{i:04d}.png", sample)
+        save_png(sample, out / "samples" / f"{i:04d}.png")
 
     rows = min(8, len(originals_hwc))
     if rows:
         pairs = [np.concatenate([originals_hwc[i:i + rows], recons[i:i + rows]]) for i in range(0, len(recons), rows)
                  if len(recons[i:i + rows]) == rows]
         if pairs:
-            save_png_atomic(out / "recon_grid.png", image_grid(np.concatenate(pairs), nrow=rows))
+            save_png(image_grid(np.concatenate(pairs), nrow=rows), out / "recon_grid.png")
     if len(samples):
-        save_png_atomic(out / "samples_grid.png", image_grid(samples, nrow=int(np.ceil(np.sqrt(len(samples))))))
+        save_png(image_grid(samples, nrow=int(np.ceil(np.sqrt(len(samples))))), out / "samples_grid.png")
     return 2 * len(recons) + len(samples)

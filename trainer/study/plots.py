@@ -6,7 +6,6 @@ report imports this module when it writes, so starting the app or the CLI does n
 """
 from __future__ import annotations
 
-from trainer.files import write_atomically
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Sequence
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
+
+from trainer.atomic import write_atomically
 
 # tab10's ten distinct colours; the next ten runs reuse them dashed, then dotted, then dash-dotted, so 40 runs each
 # get their own (colour, dash) pair and the first ten stay solid.

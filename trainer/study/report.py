@@ -14,8 +14,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from trainer.data.images import save_png
+from trainer.files import write_text_atomic
 
-from trainer.files import save_png_atomic, write_text_atomic
 from trainer.config import RunConfig
 from trainer.data.datasets import FaceDataset, load_dataset
 from trainer.evaluation.face_metrics import FACE_IMAGES, INSTALL_HINT, FaceMetricsError, face_metrics_available
@@ -111,10 +112,10 @@ def _write_run_images(summary: RunSummary, folder: Path) -> None:
     rows = len(scores.originals) // 2
     pairs = np.concatenate([scores.originals[:rows], scores.reconstructions[:rows],
                             scores.originals[rows:2 * rows], scores.reconstructions[rows:2 * rows]])
-    save_png_atomic(folder / "reconstructions.png", image_grid(pairs, nrow=rows))
+    save_png(image_grid(pairs, nrow=rows), folder / "reconstructions.png")
     side = max(1, int(round(len(scores.prior_images) ** 0.5)))
-    save_png_atomic(folder / "samples_prior.png", image_grid(scores.prior_images, nrow=side))
-    save_png_atomic(folder / "samples_fitted.png", image_grid(scores.fitted_images, nrow=side))
+    save_png(image_grid(scores.prior_images, nrow=side), folder / "samples_prior.png")
+    save_png(image_grid(scores.fitted_images, nrow=side), folder / "samples_fitted.png")
 
 
 def _write_plots(summaries: list[RunSummary], out_dir: Path) -> dict[str, Path]:

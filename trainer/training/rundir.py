@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from trainer.data.images import save_png
 
 from trainer.errors import UserError
-from trainer.files import TEXT, append_text, name_length, read_text, save_png_atomic, write_text_atomic
+from trainer.files import TEXT, append_text, name_length, read_text, write_text_atomic
 from trainer.training.metrics_csv import MetricsCsv
 
 
@@ -171,7 +172,7 @@ class RunDirectory:
         append_text(self.path / "train.log", f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
 
     def save_prediction(self, name: str, grid_hwc: np.ndarray) -> Path:
-        return save_png_atomic(self.predictions / name, grid_hwc)
+        return save_png(grid_hwc, self.predictions / name)
 
 
 def check_runs_dir(runs_dir: Path | str) -> None:

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QVBoxLayout, QWid
 
 from trainer.training.checkpoint import LoadedCheckpoint
 from trainer.evaluation.face_metrics import INSTALL_HINT, face_metrics_available
+from trainer.evaluation.identity import format_identity
 from trainer.latent.stats import active_definition
 
 from .. import theme
@@ -93,9 +94,11 @@ def format_faces(report: dict | None) -> str:
         def cell(key: str, spec: str) -> str:
             value = faces.get(key)
             return "—" if not isinstance(value, Number) else format(value, spec)
+        identity = format_identity(faces)
         return (f"Face network: faces in samples {cell('sample_face_detect', '.0%')} · face FD samples "
                 f"{cell('sample_face_fd', '.3f')} (real faces {cell('floor_face_fd', '.3f')}, blurred "
-                f"{cell('blurred_face_fd', '.3f')}) · faces in recon {cell('recon_face_detect', '.0%')}")
+                f"{cell('blurred_face_fd', '.3f')}) · faces in recon {cell('recon_face_detect', '.0%')}"
+                + (f"<br>{html.escape(identity)}" if identity else ""))
     if not face_metrics_available():
         return theme.span(INSTALL_HINT, theme.Tone.MUTED)
     return ""

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 from trainer.latent.directions import SefaDirections, model_sefa_directions
 from trainer.latent.sliders import (MAX_ALL_SLIDERS, SliderSpec, axis_sliders, factor_sliders, pca_sliders, sefa_sliders,
                                    visible_dims)
-from trainer.latent.stats import active_definition
+from trainer.latent.stats import active_definition, active_rule
 
 from .. import theme
 from .slider_rows import SliderColumn
@@ -126,7 +126,7 @@ class SlidersTab(QWidget):
         dims = state.selected_dims or visible_dims(stats, state.latent_dim, self.k.value(),
                                                    self.ranking.currentData())
         if dims != state.selected_dims:
-            state.selected_dims = list(dims)      # recorded quietly: this is what the saved state will restore
+            state.sliders.selected_dims = list(dims)      # recorded quietly: this is what the saved state will restore
         return axis_sliders(stats, dims, state.latent_dim)
 
     def _summary(self, specs: list[SliderSpec]) -> str:
@@ -140,7 +140,7 @@ class SlidersTab(QWidget):
             return "Computing latent statistics; slider ranges are +-3 until they arrive."
         inactive = int((~stats.active).sum())
         self.summary.setToolTip(active_definition(state.is_variational))
-        rule = "KL >= 0.01 nats" if state.is_variational else "code variance > 0.01"
+        rule = active_rule(state.is_variational)
         text = f"{stats.latent_dim - inactive} of {stats.latent_dim} dims active ({rule})"
         if state.slider_mode == "axes" and len(specs) < state.latent_dim:
             text += f"; showing the top {len(specs)}"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from trainer.config import ConfigError, DataConfig, RunConfig
@@ -164,12 +163,10 @@ def run_eval(args: argparse.Namespace) -> int:
 def _write_text(path: Path, text: str) -> None:
     """Write a small output file via a temporary file, so a failed write never leaves half a file."""
     from trainer.training.rundir import OutputPathError
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from trainer.files import write_text_atomic
     try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
         raise OutputPathError(f"could not write {path}: {error.strerror}") from None
 
 

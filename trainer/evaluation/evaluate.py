@@ -23,7 +23,8 @@ SAMPLER_SHARE = 0.6
 TRAIN_CODES_SHARE, TEST_CODES_SHARE = 0.5, 0.3   # of the sampler choice's time: encoding, then fitting the rest
 WRITE_PER_READ = 2.0         # writing and fsyncing a checkpoint: 1.5x the time loading it took (measured), and a margin
 # What the evaluation imports as it goes; on a busy 2-core machine SciPy and scikit-learn took 6 s to import.
-EVALUATION_IMPORTS = ("trainer.evaluation.metrics", "trainer.latent.samplers", "trainer.latent.stats", "scipy.stats",
+EVALUATION_IMPORTS = ("trainer.evaluation.metrics", "trainer.latent.samplers", "trainer.latent.flow",
+                      "trainer.latent.stats", "scipy.stats",
                       "scipy.special", "sklearn.mixture", "sklearn.exceptions", "threadpoolctl")
 
 
@@ -35,10 +36,11 @@ def import_evaluation_modules() -> None:
 
 
 def evaluate_loaded(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu",
-                    deadline: Deadline | None = None) -> dict:
+                    deadline: Deadline | None = None, fitted: dict | None = None) -> dict:
     """The metrics report (trainer.evaluation.metrics.EvalReport.to_dict()) on the data set's test split.
 
-    With a `deadline`, shortened to end by it; "notes" then say what was left out."""
+    With a `deadline`, shortened to end by it; "notes" then say what was left out. `fitted`, when given, receives
+    the samplers the choice fitted, by kind (SamplerChoice.fitted)."""
     from trainer.evaluation.metrics import evaluate
 
     notes: list[str] = []
@@ -60,6 +62,8 @@ def evaluate_loaded(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: 
                                 notes)
     if choice is not None:
         result["sampler"] = choice.to_dict()
+        if fitted is not None:
+            fitted.update(choice.fitted)
     if notes:
         result["notes"] = notes
     return result
@@ -161,7 +165,8 @@ def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str
     if deadline is not None:               # keep time aside to write the results into the checkpoints
         writing_s = WRITE_PER_READ * (1 + len(also_update) if store else 0) * (time.monotonic() - started)
         deadline = Deadline(deadline.left() - writing_s)
-    report = evaluate_loaded(checkpoint, dataset, device, deadline)
+    fitted: dict = {}
+    report = evaluate_loaded(checkpoint, dataset, device, deadline, fitted=fitted)
     if faces:      # of the samples a user sees by default: from the sampler the evaluation chose
         chosen = SamplerChoice.from_dict(report.get("sampler"))
         report["faces"] = face_metrics_for(checkpoint, dataset, device,
@@ -174,6 +179,8 @@ def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str
                                                      sampler=chosen.default if chosen is not None else None)
     notes = report.pop("notes", [])
     stats = latent_stats_for(checkpoint, dataset, device, deadline, notes)
+    if stats is not None and "flow" in fitted:      # so the explorer need not train the flow again
+        stats.flow = fitted["flow"].to_dict()
     stats = stats.to_dict() if stats is not None else None
     if stats is None:
         notes.append(f"latent statistics skipped: the test split has {len(dataset.test)} image; they need at "

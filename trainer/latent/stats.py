@@ -63,6 +63,9 @@ class LatentStats:
     factor_directions: dict[str, np.ndarray] | None   # factor -> unit (D,) direction that changes that factor
     factor_spans: dict[str, float] | None             # factor -> latent distance covering its observed range
     n_samples: int
+    # The flow sampler the evaluation fitted to the encoded *training* images (trainer.latent.flow.FlowSampler
+    # .to_dict(): plain types and tensors), kept here so the explorer and `predict` need not train it again.
+    flow: dict | None = None
 
     @property
     def latent_dim(self) -> int:
@@ -82,6 +85,7 @@ class LatentStats:
             "factor_spans": None if self.factor_spans is None else
             {str(k): float(v) for k, v in self.factor_spans.items()},
             "n_samples": int(self.n_samples),
+            "flow": self.flow,
         }
 
     @classmethod
@@ -104,6 +108,7 @@ class LatentStats:
             factor_directions=None if directions is None else {k: _array(v) for k, v in directions.items()},
             factor_spans=None if spans is None else {k: float(v) for k, v in spans.items()},
             n_samples=int(d["n_samples"]),
+            flow=d.get("flow") if isinstance(d.get("flow"), dict) else None,
         )
 
     def slider_range(self, dim: int, spread: float = 3.0) -> tuple[float, float]:

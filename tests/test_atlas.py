@@ -372,3 +372,47 @@ def test_points_are_rasterized_where_the_view_puts_them():
     np.testing.assert_array_equal(image[4, 95], [0, 255, 0, 255])             # row 0 is the bottom (y = -1)
     assert not (image[..., 2] > 0).any()                                      # the point outside is not drawn
     assert (image[..., 3] > 0).sum() == 2 * len(disc_offsets(5))
+
+
+# ---------------------------------------------------------------- CelebA's attribute list
+
+CELEBA_TEXT = ("3\n5_o_Clock_Shadow Smiling Young\n000001.jpg -1  1  1\n000002.jpg  1 -1  1\n"
+               "000003.jpg -1 -1 -1\n")
+
+
+def test_celeba_attribute_list_reads_as_yes_no_categories(tmp_path):
+    table = read_labels(write(tmp_path / "list_attr_celeba.txt", CELEBA_TEXT))
+    assert table.columns == ("5_o_Clock_Shadow", "Smiling", "Young")
+    assert table.kind("Smiling") == "category"
+    smiling = table.column_for("Smiling", ["img/000001.jpg", "000002.png", "000004.jpg"])   # a png keeps its stem
+    assert smiling.categories == ("no", "yes")
+    np.testing.assert_array_equal(smiling.values, [1, 0, -1])
+
+
+def test_celeba_attribute_list_is_found_in_an_anno_folder_beside_the_images(tmp_path):
+    folder = tmp_path / "celeba" / "img"
+    folder.mkdir(parents=True)
+    (tmp_path / "celeba" / "Anno").mkdir()
+    path = write(tmp_path / "celeba" / "Anno" / "list_attr_celeba.txt", CELEBA_TEXT)
+    assert find_labels_file(folder) == path
+    write(folder / "labels.csv", "file,age\na.png,1\n")
+    assert find_labels_file(folder) == folder / "labels.csv"        # the user's own CSV comes first
+
+
+def test_celeba_attribute_list_refusals_name_file_line_and_column(tmp_path):
+    cases = {"count": ("x\nA B\n", "line 1 must be the number of images"),
+             "value": ("1\nA Smiling\n1.jpg 1 2\n", "line 3, column Smiling: '2' is not -1 or 1"),
+             "fields": ("1\nA B\n1.jpg 1\n", "line 3 has 2 fields"),
+             "total": ("5\nA\n1.jpg 1\n", "announces 5 images but the file lists 1"),
+             "twice": ("2\nA\n1.jpg 1\n1.jpg -1\n", "line 4: the file '1.jpg' is listed twice")}
+    for name, (text, message) in cases.items():
+        (tmp_path / name).mkdir()
+        path = write(tmp_path / name / "list_attr_celeba.txt", text)
+        with pytest.raises(LabelError, match=message) as caught:
+            read_labels(path)
+        assert str(path) in str(caught.value)
+
+
+def test_labels_csv_columns_are_typed(tmp_path):
+    table = read_labels(write(tmp_path / "labels.csv", "file,age,gender,mood\na.png,40,0,calm\nb.png,3.5,1,sad\n"))
+    assert [table.kind(c) for c in table.columns] == ["number", "category", "category"]

@@ -17,6 +17,7 @@ from PySide6.QtCore import QPoint, QRect, Qt  # noqa: E402
 from PySide6.QtWidgets import QAbstractButton, QAbstractScrollArea, QLabel, QMessageBox, QWidget  # noqa: E402
 
 from trainer.training.checkpoint import FORMAT_NAME, load_checkpoint  # noqa: E402
+from trainer.evaluation.association import DimLabels  # noqa: E402
 from trainer.latent.sliders import FACTOR_LABEL_MIN_SCORE, axis_sliders  # noqa: E402
 from trainer.latent.stats import compute_latent_stats  # noqa: E402
 from vae_gui.explorer.info_panel import describe_checkpoint, training_length  # noqa: E402
@@ -209,22 +210,37 @@ def test_active_dimensions_agree_between_train_and_explore_tabs(qtbot, explorer)
 
 # ---------------------------------------------------------------- explanations on the spot
 
-def test_factor_labels_hidden_below_the_score_threshold():
+def _tested(names, scores, significant):
+    return DimLabels(names=names, scores=scores, significant=significant, threshold=0.05, n_images=200, shuffles=100)
+
+
+def test_factor_labels_hidden_below_the_score_threshold_or_by_chance():
     rng = np.random.default_rng(1)
-    stats = compute_latent_stats(rng.normal(size=(200, 3)))
-    stats.dim_factors = [("glasses", 1.0), ("background_hue", 0.4), ("smile", FACTOR_LABEL_MIN_SCORE)]
-    details = [spec.detail for spec in axis_sliders(stats, [0, 1, 2], 3)]
-    assert details == ["~ glasses 1.00", "", "~ smile 0.50"]
+    stats = compute_latent_stats(rng.normal(size=(200, 4)))
+    stats.dim_labels = _tested(["glasses", "background_hue", "smile", "hair_style"],
+                               [1.0, FACTOR_LABEL_MIN_SCORE - 0.01, FACTOR_LABEL_MIN_SCORE, 0.9],
+                               [True, True, True, False])
+    details = [spec.detail for spec in axis_sliders(stats, [0, 1, 2, 3], 4)]
+    assert details == ["~ glasses 1.00", "", f"~ smile {FACTOR_LABEL_MIN_SCORE:.2f}", ""]
+
+
+def test_untested_factor_scores_of_older_files_need_many_images():
+    rng = np.random.default_rng(1)
+    stats = compute_latent_stats(rng.normal(size=(200, 2)))
+    stats.dim_factors = [("glasses", 0.9), ("smile", 0.3)]            # stored before the shuffled test
+    assert [spec.detail for spec in axis_sliders(stats, [0, 1], 2)] == ["", ""]
+    stats.n_samples = 2000
+    assert [spec.detail for spec in axis_sliders(stats, [0, 1], 2)] == ["~ glasses 0.90", ""]
 
 
 def test_factor_label_tooltip_states_the_threshold(qtbot, explorer):
     rng = np.random.default_rng(1)
     stats = compute_latent_stats(rng.normal(size=(200, 6)), rng.normal(-1, 0.1, (200, 6)))
-    stats.dim_factors = [("glasses", 0.9)] + [("background_hue", 0.4)] * 5
+    stats.dim_labels = _tested(["glasses"] + ["background_hue"] * 5, [0.9] + [0.4] * 5, [True] + [False] * 5)
     explorer.state.set_stats(stats, "test")
     rows = explorer.sliders_tab.column.rows
     assert "~ glasses 0.90" in rows[0].detail.text() and "background_hue" not in rows[1].detail.text()
-    assert f"Shown only from {FACTOR_LABEL_MIN_SCORE:g}" in rows[0].name.toolTip()
+    assert "shuffled" in rows[0].name.toolTip() and f"from {FACTOR_LABEL_MIN_SCORE:g}" in rows[0].name.toolTip()
     assert "KL" in rows[0].name.toolTip()
 
 

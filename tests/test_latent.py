@@ -1,6 +1,5 @@
 """Latent tools: interpolation, directions, statistics (and their checkpoint round-trip), encoding and decoding."""
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -117,10 +116,6 @@ def test_attribute_direction_recovers_the_shift_between_two_clouds():
 # ---------------------------------------------------------------- statistics
 
 def _stats_with_everything(monkeypatch) -> LatentStats:
-    fake_metrics = types.ModuleType("trainer.evaluation.metrics")
-    fake_metrics.best_factor_per_dim = lambda latents, factors, names, n_bins=20, categorical=None: [
-        (names[i % len(names)], 0.5 + 0.1 * i) for i in range(latents.shape[1])]
-    monkeypatch.setitem(sys.modules, "trainer.evaluation.metrics", fake_metrics)
     rng = np.random.default_rng(4)
     factors = rng.uniform(0, 1, (300, 2))
     means = np.c_[factors @ [[2.0, 0.0, 0.5], [0.0, 1.0, 0.5]], rng.standard_normal(300) * 0.01]
@@ -138,7 +133,9 @@ def test_stats_round_trip_through_a_weights_only_checkpoint(tmp_path, monkeypatc
         np.testing.assert_array_equal(getattr(loaded, field), getattr(stats, field))
     assert loaded.active.dtype == bool
     assert loaded.dim_factors == stats.dim_factors
-    assert loaded.dim_factors[1] == ("tone", pytest.approx(0.6))
+    assert loaded.dim_labels == stats.dim_labels
+    assert [loaded.dim_factors[d][0] for d in (0, 1)] == ["size", "tone"]
+    assert loaded.dim_labels.significant == [True, True, True, False] and loaded.dim_labels.n_images == 300
     assert loaded.factor_directions.keys() == stats.factor_directions.keys()
     for name, direction in stats.factor_directions.items():
         np.testing.assert_array_equal(loaded.factor_directions[name], direction)
@@ -154,7 +151,7 @@ def test_stats_from_dict_names_a_missing_field():
 
 
 def test_dim_factors_are_none_without_a_metrics_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "trainer.evaluation.metrics", None)     # makes the import fail
+    monkeypatch.setitem(sys.modules, "trainer.evaluation.association", None)     # makes the import fail
     factors = np.random.default_rng(0).uniform(size=(50, 1))
     stats = compute_latent_stats(np.c_[factors, factors ** 2], factors=factors)
     assert stats.dim_factors is None

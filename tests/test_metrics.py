@@ -226,6 +226,8 @@ def test_evaluate_vae_reports_kl_active_units_and_factors():
     assert set(report.mig_per_factor) == {"red", "green"}  # blue never varies
     assert report.mig > 0.8
     assert [name for name, _ in report.dim_factors[:2]] == ["red", "green"]
+    assert report.dim_labels["significant"][:2] == [True, True] and report.dim_labels["n_images"] == 400
+    assert "on 400 images" in report.format_table()
 
 
 def test_evaluate_ae_leaves_vae_fields_empty_and_measures_the_offset():

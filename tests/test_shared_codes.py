@@ -162,3 +162,17 @@ def test_your_directions_become_atlas_colourings(qtbot, panel, tiny_checkpoint):
     assert not any(key.startswith("direction:custom:") for key in keys)
     assert atlas.colour.currentData() == "split" and "Colour: split" in atlas.legend.text()
     np.testing.assert_array_equal(colour_values(atlas.data, "split").values, atlas._colour_values.values)
+
+
+def test_the_final_evaluation_encodes_each_image_once(tiny_checkpoint, tmp_path, encoder_calls):
+    """Metrics, sampler choice, memorisation samples and latent statistics all share one DataCodes."""
+    import shutil
+
+    from trainer.data.datasets import load_dataset
+    from trainer.evaluation.evaluate import evaluate_checkpoint_file
+
+    path = shutil.copy(tiny_checkpoint, tmp_path / "best.pt")
+    dataset = load_dataset(load_checkpoint(path).config.data)
+    report = evaluate_checkpoint_file(path, dataset, memorisation_png=tmp_path / "memorisation.png")
+    assert report["n_images"] == len(dataset.test) and "sampler" in report and "memorisation" in report
+    assert sum(encoder_calls.values()) == len(dataset.test) + len(dataset.train)

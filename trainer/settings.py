@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,7 +21,7 @@ except ModuleNotFoundError:      # Python 3.10
     import tomli as tomllib
 
 from trainer.config import (ACTIVATIONS, DOWNSAMPLES, EPOCH_LIMIT, FAMILIES, IMAGE_SIZES, NORMS, REPARAMS,
-                            OUTPUTS, UPSAMPLES, ConfigError, RunConfig)
+                            OUTPUTS, UPSAMPLES, ConfigError, RunConfig, short_repr)
 from trainer.models.presets import PRESET_DATA_SETTINGS, PRESET_TRAIN_SETTINGS, PRESETS, default_preset_for
 
 
@@ -218,11 +219,20 @@ def _checked_value(setting: Setting, value: Any) -> Any:
           else isinstance(value, str))
     if not ok:
         expected = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}[kind]
-        raise SettingsError(f"setting {setting.name!r} must be {expected}, got {value!r}")
+        raise SettingsError(f"setting {setting.name!r} must be {expected}, got {short_repr(value)}")
     if setting.choices and value not in setting.choices:
         raise SettingsError(f"setting {setting.name!r} must be one of {', '.join(map(str, setting.choices))}; "
-                            f"got {value!r}")
-    return float(value) if kind is float else value
+                            f"got {short_repr(value)}")
+    if kind is float or kind is int:
+        try:
+            number = float(value)
+        except OverflowError:       # a whole number of hundreds of digits
+            number = math.inf
+        if not math.isfinite(number):
+            raise SettingsError(f"setting {setting.name!r} must be a finite number, got "
+                                f"{short_repr(value)}")
+        return number if kind is float else value
+    return value
 
 
 def _resolve(values: dict[str, Any], base: RunConfig | None) -> RunConfig:

@@ -74,7 +74,8 @@ close).</li>
 <li><b>MIG</b>: mutual information gap, 0 to 1, on the synthetic faces whose true factors (smile, glasses, ...) are
 known: how much each factor is captured by a single dimension. Higher means more disentangled.</li>
 <li><b>~ glasses 0.80</b> next to a slider: the true factor this dimension tells most about, with its normalized
-mutual information (0 to 1). Shown only from {FACTOR_LABEL_MIN_SCORE:g}.</li>
+mutual information less what chance gives (0 to 1). Shown only when it beats the same test images with their
+factors shuffled, and from {FACTOR_LABEL_MIN_SCORE:g}.</li>
 </ul>
 
 <h3>Keyboard</h3>

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from trainer.config import ConfigError, DataConfig, RunConfig
+from trainer.names import printable
 from trainer.package import install_command
 
 FORMATTER = argparse.ArgumentDefaultsHelpFormatter
@@ -92,6 +93,7 @@ def run_export(args: argparse.Namespace) -> int:
     from trainer.training.rundir import check_output_file
 
     check_output_file(args.out, "export target")
+    args.signals.keeping(f"nothing was written to {printable(args.out)}")
     out = export_for_inference(args.checkpoint, args.out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
@@ -104,6 +106,7 @@ def _export_graphs(args: argparse.Namespace) -> int:
 
     check_format_available(args.format)            # before the slow part: a missing package is said at once
     check_output_folder(args.out, "export folder")
+    args.signals.keeping(f"the graphs written so far in {printable(args.out)} are whole")
     checkpoint = load_checkpoint(args.checkpoint)
     for graph in export_graphs(checkpoint.model, args.out, args.format):
         print(f"wrote {graph.path} ({graph.path.stat().st_size / 1e6:.1f} MB): {', '.join(graph.inputs)} -> "
@@ -128,6 +131,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.store and args.no_store:
         raise ConfigError("--store and --no-store contradict each other; give one")
+    args.signals.keeping("the checkpoint is unchanged and no report was written")
     checkpoint = load_checkpoint(args.checkpoint)
     out = args.json or args.checkpoint.with_suffix(".eval.json")
     check_output_file(out, "JSON report")
@@ -172,7 +176,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from trainer.training.rundir import check_output_folder
 
     check_output_folder(args.out, "output folder")
-
+    args.signals.keeping(f"the images written so far in {printable(args.out)} are whole")
     written = write_predictions(args.checkpoint, args.out, data=args.data, n_recon=args.n_recon,
                                 n_samples=args.n_samples, sampler=args.sampler, temperature=args.temperature,
                                 seed=args.seed, device=args.device)

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from trainer.errors import UserError
+from trainer.latent.data_codes import evenly_spaced_rows
 from trainer.package import install_command
 from trainer.evaluation.identity import format_identity, identity_report
 from trainer.evaluation.sample_quality import frechet_distance
@@ -218,8 +219,7 @@ def evenly_spaced(images: torch.Tensor, n: int) -> torch.Tensor:
     """n images spread over the whole set (a folder's order may follow its file names), all when it has fewer."""
     if len(images) <= n:
         return images
-    picks = np.linspace(0, len(images) - 1, num=n).round().astype(np.int64)
-    return images[torch.from_numpy(picks)]
+    return images[torch.from_numpy(evenly_spaced_rows(len(images), n))]
 
 
 def face_report(recon_images: torch.Tensor, sample_images: torch.Tensor, test_images: torch.Tensor,

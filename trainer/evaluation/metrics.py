@@ -31,14 +31,15 @@ Disentanglement (synthetic data with ground-truth factors only):
   VAEs"): for each factor, the MI of the most informative latent dimension minus that of the second one, divided
   by the factor's entropy, averaged over factors. 1: every factor is captured by exactly one dimension; 0: no
   dimension stands out. Factors that never vary (zero entropy) are skipped.
-* **Best factor per dimension** -- for each latent dimension, the factor with the highest normalized MI
-  (MI / H(factor), in [0, 1]); the explorer uses it to label sliders.
+* **Best factor per dimension** -- for each latent dimension, the factor with the highest normalized MI with the
+  chance level taken off, and whether it beats shuffled factors on the same images (trainer.evaluation.association);
+  the explorer names a slider's factor only then.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -46,7 +47,9 @@ import torch.nn.functional as F
 
 from trainer.deadline import Deadline, run_chunks, spread_order
 from trainer.latent.stats import active_dimensions
+from trainer.models.inference import evaluating
 from trainer.models.losses import kl_per_dimension, reconstruction_loss
+from trainer.models.networks import images_from_logits
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -234,7 +237,8 @@ class EvalReport:
     latent_dim: int
     mig: float | None
     mig_per_factor: dict[str, float] | None       # factors that vary only
-    dim_factors: list[tuple[str, float]] | None   # per dim: (best factor, normalized MI)
+    dim_factors: list[tuple[str, float]] | None   # per dim: (best factor, normalized MI less chance)
+    dim_labels: dict | None = None                # trainer.evaluation.association.DimLabels.to_dict()
 
     def to_dict(self) -> dict:
         """Plain JSON-serializable types (tuples become lists)."""
@@ -259,7 +263,8 @@ class EvalReport:
                    active_units=None if d.get("active_units") is None else int(d["active_units"]),
                    latent_dim=int(d["latent_dim"]), mig=_optional_float(d.get("mig")),
                    mig_per_factor=None if per_factor is None else {str(k): float(v) for k, v in per_factor.items()},
-                   dim_factors=None if dim_factors is None else [(str(n), float(s)) for n, s in dim_factors])
+                   dim_factors=None if dim_factors is None else [(str(n), float(s)) for n, s in dim_factors],
+                   dim_labels=d.get("dim_labels"))
 
     def format_table(self) -> str:
         """One metric per line, then a short per-dimension listing (KL and/or best factor)."""
@@ -298,11 +303,18 @@ class EvalReport:
                 parts.append(f"KL {self.kl_per_dim[d]:8.4f}")
             if self.dim_factors is not None:
                 name, score = self.dim_factors[d]
-                parts.append(f"{name} ({score:.2f})")
+                parts.append(f"{name} ({score:.2f})" + ("" if self._significant(d) else ", chance"))
             lines.append("  ".join(parts))
         if len(order) > TABLE_MAX_DIMS:
             lines.append(f"  ... {len(order) - TABLE_MAX_DIMS} more dimensions")
+        if self.dim_labels is not None:
+            lines.append(f"  factor scores: normalized MI less its level on {self.dim_labels['shuffles']} shuffles "
+                         f"of the factors, on {self.dim_labels['n_images']:,} images; 'chance' where it does not "
+                         f"beat {self.dim_labels['threshold']:.3f}, what shuffles reach")
         return lines
+
+    def _significant(self, dim: int) -> bool:
+        return self.dim_labels is None or bool(self.dim_labels["significant"][dim])
 
 
 def _optional_float(value: Any) -> float | None:
@@ -318,7 +330,7 @@ def _fmt(value: float | None, spec: str) -> str:
 def evaluate(model: torch.nn.Module, images: torch.Tensor, factors: np.ndarray | None = None,
              factor_names: Sequence[str] | None = None, categorical: Sequence[bool] | None = None,
              recon_loss: str = "mse", batch_size: int = 256, device: str | torch.device = "cpu",
-             deadline: Deadline | None = None) -> EvalReport:
+             deadline: Deadline | None = None, encoded: Encoded | None = None) -> EvalReport:
     """All metrics of a model (already on `device`) on uint8 (N, C, H, W) test images.
 
     The model runs in eval mode without gradients, in batches; its training flag is restored afterwards.
@@ -326,6 +338,8 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, factors: np.ndarray |
     previews and the explorer). With ground-truth `factors` (N, F) we also compute MIG and the best factor of each
     dimension from the posterior means. With a `deadline`, images are taken in a fixed random order, in smaller
     batches, until the next batch would pass it: the report's n_images says on how many (at least one).
+    `encoded(rows)` gives the posterior means and log-variances of the images at those rows when the caller
+    already has codes (a DataCodes, trainer.latent.data_codes); without it the model encodes each batch.
     """
     images = torch.as_tensor(images)
     if images.dim() != 4 or len(images) == 0:
@@ -335,34 +349,31 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, factors: np.ndarray |
     order = None
     if deadline is not None:               # any first images of this order are a fair sample of all
         order, batch_size = torch.from_numpy(spread_order(len(images))), min(batch_size, DEADLINE_BATCH)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            per_image = _per_image_metrics(model, images, recon_loss, batch_size, device, order, deadline)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        per_image = _per_image_metrics(model, images, recon_loss, batch_size, device, order, deadline, encoded)
     if factors is not None and order is not None:
         factors = np.asarray(factors)[order[:len(per_image["means"])].numpy()]
     return _build_report(per_image, factors, factor_names, categorical)
 
 
 DEADLINE_BATCH = 64            # under a deadline: batches short enough to stop close to it
+Encoded = Callable[[np.ndarray], "tuple[np.ndarray, np.ndarray | None]"]   # rows -> (means, log-variances)
 
 
 def _per_image_metrics(model: torch.nn.Module, images: torch.Tensor, recon_loss: str, batch_size: int,
                        device: str | torch.device, order: torch.Tensor | None = None,
-                       deadline: Deadline | None = None) -> dict[str, np.ndarray]:
+                       deadline: Deadline | None = None, encoded: Encoded | None = None) -> dict[str, np.ndarray]:
     """Per-image arrays: mse, psnr, ssim, recon (N,), means (N, D) and, for a VAE, kl_dims (N, D), of the images
     in `order` (all, in order, when None) until the deadline."""
     collected: dict[str, list[np.ndarray]] = {key: [] for key in ("mse", "psnr", "ssim", "recon", "means", "kl_dims")}
 
     def batch_metrics(rows: slice) -> None:
-        x = (images[rows] if order is None else images[order[rows]]).to(device)
+        picked = torch.arange(len(images))[rows] if order is None else order[rows]
+        x = images[picked].to(device)
         x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
-        mean, logvar = model.encode(x)
+        mean, logvar = model.encode(x) if encoded is None else _as_tensors(encoded(picked.numpy()), device)
         logits = model.decode_logits(mean).float()
-        recon = torch.sigmoid(logits)
+        recon = images_from_logits(logits)
         batch = {"mse": (recon - x).pow(2).flatten(1).mean(dim=1), "psnr": psnr(recon, x), "ssim": ssim(recon, x),
                  "recon": reconstruction_loss(logits, x, recon_loss), "means": mean.float()}
         if logvar is not None:
@@ -372,6 +383,13 @@ def _per_image_metrics(model: torch.nn.Module, images: torch.Tensor, recon_loss:
 
     run_chunks(len(images), batch_size, batch_metrics, deadline)
     return {key: np.concatenate(parts) for key, parts in collected.items() if parts}
+
+
+def _as_tensors(codes: tuple[np.ndarray, np.ndarray | None],
+                device: str | torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    means, logvars = codes
+    return (torch.from_numpy(means).to(device),
+            None if logvars is None else torch.from_numpy(logvars).to(device))
 
 
 def _build_report(per_image: dict[str, np.ndarray], factors: np.ndarray | None, factor_names: Sequence[str] | None,
@@ -384,15 +402,17 @@ def _build_report(per_image: dict[str, np.ndarray], factors: np.ndarray | None, 
         kl = float(sum(kl_per_dim))
         neg_elbo = recon + kl
     active = int(active_dimensions(kl_per_dim, means.var(axis=0)).sum())
-    mig_value = mig_per_factor = dim_factors = None
+    mig_value = mig_per_factor = dim_factors = labels = None
     if factors is not None:
         factors = np.asarray(factors)
         names = list(factor_names) if factor_names is not None else [f"factor_{k}" for k in range(factors.shape[1])]
         mean_gap, gaps = mig(means, factors, categorical=categorical)
         mig_value = None if math.isnan(mean_gap) else mean_gap
         mig_per_factor = {name: float(gap) for name, gap in zip(names, gaps) if not math.isnan(gap)}
-        dim_factors = best_factor_per_dim(means, factors, names, categorical=categorical)
+        from trainer.evaluation.association import dim_labels
+        tested = dim_labels(means, factors, names, categorical=categorical)
+        dim_factors, labels = tested.pairs(), tested.to_dict()
     return EvalReport(n_images=len(means), mse=float(per_image["mse"].mean()), psnr=float(per_image["psnr"].mean()),
                       ssim=float(per_image["ssim"].mean()), neg_elbo=neg_elbo, recon_loss=recon, kl=kl,
                       kl_per_dim=kl_per_dim, active_units=active, latent_dim=int(means.shape[1]), mig=mig_value,
-                      mig_per_factor=mig_per_factor, dim_factors=dim_factors)
+                      mig_per_factor=mig_per_factor, dim_factors=dim_factors, dim_labels=labels)

@@ -22,7 +22,7 @@ import torch
 
 from trainer.deadline import Deadline
 from trainer.errors import UserError
-from trainer.latent.codec import decode_latents, encode_images
+from trainer.latent.codec import decode_latents
 from trainer.latent.stats import LatentStats
 
 SAMPLER_KINDS = ("prior", "gaussian", "mixture", "flow")
@@ -297,16 +297,22 @@ def sampler_from_dict(d: dict[str, Any]) -> LatentSampler:
 
 
 def sample_images(model: torch.nn.Module, n: int, seed: int, sampler_kind: str = "prior",
-                  fit_images: torch.Tensor | None = None) -> np.ndarray:
+                  fit_latents: np.ndarray | None = None) -> np.ndarray:
     """uint8 (n, H, W, 3) random images: latents from the `sampler_kind` sampler, decoded exactly (fp32).
 
-    "gaussian" and "mixture" are fitted to the posterior means of `fit_images` (uint8 (N, C, H, W)).
-    """
-    latents = None
-    if sampler_kind != "prior" and fit_images is not None:
-        latents, _ = encode_images(model, fit_images)
-    sampler = make_sampler(sampler_kind, model.latent_dim, latents=latents, seed=seed)
+    "gaussian", "mixture" and "flow" are fitted to `fit_latents` (posterior means (N, D) of training images)."""
+    sampler = make_sampler(sampler_kind, model.latent_dim, latents=fit_latents, seed=seed)
     return decode_latents(model, sampler.sample(n, seed), batch_size=256, exact=True)
+
+
+def samples_or_prior(model: torch.nn.Module, n: int, seed: int, sampler_kind: str,
+                     fit_latents: np.ndarray | None) -> tuple[np.ndarray, str]:
+    """sample_images(), from the prior when the sampler cannot be fitted (too few codes, NaN codes): a diverged
+    or tiny model still shows something. Returns the images and the sampler kind used."""
+    try:
+        return sample_images(model, n, seed, sampler_kind, fit_latents), sampler_kind
+    except SamplerError:
+        return sample_images(model, n, seed, "prior"), "prior"
 
 
 # ---------------------------------------------------------------- single random starting points (the explorer)
@@ -321,7 +327,13 @@ def random_code_latent(stats: LatentStats | None, latent_dim: int, rng: np.rando
     noise = rng.standard_normal(latent_dim)
     if stats is None:
         return noise.astype(np.float32)
-    return (np.asarray(stats.mean) + np.asarray(stats.std) * noise).astype(np.float32)
+    return code_spread_latents(stats.mean, stats.std, noise)
+
+
+def code_spread_latents(mean: np.ndarray, std: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Standard-normal `noise` ((N, D) or (D,)) placed where a plain AE's codes live: N(mean, std^2) per dimension,
+    `mean` and `std` of its encoded codes. The one way an AE (no prior) is sampled."""
+    return (np.asarray(mean) + np.asarray(std) * np.asarray(noise)).astype(np.float32)
 
 
 def random_data_latent(latents: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:

@@ -4,7 +4,7 @@ definition of an active latent dimension, used by the eval report, the Train tab
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -12,7 +12,11 @@ import torch
 from trainer.errors import UserError
 from trainer.latent.directions import factor_directions, principal_components
 
+if TYPE_CHECKING:
+    from trainer.evaluation.association import DimLabels
+
 STATS_FORMAT_VERSION = 1
+STATS_MAX_IMAGES = 5000         # test images encoded for latent statistics: stable statistics, quick on a CPU
 MAX_PCA_COMPONENTS = 32
 MIN_SLIDER_STD = 0.05           # slider half-width floor, absolute ...
 MIN_SLIDER_STD_FRACTION = 0.05  # ... and relative to the widest dim, so collapsed dims still move a little
@@ -63,6 +67,8 @@ class LatentStats:
     factor_directions: dict[str, np.ndarray] | None   # factor -> unit (D,) direction that changes that factor
     factor_spans: dict[str, float] | None             # factor -> latent distance covering its observed range
     n_samples: int
+    # per dim: best factor tested against shuffled factors (trainer.evaluation.association); None in older files
+    dim_labels: "DimLabels | None" = None
     # The flow sampler the evaluation fitted to the encoded *training* images (trainer.latent.flow.FlowSampler
     # .to_dict(): plain types and tensors), kept here so the explorer and `predict` need not train it again.
     flow: dict | None = None
@@ -85,6 +91,7 @@ class LatentStats:
             "factor_spans": None if self.factor_spans is None else
             {str(k): float(v) for k, v in self.factor_spans.items()},
             "n_samples": int(self.n_samples),
+            "dim_labels": None if self.dim_labels is None else self.dim_labels.to_dict(),
             "flow": self.flow,
         }
 
@@ -108,6 +115,7 @@ class LatentStats:
             factor_directions=None if directions is None else {k: _array(v) for k, v in directions.items()},
             factor_spans=None if spans is None else {k: float(v) for k, v in spans.items()},
             n_samples=int(d["n_samples"]),
+            dim_labels=_dim_labels_from(d.get("dim_labels")),
             flow=d.get("flow") if isinstance(d.get("flow"), dict) else None,
         )
 
@@ -125,6 +133,17 @@ class LatentStats:
             raise ValueError(f"unknown ranking {by!r}; choose one of {RANKINGS}")
         score = self.kl_per_dim if by == "kl" and self.kl_per_dim is not None else self.std
         return np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+
+
+def _dim_labels_from(stored: dict | None) -> "DimLabels | None":
+    if stored is None:
+        return None
+    from trainer.evaluation.association import DimLabels
+    try:
+        return DimLabels.from_dict(stored)
+    except (KeyError, TypeError, ValueError):
+        raise LatentStatsError("latent statistics hold a malformed 'dim_labels'; re-run the evaluation of this "
+                               "checkpoint to store them again") from None
 
 
 def _tensor(values: np.ndarray) -> torch.Tensor:
@@ -159,16 +178,17 @@ def compute_latent_stats(means: np.ndarray, logvars: np.ndarray | None = None, f
             raise ValueError(f"logvars shape {logvars.shape} does not match means shape {means.shape}")
         kl = (0.5 * (means ** 2 + np.exp(logvars) - 1.0 - logvars)).mean(axis=0)
     components, variance = principal_components(means, min(d, MAX_PCA_COMPONENTS))
-    dim_factors = directions = spans = None
+    dim_factors = directions = spans = labels = None
     if factors is not None:
         factors, factor_names = _checked_factors(factors, factor_names, n)
-        dim_factors = _dim_factors(means, factors, factor_names, categorical)
+        labels = _dim_labels(means, factors, factor_names, categorical)
+        dim_factors = None if labels is None else labels.pairs()
         directions, spans = factor_directions(means, factors, factor_names)
     return LatentStats(mean=means.mean(axis=0).astype(np.float32), std=std.astype(np.float32),
                        kl_per_dim=None if kl is None else kl.astype(np.float32),
                        active=_active(kl, std), pca_components=components.astype(np.float32),
                        pca_variance=variance.astype(np.float32), dim_factors=dim_factors,
-                       factor_directions=directions, factor_spans=spans, n_samples=n)
+                       factor_directions=directions, factor_spans=spans, n_samples=n, dim_labels=labels)
 
 
 def _active(kl_per_dim: np.ndarray | None, std: np.ndarray) -> np.ndarray:
@@ -195,14 +215,12 @@ def _checked_factors(factors: np.ndarray, names: Sequence[str] | None, n: int) -
     return factors, names
 
 
-def _dim_factors(means: np.ndarray, factors: np.ndarray, names: list[str],
-                 categorical: Sequence[bool] | None) -> list[tuple[str, float]] | None:
-    """Best factor per dim from trainer.evaluation.metrics; None while that module (written separately) is unavailable."""
+def _dim_labels(means: np.ndarray, factors: np.ndarray, names: list[str],
+                categorical: Sequence[bool] | None) -> "DimLabels | None":
+    """Best factor per dim, tested against shuffled factors (trainer.evaluation.association); None while the
+    evaluation package (written separately) is unavailable."""
     try:
-        from trainer.evaluation.metrics import best_factor_per_dim
+        from trainer.evaluation.association import dim_labels
     except ImportError:
         return None
-    found = best_factor_per_dim(means, factors, names, categorical=categorical)
-    return [(str(name), float(score)) for name, score in found]
-
-
+    return dim_labels(means, factors, names, categorical=categorical)

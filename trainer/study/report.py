@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
+from trainer.data.images import save_png
 
 from trainer.config import RunConfig
 from trainer.data.datasets import FaceDataset, load_dataset
@@ -111,10 +111,10 @@ def _write_run_images(summary: RunSummary, folder: Path) -> None:
     rows = len(scores.originals) // 2
     pairs = np.concatenate([scores.originals[:rows], scores.reconstructions[:rows],
                             scores.originals[rows:2 * rows], scores.reconstructions[rows:2 * rows]])
-    Image.fromarray(image_grid(pairs, nrow=rows)).save(folder / "reconstructions.png")
+    save_png(image_grid(pairs, nrow=rows), folder / "reconstructions.png")
     side = max(1, int(round(len(scores.prior_images) ** 0.5)))
-    Image.fromarray(image_grid(scores.prior_images, nrow=side)).save(folder / "samples_prior.png")
-    Image.fromarray(image_grid(scores.fitted_images, nrow=side)).save(folder / "samples_fitted.png")
+    save_png(image_grid(scores.prior_images, nrow=side), folder / "samples_prior.png")
+    save_png(image_grid(scores.fitted_images, nrow=side), folder / "samples_fitted.png")
 
 
 def _write_plots(summaries: list[RunSummary], out_dir: Path) -> dict[str, Path]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from trainer.data.images import save_png
 
 from trainer.errors import UserError
 from trainer.training.metrics_csv import MetricsCsv
@@ -160,9 +160,7 @@ class RunDirectory:
             handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
 
     def save_prediction(self, name: str, grid_hwc: np.ndarray) -> Path:
-        path = self.predictions / name
-        Image.fromarray(grid_hwc).save(path)
-        return path
+        return save_png(grid_hwc, self.predictions / name)
 
 
 def check_runs_dir(runs_dir: Path | str) -> None:

@@ -292,7 +292,8 @@ class ComparePanel(QWidget):
         if self.same_latent_size:
             self._start(FACE_CHANNEL, z, faces_for_z, model_a, model_b, z)
         else:
-            image, name = self.state.current_source()
+            source = self.state.face.encoded
+            image, name = (source.image, source.name) if source is not None else (None, "")
             self.captions["image"].setText(f"Image: {name}" if name else "Image: A's current face")
             self._start(FACE_CHANNEL, z, image_through_both, model_a, model_b, image, z)
 

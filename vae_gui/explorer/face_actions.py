@@ -11,6 +11,7 @@ from trainer.data.images import ImageDecodeError, load_image, save_png, save_png
 from trainer.latent.codec import decode_latents, reconstruct
 from trainer.latent.samplers import random_code_latent, random_data_latent, random_prior_latent
 
+from ..model import Source
 from ..qt_images import array_to_qimage
 from .dialogs import IMAGE_FILTER, PNG_FILTER
 
@@ -91,8 +92,7 @@ class FaceActions:
         self.panel.face_panel.show_encoded(array_to_qimage(original), array_to_qimage(reconstruction),
                                            f"Original {name} and its reconstruction; mean pixel error "
                                            f"{error:.1f} / 255")
-        self.state.set_source(original, name, z)
-        self.state.set_z(z)
+        self.state.face.start_from(Source(original, reconstruction, name, z))
         self._say(f"Started from {name}")
 
     def read_image(self, path: str) -> np.ndarray | None:

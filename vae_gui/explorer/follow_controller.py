@@ -133,8 +133,8 @@ class RunFollowController(QObject):
 
     def _current_image(self) -> np.ndarray | None:
         """What "the same face" is when the latent size changes: the encoded image, else the face shown now."""
-        image, _ = self.panel.state.current_source()
-        return image if image is not None else self.panel.decoder.face
+        source = self.panel.state.face.encoded
+        return source.image if source is not None else self.panel.decoder.face
 
     @Slot(str, object)
     def _on_read(self, channel: str, result) -> None:

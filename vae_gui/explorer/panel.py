@@ -54,7 +54,7 @@ class ExplorerPanel(QWidget):
         super().__init__(parent)
         self.dialogs = Dialogs(self)
         self.recent = RecentFiles()
-        self.state = ExplorerState(self)
+        self.state = ExplorerState()
         self.decoder = LiveDecoder(self.state, self)
         self.faces = FaceActions(self)
         self.requests = TabRequests(self)

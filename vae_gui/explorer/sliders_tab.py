@@ -126,7 +126,7 @@ class SlidersTab(QWidget):
         dims = state.selected_dims or visible_dims(stats, state.latent_dim, self.k.value(),
                                                    self.ranking.currentData())
         if dims != state.selected_dims:
-            state.selected_dims = list(dims)      # recorded quietly: this is what the saved state will restore
+            state.sliders.selected_dims = list(dims)      # recorded quietly: this is what the saved state will restore
         return axis_sliders(stats, dims, state.latent_dim)
 
     def _summary(self, specs: list[SliderSpec]) -> str:

@@ -142,7 +142,8 @@ def test_your_directions_become_atlas_colourings(qtbot, panel, tiny_checkpoint):
     directions.add_to_group("A", data.test_latents[:4], data.test_images[:4])
     directions.add_to_group("B", data.test_latents[4:8], data.test_images[4:8])
     spec = directions.create_direction("smile")
-    again = directions.create_direction("smile")                 # the same name twice: two colourings
+    directions.add_to_group("A", data.test_latents[8:10], data.test_images[8:10])   # other groups, the same name:
+    again = directions.create_direction("smile")                 # two directions, two colourings
     assert again.label == "smile (2)"
     keys = [atlas.colour.itemData(i) for i in range(atlas.colour.count())]
     assert "direction:custom:smile" in keys and "direction:custom:smile (2)" in keys

@@ -60,8 +60,9 @@ def _add_predict_parser(commands) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--n-recon", type=_non_negative_int, default=64, help="test images to reconstruct")
     p.add_argument("--n-samples", type=_non_negative_int, default=64, help="random samples to draw")
-    p.add_argument("--sampler", default="default", choices=("default", "prior", "gaussian", "mixture"),
-                   help="where samples come from: the prior, or a Gaussian / mixture fitted to encoded latents; "
+    p.add_argument("--sampler", default="default", choices=("default", "prior", "gaussian", "mixture", "flow"),
+                   help="where samples come from: the prior, or a Gaussian / mixture / normalising flow fitted to "
+                        "encoded latents (a flow the evaluation stored is reused); "
                         "default: the one that fits held-out codes best, as the evaluation chose")
     p.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature")
     p.add_argument("--seed", type=int, default=0)

@@ -16,4 +16,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:       # Ctrl-C while the app or the CLI starts: no traceback
+        sys.exit(130)

@@ -127,8 +127,11 @@ def test_tiny_run_ends_within_its_budget_with_the_schedule_at_its_end(tmp_path, 
     assert 0.05 * lr * 0.98 <= steps[-1].lr <= 0.06 * lr             # the cosine reached (or all but) its floor
     lrs = [s.lr for s in steps]
     assert all(later <= earlier * (1 + 1e-9) for earlier, later in zip(lrs, lrs[1:]))   # re-plans never raise it
-    assert steps[PLAN_AFTER_STEPS + WARMUP_STEPS + 5].lr > 0.9 * lr
-    assert steps[-1].eta_s < 0.3 * budget_s < steps[PLAN_AFTER_STEPS + WARMUP_STEPS + 5].eta_s   # final eval left
+    # Until the machine is measured there is no plan, so nothing to decay towards: the lr stays full. (How fast it
+    # then falls depends on how many steps this machine's speed buys, so no mid-run value is pinned.)
+    first_plan = PLAN_AFTER_STEPS + WARMUP_STEPS
+    assert min(s.lr for s in steps[:first_plan]) > 0.99 * lr
+    assert steps[-1].eta_s < 0.3 * budget_s < steps[first_plan].eta_s   # the final evaluation's time is left
     log = (result.run_dir / "train.log").read_text()
     assert "time budget 0.2 min" in log and "final evaluation took" in log
 

@@ -86,3 +86,16 @@ def test_clicking_a_variation_makes_it_the_current_face(qtbot, panel):
     np.testing.assert_array_equal(tab.latents[4], picked)
     tab.strength.setValue(0.0)
     assert (tab.latents == picked).all()
+
+
+def test_create_direction_twice_is_refused_with_a_message(panel):
+    """The same groups make the same vector: the second press says so instead of adding a silent copy."""
+    tab, data = panel.directions_tab, panel.state.data
+    tab.add_to_group("A", data.test_latents[:3], data.test_images[:3])
+    tab.add_to_group("B", data.test_latents[3:6], data.test_images[3:6])
+    tab.name_edit.setText("smile")
+    tab._create_from_groups()
+    tab.name_edit.setText("smile")
+    tab._create_from_groups()
+    assert [spec.label for spec in panel.state.custom_directions] == ["smile"]
+    assert "'smile' already goes this way" in tab.maker_note.text()

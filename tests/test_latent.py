@@ -1,6 +1,4 @@
 """Latent tools: interpolation, directions, statistics (and their checkpoint round-trip), encoding and decoding."""
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -117,10 +115,6 @@ def test_attribute_direction_recovers_the_shift_between_two_clouds():
 # ---------------------------------------------------------------- statistics
 
 def _stats_with_everything(monkeypatch) -> LatentStats:
-    fake_metrics = types.ModuleType("trainer.evaluation.metrics")
-    fake_metrics.best_factor_per_dim = lambda latents, factors, names, n_bins=20, categorical=None: [
-        (names[i % len(names)], 0.5 + 0.1 * i) for i in range(latents.shape[1])]
-    monkeypatch.setitem(sys.modules, "trainer.evaluation.metrics", fake_metrics)
     rng = np.random.default_rng(4)
     factors = rng.uniform(0, 1, (300, 2))
     means = np.c_[factors @ [[2.0, 0.0, 0.5], [0.0, 1.0, 0.5]], rng.standard_normal(300) * 0.01]
@@ -138,7 +132,9 @@ def test_stats_round_trip_through_a_weights_only_checkpoint(tmp_path, monkeypatc
         np.testing.assert_array_equal(getattr(loaded, field), getattr(stats, field))
     assert loaded.active.dtype == bool
     assert loaded.dim_factors == stats.dim_factors
-    assert loaded.dim_factors[1] == ("tone", pytest.approx(0.6))
+    assert loaded.dim_labels == stats.dim_labels
+    assert [loaded.dim_factors[d][0] for d in (0, 1)] == ["size", "tone"]
+    assert loaded.dim_labels.significant == [True, True, True, False] and loaded.dim_labels.n_images == 300
     assert loaded.factor_directions.keys() == stats.factor_directions.keys()
     for name, direction in stats.factor_directions.items():
         np.testing.assert_array_equal(loaded.factor_directions[name], direction)
@@ -151,14 +147,6 @@ def test_stats_from_dict_names_a_missing_field():
     del d["std"]
     with pytest.raises(LatentStatsError, match="'std'"):
         LatentStats.from_dict(d)
-
-
-def test_dim_factors_are_none_without_a_metrics_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "trainer.evaluation.metrics", None)     # makes the import fail
-    factors = np.random.default_rng(0).uniform(size=(50, 1))
-    stats = compute_latent_stats(np.c_[factors, factors ** 2], factors=factors)
-    assert stats.dim_factors is None
-    assert list(stats.factor_directions) == ["factor_0"]
 
 
 def test_basic_stats_kl_and_active_mask():
@@ -219,8 +207,7 @@ def _mixed_latents(n: int = 4000):
     return latents, factors, np.r_[mix, np.zeros((1, 3))]
 
 
-def test_factor_directions_follow_and_steer_their_factor(monkeypatch):
-    monkeypatch.setitem(sys.modules, "trainer.evaluation.metrics", None)
+def test_factor_directions_follow_and_steer_their_factor():
     latents, factors, mix = _mixed_latents()
     stats = compute_latent_stats(latents, factors=factors, factor_names=["a", "b", "glasses"],
                                  categorical=[False, False, True])
@@ -238,8 +225,7 @@ def test_factor_directions_follow_and_steer_their_factor(monkeypatch):
         assert np.all(np.abs(np.delete(change, k)) < 0.05 * value_range)
 
 
-def test_constant_factor_gets_no_direction(monkeypatch):
-    monkeypatch.setitem(sys.modules, "trainer.evaluation.metrics", None)
+def test_constant_factor_gets_no_direction():
     rng = np.random.default_rng(9)
     factors = np.c_[rng.uniform(size=100), np.ones(100)]
     stats = compute_latent_stats(np.c_[factors[:, 0], rng.standard_normal(100)], factors=factors,
@@ -298,3 +284,19 @@ def test_image_grid_shape_and_padding():
     assert grid[0, 0].tolist() == [255, 255, 255] and grid[2, 2].tolist() == [0, 0, 0]
     with pytest.raises(ValueError, match="non-empty"):
         image_grid(np.zeros((0, 8, 8, 3), np.uint8), nrow=3)
+
+
+def test_the_active_rule_is_worded_once_and_the_readme_says_it():
+    """The README, the help and the report quote trainer.latent.stats.active_definition word for word."""
+    import re
+    from pathlib import Path
+
+    from trainer.latent.stats import active_definition
+    from trainer.study.report_tables import explanation
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    report = " ".join(explanation([]))
+    for variational in (True, False):
+        sentence = active_definition(variational)
+        assert sentence in readme and sentence in report
+        assert re.search(r"0\.01", sentence)

@@ -8,8 +8,9 @@ import torch
 from skimage.metrics import structural_similarity
 from torch import nn
 
-from trainer.evaluation.metrics import (EvalReport, best_factor_per_dim, discretize, evaluate, factor_entropies, mig,
-                                        mutual_information, mutual_information_matrix, psnr, ssim)
+from trainer.evaluation.metrics import EvalReport, evaluate, psnr, ssim
+from trainer.latent.factor_information import (best_factor_per_dim, discretize, factor_entropies, mig,
+                                               mutual_information, mutual_information_matrix)
 
 
 # ---------------------------------------------------------------- PSNR and SSIM
@@ -226,6 +227,8 @@ def test_evaluate_vae_reports_kl_active_units_and_factors():
     assert set(report.mig_per_factor) == {"red", "green"}  # blue never varies
     assert report.mig > 0.8
     assert [name for name, _ in report.dim_factors[:2]] == ["red", "green"]
+    assert report.dim_labels["significant"][:2] == [True, True] and report.dim_labels["n_images"] == 400
+    assert "on 400 images" in report.format_table()
 
 
 def test_evaluate_ae_leaves_vae_fields_empty_and_measures_the_offset():

@@ -107,7 +107,7 @@ def test_a_base_config_keeps_what_the_settings_do_not_name() -> None:
     ({"norm": "layer"}, ["'norm'", "group", "'layer'"]),
     ({"lr": 5}, ["lr", "between 0 and 1"]),
     ({"kl_warmup": -1}, ["kl_warmup", "between 0"]),
-    ({"weight_decay": -0.5}, ["weight_decay", "0 or more"]),
+    ({"weight_decay": -0.5}, ["weight_decay", "between 0 and"]),
     ({"factor_supervision": 1.0, "latent_dim": 4}, ["factor supervision", "4"]),
 ])
 def test_bad_settings_are_refused_naming_the_setting(settings: dict, words: list[str]) -> None:
@@ -121,7 +121,7 @@ def test_bad_settings_are_refused_naming_the_setting(settings: dict, words: list
 
 def test_bad_flags_exit_with_code_2_naming_the_flag(capsys) -> None:
     assert main(["train", "--weight-decay", "-1", "--print-config"]) == 2
-    assert "weight_decay must be 0 or more" in capsys.readouterr().err
+    assert "weight_decay must be between 0 and 10" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--depth", "deep"])
     assert exit_info.value.code == 2

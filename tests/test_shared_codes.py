@@ -142,7 +142,8 @@ def test_your_directions_become_atlas_colourings(qtbot, panel, tiny_checkpoint):
     directions.add_to_group("A", data.test_latents[:4], data.test_images[:4])
     directions.add_to_group("B", data.test_latents[4:8], data.test_images[4:8])
     spec = directions.create_direction("smile")
-    again = directions.create_direction("smile")                 # the same name twice: two colourings
+    directions.add_to_group("A", data.test_latents[8:10], data.test_images[8:10])   # other groups, the same name:
+    again = directions.create_direction("smile")                 # two directions, two colourings
     assert again.label == "smile (2)"
     keys = [atlas.colour.itemData(i) for i in range(atlas.colour.count())]
     assert "direction:custom:smile" in keys and "direction:custom:smile (2)" in keys
@@ -162,3 +163,17 @@ def test_your_directions_become_atlas_colourings(qtbot, panel, tiny_checkpoint):
     assert not any(key.startswith("direction:custom:") for key in keys)
     assert atlas.colour.currentData() == "split" and "Colour: split" in atlas.legend.text()
     np.testing.assert_array_equal(colour_values(atlas.data, "split").values, atlas._colour_values.values)
+
+
+def test_the_final_evaluation_encodes_each_image_once(tiny_checkpoint, tmp_path, encoder_calls):
+    """Metrics, sampler choice, memorisation samples and latent statistics all share one DataCodes."""
+    import shutil
+
+    from trainer.data.datasets import load_dataset
+    from trainer.evaluation.evaluate import evaluate_checkpoint_file
+
+    path = shutil.copy(tiny_checkpoint, tmp_path / "best.pt")
+    dataset = load_dataset(load_checkpoint(path).config.data)
+    report = evaluate_checkpoint_file(path, dataset, memorisation_png=tmp_path / "memorisation.png")
+    assert report["n_images"] == len(dataset.test) and "sampler" in report and "memorisation" in report
+    assert sum(encoder_calls.values()) == len(dataset.test) + len(dataset.train)

@@ -57,3 +57,22 @@ def test_a_column_on_a_hidden_tab_catches_up_when_shown(qtbot, panel):
     qtbot.waitUntil(column.isVisible)
     assert column.rows[0].slider.value() == column.rows[0].position_of(z[0])
     assert column.rows[0].spin.value() == pytest.approx(z[0], abs=0.005)
+
+
+def test_a_double_click_on_the_groove_is_one_undo_step(qtbot, panel):
+    """Qt sends press (the slider jumps to the click), release, double-click (reset): one edit, one undo."""
+    from PySide6.QtCore import QPoint, Qt
+
+    row = panel.sliders_tab.column.rows[0]
+    row.slider.resize(400, max(row.slider.height(), 20))
+    z = panel.state.z.copy()
+    z[0] = row.spec.low + 0.1 * (row.spec.high - row.spec.low)
+    panel.state.set_z(z)
+    before = panel.state.z.copy()
+    far = QPoint(int(row.slider.width() * 0.9), row.slider.height() // 2)
+    # A real double-click is press, release, double-click, release; QTest.mouseDClick sends only the double-click.
+    qtbot.mouseClick(row.slider, Qt.MouseButton.LeftButton, pos=far)
+    qtbot.mouseDClick(row.slider, Qt.MouseButton.LeftButton, pos=far)
+    assert panel.state.z[0] == pytest.approx(panel.state.mean_latent()[0], abs=1e-3)
+    assert panel.state.undo()
+    assert panel.state.z == pytest.approx(before, abs=1e-6)

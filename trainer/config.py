@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -27,6 +28,8 @@ MAX_PARAMETERS = 200_000_000       # far above any face model here; refuses conf
 MAX_FEATURE_ELEMENTS = 4 * 2**20   # the largest feature map of one image (16 MB in fp32; a batch holds many)
 MAX_SYNTHETIC_COUNT = 1_000_000
 MAX_SYNTHETIC_BYTES = 8 * 2**30    # the uint8 images of a synthetic data set held in memory
+MAX_SEED = 2**32 - 1               # seeds are mixed into 64-bit generator seeds; larger ones would overflow them
+MAX_WEIGHT = 1e6                   # any loss weight (beta, tc_weight, ...) above this only makes the loss overflow
 
 
 @dataclass
@@ -52,6 +55,7 @@ class ModelConfig:
     res_blocks: int = 0             # residual blocks after each encoder and decoder stage (the photo preset's)
 
     def validate(self) -> None:
+        check_finite_numbers(self)
         _check_choice("family", self.family, FAMILIES)
         _check_choice("norm", self.norm, NORMS)
         _check_choice("activation", self.activation, ACTIVATIONS)
@@ -141,7 +145,9 @@ class DataConfig:
     cache_dir: str | None = None    # default: the user's cache folder
 
     def validate(self) -> None:
+        check_finite_numbers(self)
         _check_choice("image_size", self.image_size, IMAGE_SIZES)
+        _check_range("synthetic_seed", self.synthetic_seed, 0, MAX_SEED)
         if not 0.0 < self.test_fraction < 1.0:
             raise ConfigError(f"test_fraction must be between 0 and 1, got {self.test_fraction}")
         _check_range("synthetic_count", self.synthetic_count, 2, MAX_SYNTHETIC_COUNT)
@@ -192,7 +198,9 @@ class TrainConfig:
     runs_dir: str = "runs"
 
     def validate(self) -> None:
+        check_finite_numbers(self)
         _check_range("epochs", self.epochs, 1, EPOCH_LIMIT)
+        _check_range("seed", self.seed, 0, MAX_SEED)
         _check_range("batch_size", self.batch_size, 1, 65536)
         _check_range("max_steps", self.max_steps, 0, 10**9)
         _check_range("kl_warmup", self.kl_warmup_steps, 0, 10**9)
@@ -205,15 +213,14 @@ class TrainConfig:
             raise ConfigError(f"time_budget must be between 0 and 100000 minutes, got {self.time_budget_minutes}")
         if not 0.0 < self.lr < 1.0:
             raise ConfigError(f"lr must be between 0 and 1, got {self.lr}")
-        if self.beta < 0:
-            raise ConfigError(f"beta must be >= 0, got {self.beta}")
-        for name in ("weight_decay", "grad_clip", "preview_every_s"):
-            if not 0.0 <= getattr(self, name) < math.inf:
-                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        if self.tc_weight < 0:
-            raise ConfigError(f"tc_weight must be >= 0, got {self.tc_weight}")
-        if self.factor_supervision < 0:
-            raise ConfigError(f"factor_supervision must be >= 0, got {self.factor_supervision}")
+        for name in ("beta", "tc_weight", "factor_supervision"):
+            if not 0.0 <= getattr(self, name) <= MAX_WEIGHT:
+                raise ConfigError(f"{name} must be between 0 and {MAX_WEIGHT:g}, got {getattr(self, name)}")
+        if not 0.0 <= self.weight_decay <= 10.0:
+            raise ConfigError(f"weight_decay must be between 0 and 10, got {self.weight_decay}")
+        for name in ("grad_clip", "preview_every_s"):
+            if not 0.0 <= getattr(self, name) <= 1e9:
+                raise ConfigError(f"{name} must be between 0 and 1e9, got {getattr(self, name)}")
         if not 0.0 <= self.label_fraction <= 1.0:
             raise ConfigError(f"label_fraction must be between 0 and 1, got {self.label_fraction}")
         _check_choice("optimizer", self.optimizer, ("adam", "adamw"))
@@ -223,9 +230,9 @@ class TrainConfig:
         _check_choice("channels_last", self.channels_last, ("auto", "on", "off"))
         if "/" in self.run_name or "\\" in self.run_name or "\0" in self.run_name or self.run_name.startswith("."):
             raise ConfigError(f"name {self.run_name!r}: the run name must be a plain folder name")
-        if len(self.run_name.encode()) > 200:
-            raise ConfigError(f"name {self.run_name[:30]!r}...: the run name is {len(self.run_name.encode())} bytes long; "
-                              f"at most 200 are allowed")
+        if len(os.fsencode(self.run_name)) > 200:
+            raise ConfigError(f"name {short_repr(self.run_name)}: the run name is {len(os.fsencode(self.run_name))} "
+                              f"bytes long; at most 200 are allowed")
 
 
 @dataclass
@@ -295,11 +302,26 @@ def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
             return value
     elif isinstance(default, float):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:           # a 400-digit whole number
+                raise ConfigError(f"{name}{where} is too large: {short_repr(value)}") from None
+            if not math.isfinite(number):
+                raise ConfigError(f"{name}{where} must be a finite number, got {value!r}")
+            return number
     elif isinstance(default, str):
         if isinstance(value, str):
             return value
-    raise ConfigError(f"{name}{where} must be a {type(default).__name__}, got {value!r}")
+    raise ConfigError(f"{name}{where} must be a {type(default).__name__}, got {short_repr(value)}")
+
+
+def check_finite_numbers(section: Any) -> None:
+    """Refuse nan and infinity in any number of a config section: no range check can catch nan (every comparison
+    with it is false), and one would otherwise surface only at the first training step."""
+    for item in dataclasses.fields(section):
+        value = getattr(section, item.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{item.name} must be a finite number, got {value}")
 
 
 def _check_choice(name: str, value: Any, choices: tuple) -> None:
@@ -309,6 +331,12 @@ def _check_choice(name: str, value: Any, choices: tuple) -> None:
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+        raise ConfigError(f"{name} must be a whole number, got {short_repr(value)}")
     if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+        raise ConfigError(f"{name} must be between {low} and {high}, got {short_repr(value)}")
+
+
+def short_repr(value: Any, limit: int = 40) -> str:
+    """repr() of a value for a one-line message: a 400-digit number or a long text is cut with '...'."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."

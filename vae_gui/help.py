@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 from trainer.package import __version__
 from trainer.training.checkpoint import FORMAT_VERSION
 from trainer.latent.sliders import FACTOR_LABEL_MIN_SCORE
-from trainer.latent.stats import ACTIVE_CODE_VARIANCE, ACTIVE_KL_NATS
+from trainer.latent.stats import active_definition
 from trainer.models.losses import NEGATIVE_LOSS_EXPLAINED
 from trainer.user_folders import cache_folder, runs_folder
 
@@ -62,9 +62,8 @@ saved), resume, compare runs, and open the result in the explorer.</li>
 <ul>
 <li><b>KL</b> (nats): how far the encoder's distribution for a face is from the prior N(0, I), averaged over the test
 images; per dimension, how much information that dimension carries.</li>
-<li><b>Active dimension</b>: a VAE dimension whose mean KL over the test images is at least {ACTIVE_KL_NATS:g} nats;
-below that it has collapsed (the model ignores it). An autoencoder has no KL: there a dimension is active when the
-variance of its code over the test images is above {ACTIVE_CODE_VARIANCE:g}. The Train tab, the Explore tab and the
+<li><b>Active dimension</b>: {html.escape(active_definition(True))} {html.escape(active_definition(False))}
+The Train tab, the Explore tab and the
 evaluation report all count the same way.</li>
 <li><b>-ELBO</b>: reconstruction loss + KL per image, the quantity a VAE minimizes (lower is better).</li>
 <li><b>Below zero?</b> {html.escape(NEGATIVE_LOSS_EXPLAINED)}</li>
@@ -74,7 +73,8 @@ close).</li>
 <li><b>MIG</b>: mutual information gap, 0 to 1, on the synthetic faces whose true factors (smile, glasses, ...) are
 known: how much each factor is captured by a single dimension. Higher means more disentangled.</li>
 <li><b>~ glasses 0.80</b> next to a slider: the true factor this dimension tells most about, with its normalized
-mutual information (0 to 1). Shown only from {FACTOR_LABEL_MIN_SCORE:g}.</li>
+mutual information less what chance gives (0 to 1). Shown only when it beats the same test images with their
+factors shuffled, and from {FACTOR_LABEL_MIN_SCORE:g}.</li>
 </ul>
 
 <h3>Keyboard</h3>

@@ -3,7 +3,9 @@
 Each recipe trains on the same images for the same wall-clock budget, one after the other (never two at once), then
 is scored the same way on the test split: PSNR and SSIM of reconstructions; with the `faces` extra, the face-
 detection rate and the face-embedding Frechet distance of reconstructions and of default samples (ours: the sampler
-the evaluation chose; VanillaVAE: its prior). Prints a table and one JSON line.
+the evaluation chose; VanillaVAE: its prior), and whether reconstructions keep the person (same_person_rate, rank1,
+median_identity_distance; blurred_* the same for the test photos blurred, a baseline). Prints a table and one JSON
+line.
 
     python tests/bench/bench_quality.py --data DIR --minutes 10 [--recipes photo documented vanilla] [--out DIR]
 
@@ -102,6 +104,11 @@ def score(name: str, run: dict, dataset, out: Path | None) -> dict:
             "recon_face_fd": _round(faces.get("recon_face_fd")),
             "floor_face_fd": _round(faces.get("floor_face_fd")),
             "blurred_face_fd": _round(faces.get("blurred_face_fd")),
+            # whether reconstructions keep the person (trainer/evaluation/identity.py), blurred test photos beside
+            **{f"{prefix}{key}": _round(faces.get(f"{source}_{key}"))
+               for prefix, source in (("", "recon"), ("blurred_", "blurred"))
+               for key in ("same_person_rate", "rank1", "median_identity_distance")},
+            "identity_photos_no_face": faces.get("identity_photos_no_face"),
             "sampler": run["sampler"], "steps": run["steps"],
             "images_per_s": round(run["images"] / run["wall_s"], 1), "wall_s": round(run["wall_s"], 1),
             "budget_overrun": round(run["wall_s"] / run["budget_s"] - 1.0, 4)}
@@ -132,8 +139,8 @@ def main() -> None:
                 extra = DOCUMENTED if recipe == "documented" else []
                 run = ours(args.data, args.minutes, extra, runs_dir, recipe, args.threads)
             rows.append(score(recipe, run, dataset, args.out))
-    columns = ["recipe", "psnr", "ssim", "recon_face_detect", "recon_face_fd", "sample_face_detect",
-               "sample_face_fd", "sampler", "images_per_s", "wall_s"]
+    columns = ["recipe", "psnr", "ssim", "recon_face_detect", "recon_face_fd", "same_person_rate", "rank1",
+               "sample_face_detect", "sample_face_fd", "sampler", "images_per_s", "wall_s"]
     print("".join(f"{c:>19}" for c in columns))
     for row in rows:
         print("".join(f"{'-' if row[c] is None else row[c]!s:>19}" for c in columns))

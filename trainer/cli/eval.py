@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from trainer.config import ConfigError, DataConfig, RunConfig
+from trainer.names import printable
 from trainer.package import install_command
 
 FORMATTER = argparse.ArgumentDefaultsHelpFormatter
@@ -60,8 +60,9 @@ def _add_predict_parser(commands) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--n-recon", type=_non_negative_int, default=64, help="test images to reconstruct")
     p.add_argument("--n-samples", type=_non_negative_int, default=64, help="random samples to draw")
-    p.add_argument("--sampler", default="default", choices=("default", "prior", "gaussian", "mixture"),
-                   help="where samples come from: the prior, or a Gaussian / mixture fitted to encoded latents; "
+    p.add_argument("--sampler", default="default", choices=("default", "prior", "gaussian", "mixture", "flow"),
+                   help="where samples come from: the prior, or a Gaussian / mixture / normalising flow fitted to "
+                        "encoded latents (a flow the evaluation stored is reused); "
                         "default: the one that fits held-out codes best, as the evaluation chose")
     p.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature")
     p.add_argument("--seed", type=int, default=0)
@@ -91,6 +92,7 @@ def run_export(args: argparse.Namespace) -> int:
     from trainer.training.rundir import check_output_file
 
     check_output_file(args.out, "export target")
+    args.signals.keeping(f"nothing was written to {printable(args.out)}")
     out = export_for_inference(args.checkpoint, args.out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
@@ -103,6 +105,7 @@ def _export_graphs(args: argparse.Namespace) -> int:
 
     check_format_available(args.format)            # before the slow part: a missing package is said at once
     check_output_folder(args.out, "export folder")
+    args.signals.keeping(f"the graphs written so far in {printable(args.out)} are whole")
     checkpoint = load_checkpoint(args.checkpoint)
     for graph in export_graphs(checkpoint.model, args.out, args.format):
         print(f"wrote {graph.path} ({graph.path.stat().st_size / 1e6:.1f} MB): {', '.join(graph.inputs)} -> "
@@ -122,11 +125,13 @@ def run_eval(args: argparse.Namespace) -> int:
 
     from trainer.evaluation.face_metrics import INSTALL_HINT, face_metrics_available, format_face_table
     from trainer.evaluation.memorisation import format_memorisation, memorisation_figure_path
+    from trainer.evaluation.label_probes import format_label_table
 
     from trainer.training.rundir import check_output_file
 
     if args.store and args.no_store:
         raise ConfigError("--store and --no-store contradict each other; give one")
+    args.signals.keeping("the checkpoint is unchanged and no report was written")
     checkpoint = load_checkpoint(args.checkpoint)
     out = args.json or args.checkpoint.with_suffix(".eval.json")
     check_output_file(out, "JSON report")
@@ -143,6 +148,8 @@ def run_eval(args: argparse.Namespace) -> int:
     choice = SamplerChoice.from_dict(report.get("sampler"))
     if choice is not None:
         print(f"default sampler: {choice.describe()}")
+    if report.get("labels"):
+        print(format_label_table(report["labels"]))
     if report.get("memorisation"):
         print(format_memorisation(report["memorisation"]))
     if faces:
@@ -157,12 +164,10 @@ def run_eval(args: argparse.Namespace) -> int:
 def _write_text(path: Path, text: str) -> None:
     """Write a small output file via a temporary file, so a failed write never leaves half a file."""
     from trainer.training.rundir import OutputPathError
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from trainer.files import write_text_atomic
     try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
         raise OutputPathError(f"could not write {path}: {error.strerror}") from None
 
 
@@ -171,7 +176,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from trainer.training.rundir import check_output_folder
 
     check_output_folder(args.out, "output folder")
-
+    args.signals.keeping(f"the images written so far in {printable(args.out)} are whole")
     written = write_predictions(args.checkpoint, args.out, data=args.data, n_recon=args.n_recon,
                                 n_samples=args.n_samples, sampler=args.sampler, temperature=args.temperature,
                                 seed=args.seed, device=args.device)

@@ -5,16 +5,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from typing import Callable
 
 from trainer.training.checkpoint import LoadedCheckpoint, load_checkpoint
 from trainer.data.datasets import FaceDataset, load_dataset
-from trainer.evaluation.evaluate import STATS_MAX_IMAGES, sampler_choice_for
+from trainer.data.images import save_png
+from trainer.evaluation.evaluate import sampler_choice_for
+from trainer.latent.stats import STATS_MAX_IMAGES
 from trainer.latent.samplers import SamplerChoice
 from trainer.training.device import resolve_device
 from trainer.latent.grids import image_grid
+from trainer.config import short_repr
+
+MAX_PREDICTIONS = 100_000       # PNG files of one kind; more is a typo, and would fill the disk for minutes
+MAX_TEMPERATURE = 100.0         # beyond this the samples are noise (and large ones overflow the decoder)
 
 
 def _default_sampler(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: torch.device,
@@ -37,15 +42,18 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
     `sampler` "default" uses the one the checkpoint's evaluation chose (trainer.latent.samplers.choose_sampler), or
     chooses it now from the data; `say` receives one line naming the sampler used.
     """
-    from trainer.config import ConfigError
+    from trainer.config import MAX_SEED, ConfigError
     from trainer.latent.codec import decode_latents, encode_images
+    from trainer.latent.flow import stored_flow
     from trainer.latent.samplers import make_sampler
 
-    if n_recon < 0 or n_samples < 0:
-        raise ConfigError(f"the number of reconstructions and samples must be 0 or more, got {n_recon} and "
-                          f"{n_samples}")
-    if not temperature > 0:
-        raise ConfigError(f"the sampling temperature must be positive, got {temperature}")
+    for name, count in (("--n-recon", n_recon), ("--n-samples", n_samples)):
+        if not 0 <= count <= MAX_PREDICTIONS:
+            raise ConfigError(f"{name} must be between 0 and {MAX_PREDICTIONS}, got {short_repr(count)}")
+    if not 0 < temperature <= MAX_TEMPERATURE:
+        raise ConfigError(f"--temperature must be above 0 and at most {MAX_TEMPERATURE:g}, got {temperature}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {short_repr(seed)}")
     checkpoint = load_checkpoint(checkpoint_path)
     data_config = checkpoint.config.data
     if data is not None:
@@ -62,27 +70,29 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
     recons = decode_latents(model, means, batch_size=256, exact=True)
     originals_hwc = originals.permute(0, 2, 3, 1).numpy()
     for i, (original, recon) in enumerate(zip(originals_hwc, recons)):
-        Image.fromarray(original).save(out / "recon" / f"{i:04d}_original.png")
-        Image.fromarray(recon).save(out / "recon" / f"{i:04d}_recon.png")
+        save_png(original, out / "recon" / f"{i:04d}_original.png")
+        save_png(recon, out / "recon" / f"{i:04d}_recon.png")
 
     if sampler == "default":
         sampler = _default_sampler(checkpoint, dataset, torch_device, say)
     else:
         say(f"samples from the {sampler}" + (" fitted to the encoded training images" if sampler != "prior" else ""))
-    fitted = None
-    if sampler != "prior":
-        fitted, _ = encode_images(model, dataset.train[:STATS_MAX_IMAGES], device=torch_device)
-    latent_sampler = make_sampler(sampler, model.latent_dim, latents=fitted, temperature=temperature, seed=seed)
+    latent_sampler = stored_flow(checkpoint.latent_stats, temperature) if sampler == "flow" else None
+    if latent_sampler is None:
+        fitted = None
+        if sampler != "prior":
+            fitted, _ = encode_images(model, dataset.train[:STATS_MAX_IMAGES], device=torch_device)
+        latent_sampler = make_sampler(sampler, model.latent_dim, latents=fitted, temperature=temperature, seed=seed)
     samples = decode_latents(model, latent_sampler.sample(n_samples, seed=seed), batch_size=256, exact=True)
     for i, sample in enumerate(samples):
-        Image.fromarray(sample).save(out / "samples" / f"{i:04d}.png")
+        save_png(sample, out / "samples" / f"{i:04d}.png")
 
     rows = min(8, len(originals_hwc))
     if rows:
         pairs = [np.concatenate([originals_hwc[i:i + rows], recons[i:i + rows]]) for i in range(0, len(recons), rows)
                  if len(recons[i:i + rows]) == rows]
         if pairs:
-            Image.fromarray(image_grid(np.concatenate(pairs), nrow=rows)).save(out / "recon_grid.png")
+            save_png(image_grid(np.concatenate(pairs), nrow=rows), out / "recon_grid.png")
     if len(samples):
-        Image.fromarray(image_grid(samples, nrow=int(np.ceil(np.sqrt(len(samples)))))).save(out / "samples_grid.png")
+        save_png(image_grid(samples, nrow=int(np.ceil(np.sqrt(len(samples))))), out / "samples_grid.png")
     return 2 * len(recons) + len(samples)

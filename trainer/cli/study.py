@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
+
+from trainer.names import printable
 
 
 def add_experiment_parsers(commands) -> None:
@@ -36,7 +37,6 @@ def add_experiment_parsers(commands) -> None:
 
 def run_experiments_command(args: argparse.Namespace) -> int:
     from trainer.cli.progress import ProgressPrinter
-    from trainer.cli.signals import stop_on_first_interrupt
     from trainer.study.experiments import experiments_root, load_experiments, run_experiments, select_experiments
     from trainer.training.control import TrainingControl
 
@@ -53,17 +53,19 @@ def run_experiments_command(args: argparse.Namespace) -> int:
         printers.append(ProgressPrinter(quiet=args.quiet))
         return printers[-1]
 
-    previous = stop_on_first_interrupt(control)
+    args.signals.keeping("finished experiments are kept, a started one keeps its last checkpoint; run the same "
+                         "command again to resume")
+    args.signals.stop_gracefully(control)
     try:
         outcomes = run_experiments(experiments, args.runs_dir, events=progress, control=control)
     finally:
-        signal.signal(signal.SIGINT, previous)
         for printer in printers:
             printer.close()
     failed = [o for o in outcomes if o.status == "failed"]
     if control.stop_requested:
-        print("stopped; run the same command again to resume", file=sys.stderr)
-        return 0
+        print(args.signals.stopped_line() if args.signals.received else "stopped; run the same command again to "
+              "resume", file=sys.stderr)
+        return args.signals.exit_status
     if not args.no_report:       # on every experiment of the file that has run so far, not only this time's
         run_dirs = [experiments_root(args.runs_dir, e.config.data.source) / e.name for e in every]
         _write_report([path for path in run_dirs if (path / "config.json").exists()], args.report, args.device)
@@ -89,6 +91,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
     missing = [str(path) for path in args.run_dirs if not (path / "config.json").exists()]
     if missing:
         raise RunDirError(f"not run directories (no config.json): {', '.join(missing)}")
+    args.signals.keeping(f"the report folder {printable(args.report)} may be partly rewritten; each file in it is whole")
     _write_report(args.run_dirs, args.report, args.device)
     return 0
 

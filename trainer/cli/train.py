@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
 from pathlib import Path
 from typing import Any
 
 from trainer.config import ConfigError, RunConfig
+from trainer.names import printable
 from trainer.package import install_command
 from trainer.settings import (BY_NAME, RECOMMENDED, SETTINGS, Setting, default_value, format_settings,
                               read_settings_file, run_config_from_settings)
@@ -128,7 +128,6 @@ def _same_setting(name: str, before: Any, given: Any) -> bool:
 
 def run_train(args: argparse.Namespace) -> int:
     from trainer.cli.progress import ProgressPrinter
-    from trainer.cli.signals import stop_on_first_interrupt, stop_on_first_sigterm
     from trainer.training.control import TrainingControl
     from trainer.training.distributed import distributed_session
     from trainer.training.loop import train
@@ -138,26 +137,24 @@ def run_train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(format_settings(config), end="")
         return 0
+    signals = args.signals
+    signals.keeping(f"the run {args.resume} keeps its last checkpoint" if args.resume else
+                    "no run is created while the data loads; a run already started keeps its last checkpoint")
     # The config keeps the device setting as given ("auto"), so the checkpoint resumes anywhere; under torchrun the
     # loop itself puts each process on GPU number LOCAL_RANK.
     with distributed_session(config.train.device) as (dist, _):
         printer = ProgressPrinter(quiet=args.quiet or not dist.is_main)
         control = TrainingControl()
-        terminated: list[int] = []
-        previous_int = stop_on_first_interrupt(control, second_aborts=not dist.enabled)
-        previous_term = stop_on_first_sigterm(control, terminated)
+        signals.stop_gracefully(control, second_aborts=not dist.enabled)
         try:
             events = with_tensorboard(printer, args.tensorboard)
             result = train(config, events=events, control=control, resume=args.resume, dist=dist)
         finally:
-            signal.signal(signal.SIGINT, previous_int)
-            signal.signal(signal.SIGTERM, previous_term)
             printer.close()
     if dist.is_main:
-        print(f"{result.status}: {result.message}\nrun directory: {result.run_dir}")
+        print(f"{result.status}: {result.message}\nrun directory: {printable(result.run_dir)}")
         if result.final_eval:
             from trainer.evaluation.metrics import EvalReport
             print(EvalReport.from_dict(result.final_eval).format_table())
-    if terminated:      # the usual exit status of a process ended by SIGTERM, after saving
-        return 128 + int(signal.SIGTERM)
-    return 0 if result.status in ("completed", "stopped") else 1
+    # After a signal: the usual exit status of a process ended by it (130, 143), after saving.
+    return signals.exit_status or (0 if result.status in ("completed", "stopped") else 1)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import time
 from pathlib import Path
 
 from trainer.data.dataset_cache import is_entry, remove_unless_locked
@@ -17,7 +16,6 @@ from trainer.data.derived import cache_root
 log = logging.getLogger(__name__)
 
 MAX_DATASET_CACHE_BYTES = 20 * 2**30
-STALE_TEMP_SECONDS = 15 * 60      # a temporary entry this old has no live writer (writes take seconds)
 
 
 def folder_size(path: Path) -> int:
@@ -51,31 +49,20 @@ def clear_cache(root: Path | None = None) -> int:
     """Delete the data and results caches; returns the bytes freed."""
     root = root or cache_root()
     freed = 0
-    for name in ("datasets", "derived"):
-        folder = root / name
-        if folder.is_dir():
-            freed += folder_size(folder)
-            shutil.rmtree(folder, ignore_errors=True)
+    from trainer.data.dataset_cache import LOCKS, remove_unless_locked
+
+    datasets = root / "datasets"
+    if datasets.is_dir():        # an entry another process is writing (it holds the entry's lock) stays
+        for entry in datasets.iterdir():
+            if entry.name != LOCKS and entry.is_dir() and not entry.is_symlink():
+                size = folder_size(entry)
+                if remove_unless_locked(datasets, entry):
+                    freed += size
+    derived = root / "derived"
+    if derived.is_dir():
+        freed += folder_size(derived)
+        shutil.rmtree(derived, ignore_errors=True)
     return freed
-
-
-def remove_stale_temporaries(folder: Path, max_age_s: float = STALE_TEMP_SECONDS) -> None:
-    """Delete temporary entries (name contains '.tmp') a killed writer left behind; recent ones may be live."""
-    if not folder.is_dir():
-        return
-    now = time.time()
-    for entry in folder.iterdir():
-        if ".tmp" not in entry.name:
-            continue
-        try:
-            if now - entry.lstat().st_mtime < max_age_s:
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink()
-        except OSError:
-            pass
 
 
 def prune_datasets(folder: Path, keep: Path | None = None, max_bytes: int = MAX_DATASET_CACHE_BYTES) -> None:

@@ -21,8 +21,10 @@ from trainer.config import DataConfig
 from trainer.data.dataset_cache import (HEADER_BYTES, BadCache, CacheEntry, CacheUnavailable, create_images_file,
                                         open_images, private_cache_root, remove_abandoned, remove_superseded)
 from trainer.data.decoding import ProgressCallback
+from trainer.data.derived import cache_root
 from trainer.data.folder_data import FolderImages, folder_key, read_folder, read_folder_in_memory
 from trainer.data.listing import DataError
+from trainer.data.temporaries import STALE_TEMP_SECONDS, remove_stale_temporaries
 from trainer.names import printable
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,6 @@ class FaceDataset:
 
 
 def default_cache_dir() -> Path:
-    from trainer.data.derived import cache_root
     return cache_root() / "datasets"
 
 
@@ -72,7 +73,6 @@ def load_dataset(config: DataConfig, should_stop: Callable[[], bool] | None = No
     the workers end and Cancelled is raised within a fraction of a second, with nothing left in the cache.
     `progress(done, total, what)` reports the steps (total 0: not known yet).
     """
-    from trainer.data.cache import STALE_TEMP_SECONDS, remove_stale_temporaries
     config.validate()
     stop = should_stop or (lambda: False)
     report = progress or (lambda done, total, what: None)

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from trainer.data.temporaries import remove_stale_temporaries
 from trainer.user_folders import cache_folder
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,6 @@ def store_derived(content_hash: str, **fields: Any) -> bool:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        from trainer.data.cache import remove_stale_temporaries
         remove_stale_temporaries(path.parent)          # left by a process killed mid-write
         fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "w") as handle:

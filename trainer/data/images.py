@@ -9,6 +9,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from trainer.atomic import write_atomically
 from trainer.errors import UserError
 from trainer.names import printable
 
@@ -99,17 +100,19 @@ def decode_error_reason(error: BaseException) -> str:
 
 # ---------------------------------------------------------------- writing images
 
-def save_png(image_hwc: np.ndarray, path: Path | str, scale: int = 1) -> None:
-    """Save a uint8 (H, W, 3) image as PNG, optionally enlarged with nearest-neighbour pixels."""
-    _enlarge(Image.fromarray(np.ascontiguousarray(image_hwc, dtype=np.uint8)), scale).save(path, format="PNG")
+def save_png(image_hwc: np.ndarray, path: Path | str, scale: int = 1) -> Path:
+    """Save a uint8 (H, W, 3) image as PNG, optionally enlarged with nearest-neighbour pixels; atomically (a
+    failed write leaves the file as it was). Every PNG the core writes goes through here."""
+    image = _enlarge(Image.fromarray(np.ascontiguousarray(image_hwc, dtype=np.uint8)), scale)
+    return write_atomically(path, lambda temporary: image.save(temporary, format="PNG"))
 
 
-def save_png_resized(image_hwc: np.ndarray, path: Path | str, size: int) -> None:
-    """Save a uint8 (H, W, 3) image as a size x size PNG, smoothly resized (Lanczos)."""
+def save_png_resized(image_hwc: np.ndarray, path: Path | str, size: int) -> Path:
+    """Save a uint8 (H, W, 3) image as a size x size PNG, smoothly resized (Lanczos), atomically."""
     image = Image.fromarray(np.ascontiguousarray(image_hwc, dtype=np.uint8))
     if image.size != (size, size):
         image = image.resize((size, size), Image.Resampling.LANCZOS)
-    image.save(path, format="PNG")
+    return save_png(np.asarray(image), path)
 
 
 def save_gif(frames_hwc: np.ndarray, path: Path | str, frame_ms: int = 100, scale: int = 4) -> None:
@@ -117,7 +120,9 @@ def save_gif(frames_hwc: np.ndarray, path: Path | str, frame_ms: int = 100, scal
     if len(frames_hwc) == 0:
         raise ValueError("no frames to save")
     images = [_enlarge(Image.fromarray(np.ascontiguousarray(f, dtype=np.uint8)), scale) for f in frames_hwc]
-    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=int(frame_ms), loop=0)
+    write_atomically(path, lambda temporary: images[0].save(temporary, format="GIF", save_all=True,
+                                                            append_images=images[1:], duration=int(frame_ms),
+                                                            loop=0))
 
 
 def _enlarge(image: Image.Image, scale: int) -> Image.Image:

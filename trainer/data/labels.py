@@ -1,4 +1,7 @@
-"""Labels for the images of a folder: a `labels.csv` in (or beside) the folder, one row per image file.
+"""Labels for the images of a folder: a `labels.csv` in (or beside) the folder, one row per image file, or CelebA's
+`list_attr_celeba.txt` (a count line, a header line of attribute names, then one whitespace-separated line per image:
+its file name and a -1 or 1 per attribute; read as categories "no" / "yes"), in or beside the folder or in an `Anno`
+folder there.
 
 The CSV has a header; one column names the file (a column called file, filename, name, image or path, else the
 first column whose values end in an image extension), the others are labels: numeric when every filled cell is a
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -18,6 +22,8 @@ from trainer.data.images import IMAGE_EXTENSIONS
 from trainer.errors import UserError
 
 LABELS_FILE = "labels.csv"
+CELEBA_FILE = "list_attr_celeba.txt"
+CELEBA_VALUES = {"-1": "no", "1": "yes", "0": "no"}     # some copies write 0 for absent
 FILE_COLUMNS = ("file", "filename", "file_name", "name", "image", "path", "img")
 MAX_CODE_CATEGORIES = 10       # a whole-number column with at most this many values is a code (gender 0/1, race 0-4)
 
@@ -51,12 +57,33 @@ class LabelTable:
     columns: tuple[str, ...]                 # label columns, in file order
     rows: dict[str, dict[str, str]]          # normalized file name -> {column: cell}
 
+    @cached_property
+    def _typed_columns(self) -> dict[str, LabelColumn]:
+        return {}
+
     def column_for(self, column: str, names: list[str]) -> LabelColumn:
-        """The column's values for image files `names` (relative paths as the data set lists them)."""
+        """The column's values for image files `names` (relative paths as the data set lists them). Its kind and
+        categories come from the whole file, so the train and the test images of a data set agree on them."""
         if column not in self.columns:
             raise LabelError(self.path, f"has no column {column!r}; its columns are {', '.join(self.columns)}")
+        typed = self._typed(column)
         cells = [self._row(name).get(column, "").strip() for name in names]
-        return _typed_column(column, cells)
+        if not typed.is_categorical:
+            return LabelColumn(column, np.array([float(c) if c else np.nan for c in cells], np.float32))
+        code = {category: i for i, category in enumerate(typed.categories)}
+        numeric_codes = typed.categories and all(c.lstrip("-").isdigit() for c in typed.categories)
+        keys = [str(int(float(c))) if numeric_codes and c else c for c in cells]
+        return LabelColumn(column, np.array([code.get(k, -1) for k in keys], np.float32), typed.categories)
+
+    def kind(self, column: str) -> str:
+        """"category" or "number": how the column's filled cells read (see the module's rule)."""
+        return "category" if self._typed(column).is_categorical else "number"
+
+    def _typed(self, column: str) -> LabelColumn:
+        if column not in self._typed_columns:
+            self._typed_columns[column] = _typed_column(column, [row.get(column, "").strip()
+                                                                 for row in self.rows.values()])
+        return self._typed_columns[column]
 
     def matched(self, names: list[str]) -> int:
         """How many of the image files have a row."""
@@ -67,7 +94,16 @@ class LabelTable:
         for candidate in (str(path), *(str(PurePosixPath(*path.parts[i:])) for i in range(1, len(path.parts)))):
             if candidate in self.rows:
                 return self.rows[candidate]
-        return {}
+        return self._by_stem.get(path.stem, {})
+
+    @cached_property
+    def _by_stem(self) -> dict[str, dict[str, str]]:
+        """Rows by file name without folder and extension (images converted to another format keep their stem),
+        for stems that name one row only."""
+        stems: dict[str, list[dict[str, str]]] = {}
+        for name, row in self.rows.items():
+            stems.setdefault(PurePosixPath(name).stem, []).append(row)
+        return {stem: rows[0] for stem, rows in stems.items() if len(rows) == 1}
 
 
 def _normalized(name: str) -> str:
@@ -93,17 +129,70 @@ def _typed_column(name: str, cells: list[str]) -> LabelColumn:
 
 
 def find_labels_file(folder: Path | str) -> Path | None:
-    """`labels.csv` in the data folder, else beside it (in its parent folder); None when there is none."""
+    """`labels.csv` in the data folder, else beside it (in its parent folder), else CelebA's `list_attr_celeba.txt`
+    in the folder, beside it or in an `Anno` folder of either; None when there is none."""
     folder = Path(folder).expanduser()
-    for candidate in (folder / LABELS_FILE, folder.parent / LABELS_FILE):
+    places = (folder, folder.parent, folder / "Anno", folder.parent / "Anno")
+    for candidate in [place / LABELS_FILE for place in places[:2]] + [place / CELEBA_FILE for place in places]:
         if candidate.is_file():
             return candidate
     return None
 
 
 def read_labels(path: Path | str) -> LabelTable:
-    """Read a labels CSV. Raises LabelError naming the file and the problem."""
+    """Read a labels file: CelebA's attribute list when its name is list_attr_celeba.txt or its first line is a
+    count, else a CSV. Raises LabelError naming the file and the problem."""
     path = Path(path)
+    if path.name.lower() == CELEBA_FILE or _first_line(path).strip().isdigit():
+        return read_celeba_attributes(path)
+    return _read_csv(path)
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            return handle.readline(200).decode("utf-8", errors="replace")
+    except OSError as error:
+        raise LabelError(path, f"cannot read the file ({error.strerror or error})") from None
+
+
+def read_celeba_attributes(path: Path | str) -> LabelTable:
+    """CelebA's list_attr_celeba.txt: a count line, a header of attribute names, then per image its file name and
+    one -1 / 1 per attribute (whitespace-separated). Values become categories "no" / "yes"."""
+    path = Path(path)
+    try:
+        lines = [line.split() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    except OSError as error:
+        raise LabelError(path, f"cannot read the file ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise LabelError(path, "is not a text file") from None
+    if len(lines) < 2 or len(lines[0]) != 1 or not lines[0][0].isdigit():
+        raise LabelError(path, "line 1 must be the number of images, as in CelebA's list_attr_celeba.txt")
+    header = lines[1]
+    if not header or len(set(header)) != len(header):
+        raise LabelError(path, "line 2 must name each attribute once")
+    rows: dict[str, dict[str, str]] = {}
+    for number, cells in enumerate(lines[2:], start=3):
+        if not cells:
+            continue
+        if len(cells) != len(header) + 1:
+            raise LabelError(path, f"line {number} has {len(cells)} fields; a file name and {len(header)} "
+                                   "attribute values were expected")
+        name = _normalized(cells[0])
+        if name in rows:
+            raise LabelError(path, f"line {number}: the file {cells[0]!r} is listed twice")
+        row = {}
+        for column, value in zip(header, cells[1:]):
+            if value not in CELEBA_VALUES:
+                raise LabelError(path, f"line {number}, column {column}: {value!r} is not -1 or 1")
+            row[column] = CELEBA_VALUES[value]
+        rows[name] = row
+    if int(lines[0][0]) != len(rows):
+        raise LabelError(path, f"line 1 announces {int(lines[0][0])} images but the file lists {len(rows)}")
+    return LabelTable(path=path, file_column="file", columns=tuple(header), rows=rows)
+
+
+def _read_csv(path: Path) -> LabelTable:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)

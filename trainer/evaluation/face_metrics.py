@@ -39,7 +39,9 @@ import numpy as np
 import torch
 
 from trainer.errors import UserError
+from trainer.latent.data_codes import evenly_spaced_rows
 from trainer.package import install_command
+from trainer.evaluation.identity import format_identity, identity_report
 from trainer.evaluation.sample_quality import frechet_distance
 
 log = logging.getLogger(__name__)
@@ -217,14 +219,15 @@ def evenly_spaced(images: torch.Tensor, n: int) -> torch.Tensor:
     """n images spread over the whole set (a folder's order may follow its file names), all when it has fewer."""
     if len(images) <= n:
         return images
-    picks = np.linspace(0, len(images) - 1, num=n).round().astype(np.int64)
-    return images[torch.from_numpy(picks)]
+    return images[torch.from_numpy(evenly_spaced_rows(len(images), n))]
 
 
 def face_report(recon_images: torch.Tensor, sample_images: torch.Tensor, test_images: torch.Tensor,
                 train_images: torch.Tensor, network: FaceNetwork | None = None,
                 max_images: int = FACE_IMAGES, cache_dir: Path | str | None = None) -> dict:
-    """Every face number for one model, uint8 (N, 3, H, W) tensors in, a flat dict of floats (or None) out.
+    """Every face number for one model, uint8 (N, 3, H, W) tensors in, a flat dict of floats (or None) out:
+    detection and face FD of reconstructions and samples, their scale, and whether the reconstructions keep the
+    person (trainer.evaluation.identity.identity_report, from the same embeddings).
 
     Each set is cut to the same size n (at most max_images, spread evenly), since FD depends on the sample size;
     pass reconstructions of the same test images, in order, so they stay paired. The real sets' embeddings are
@@ -237,14 +240,17 @@ def face_report(recon_images: torch.Tensor, sample_images: torch.Tensor, test_im
                                "(vae-train eval --no-faces)")
     test = evenly_spaced(test_images, n)
     reference = cached_embeddings(network, test, cache_dir)
-    recon = compare_embeddings(reference, network.embeddings(evenly_spaced(recon_images, n)))
+    recon_embeddings = network.embeddings(evenly_spaced(recon_images, n))
+    blurred_embeddings = cached_embeddings(network, blurred(test), cache_dir)
+    recon = compare_embeddings(reference, recon_embeddings)
     samples = compare_embeddings(reference, network.embeddings(evenly_spaced(sample_images, n)))
     scale = _calibration(reference, cached_embeddings(network, evenly_spaced(train_images, n), cache_dir),
-                         cached_embeddings(network, blurred(test), cache_dir))
+                         blurred_embeddings)
     return {"recon_face_detect": recon["face_detect"], "recon_face_fd": recon["face_fd"],
             "recon_face_fd_detected": recon["face_fd_detected"],
             "sample_face_detect": samples["face_detect"], "sample_face_fd": samples["face_fd"],
-            "sample_face_fd_detected": samples["face_fd_detected"], **scale, "n_images": n}
+            "sample_face_fd_detected": samples["face_fd_detected"], **scale, "n_images": n,
+            **identity_report(reference, recon_embeddings, blurred_embeddings)}
 
 
 # ---------------------------------------------------------------- caching the real sets' embeddings
@@ -292,6 +298,8 @@ def format_face_table(faces: dict) -> str:
             ("scale: real train / blurred test",
              f"{number('floor_face_fd', '.4f')} / {number('blurred_face_fd', '.4f')}")]
     width = max(len(name) for name, _ in rows)
+    identity = format_identity(faces)
     title = f"Face network (dlib, {faces.get('n_images', '?')} images per set; samples from the "
     title += f"{faces.get('sampler', '?')} sampler; FD: lower is better)"
-    return "\n".join([title] + [f"{name:<{width}}  {value}" for name, value in rows])
+    return "\n".join([title] + [f"{name:<{width}}  {value}" for name, value in rows]
+                     + ([identity] if identity else []))

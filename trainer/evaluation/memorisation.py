@@ -9,7 +9,6 @@ share of samples closer than the 5th percentile of the test distances: about 5% 
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,7 +16,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from trainer.atomic import write_atomically
+from trainer.latent.data_codes import DataCodes
 from trainer.latent.neighbours import NearestFaces
+from trainer.latent.samplers import samples_or_prior
 
 SAMPLES = 200                  # random samples checked (a few seconds on the synthetic default)
 TEST_IMAGES = 200              # held-out images for the baseline
@@ -89,32 +91,32 @@ def measure_memorisation(samples: torch.Tensor, test_images: torch.Tensor, train
 
 
 def memorisation_for(checkpoint, dataset, sampler: str | None = None, n_samples: int = SAMPLES, seed: int = 0,
-                     device: str | torch.device = "cpu") -> tuple[MemorisationResult, torch.Tensor]:
+                     device: str | torch.device = "cpu",
+                     codes: DataCodes | None = None) -> tuple[MemorisationResult, torch.Tensor]:
     """The check on a checkpoint's own data set, with samples of `sampler` (the evaluation's default sampler; a
-    Gaussian fitted to encoded training images when None). Returns the result and the uint8 samples."""
+    Gaussian fitted to encoded training images when None). Returns the result and the uint8 samples. `codes`: the
+    data set's codes under this model when the caller has them (trainer.latent.data_codes)."""
     from trainer.evaluation.face_metrics import evenly_spaced
     from trainer.evaluation.sample_quality import FIT_IMAGES
-    from trainer.latent.samplers import SamplerError, sample_images
 
     sampler = sampler or "gaussian"
-    model = checkpoint.model.to(device)
+    model = checkpoint.model
+    before = next(model.parameters()).device
+    model.to(device)
     try:
-        try:
-            images = sample_images(model, n_samples, seed, sampler, evenly_spaced(dataset.train, FIT_IMAGES))
-        except SamplerError:           # too few training images or NaN codes: the prior still shows something
-            sampler = "prior"
-            images = sample_images(model, n_samples, seed, sampler)
+        fit = DataCodes.reuse(codes, model, dataset).spread_means("train", FIT_IMAGES) if sampler != "prior" else None
+        images, sampler = samples_or_prior(model, n_samples, seed, sampler, fit)
     finally:
-        checkpoint.model.to("cpu")
+        model.to(before)
     samples = torch.from_numpy(images).permute(0, 3, 1, 2)
     test = evenly_spaced(dataset.test, max(TEST_IMAGES, n_samples))
     return measure_memorisation(samples, test, dataset.train, sampler), samples
 
 
 def memorisation_report(checkpoint, dataset, figure_path: Path | str | None, sampler: str | None = None,
-                        seed: int = 0, device: str | torch.device = "cpu") -> dict:
+                        seed: int = 0, device: str | torch.device = "cpu", codes: DataCodes | None = None) -> dict:
     """memorisation_for() as a report dict (MemorisationResult.to_dict()), its figure written to figure_path."""
-    result, samples = memorisation_for(checkpoint, dataset, sampler, seed=seed, device=device)
+    result, samples = memorisation_for(checkpoint, dataset, sampler, seed=seed, device=device, codes=codes)
     report = result.to_dict()
     if figure_path is not None:
         report["figure"] = str(memorisation_figure(result, samples, dataset.train, figure_path))
@@ -163,14 +165,7 @@ def memorisation_figure(result: MemorisationResult, samples: torch.Tensor, train
     bottom.set_yticks([grid.shape[0] * 0.25, grid.shape[0] * 0.75], ["sample", "nearest\ntraining"], fontsize=8)
     bottom.set_title("the closest samples (top) and their nearest training images (bottom), with distances",
                      fontsize=9)
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:                      # via a temporary file: a failed write never leaves half a PNG
-        figure.savefig(temporary, format="png")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return write_atomically(path, lambda temporary: figure.savefig(temporary, format="png"))
 
 
 # ---------------------------------------------------------------- text for the CLI and the report

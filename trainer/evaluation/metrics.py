@@ -16,10 +16,9 @@ Latent usage (VAE only):
 * **-ELBO** -- reconstruction loss + KL(q(z|x) || N(0, I)) per image (beta = 1). It is the true negative ELBO
   for the "bce" (Bernoulli) loss; with "mse" it is the same sum on that loss's scale.
 * **KL per dimension** -- how many nats each latent dimension carries on average; near 0 means collapsed.
-* **Active units**: a VAE dimension is active when its mean KL over the test images is at least 0.01 nats (it
-  carries information; the same threshold the Train tab's KL chart draws); an AE dimension, which has no KL, when
-  the variance of its code over the data exceeds 0.01 (Burda, Grosse & Salakhutdinov 2016). See
-  trainer.latent.stats.active_dimensions(): the one definition the report, the Train tab and the Explore tab share.
+* **Active units**: dimensions that carry information, by KL for a VAE and by the variance of the code for an AE
+  (Burda, Grosse & Salakhutdinov 2016). The rule, its thresholds and its wording are defined once, in
+  trainer.latent.stats (active_dimensions, active_definition), for the report, the Train tab and the Explore tab.
 
 Disentanglement (synthetic data with ground-truth factors only):
 
@@ -31,22 +30,27 @@ Disentanglement (synthetic data with ground-truth factors only):
   VAEs"): for each factor, the MI of the most informative latent dimension minus that of the second one, divided
   by the factor's entropy, averaged over factors. 1: every factor is captured by exactly one dimension; 0: no
   dimension stands out. Factors that never vary (zero entropy) are skipped.
-* **Best factor per dimension** -- for each latent dimension, the factor with the highest normalized MI
-  (MI / H(factor), in [0, 1]); the explorer uses it to label sliders.
+* **Best factor per dimension** -- for each latent dimension, the factor with the highest normalized MI with the
+  chance level taken off, and whether it beats shuffled factors on the same images (trainer.evaluation.association);
+  the explorer names a slider's factor only then.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from trainer.deadline import Deadline, run_chunks, spread_order
+from trainer.evaluation.association import dim_labels
+from trainer.latent.factor_information import mig
 from trainer.latent.stats import active_dimensions
+from trainer.models.inference import evaluating
 from trainer.models.losses import kl_per_dimension, reconstruction_loss
+from trainer.models.networks import images_from_logits
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -108,114 +112,6 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return per_channel.mean(dim=1)
 
 
-# ---------------------------------------------------------------- mutual information and MIG
-
-def discretize(values: np.ndarray, n_bins: int = 20) -> np.ndarray:
-    """Integer codes (N, K) in [0, n_bins): each column cut into n_bins equal-width bins over its own range."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 2:
-        raise ValueError(f"discretize: expected values shaped (N, K), got {values.shape}")
-    if n_bins < 1:
-        raise ValueError(f"discretize: n_bins must be at least 1, got {n_bins}")
-    if not np.isfinite(values).all():
-        raise ValueError("discretize: values contain NaN or infinity (did the model diverge?)")
-    codes = np.empty(values.shape, dtype=np.int64)
-    for column in range(values.shape[1]):
-        edges = np.histogram_bin_edges(values[:, column], bins=n_bins)
-        # inner edges only: the minimum lands in bin 0 and the maximum in bin n_bins - 1
-        codes[:, column] = np.digitize(values[:, column], edges[1:-1])
-    return codes
-
-
-def _factor_codes(factors: np.ndarray, n_bins: int, categorical: Sequence[bool] | None) -> np.ndarray:
-    """Integer codes (N, F): continuous factors binned like latents, categorical ones keep their levels."""
-    factors = np.asarray(factors, dtype=np.float64)
-    if factors.ndim != 2:
-        raise ValueError(f"expected factors shaped (N, F), got {factors.shape}")
-    if categorical is None:
-        categorical = [False] * factors.shape[1]
-    if len(categorical) != factors.shape[1]:
-        raise ValueError(f"categorical has {len(categorical)} entries but factors have {factors.shape[1]} columns")
-    codes = discretize(factors, n_bins)
-    for column, is_categorical in enumerate(categorical):
-        if is_categorical:
-            codes[:, column] = np.unique(factors[:, column], return_inverse=True)[1].reshape(-1)
-    return codes
-
-
-def mutual_information_matrix(latents: np.ndarray, factors: np.ndarray, n_bins: int = 20,
-                              categorical: Sequence[bool] | None = None) -> np.ndarray:
-    """Discretized mutual information (D, F) in nats between each latent dimension and each factor."""
-    latents = np.asarray(latents)
-    factors = np.asarray(factors)
-    if latents.ndim != 2 or factors.ndim != 2 or len(latents) != len(factors):
-        raise ValueError(f"expected latents (N, D) and factors (N, F) with the same N, "
-                         f"got {latents.shape} and {factors.shape}")
-    latent_codes = discretize(latents, n_bins)
-    factor_codes = _factor_codes(factors, n_bins, categorical)
-    matrix = np.zeros((latent_codes.shape[1], factor_codes.shape[1]))
-    for d in range(latent_codes.shape[1]):
-        for k in range(factor_codes.shape[1]):
-            matrix[d, k] = mutual_information(factor_codes[:, k], latent_codes[:, d])
-    return matrix
-
-
-def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
-    """Plug-in mutual information in nats of two arrays of non-negative integer codes: the estimate scikit-learn's
-    mutual_info_score makes, from the same contingency table, without its per-call input checks (most of its time:
-    its 336 calls took 7.4 s of a tiny run's 9.2 s final evaluation on a busy 2-core machine; the whole evaluation
-    took 1.4 s with this)."""
-    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    if len(a) == 0:
-        return 0.0
-    levels_b = int(b.max()) + 1
-    joint = np.bincount(a * levels_b + b, minlength=(int(a.max()) + 1) * levels_b).reshape(-1, levels_b)
-    joint = joint / len(a)
-    outer = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True)
-    seen = joint > 0
-    return max(0.0, float((joint[seen] * np.log(joint[seen] / outer[seen])).sum()))
-
-
-def factor_entropies(factors: np.ndarray, n_bins: int = 20, categorical: Sequence[bool] | None = None) -> np.ndarray:
-    """Entropy (F,) in nats of each discretized factor (H(v) = MI(v; v))."""
-    codes = _factor_codes(factors, n_bins, categorical)
-    return np.array([mutual_information(codes[:, k], codes[:, k]) for k in range(codes.shape[1])])
-
-
-def mig(latents: np.ndarray, factors: np.ndarray, n_bins: int = 20,
-        categorical: Sequence[bool] | None = None) -> tuple[float, np.ndarray]:
-    """Mutual information gap and the gap of each factor (F,).
-
-    Factors with zero entropy have no gap (NaN in the array) and are left out of the mean; when no factor
-    varies the MIG itself is NaN.
-    """
-    info = mutual_information_matrix(latents, factors, n_bins, categorical)
-    entropy = factor_entropies(factors, n_bins, categorical)
-    ranked = np.sort(info, axis=0)[::-1]                     # per factor, MI from the largest down
-    second = ranked[1] if len(ranked) > 1 else np.zeros(info.shape[1])
-    gaps = np.full(info.shape[1], np.nan)
-    varies = entropy > 0
-    gaps[varies] = (ranked[0, varies] - second[varies]) / entropy[varies]
-    return (float(gaps[varies].mean()) if varies.any() else math.nan), gaps
-
-
-def best_factor_per_dim(latents: np.ndarray, factors: np.ndarray, factor_names: Sequence[str], n_bins: int = 20,
-                        categorical: Sequence[bool] | None = None) -> list[tuple[str, float]]:
-    """For each latent dimension: the factor it shares the most normalized MI (MI / H, in [0, 1]) with, and that score.
-
-    Constant factors score 0; a dimension that tells nothing about any factor gets the first factor with score 0.
-    """
-    factors = np.asarray(factors)
-    if factors.ndim != 2 or len(factor_names) != factors.shape[1]:
-        raise ValueError(f"got {len(factor_names)} factor names for factors shaped {factors.shape}")
-    info = mutual_information_matrix(latents, factors, n_bins, categorical)
-    entropy = factor_entropies(factors, n_bins, categorical)
-    normalized = np.divide(info, entropy, out=np.zeros_like(info), where=entropy > 0)
-    normalized = np.clip(normalized, 0.0, 1.0)               # rounding can overshoot 1 by a hair
-    best = normalized.argmax(axis=1)
-    return [(str(factor_names[k]), float(normalized[d, k])) for d, k in enumerate(best)]
-
-
 # ---------------------------------------------------------------- the report
 
 @dataclass
@@ -234,7 +130,8 @@ class EvalReport:
     latent_dim: int
     mig: float | None
     mig_per_factor: dict[str, float] | None       # factors that vary only
-    dim_factors: list[tuple[str, float]] | None   # per dim: (best factor, normalized MI)
+    dim_factors: list[tuple[str, float]] | None   # per dim: (best factor, normalized MI less chance)
+    dim_labels: dict | None = None                # trainer.evaluation.association.DimLabels.to_dict()
 
     def to_dict(self) -> dict:
         """Plain JSON-serializable types (tuples become lists)."""
@@ -259,7 +156,8 @@ class EvalReport:
                    active_units=None if d.get("active_units") is None else int(d["active_units"]),
                    latent_dim=int(d["latent_dim"]), mig=_optional_float(d.get("mig")),
                    mig_per_factor=None if per_factor is None else {str(k): float(v) for k, v in per_factor.items()},
-                   dim_factors=None if dim_factors is None else [(str(n), float(s)) for n, s in dim_factors])
+                   dim_factors=None if dim_factors is None else [(str(n), float(s)) for n, s in dim_factors],
+                   dim_labels=d.get("dim_labels"))
 
     def format_table(self) -> str:
         """One metric per line, then a short per-dimension listing (KL and/or best factor)."""
@@ -298,11 +196,18 @@ class EvalReport:
                 parts.append(f"KL {self.kl_per_dim[d]:8.4f}")
             if self.dim_factors is not None:
                 name, score = self.dim_factors[d]
-                parts.append(f"{name} ({score:.2f})")
+                parts.append(f"{name} ({score:.2f})" + ("" if self._significant(d) else ", chance"))
             lines.append("  ".join(parts))
         if len(order) > TABLE_MAX_DIMS:
             lines.append(f"  ... {len(order) - TABLE_MAX_DIMS} more dimensions")
+        if self.dim_labels is not None:
+            lines.append(f"  factor scores: normalized MI less its level on {self.dim_labels['shuffles']} shuffles "
+                         f"of the factors, on {self.dim_labels['n_images']:,} images; 'chance' where it does not "
+                         f"beat {self.dim_labels['threshold']:.3f}, what shuffles reach")
         return lines
+
+    def _significant(self, dim: int) -> bool:
+        return self.dim_labels is None or bool(self.dim_labels["significant"][dim])
 
 
 def _optional_float(value: Any) -> float | None:
@@ -318,7 +223,7 @@ def _fmt(value: float | None, spec: str) -> str:
 def evaluate(model: torch.nn.Module, images: torch.Tensor, factors: np.ndarray | None = None,
              factor_names: Sequence[str] | None = None, categorical: Sequence[bool] | None = None,
              recon_loss: str = "mse", batch_size: int = 256, device: str | torch.device = "cpu",
-             deadline: Deadline | None = None) -> EvalReport:
+             deadline: Deadline | None = None, encoded: Encoded | None = None) -> EvalReport:
     """All metrics of a model (already on `device`) on uint8 (N, C, H, W) test images.
 
     The model runs in eval mode without gradients, in batches; its training flag is restored afterwards.
@@ -326,6 +231,8 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, factors: np.ndarray |
     previews and the explorer). With ground-truth `factors` (N, F) we also compute MIG and the best factor of each
     dimension from the posterior means. With a `deadline`, images are taken in a fixed random order, in smaller
     batches, until the next batch would pass it: the report's n_images says on how many (at least one).
+    `encoded(rows)` gives the posterior means and log-variances of the images at those rows when the caller
+    already has codes (a DataCodes, trainer.latent.data_codes); without it the model encodes each batch.
     """
     images = torch.as_tensor(images)
     if images.dim() != 4 or len(images) == 0:
@@ -335,34 +242,31 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, factors: np.ndarray |
     order = None
     if deadline is not None:               # any first images of this order are a fair sample of all
         order, batch_size = torch.from_numpy(spread_order(len(images))), min(batch_size, DEADLINE_BATCH)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            per_image = _per_image_metrics(model, images, recon_loss, batch_size, device, order, deadline)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        per_image = _per_image_metrics(model, images, recon_loss, batch_size, device, order, deadline, encoded)
     if factors is not None and order is not None:
         factors = np.asarray(factors)[order[:len(per_image["means"])].numpy()]
     return _build_report(per_image, factors, factor_names, categorical)
 
 
 DEADLINE_BATCH = 64            # under a deadline: batches short enough to stop close to it
+Encoded = Callable[[np.ndarray], "tuple[np.ndarray, np.ndarray | None]"]   # rows -> (means, log-variances)
 
 
 def _per_image_metrics(model: torch.nn.Module, images: torch.Tensor, recon_loss: str, batch_size: int,
                        device: str | torch.device, order: torch.Tensor | None = None,
-                       deadline: Deadline | None = None) -> dict[str, np.ndarray]:
+                       deadline: Deadline | None = None, encoded: Encoded | None = None) -> dict[str, np.ndarray]:
     """Per-image arrays: mse, psnr, ssim, recon (N,), means (N, D) and, for a VAE, kl_dims (N, D), of the images
     in `order` (all, in order, when None) until the deadline."""
     collected: dict[str, list[np.ndarray]] = {key: [] for key in ("mse", "psnr", "ssim", "recon", "means", "kl_dims")}
 
     def batch_metrics(rows: slice) -> None:
-        x = (images[rows] if order is None else images[order[rows]]).to(device)
+        picked = torch.arange(len(images))[rows] if order is None else order[rows]
+        x = images[picked].to(device)
         x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
-        mean, logvar = model.encode(x)
+        mean, logvar = model.encode(x) if encoded is None else _as_tensors(encoded(picked.numpy()), device)
         logits = model.decode_logits(mean).float()
-        recon = torch.sigmoid(logits)
+        recon = images_from_logits(logits)
         batch = {"mse": (recon - x).pow(2).flatten(1).mean(dim=1), "psnr": psnr(recon, x), "ssim": ssim(recon, x),
                  "recon": reconstruction_loss(logits, x, recon_loss), "means": mean.float()}
         if logvar is not None:
@@ -372,6 +276,13 @@ def _per_image_metrics(model: torch.nn.Module, images: torch.Tensor, recon_loss:
 
     run_chunks(len(images), batch_size, batch_metrics, deadline)
     return {key: np.concatenate(parts) for key, parts in collected.items() if parts}
+
+
+def _as_tensors(codes: tuple[np.ndarray, np.ndarray | None],
+                device: str | torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    means, logvars = codes
+    return (torch.from_numpy(means).to(device),
+            None if logvars is None else torch.from_numpy(logvars).to(device))
 
 
 def _build_report(per_image: dict[str, np.ndarray], factors: np.ndarray | None, factor_names: Sequence[str] | None,
@@ -384,15 +295,16 @@ def _build_report(per_image: dict[str, np.ndarray], factors: np.ndarray | None, 
         kl = float(sum(kl_per_dim))
         neg_elbo = recon + kl
     active = int(active_dimensions(kl_per_dim, means.var(axis=0)).sum())
-    mig_value = mig_per_factor = dim_factors = None
+    mig_value = mig_per_factor = dim_factors = labels = None
     if factors is not None:
         factors = np.asarray(factors)
         names = list(factor_names) if factor_names is not None else [f"factor_{k}" for k in range(factors.shape[1])]
         mean_gap, gaps = mig(means, factors, categorical=categorical)
         mig_value = None if math.isnan(mean_gap) else mean_gap
         mig_per_factor = {name: float(gap) for name, gap in zip(names, gaps) if not math.isnan(gap)}
-        dim_factors = best_factor_per_dim(means, factors, names, categorical=categorical)
+        tested = dim_labels(means, factors, names, categorical=categorical)
+        dim_factors, labels = tested.pairs(), tested.to_dict()
     return EvalReport(n_images=len(means), mse=float(per_image["mse"].mean()), psnr=float(per_image["psnr"].mean()),
                       ssim=float(per_image["ssim"].mean()), neg_elbo=neg_elbo, recon_loss=recon, kl=kl,
                       kl_per_dim=kl_per_dim, active_units=active, latent_dim=int(means.shape[1]), mig=mig_value,
-                      mig_per_factor=mig_per_factor, dim_factors=dim_factors)
+                      mig_per_factor=mig_per_factor, dim_factors=dim_factors, dim_labels=labels)

@@ -49,7 +49,7 @@ from trainer.training import device as devices
 from trainer.training.checkpoint import save_checkpoint
 from trainer.config import ModelConfig
 from trainer.data.datasets import FaceDataset, default_cache_dir
-from trainer.models.networks import FaceModel, build_model
+from trainer.models.networks import FaceModel, build_model, images_from_logits
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ def _train_feature_net(model: FaceModel, images: torch.Tensor, targets: torch.Te
             features, _ = model.encode(x)
             loss = F.mse_loss(head(features), targets[picks])
         else:
-            loss = F.mse_loss(torch.sigmoid(model(x).logits), x)
+            loss = F.mse_loss(images_from_logits(model(x).logits), x)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

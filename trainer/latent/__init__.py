@@ -6,6 +6,8 @@ Module map:
                   on CPUs with native bf16; `exact=True` for metrics), reconstruct, to_uint8_hwc
     stats         LatentStats (stored in checkpoints), compute_latent_stats, active_dimensions: the one
                   definition of an active dimension
+    factor_information  discretized mutual information, MIG, best factor per dimension (below stats and the
+                  evaluation report)
     directions    unit, axis_direction, principal_components, factor_directions, attribute_direction
     paths         lerp, slerp, interpolation_path, interpolate (one point), traversal along a direction
     samplers      prior / fitted Gaussian / mixture samplers, choose_sampler, sample_images, random_*_latent

@@ -6,11 +6,12 @@ uint8 (N, H, W, 3) numpy arrays (grey is repeated to RGB, alpha dropped). Latent
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
 
+from trainer.models.inference import evaluating
 from trainer.models.networks import FaceModel
 from trainer.training.device import cpu_has_fast_bf16
 
@@ -52,7 +53,7 @@ def encode_images(model: FaceModel, images: torch.Tensor | np.ndarray, batch_siz
     images = torch.as_tensor(images)
     device = _device_of(model) if device is None else device
     means, logvars = [], []
-    with _eval_mode(model), torch.inference_mode():
+    with evaluating(model):
         for start in range(0, len(images), batch_size):
             if on_batch is not None:
                 on_batch(start)
@@ -82,7 +83,7 @@ def decode_latents(model: FaceModel, z: np.ndarray | torch.Tensor, batch_size: i
         latents = torch.from_numpy(np.asarray(z, dtype=np.float32))
     latents = latents.reshape(1, -1) if latents.ndim == 1 else latents
     device = _device_of(model)
-    with _eval_mode(model), torch.inference_mode(), _fast_autocast(device, exact):
+    with evaluating(model), _fast_autocast(device, exact):
         parts = [to_uint8_hwc(model.decode(latents[i:i + batch_size].to(device)))
                  for i in range(0, len(latents), batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0, 1, 1, 3), np.uint8)
@@ -96,18 +97,6 @@ def reconstruct(model: FaceModel, image_hwc: np.ndarray) -> tuple[np.ndarray, np
 
 def _device_of(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
-
-
-@contextlib.contextmanager
-def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
-    was_training = model.training
-    if was_training:
-        model.eval()
-    try:
-        yield
-    finally:
-        if was_training:
-            model.train()
 
 
 def _fast_autocast(device: torch.device, exact: bool):

@@ -37,6 +37,11 @@ class DataCodes:
         self._known = {split: np.zeros(len(self.images(split)), bool) for split in SPLITS}
         self._lock = threading.Lock()
 
+    @classmethod
+    def reuse(cls, codes: "DataCodes | None", model: torch.nn.Module, dataset) -> "DataCodes":
+        """`codes` when they were made with `model`, else new (empty) codes of `dataset` under it."""
+        return codes if codes is not None and codes.made_with(model) else cls(model, dataset)
+
     def images(self, split: str) -> torch.Tensor:
         """The data set's uint8 (N, C, H, W) images of one split ("test" or "train")."""
         if split not in SPLITS:
@@ -62,6 +67,10 @@ class DataCodes:
         logvars = self._logvars[split][rows] if self._logvars is not None else None
         return self._means[split][rows], logvars
 
+    def spread_means(self, split: str, n: int) -> np.ndarray:
+        """Posterior means of `n` images spread evenly over the split (all when it has fewer)."""
+        return self.codes(split, evenly_spaced_rows(len(self.images(split)), n))[0]
+
     def _encode_missing(self, split: str, rows: np.ndarray) -> None:
         with self._lock:
             todo = np.unique(rows[~self._known[split][rows]])
@@ -73,3 +82,10 @@ class DataCodes:
                 self._logvars[split][todo] = logvars
             self._known[split][todo] = True
             self.encoded += len(todo)
+
+
+def evenly_spaced_rows(count: int, n: int) -> np.ndarray:
+    """n row indices spread over range(count) (a folder's order may follow its file names); all when fewer."""
+    if count <= n:
+        return np.arange(count, dtype=np.int64)
+    return np.linspace(0, count - 1, num=n).round().astype(np.int64)

@@ -15,12 +15,11 @@ import torch
 from trainer.errors import Cancelled
 from trainer.latent.codec import decode_latents, encode_images
 from trainer.latent.data_codes import DataCodes
-from trainer.latent.stats import LatentStats, compute_latent_stats
+from trainer.latent.stats import STATS_MAX_IMAGES, LatentStats, compute_latent_stats
 from trainer.models.networks import FaceModel
 from trainer.training.checkpoint import LoadedCheckpoint
 
 ProgressCallback = Callable[[int, int, str], None]      # (done, total, what)
-MAX_STATS_IMAGES = 5000       # test images encoded for latent statistics (as trainer.evaluation.evaluate does)
 MAX_TRAIN_LATENTS = 2000      # training images encoded for fitted samplers: plenty for a 16-d Gaussian or mixture
 MAX_KEPT_TEST = 1000          # test images kept in memory for the gallery and "randomize from data"
 FALLBACK_SAMPLES = 1000       # decoded prior samples when the training data is gone
@@ -72,7 +71,7 @@ def prepare_latents(checkpoint: LoadedCheckpoint, compute_stats: bool, store: bo
     except (DataError, OSError, ValueError) as error:
         return _prepare_without_data(checkpoint, compute_stats, str(error), report)
     # With stored statistics only the kept test images need encoding.
-    test = dataset.test[:MAX_STATS_IMAGES if compute_stats else MAX_KEPT_TEST]
+    test = dataset.test[:STATS_MAX_IMAGES if compute_stats else MAX_KEPT_TEST]
     picks = np.linspace(0, len(dataset.train) - 1, num=min(max_train, len(dataset.train))).round().astype(np.int64)
     total = len(test) + len(picks)
     codes = DataCodes(checkpoint.model, dataset)

@@ -13,11 +13,16 @@ from trainer.latent.directions import SefaDirections, axis_direction, conditiona
 from trainer.latent.paths import traversal
 from trainer.latent.stats import LatentStats
 
-SLIDER_MODES = ("axes", "pca", "factors", "sefa")
+SLIDER_MODES = ("axes", "pca", "factors", "sefa", "labels")
 MAX_ALL_SLIDERS = 32            # up to this many latent dims, every dim gets a slider
-# A latent dim is labelled with the true factor it shares the most information with only when that normalized
-# mutual information (MI / H(factor), 0..1) is at least this: below it the "best" factor is mostly noise.
-FACTOR_LABEL_MIN_SCORE = 0.5
+# A latent dim is labelled with the true factor it shares the most information with only when that association
+# beats shuffled factors (trainer.evaluation.association) and its normalized mutual information with the chance
+# level taken off (MI minus the shuffles' MI, over H(factor); 0..1) is at least this: a weaker link is not worth a name.
+FACTOR_LABEL_MIN_SCORE = 0.25
+# Statistics stored before the shuffled test have the plain normalized MI only, which chance inflates on few images
+# (random latents: above 0.5 on 60 images, 0.29 on 200, 0.03 on 2,000): their names need this score and image count.
+UNTESTED_MIN_SCORE = 0.5
+UNTESTED_MIN_IMAGES = 2000
 
 # Friendlier names for the synthetic faces' factors, shown next to the factor name on direction sliders.
 FACTOR_LABELS = {
@@ -77,16 +82,25 @@ def axis_sliders(stats: LatentStats | None, dims: list[int], latent_dim: int, sp
     for dim in dims:
         low, high = stats.slider_range(dim, spread) if stats is not None else (-spread, spread)
         kl = float(stats.kl_per_dim[dim]) if stats is not None and stats.kl_per_dim is not None else None
-        detail = ""
-        if stats is not None and stats.dim_factors is not None and dim < len(stats.dim_factors):
-            name, score = stats.dim_factors[dim]
-            if score >= FACTOR_LABEL_MIN_SCORE:
-                detail = f"~ {name} {score:.2f}"
+        detail = factor_label(stats, dim) if stats is not None else ""
         active = bool(stats.active[dim]) if stats is not None else True
         specs.append(SliderSpec(key=f"dim:{dim}", label=f"dim {dim}", direction=axis_direction(dim, latent_dim),
                                 origin=np.zeros(latent_dim, np.float32), low=low, high=high, kl=kl,
                                 detail=detail, active=active))
     return specs
+
+
+def factor_label(stats: LatentStats, dim: int) -> str:
+    """"~ glasses 0.80" when latent dim `dim` tells about a factor beyond chance (see FACTOR_LABEL_MIN_SCORE), else ""."""
+    if stats.dim_labels is not None and dim < len(stats.dim_labels.names):
+        shown = stats.dim_labels.shown(dim, FACTOR_LABEL_MIN_SCORE)
+        name, score = stats.dim_labels.names[dim], stats.dim_labels.scores[dim]
+    elif stats.dim_factors is not None and dim < len(stats.dim_factors):
+        name, score = stats.dim_factors[dim]
+        shown = score >= UNTESTED_MIN_SCORE and stats.n_samples >= UNTESTED_MIN_IMAGES
+    else:
+        return ""
+    return f"~ {name} {score:.2f}" if shown else ""
 
 
 def pca_sliders(stats: LatentStats, k: int, spread: float = 3.0) -> list[SliderSpec]:

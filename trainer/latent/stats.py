@@ -11,8 +11,10 @@ import torch
 
 from trainer.errors import UserError
 from trainer.latent.directions import factor_directions, principal_components
+from trainer.evaluation.association import DimLabels, dim_labels
 
 STATS_FORMAT_VERSION = 1
+STATS_MAX_IMAGES = 5000         # test images encoded for latent statistics: stable statistics, quick on a CPU
 MAX_PCA_COMPONENTS = 32
 MIN_SLIDER_STD = 0.05           # slider half-width floor, absolute ...
 MIN_SLIDER_STD_FRACTION = 0.05  # ... and relative to the widest dim, so collapsed dims still move a little
@@ -26,12 +28,17 @@ ACTIVE_CODE_VARIANCE = 0.01    # an AE dimension (no KL) is active when its code
 
 
 def active_definition(variational: bool) -> str:
-    """One sentence saying what 'active' means, for tooltips and reports."""
+    """One sentence saying what 'active' means, for tooltips, reports and the README."""
     if variational:
-        return (f"A dimension is active when its mean KL over the test images is at least {ACTIVE_KL_NATS:g} nats "
-                "(the model sends information through it); below that it has collapsed to the prior.")
-    return (f"A dimension is active when the variance of its code over the test images is above "
-            f"{ACTIVE_CODE_VARIANCE:g} (an autoencoder has no KL).")
+        return (f"A VAE dimension is active when its mean KL over the test images is at least {ACTIVE_KL_NATS:g} "
+                "nats (the model sends information through it); below that it has collapsed to the prior.")
+    return (f"An autoencoder's dimension (no KL) is active when the variance of its code over the test images is "
+            f"above {ACTIVE_CODE_VARIANCE:g}.")
+
+
+def active_rule(variational: bool) -> str:
+    """The rule in a few words, for a label: "KL >= 0.01 nats" or "code variance > 0.01"."""
+    return f"KL >= {ACTIVE_KL_NATS:g} nats" if variational else f"code variance > {ACTIVE_CODE_VARIANCE:g}"
 
 
 def active_dimensions(kl_per_dim: np.ndarray | Sequence[float] | None = None,
@@ -63,6 +70,11 @@ class LatentStats:
     factor_directions: dict[str, np.ndarray] | None   # factor -> unit (D,) direction that changes that factor
     factor_spans: dict[str, float] | None             # factor -> latent distance covering its observed range
     n_samples: int
+    # per dim: best factor tested against shuffled factors (trainer.evaluation.association); None in older files
+    dim_labels: "DimLabels | None" = None
+    # The flow sampler the evaluation fitted to the encoded *training* images (trainer.latent.flow.FlowSampler
+    # .to_dict(): plain types and tensors), kept here so the explorer and `predict` need not train it again.
+    flow: dict | None = None
 
     @property
     def latent_dim(self) -> int:
@@ -82,6 +94,8 @@ class LatentStats:
             "factor_spans": None if self.factor_spans is None else
             {str(k): float(v) for k, v in self.factor_spans.items()},
             "n_samples": int(self.n_samples),
+            "dim_labels": None if self.dim_labels is None else self.dim_labels.to_dict(),
+            "flow": self.flow,
         }
 
     @classmethod
@@ -104,6 +118,8 @@ class LatentStats:
             factor_directions=None if directions is None else {k: _array(v) for k, v in directions.items()},
             factor_spans=None if spans is None else {k: float(v) for k, v in spans.items()},
             n_samples=int(d["n_samples"]),
+            dim_labels=_dim_labels_from(d.get("dim_labels")),
+            flow=d.get("flow") if isinstance(d.get("flow"), dict) else None,
         )
 
     def slider_range(self, dim: int, spread: float = 3.0) -> tuple[float, float]:
@@ -120,6 +136,16 @@ class LatentStats:
             raise ValueError(f"unknown ranking {by!r}; choose one of {RANKINGS}")
         score = self.kl_per_dim if by == "kl" and self.kl_per_dim is not None else self.std
         return np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+
+
+def _dim_labels_from(stored: dict | None) -> "DimLabels | None":
+    if stored is None:
+        return None
+    try:
+        return DimLabels.from_dict(stored)
+    except (KeyError, TypeError, ValueError):
+        raise LatentStatsError("latent statistics hold a malformed 'dim_labels'; re-run the evaluation of this "
+                               "checkpoint to store them again") from None
 
 
 def _tensor(values: np.ndarray) -> torch.Tensor:
@@ -154,16 +180,17 @@ def compute_latent_stats(means: np.ndarray, logvars: np.ndarray | None = None, f
             raise ValueError(f"logvars shape {logvars.shape} does not match means shape {means.shape}")
         kl = (0.5 * (means ** 2 + np.exp(logvars) - 1.0 - logvars)).mean(axis=0)
     components, variance = principal_components(means, min(d, MAX_PCA_COMPONENTS))
-    dim_factors = directions = spans = None
+    dim_factors = directions = spans = labels = None
     if factors is not None:
         factors, factor_names = _checked_factors(factors, factor_names, n)
-        dim_factors = _dim_factors(means, factors, factor_names, categorical)
+        labels = _dim_labels(means, factors, factor_names, categorical)
+        dim_factors = None if labels is None else labels.pairs()
         directions, spans = factor_directions(means, factors, factor_names)
     return LatentStats(mean=means.mean(axis=0).astype(np.float32), std=std.astype(np.float32),
                        kl_per_dim=None if kl is None else kl.astype(np.float32),
                        active=_active(kl, std), pca_components=components.astype(np.float32),
                        pca_variance=variance.astype(np.float32), dim_factors=dim_factors,
-                       factor_directions=directions, factor_spans=spans, n_samples=n)
+                       factor_directions=directions, factor_spans=spans, n_samples=n, dim_labels=labels)
 
 
 def _active(kl_per_dim: np.ndarray | None, std: np.ndarray) -> np.ndarray:
@@ -190,14 +217,7 @@ def _checked_factors(factors: np.ndarray, names: Sequence[str] | None, n: int) -
     return factors, names
 
 
-def _dim_factors(means: np.ndarray, factors: np.ndarray, names: list[str],
-                 categorical: Sequence[bool] | None) -> list[tuple[str, float]] | None:
-    """Best factor per dim from trainer.evaluation.metrics; None while that module (written separately) is unavailable."""
-    try:
-        from trainer.evaluation.metrics import best_factor_per_dim
-    except ImportError:
-        return None
-    found = best_factor_per_dim(means, factors, names, categorical=categorical)
-    return [(str(name), float(score)) for name, score in found]
-
-
+def _dim_labels(means: np.ndarray, factors: np.ndarray, names: list[str],
+                categorical: Sequence[bool] | None) -> "DimLabels | None":
+    """Best factor per dim, tested against shuffled factors (trainer.evaluation.association)."""
+    return dim_labels(means, factors, names, categorical=categorical)

@@ -16,6 +16,12 @@ from trainer.config import ModelConfig
 _UNIFORM_REPARAMS = ("uniform01", "uniform_pm1")     # reparameterizations that take uniform noise
 
 
+def images_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] from the decoder's logits (ModelOutput.logits): the one output nonlinearity, which
+    FaceModel.decode applies; code that also needs the logits (a loss) calls this instead of decoding twice."""
+    return torch.sigmoid(logits)
+
+
 @dataclass
 class ModelOutput:
     logits: torch.Tensor            # decoder output before the sigmoid, (N, C, H, W)
@@ -174,7 +180,7 @@ class FaceModel(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1]. Skip-connection models decode without their skips here, as any sampler must."""
-        return torch.sigmoid(self.decode_logits(z))
+        return images_from_logits(self.decode_logits(z))
 
     def draw_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Raw noise for n codes as `reparameterize` takes it: uniform in [0, 1) for the uniform variants, else

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import math
 
+from trainer.evaluation.identity import SAME_PERSON_DISTANCE
 from trainer.evaluation.sample_quality import FeatureSpace
+from trainer.latent.stats import active_definition
 from trainer.study.summary import RunSummary
 
 
@@ -17,8 +19,8 @@ def explanation(spaces: list[FeatureSpace]) -> list[str]:
              "resumed sessions. **params**: model parameters.",
              "- **MSE / PSNR / SSIM**: test-set reconstruction error per pixel (pixels in [0, 1]), its PSNR in dB, "
              "and the structural similarity. "
-             "**KL**: per image, nats. **active**: latent dimensions whose mean KL over the test images is at least "
-             "0.01 nats (an AE's: whose code varies over the data, variance > 0.01). **MIG**: mutual information gap with the true factors (synthetic data only).",
+             "**KL**: per image, nats. **active**: active latent dimensions. " + active_definition(True) + " "
+             + active_definition(False) + " **MIG**: mutual information gap with the true factors (synthetic data only).",
              "- **FD / P / R**: sample quality. A Fréchet distance between real and generated images, and "
              "precision / recall (k = 3 nearest neighbours, Kynkäänniemi et al. 2019), in the feature space of a "
              "small network we train ourselves (no Inception weights offline): on synthetic faces a regressor of "
@@ -77,6 +79,29 @@ def face_table(summaries: list[RunSummary]) -> list[str]:
         lines.append(f"| {s.name} | {f['sampler']} | {num(f['sample_face_detect'], '.0%')} | "
                      f"{num(f['sample_face_fd'], '.4f')} | {num(f['sample_face_fd_detected'], '.4f')} | "
                      f"{num(f['recon_face_detect'], '.0%')} | {num(f['recon_face_fd'], '.4f')} |")
+    return lines + [""] + identity_table(scored)
+
+
+def identity_table(scored: list[RunSummary]) -> list[str]:
+    """Whether reconstructions keep the person (trainer/evaluation/identity.py), the blurred test photos beside
+    them; only runs whose face numbers include it."""
+    scored = [s for s in scored if s.faces.get("identity_pairs") is not None]
+    if not scored:
+        return []
+    f = scored[0].faces
+    blur = (f"{num(f.get('blurred_same_person_rate'), '.0%')} | {num(f.get('blurred_rank1'), '.0%')} | "
+            f"{num(f.get('blurred_median_identity_distance'), '.2f')}")
+    lines = ["Same person: a test photo and its reconstruction count as one person when dlib's embeddings are "
+             f"closer than {SAME_PERSON_DISTANCE:g}; rank-1 is the share of reconstructions whose nearest test "
+             f"photo is their own, among {f['identity_pairs']} photos (photos in which dlib finds no face are "
+             "left out and counted). The test photos blurred (sigma 1.5 px) are the baseline.", "",
+             "| experiment | same person | rank-1 | median distance | photos left out | recon without a face |",
+             "|---|---|---|---|---|---|", f"| blurred test photos | {blur} | — | — |"]
+    for s in scored:
+        f = s.faces
+        lines.append(f"| {s.name} | {num(f.get('recon_same_person_rate'), '.0%')} | "
+                     f"{num(f.get('recon_rank1'), '.0%')} | {num(f.get('recon_median_identity_distance'), '.2f')} | "
+                     f"{f.get('identity_photos_no_face', '—')} | {f.get('recon_identity_no_face', '—')} |")
     return lines + [""]
 
 

@@ -20,10 +20,13 @@ import torch
 
 from trainer.config import ConfigError, RunConfig
 from trainer.errors import UserError
+from trainer.files import remove_stale_temporaries
 from trainer.models.networks import FaceModel, build_model
 
 FORMAT_NAME = "vae-face-explorer-checkpoint"
 FORMAT_VERSION = 1
+# Trained weights (and batch-norm statistics) stay far below this; larger ones make every output inf or NaN.
+MAX_ABS_WEIGHT = 1e6
 
 
 class CheckpointError(UserError):
@@ -217,6 +220,10 @@ def _check_model_state(path: Path | str, config: RunConfig, state: dict[str, Any
                                         f"{tuple(tensor.shape)}, the configuration needs {shape}")
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise CheckpointError(path, f"the weight {name!r} holds NaN or infinite values")
+        if tensor.is_floating_point() and tensor.numel() and tensor.abs().max().item() > MAX_ABS_WEIGHT:
+            raise CheckpointError(path, f"the weight {name!r} holds values as large as "
+                                        f"{tensor.abs().max().item():.3g}; no trained model has weights above "
+                                        f"{MAX_ABS_WEIGHT:g} (its outputs would overflow)")
 
 
 def load_checkpoint(path: Path | str) -> LoadedCheckpoint:
@@ -307,5 +314,6 @@ def export_for_inference(source: Path | str, target: Path | str) -> Path:
                                       "resuming. Give a file outside RUN/checkpoints")
     slim = {k: v for k, v in payload.items() if k not in TRAINING_ONLY_FIELDS}
     slim["exported_from"] = str(source)
+    remove_stale_temporaries(target)         # what an export killed mid-write (kill -9) left beside the target
     save_checkpoint(target, slim)
     return Path(target)

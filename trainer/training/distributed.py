@@ -11,6 +11,8 @@ from typing import Any, Iterator
 import torch
 import torch.distributed as torch_dist
 
+from trainer.errors import Cancelled
+
 # How long a collective may wait for a rank before the job fails. Long enough for a first run's data decoding (the
 # other ranks wait while each node's first process builds the data cache); a dead rank ends the job much sooner,
 # because torchrun stops every rank as soon as one exits with an error.
@@ -92,7 +94,7 @@ def distributed_session(device: str) -> Iterator[tuple[DistContext, str]]:
     try:
         yield context, str(rank_device)
     except Exception as error:
-        if not isinstance(error, JobTerminated):
+        if not isinstance(error, (JobTerminated, Cancelled)):
             print(f"rank {context.rank} of {context.world_size} failed: {type(error).__name__}: {error}",
                   file=sys.stderr, flush=True)
             _record_for_torchrun(error)

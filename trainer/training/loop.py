@@ -122,6 +122,7 @@ class _TrainingRun:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.previews = PreviewSet.create(self.data.test, self.config.model.latent_dim, train_config.n_preview,
                                           train_config.n_samples, seed=train_config.seed)
+        self._stop_before_creating("preparing the run")
         if resume:
             self.run_dir = self.run_dir or RunDirectory.open(resume)
         else:
@@ -147,7 +148,14 @@ class _TrainingRun:
                             progress=self._data_progress if self.dist.is_main else None)
         if builds_cache:
             self.dist.barrier()
+        self._stop_before_creating("loading the data")
         return data
+
+    def _stop_before_creating(self, what: str) -> None:
+        """A stop asked before the first step (while the data loaded, the model was built) creates nothing: no run
+        folder, no step-0 checkpoint. (Under torchrun the ranks agree on a stop in the loop instead.)"""
+        if self.control.stop_requested and not self.dist.enabled:
+            raise Cancelled(what)
 
     def _data_progress(self, done: int, total: int, what: str) -> None:
         self.emit(DataProgress(done=done, total=total, what=what))

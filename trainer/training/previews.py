@@ -7,6 +7,8 @@ import numpy as np
 import torch
 
 from trainer.latent.codec import to_uint8_hwc
+from trainer.latent.samplers import code_spread_latents
+from trainer.models.inference import evaluating
 from trainer.latent.grids import image_grid
 from trainer.training.events import Preview
 from trainer.models.networks import FaceModel
@@ -29,24 +31,17 @@ class PreviewSet:
         noise = torch.randn(n_samples, latent_dim, generator=generator)
         return cls(originals=test[picks].clone(), stats_images=test[stats].clone(), noise=noise)
 
-    @torch.no_grad()
     def render(self, model: FaceModel, step: int, device: torch.device) -> Preview:
         """Reconstructions (from posterior means) and decoded samples, as uint8 (N, H, W, 3) CPU arrays."""
-        was_training = model.training
-        model.eval()
-        try:
+        with evaluating(model):
             x = self.originals.to(device).float() / 255
             mean, _ = model.encode(x)
             recon = model.decode(mean)
             z = self.noise.to(device)
-            if not model.is_variational:
-                # A plain AE has no prior: place the samples by its codes' per-dimension mean and spread.
-                codes, _ = model.encode(self.stats_images.to(device).float() / 255)
-                spread = codes.std(0) if len(codes) > 1 else torch.zeros_like(codes[0])   # one image: no spread
-                z = codes.mean(0) + spread * z
+            if not model.is_variational:       # a plain AE has no prior: sample where its codes live
+                codes = model.encode(self.stats_images.to(device).float() / 255)[0].float().cpu().numpy()
+                z = torch.from_numpy(code_spread_latents(codes.mean(0), codes.std(0), self.noise.numpy())).to(device)
             samples = model.decode(z)
-        finally:
-            model.train(was_training)
         return Preview(step=step, originals=to_uint8_hwc(x), reconstructions=to_uint8_hwc(recon), samples=to_uint8_hwc(samples))
 
 

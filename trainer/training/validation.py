@@ -10,6 +10,7 @@ import torch
 from trainer.config import TrainConfig
 from trainer.data.datasets import FaceDataset
 from trainer.deadline import Deadline
+from trainer.models.inference import evaluating
 from trainer.models.losses import kl_per_dimension, reconstruction_loss
 from trainer.models.networks import FaceModel
 from trainer.training import device as devices
@@ -31,20 +32,19 @@ class Validation:
     kl_per_dim: list[float] | None
 
 
-@torch.no_grad()
 def validate(model: FaceModel, test_images: torch.Tensor, train: TrainConfig, device: torch.device,
              precision: str, channels_last: bool, dist: DistContext) -> Validation:
     """The validation losses of `model` on the test images, each rank taking its share, reduced over ranks."""
-    model.eval()
     test = test_images[dist.rank::dist.world_size]
     sums = torch.zeros(2 + model.config.latent_dim, dtype=torch.float64)
-    for start in range(0, len(test), VALIDATION_BATCH):
-        x = devices.to_model_input(test[start:start + VALIDATION_BATCH], device, channels_last)
-        with devices.autocast(device, precision):
-            out = model(x)
-        sums[0] += reconstruction_loss(out.logits, x, train.recon_loss).sum().item()
-        if out.logvar is not None:
-            sums[2:] += kl_per_dimension(out.mean, out.logvar).sum(0).double().cpu()
+    with evaluating(model):
+        for start in range(0, len(test), VALIDATION_BATCH):
+            x = devices.to_model_input(test[start:start + VALIDATION_BATCH], device, channels_last)
+            with devices.autocast(device, precision):
+                out = model(x)
+            sums[0] += reconstruction_loss(out.logits, x, train.recon_loss).sum().item()
+            if out.logvar is not None:
+                sums[2:] += kl_per_dimension(out.mean, out.logvar).sum(0).double().cpu()
     counts = dist.all_reduce_sum(torch.tensor([float(len(test))], dtype=torch.float64))
     sums = dist.all_reduce_sum(sums) / counts.clamp(min=1)
     recon = sums[0].item()

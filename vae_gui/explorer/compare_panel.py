@@ -20,10 +20,10 @@ from .. import theme
 from ..vertical_scroll import scrolling_body
 from ..qt_images import array_to_qimage
 from ..tasks import BackgroundTasks
+from .checkpoint_card import CheckpointCard
 from .compare_work import SAMPLE_COLUMNS, faces_for_z, image_through_both, load_second, samples_of_both
 from .face_view import FaceView
 from .image_grid import ImageGrid
-from .info_panel import InfoPanel
 from .slider_rows import SliderColumn
 from .state import ExplorerState
 
@@ -143,10 +143,8 @@ class ComparePanel(QWidget):
 
     def _build_info(self) -> QWidget:
         holder = QWidget(self)
-        self.info_a = InfoPanel(holder)
-        self.info_a.setTitle("Model A (the explorer's)")
-        self.info_b = InfoPanel(holder)
-        self.info_b.setTitle("Model B (second model)")
+        self.info_a = CheckpointCard("Model A (the explorer's)", holder)
+        self.info_b = CheckpointCard("Model B (second model)", holder)
         row = QHBoxLayout(holder)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.info_a, 1)
@@ -293,7 +291,8 @@ class ComparePanel(QWidget):
         if self.same_latent_size:
             self._start(FACE_CHANNEL, z, faces_for_z, model_a, model_b, z)
         else:
-            image, name = self.state.current_source()
+            source = self.state.face.encoded
+            image, name = (source.image, source.name) if source is not None else (None, "")
             self.captions["image"].setText(f"Image: {name}" if name else "Image: A's current face")
             self._start(FACE_CHANNEL, z, image_through_both, model_a, model_b, image, z)
 

@@ -11,6 +11,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget,
                                QListWidgetItem, QMenu, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
+from trainer.errors import UserError
 from trainer.latent.directions import attribute_direction
 from trainer.latent.sliders import SliderSpec, custom_slider, factor_sliders, holding_fixed
 
@@ -213,7 +214,8 @@ class DirectionsTab(QWidget):
         self.groups[group].add(latents, images)
 
     def create_direction(self, name: str) -> SliderSpec:
-        """A slider along mean(B) - mean(A). Raises ValueError with a user-facing message."""
+        """A slider along mean(B) - mean(A). Raises ValueError with a user-facing message, and
+        DuplicateDirectionError (a UserError) when the user already has this direction."""
         a, b = self.groups["A"].latents, self.groups["B"].latents
         if not a or not b:
             raise ValueError("Add at least one image to each group first.")
@@ -251,7 +253,7 @@ class DirectionsTab(QWidget):
     def _create_from_groups(self) -> None:
         try:
             spec = self.create_direction(self.name_edit.text())
-        except ValueError as error:
+        except (ValueError, UserError) as error:         # empty groups; the same direction as one made before
             self.maker_note.setText(str(error))
             return
         self.maker_note.setText(f"Added '{spec.label}' ({len(self.groups['A'].latents)} vs "

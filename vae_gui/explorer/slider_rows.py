@@ -25,8 +25,9 @@ PAGE_STEP = STEPS // 10           # Page Up / Down: 10% of the range
 KL_TIP = ("KL: how many nats of information this dimension carries per image on average (its KL divergence "
           "from the prior N(0, 1)); near 0 means the model ignores it.")
 FACTOR_TIP = ("~ factor score: the true factor of the synthetic faces this dimension tells the most about, and how "
-              "much (normalized mutual information, 0 = nothing, 1 = determines it). Shown only from "
-              f"{FACTOR_LABEL_MIN_SCORE:g}; below that the best match is mostly chance.")
+              "much (normalized mutual information less what chance gives, 0 = nothing, 1 = determines it). "
+              "Shown only when it beats the same test images with their factors shuffled, and from "
+              f"{FACTOR_LABEL_MIN_SCORE:g}; otherwise the best match could be chance.")
 
 
 class LatentSlider(QSlider):
@@ -219,9 +220,10 @@ class SliderColumn(LazyRedrawTab):
         self.state.set_z(row.spec.moved(self.state.z, value))
 
     def reset_row(self, index: int) -> None:
-        """Set row `index` to the value of the data mean; the other coordinates stay."""
+        """Set row `index` to the value of the data mean; the other coordinates stay. A double-click's reset is one
+        undo step with the press that began it (which may have jumped the slider)."""
         row = self.rows[index]
-        self.set_value(index, row.spec.value(self.state.mean_latent()))
+        self.state.face.amend_gesture(row.spec.moved(self.state.z, row.spec.value(self.state.mean_latent())))
 
     def _on_slider(self, index: int, position: int) -> None:
         row = self.rows[index]

@@ -260,9 +260,11 @@ def test_every_command_stops_on_a_signal_keeping_only_whole_files(checkpoint: Pa
         (["load", "train", *TINY, "--runs-dir", str(tmp_path / "runs_new")], tmp_path / "runs_new"),
         (["png", "predict", str(checkpoint), "--out", str(tmp_path / "pred"), "--n-recon", "2", "--n-samples", "2"],
          tmp_path / "pred"),
-        (["save", "export", str(checkpoint), str(tmp_path / "slim.pt")], tmp_path),
-        (["eval", "eval", str(checkpoint), "--no-faces", "--json", str(tmp_path / "e.json")], tmp_path),
+        (["save", "export", str(checkpoint), str(tmp_path / "ex" / "slim.pt")], tmp_path / "ex"),
+        (["eval", "eval", str(checkpoint), "--no-faces", "--json", str(tmp_path / "ev" / "e.json")], tmp_path / "ev"),
     ]
+    (tmp_path / "ex").mkdir()
+    (tmp_path / "ev").mkdir()
     for args, where in cases:
         code, err, seconds = _interrupt(args, signum, tmp_path)
         assert code == 128 + signum, (args[1], err)
@@ -273,7 +275,7 @@ def test_every_command_stops_on_a_signal_keeping_only_whole_files(checkpoint: Pa
             assert not [p for p in where.rglob("*") if p.suffix in (".tmp", ".png") or p.name.endswith(".tmp")
                         or p.name == "slim.pt"], list(where.rglob("*"))
     assert not (tmp_path / "runs_new").exists()               # a stopped data load creates no run
-    assert not (tmp_path / "e.json").exists()
+    assert not (tmp_path / "ev" / "e.json").exists() and not (tmp_path / "ex" / "slim.pt").exists()
 
 
 @pytest.mark.slow

@@ -39,7 +39,7 @@ from trainer.training.events import EventSink
 from trainer.training.rundir import RunDirectory, read_metrics
 
 PIXEL_RANGE = 255.0              # the original study fed 0-255 pixels to a per-pixel mean MSE
-FITTED_SAMPLERS = ("gaussian", "mixture")
+FITTED_SAMPLERS = ("gaussian", "mixture", "flow")
 EXPERIMENT_FILE = "experiment.json"     # written into each run directory: name, sampler, sigma, description
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -36,7 +36,6 @@ class MainWindow(QMainWindow):
         """`dialogs`: the explorer's modal dialogs (tests pass tests/qt_doubles.RecordingDialogs)."""
         super().__init__()
         self.setWindowTitle(APP_NAME)
-        self.setMinimumSize(900, 600)
         self.resize(initial_size(self.screen().availableGeometry().size() if self.screen() else None))
         self.explorer_panel = ExplorerPanel(self, dialogs=dialogs)
         self.training_panel = TrainingPanel(self)

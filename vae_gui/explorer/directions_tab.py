@@ -16,6 +16,7 @@ from trainer.latent.directions import attribute_direction
 from trainer.latent.sliders import SliderSpec, custom_slider, factor_sliders, holding_fixed
 
 from ..qt_images import array_to_qimage
+from ..vertical_scroll import scrolling_body
 from .slider_rows import SliderColumn
 from .state import ExplorerState
 
@@ -152,7 +153,7 @@ class DirectionsTab(QWidget):
         maker_layout.addWidget(self.maker_note)
 
         self.custom_box.hide()                     # shown once the user has made a direction
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_body(self))      # a short window scrolls
         layout.addLayout(hold_row)
         layout.addWidget(self.factor_box, 1)
         layout.addWidget(self.custom_box)

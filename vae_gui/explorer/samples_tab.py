@@ -23,7 +23,7 @@ from .image_grid import ImageGrid
 from .state import ExplorerState
 
 SOURCES = (("prior", "Prior N(0, I)"), ("gaussian", "Fitted Gaussian (full covariance)"),
-           ("mixture", "Fitted Gaussian mixture"), ("flow", "Learned flow (RealNVP over the codes)"))
+           ("mixture", "Fitted Gaussian mixture"), ("flow", "Learned flow (RealNVP)"))
 SOURCE_LABELS = dict(SOURCES)
 FIT_CHANNEL = "fit sampler"          # one fit at a time: a newer request (another K) replaces the running one
 CHOICE_CHANNEL = "choose sampler"    # the default sampler of a checkpoint that stores none (the bundled model)

@@ -19,7 +19,8 @@ from tqdm import tqdm
 from trainer.config import ConfigError
 from trainer.latent.stats import active_dimensions
 from trainer.package import install_command
-from trainer.training.events import EvalMetrics, Event, EventSink, Preview, RunFinished, RunStarted, StepMetrics
+from trainer.training.events import (EvalMetrics, Event, EventSink, Preview, RunFinished, RunStarted, StepMetrics, both,
+                                     is_logged_step)
 from trainer.training.previews import reconstruction_grid, sample_grid
 
 INSTALL_HINT = f"TensorBoard logging needs the tensorboard extra: {install_command('tensorboard')}"
@@ -42,12 +43,7 @@ def with_tensorboard(sink: EventSink, enabled: bool, say: Callable[[str], None] 
         return sink
     if not tensorboard_available():
         raise TensorBoardUnavailableError(f"--tensorboard: {INSTALL_HINT}")
-    board = TensorBoardSink(say=say)
-
-    def both(event: Event) -> None:
-        sink(event)
-        board(event)
-    return both
+    return both(sink, TensorBoardSink(say=say))
 
 
 class TensorBoardSink:
@@ -93,7 +89,7 @@ class TensorBoardSink:
                  f"--samples_per_plugin images=0")
 
     def _step(self, event: StepMetrics) -> None:
-        if event.step % self.log_every and event.step != 1:          # the steps metrics.jsonl logs
+        if not is_logged_step(event.step, self.log_every):          # the steps metrics.jsonl logs
             return
         values = {"train/loss": event.loss, "train/recon": event.recon, "train/kl": event.kl,
                   "train/beta": event.beta, "train/lr": event.lr, "train/images_per_s": event.images_per_s}

@@ -178,6 +178,27 @@ def test_eval_writes_json(trained_run: Path, tmp_path: Path, capsys) -> None:
     assert f"wrote {report_path}" in capsys.readouterr().out
 
 
+def test_eval_prints_a_probe_table_of_the_folders_labels(trained_run: Path, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "faces"
+    rows = [f"{split}/img_{i:04d}.png,{18 + i * 7 % 60},{i % 2}" for split, first, count in (("train", 0, 12),
+                                                                                      ("test", 1000, 4))
+            for i in range(first, first + count)]
+    (folder / "labels.csv").write_text("file,age,gender\n" + "\n".join(rows) + "\n")
+    report_path = tmp_path / "report.json"
+    code = main(["eval", str(trained_run / "checkpoints" / "best.pt"), "--json", str(report_path),
+                 "--device", "cpu", "--no-faces", "--no-memorisation"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "linear probes fitted to 12 training images, scored on 4 test images" in out
+    assert "age" in out and "R²" in out and "(chance 0.50)" in out
+    labels = json.loads(report_path.read_text())["labels"]
+    assert [probe["name"] for probe in labels["probes"]] == ["age", "gender"]
+    (folder / "labels.csv").write_text("file,age\ntrain/img_0000.png,1,2\n")
+    assert main(["eval", str(trained_run / "checkpoints" / "best.pt"), "--json", str(report_path),
+                 "--device", "cpu", "--no-faces", "--no-memorisation"]) == 0
+    assert "labels: not used: " in capsys.readouterr().out
+
+
 def test_eval_of_a_broken_checkpoint_exits_with_code_2(tmp_path: Path, capsys) -> None:
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"garbage")

@@ -79,3 +79,13 @@ def test_labels_that_cannot_be_fitted_say_why():
     assert found.probes == []
     assert "5 labelled training images" in found.skipped["few"]
     assert "same value" in found.skipped["flat"] and "two categories" in found.skipped["one"]
+
+
+def test_stored_label_models_come_from_the_eval_report_of_the_same_latent_size(models):
+    from trainer.latent.label_directions import stored_label_models
+
+    payload = {"eval": {"labels": {**models.to_dict(), "file": "labels.csv", "n_train": 2000, "n_test": 500}}}
+    assert stored_label_models(payload, 8).readout(np.zeros(8)) == models.readout(np.zeros(8))
+    assert stored_label_models(payload, 16) is None
+    assert stored_label_models({"eval": {"labels": {"error": "bad"}}}, 8) is None
+    assert stored_label_models({}, 8) is None

@@ -57,21 +57,37 @@ class LabelTable:
     columns: tuple[str, ...]                 # label columns, in file order
     rows: dict[str, dict[str, str]]          # normalized file name -> {column: cell}
 
+    @cached_property
+    def _typed_columns(self) -> dict[str, LabelColumn]:
+        return {}
+
     def column_for(self, column: str, names: list[str]) -> LabelColumn:
-        """The column's values for image files `names` (relative paths as the data set lists them)."""
+        """The column's values for image files `names` (relative paths as the data set lists them). Its kind and
+        categories come from the whole file, so the train and the test images of a data set agree on them."""
         if column not in self.columns:
             raise LabelError(self.path, f"has no column {column!r}; its columns are {', '.join(self.columns)}")
+        typed = self._typed(column)
         cells = [self._row(name).get(column, "").strip() for name in names]
-        return _typed_column(column, cells)
+        if not typed.is_categorical:
+            return LabelColumn(column, np.array([float(c) if c else np.nan for c in cells], np.float32))
+        code = {category: i for i, category in enumerate(typed.categories)}
+        numeric_codes = typed.categories and all(c.lstrip("-").isdigit() for c in typed.categories)
+        keys = [str(int(float(c))) if numeric_codes and c else c for c in cells]
+        return LabelColumn(column, np.array([code.get(k, -1) for k in keys], np.float32), typed.categories)
+
+    def kind(self, column: str) -> str:
+        """"category" or "number": how the column's filled cells read (see the module's rule)."""
+        return "category" if self._typed(column).is_categorical else "number"
+
+    def _typed(self, column: str) -> LabelColumn:
+        if column not in self._typed_columns:
+            self._typed_columns[column] = _typed_column(column, [row.get(column, "").strip()
+                                                                 for row in self.rows.values()])
+        return self._typed_columns[column]
 
     def matched(self, names: list[str]) -> int:
         """How many of the image files have a row."""
         return sum(1 for name in names if self._row(name))
-
-    def kind(self, column: str) -> str:
-        """"category" or "number": how the column's filled cells read (see the module's rule)."""
-        cells = [row.get(column, "").strip() for row in self.rows.values()]
-        return "category" if _typed_column(column, cells).is_categorical else "number"
 
     def _row(self, name: str) -> dict[str, str]:
         path = PurePosixPath(_normalized(name))

@@ -2,9 +2,8 @@
 
 A number (age) gets a ridge regression z -> label; a category (gender, race, CelebA's yes/no attributes) gets one
 logistic regression per category against the rest (one for a two-category label: the second category against the
-first). A model's weight vector is the direction that changes its label fastest, so it is the label's slider
-direction (as InterFaceGAN does with a GAN's latent codes), and the same models read the current face's labels
-out ("age ≈ 34, gender: 1 0.92"). Holding other labels fixed projects their directions out of a slider's
+first). The same models read the current face's labels out ("age ≈ 34, gender: 1 0.92"); a label's slider moves
+along its pattern in the data (label_sliders). Holding other labels fixed projects their directions out of a slider's
 (trainer.latent.directions.conditional_direction): a linear model's prediction then does not move at all.
 
 Probe quality is measured on held-out images: R² for numbers; balanced accuracy for categories, whose chance
@@ -121,6 +120,22 @@ class LabelModels:
                    covariance=np.asarray(d["covariance"], np.float64), skipped=dict(d.get("skipped", {})))
 
 
+def stored_label_models(payload: dict[str, Any], latent_dim: int) -> LabelModels | None:
+    """The label models an evaluation stored with a checkpoint (its report's "labels", see `vae-train eval`), when
+    they are of a latent of `latent_dim` and have at least one label; else None."""
+    report = payload.get("eval") if isinstance(payload, dict) else None
+    stored = report.get("labels") if isinstance(report, dict) else None
+    if not isinstance(stored, dict) or "error" in stored:
+        return None
+    try:
+        models = LabelModels.from_dict(stored)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not models.probes or models.mean.shape != (latent_dim,):
+        return None
+    return models
+
+
 def _optional(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -209,20 +224,26 @@ def _known(column: LabelColumn) -> np.ndarray:
 # ---------------------------------------------------------------- sliders
 
 def label_sliders(models: LabelModels, held: Sequence[str] = (), spread: float = SLIDER_SPREAD) -> list[SliderSpec]:
-    """A slider per label direction ("age", "gender=1"), centred on the training mean, over +- `spread` standard
+    """A slider per label direction. The direction is the label's pattern, the covariance of the training latents
+    times the model's weights (Haufe et al. 2014, "On the interpretation of weight vectors of linear models"): how
+    the codes move with the label. The weights themselves read the label out best, but on a wide latent they lean on
+    directions the data hardly varies along, which the decoder ignores: on UTKFace (256 dims) a step along them moved
+    the read-out age by 82 years while the decoded face, encoded again, aged by 0.2. A slider per label direction ("age", "gender=1"), centred on the training mean, over +- `spread` standard
     deviations of the training latents along it. With labels `held` fixed, their directions are projected out of
     every other slider's, so moving it leaves their predictions where they are."""
     held_rows = [row for probe in models.probes if probe.name in held for row in probe.weights]
     specs = []
     for probe in models.probes:
-        for key, raw in probe.directions().items():
+        for key, weights in probe.directions().items():
+            raw = models.covariance @ weights          # the label's pattern in the data (see pattern note above)
+            gain_of = weights
             try:
                 direction = conditional_direction(raw, held_rows if probe.name not in held else [])
             except ValueError:
                 continue                       # nothing left of it once the held labels are fixed
             along = math.sqrt(max(float(direction @ models.covariance @ direction), 0.0))
             half = spread * max(along, 1e-3)
-            gain = float(raw @ direction)      # label units (or log-odds) per unit step
+            gain = float(gain_of @ direction)  # label units (or log-odds) per unit step
             unit_name = "log-odds" if probe.is_categorical else probe.name
             detail = f"{unit_name} {gain * 2 * half:+.3g} across"
             if held and probe.name not in held:

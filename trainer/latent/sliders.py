@@ -13,7 +13,7 @@ from trainer.latent.directions import SefaDirections, axis_direction, conditiona
 from trainer.latent.paths import traversal
 from trainer.latent.stats import LatentStats
 
-SLIDER_MODES = ("axes", "pca", "factors", "sefa")
+SLIDER_MODES = ("axes", "pca", "factors", "sefa", "labels")
 MAX_ALL_SLIDERS = 32            # up to this many latent dims, every dim gets a slider
 # A latent dim is labelled with the true factor it shares the most information with only when that association
 # beats shuffled factors (trainer.evaluation.association) and its normalized mutual information with the chance

@@ -15,10 +15,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from trainer.data.images import save_png
+from trainer.files import write_text_atomic
 
 from trainer.config import RunConfig
 from trainer.data.datasets import FaceDataset, load_dataset
 from trainer.evaluation.face_metrics import FACE_IMAGES, INSTALL_HINT, FaceMetricsError, face_metrics_available
+from trainer.evaluation.label_probes import label_section, label_probe_report
 from trainer.evaluation.memorisation import memorisation_report, memorisation_section
 from trainer.evaluation.sample_quality import (FeatureNetSettings, FeatureSpace, SampleQualityError,
                                                feature_space_for, score_model)
@@ -61,8 +63,8 @@ def write_report(run_dirs: Sequence[Path | str], out_dir: Path | str,
             say(f"{summary.name}: not scored: {summary.note}")
     plots = _write_plots(summaries, out_dir)
     report = out_dir / "report.md"
-    report.write_text(render_markdown(summaries, list(spaces.values()), plots), encoding="utf-8")
-    (out_dir / "summary.json").write_text(json.dumps(_summary_json(summaries, spaces), indent=2) + "\n")
+    write_text_atomic(report, render_markdown(summaries, list(spaces.values()), plots))
+    write_text_atomic(out_dir / "summary.json", json.dumps(_summary_json(summaries, spaces), indent=2) + "\n")
     say(f"wrote {report}")
     return report
 
@@ -96,6 +98,7 @@ def _score_run(summary: RunSummary, dataset: FaceDataset, space: FeatureSpace, d
             from trainer.evaluation.evaluate import face_metrics_for
             summary.faces = face_metrics_for(checkpoint, dataset, device, sampler=summary.sampler,
                                              seed=summary.config.train.seed, max_images=face_images)
+        summary.labels = label_probe_report(checkpoint, dataset, device)
         if figures is not None and len(dataset.train) and len(dataset.test):
             figures.mkdir(parents=True, exist_ok=True)
             summary.memorisation = memorisation_report(checkpoint, dataset, figures / "memorisation.png",
@@ -148,6 +151,7 @@ def render_markdown(summaries: list[RunSummary], spaces: list[FeatureSpace], plo
     lines += ["## Results", ""] + results_table(summaries) + [""] + face_table(summaries)
     lines += ["## The original study's conclusions, checked", ""] + conclusions_markdown(summaries)
     lines += memorisation_section([(s.name, s.memorisation, f"runs/{s.name}/memorisation.png") for s in summaries])
+    lines += label_section({s.name: s.labels for s in summaries})
     lines += ["## Loss curves", ""]
     for key, what in (("loss", "training loss"), ("val_recon", "validation reconstruction")):
         png = plots[key].name
@@ -174,4 +178,4 @@ def _summary_json(summaries: list[RunSummary], spaces: dict[str, FeatureSpace]) 
                       "latent_dim": s.config.model.latent_dim, "params": s.params, "steps": s.steps,
                       "wall_s": s.wall_s, "status": s.status, "note": s.note, "metrics": s.metrics,
                       "scores": s.scores.to_dict() if s.scores else None, "faces": s.faces,
-                      "memorisation": s.memorisation} for s in summaries]}
+                      "memorisation": s.memorisation, "labels": s.labels} for s in summaries]}

@@ -30,6 +30,7 @@ class RunSummary:
     scores: ModelScores | None = None
     faces: dict | None = None                         # trainer.evaluation.face_metrics.face_report(), with the faces extra
     memorisation: dict | None = None                  # trainer.evaluation.memorisation.memorisation_report()
+    labels: dict | None = None                        # trainer.evaluation.label_probes.label_probe_report()
     curves: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
     note: str = ""                                    # why the run was not scored, when it was not
 

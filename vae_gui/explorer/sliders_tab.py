@@ -1,20 +1,22 @@
-"""The "Sliders" tab: a slider per latent dim (or the top K), per principal direction, per factor direction, or per
-closed-form (SeFa) direction of the decoder."""
+"""The "Sliders" tab: a slider per latent dim (or the top K), per principal direction, per factor direction, per
+closed-form (SeFa) direction of the decoder, or per direction of the user's own labels (with a live readout)."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from trainer.latent.directions import SefaDirections, model_sefa_directions
+from trainer.latent.label_directions import label_sliders
 from trainer.latent.sliders import (MAX_ALL_SLIDERS, SliderSpec, axis_sliders, factor_sliders, pca_sliders, sefa_sliders,
                                    visible_dims)
 from trainer.latent.stats import active_definition, active_rule
 
 from .. import theme
+from .label_readout import LabelReadout
 from .slider_rows import SliderColumn
 from .state import ExplorerState
 
 MODES = (("axes", "Latent dimensions"), ("pca", "Principal directions"), ("factors", "Factor directions"),
-         ("sefa", "Closed-form (SeFa) directions"))
+         ("sefa", "Closed-form (SeFa) directions"), ("labels", "Your labels"))
 DEFAULT_K = 16
 
 
@@ -50,6 +52,8 @@ class SlidersTab(QWidget):
         self.summary = QLabel("", self)
         theme.set_tone(self.summary, theme.Tone.MUTED)
         self.summary.setWordWrap(True)          # long summaries must not widen the window
+        self.readout = LabelReadout(self.state, self)
+        self.readout.held.currentIndexChanged.connect(lambda _: self.rebuild())
         bar = QHBoxLayout()
         for widget in (QLabel("Move along:", self), self.mode, self.k_label, self.k, self.rank_label, self.ranking):
             bar.addWidget(widget)
@@ -58,6 +62,7 @@ class SlidersTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.summary)
+        layout.addWidget(self.readout)
         layout.addWidget(self.column, 1)
         self.mode.currentIndexChanged.connect(lambda _: self.state.set_slider_mode(self.mode.currentData()))
         self.k.valueChanged.connect(self._on_k_or_ranking)
@@ -82,6 +87,8 @@ class SlidersTab(QWidget):
             self.state.set_slider_mode("axes")
         if self.state.slider_mode == "sefa" and self.sefa is None:
             self.state.set_slider_mode("axes")
+        if self.state.slider_mode == "labels" and self.readout.models is None:
+            self.state.set_slider_mode("axes")
         self.state.set_selected_dims([])
         self.rebuild()
 
@@ -103,6 +110,8 @@ class SlidersTab(QWidget):
         self.mode.model().item(2).setEnabled(has_factors)
         self.mode.model().item(1).setEnabled(state.stats is not None)
         self.mode.model().item(3).setEnabled(self.sefa is not None)
+        self.mode.model().item(4).setEnabled(self.readout.models is not None)
+        self.readout.show_hold(state.slider_mode == "labels")
         specs = self.specs()
         many_dims = state.latent_dim > MAX_ALL_SLIDERS
         mode = state.slider_mode
@@ -123,6 +132,8 @@ class SlidersTab(QWidget):
             return factor_sliders(stats)
         if state.slider_mode == "sefa" and self.sefa is not None:
             return sefa_sliders(self.sefa, stats, self.k.value())
+        if state.slider_mode == "labels" and self.readout.models is not None:
+            return label_sliders(self.readout.models, held=self.readout.held_labels())
         dims = state.selected_dims or visible_dims(stats, state.latent_dim, self.k.value(),
                                                    self.ranking.currentData())
         if dims != state.selected_dims:
@@ -133,6 +144,9 @@ class SlidersTab(QWidget):
         state, stats = self.state, self.state.stats
         if not state.has_checkpoint:
             return ""
+        if state.slider_mode == "labels" and self.readout.models is not None:
+            return ("Directions of your labels: a number's slider moves its predicted value, a category's its "
+                    "log-odds against the rest; fitted to the encoded training images by vae-train eval")
         if state.slider_mode == "sefa" and self.sefa is not None:
             return (f"Top eigenvectors of W^T W, W the decoder's first layer, {self.sefa.layer}: the steps that "
                     "change its output most; no data needed")

@@ -36,7 +36,7 @@ class RunDirectorySink:
         elif isinstance(event, RunNote):
             self.run_dir.log_line(event.text)
         elif isinstance(event, FinalEvaluationDone):
-            self.run_dir.write_json("eval.json", event.report)
+            self.run_dir.write_eval(event.report)
             self.run_dir.log_metrics({"type": "final", "time": time.time(), "step": event.step, **event.report})
         elif isinstance(event, RunFinished):
             self._finished(event)

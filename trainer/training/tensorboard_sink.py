@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -22,9 +21,9 @@ from trainer.package import install_command
 from trainer.training.events import (EvalMetrics, Event, EventSink, Preview, RunFinished, RunStarted, StepMetrics, both,
                                      is_logged_step)
 from trainer.training.previews import reconstruction_grid, sample_grid
+from trainer.training.run_files import RunFiles
 
 INSTALL_HINT = f"TensorBoard logging needs the tensorboard extra: {install_command('tensorboard')}"
-FOLDER = "tensorboard"           # inside the run directory
 FLUSH_SECONDS = 10               # the writer's own flush interval; evaluations and the end flush at once
 
 
@@ -78,7 +77,7 @@ class TensorBoardSink:
         from torch.utils.tensorboard import SummaryWriter
 
         self.close()
-        log_dir = Path(event.run_dir) / FOLDER
+        log_dir = RunFiles(event.run_dir).tensorboard
         # On a resume, events a crashed session wrote after the checkpoint's step are hidden (TensorBoard's purge).
         self.writer = SummaryWriter(str(log_dir), purge_step=event.start_step if event.resumed else None,
                                     flush_secs=FLUSH_SECONDS)

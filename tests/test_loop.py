@@ -391,13 +391,15 @@ def _files(folder: Path) -> set[str]:
 def test_without_the_run_directory_sink_the_loop_writes_only_checkpoints(tmp_path: Path,
                                                                         dataset: FaceDataset) -> None:
     from trainer.training.events import FinalEvaluationDone, RunNote
-    from trainer.training.rundir import LOCK_NAME, OWNER_NAME
+    from trainer.training.run_files import RunFiles
 
     events = []
     result = train(_config(tmp_path / "runs", final_eval=True), events=events.append, dataset=dataset,
                    run_logs=False)
     assert result.status == "completed" and result.final_eval is not None
-    assert _files(result.run_dir) - {LOCK_NAME, OWNER_NAME} == {"checkpoints/best.pt", "checkpoints/last.pt"}
+    run = RunFiles(result.run_dir)
+    kept = {p.relative_to(run.path).as_posix() for p in (run.lock_file, run.owner_file)}
+    assert _files(run.path) - kept == {"checkpoints/best.pt", "checkpoints/last.pt"}
     # What the logs would have said was all reported, as events.
     assert [type(e) for e in events if isinstance(e, FinalEvaluationDone)] == [FinalEvaluationDone]
     assert any(isinstance(e, RunNote) and e.text.startswith("started at step 0") for e in events)

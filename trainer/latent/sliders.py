@@ -39,6 +39,8 @@ class SliderSpec:
     """One slider: it moves z along a unit `direction`; its value is the coordinate (z - origin) . direction.
 
     For a latent axis the origin is 0, so the value is z[dim] itself and moving it changes that dim only.
+    With `readout` weights w (a label's linear model) the value is instead w . z + readout_offset, in the label's
+    `unit` (a predicted age in years): moving sets that prediction by stepping along `direction`.
     """
 
     key: str                       # "dim:3", "pc:0", "factor:mouth_curve", "custom:smile"
@@ -50,18 +52,28 @@ class SliderSpec:
     kl: float | None = None        # average KL of a latent dim (VAE)
     detail: str = ""               # e.g. "~ mouth_curve 0.62" or "12% of variance"
     active: bool = True            # False for a collapsed dim
+    readout: np.ndarray | None = None      # (D,) weights of a label's prediction; None: the value is the coordinate
+    readout_offset: float = 0.0
+    unit: str = ""                 # of the value: "years"; "" for latent units
 
     def value(self, z: np.ndarray) -> float:
         return float(self.coordinates(z))
 
     def coordinates(self, latents: np.ndarray) -> np.ndarray:
-        """The slider's value at each row of latents (N, D) (float64 (N,)), or at one z (D,): (z - origin) . direction.
-        The atlas colours points by it, so a point's colour is what this slider shows for that face."""
-        return (np.asarray(latents, np.float64) - self.origin) @ self.direction
+        """The slider's value at each row of latents (N, D) (float64 (N,)), or at one z (D,): (z - origin) . direction,
+        or the readout's prediction. The atlas colours points by it, so a point's colour is what this slider shows."""
+        latents = np.asarray(latents, np.float64)
+        if self.readout is not None:
+            return latents @ np.asarray(self.readout, np.float64) + self.readout_offset
+        return (latents - self.origin) @ self.direction
 
     def moved(self, z: np.ndarray, value: float) -> np.ndarray:
-        """z with this slider's coordinate set to `value`; the rest of z is unchanged."""
-        return traversal(z, self.direction, [value], self.origin)[0]
+        """z with this slider's value set to `value`, by a step along its direction only."""
+        if self.readout is None:
+            return traversal(z, self.direction, [value], self.origin)[0]
+        gain = float(np.asarray(self.readout, np.float64) @ self.direction)     # value per unit step (non-zero)
+        step = (value - self.value(z)) / gain
+        return (np.asarray(z, np.float64) + step * self.direction).astype(np.float32)
 
     def values(self, count: int) -> np.ndarray:
         return np.linspace(self.low, self.high, count)
@@ -161,6 +173,8 @@ def custom_slider(name: str, vector: np.ndarray, origin: np.ndarray, spread: flo
 
 def traversal_latents(spec: SliderSpec, z: np.ndarray, columns: int) -> np.ndarray:
     """(columns, D): z moved along the slider's direction across its range."""
+    if spec.readout is not None:
+        return np.stack([spec.moved(z, value) for value in spec.values(columns)])
     return traversal(z, spec.direction, spec.values(columns), spec.origin)
 
 

@@ -98,7 +98,8 @@ class SliderRow:
         self.spin.setSingleStep(max(0.01, round(span / 100, 2)))
         self.detail.setText(self._detail_text())
         self.detail.setMinimumWidth(self.detail.sizeHint().width())
-        tip = (f"{spec.label}: range {spec.low:.2f} .. {spec.high:.2f} (mean +- 3 std of the encoded data).\n"
+        where = f"{spec.unit}, predicted" if spec.unit else "mean +- 3 std of the encoded data"
+        tip = (f"{spec.label}: range {spec.low:.2f} .. {spec.high:.2f} ({where}).\n"
                "Click the track to jump there; arrow keys move 1%, Page Up/Down 10%; double-click resets to the "
                "mean; Ctrl+Z undoes.")
         if spec.kl is not None:

@@ -145,8 +145,9 @@ class SlidersTab(QWidget):
         if not state.has_checkpoint:
             return ""
         if state.slider_mode == "labels" and self.readout.models is not None:
-            return ("Directions of your labels: a number's slider moves its predicted value, a category's its "
-                    "log-odds against the rest; fitted to the encoded training images by vae-train eval")
+            return ("Each slider shows one of your labels predicted for this face (a category as log-odds against "
+                    "the rest) and spans what the training faces' predictions span (1st to 99th percentile); "
+                    "models fitted to the encoded training images by vae-train eval")
         if state.slider_mode == "sefa" and self.sefa is not None:
             return (f"Top eigenvectors of W^T W, W the decoder's first layer, {self.sefa.layer}: the steps that "
                     "change its output most; no data needed")

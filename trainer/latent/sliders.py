@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trainer.evaluation.association import DimLabels
 from trainer.latent.directions import SefaDirections, axis_direction, conditional_direction, unit
 from trainer.latent.paths import traversal
 from trainer.latent.stats import LatentStats
@@ -88,13 +89,15 @@ def visible_dims(stats: LatentStats | None, latent_dim: int, k: int, rank_by: st
     return [int(d) for d in stats.ranked_dims("kl" if rank_by == "kl" else "spread")[:k]]
 
 
-def axis_sliders(stats: LatentStats | None, dims: list[int], latent_dim: int, spread: float = 3.0) -> list[SliderSpec]:
-    """A slider per latent dim; ranges from the data (mean +- 3 std), or +-3 before statistics exist."""
+def axis_sliders(stats: LatentStats | None, dims: list[int], latent_dim: int, spread: float = 3.0,
+                 labels: DimLabels | None = None) -> list[SliderSpec]:
+    """A slider per latent dim; ranges from the data (mean +- 3 std), or +-3 before statistics exist. A dim is named
+    after the factor, or else the user's label (`labels`, tested the same way), it tells about beyond chance."""
     specs = []
     for dim in dims:
         low, high = stats.slider_range(dim, spread) if stats is not None else (-spread, spread)
         kl = float(stats.kl_per_dim[dim]) if stats is not None and stats.kl_per_dim is not None else None
-        detail = factor_label(stats, dim) if stats is not None else ""
+        detail = (factor_label(stats, dim) if stats is not None else "") or label_name(labels, dim)
         active = bool(stats.active[dim]) if stats is not None else True
         specs.append(SliderSpec(key=f"dim:{dim}", label=f"dim {dim}", direction=axis_direction(dim, latent_dim),
                                 origin=np.zeros(latent_dim, np.float32), low=low, high=high, kl=kl,
@@ -113,6 +116,13 @@ def factor_label(stats: LatentStats, dim: int) -> str:
     else:
         return ""
     return f"~ {name} {score:.2f}" if shown else ""
+
+
+def label_name(labels: DimLabels | None, dim: int) -> str:
+    """"~ age 0.31" when latent dim `dim` tells about the user's label beyond chance, else ""."""
+    if labels is None or dim >= len(labels.names) or not labels.shown(dim, FACTOR_LABEL_MIN_SCORE):
+        return ""
+    return f"~ {labels.names[dim]} {labels.scores[dim]:.2f}"
 
 
 def pca_sliders(stats: LatentStats, k: int, spread: float = 3.0) -> list[SliderSpec]:

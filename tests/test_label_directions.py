@@ -54,6 +54,7 @@ def test_a_label_slider_moves_its_label_and_holding_another_keeps_that_one_fixed
     free = {spec.key: spec for spec in label_sliders(models)}
     held = {spec.key: spec for spec in label_sliders(models, held=["gender"])}
     assert {"label:age", "label:gender=male", "label:race=c", "label:noise"} <= set(free)
+    assert "label:gender=female" not in free            # the mirror of gender=male
     age, gender = models.probe("age"), models.probe("gender")
     for specs, moves_gender in ((free, True), (held, False)):
         spec = specs["label:age"]
@@ -96,7 +97,7 @@ def test_a_label_slider_shows_the_predicted_label_in_its_unit_over_the_training_
     train, _ = _data(2000, 0)
     age = models.probe("age")
     for spec in (next(s for s in label_sliders(models, held=held) if s.key == "label:age") for held in ([], ["gender"])):
-        assert spec.unit == "years" and "years; training faces " in spec.detail
+        assert spec.unit == "years" and "years · training faces " in spec.detail
         low, high = np.percentile(age.predict(train), [1, 99])
         assert (spec.low, spec.high) == pytest.approx((low, high))        # about 30 +- 8.4, not +- 2.5 spreads
         face = train[7]

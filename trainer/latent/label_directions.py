@@ -267,7 +267,8 @@ def label_sliders(models: LabelModels, held: Sequence[str] = ()) -> list[SliderS
     held_rows = [row for probe in models.probes if probe.name in held for row in probe.weights]
     specs = []
     for probe in models.probes:
-        for row, (key, weights) in enumerate(probe.directions().items()):
+        rows = list(enumerate(probe.directions().items()))
+        for row, (key, weights) in rows[1:] if len(rows) == 2 else rows:     # two categories: one is the other's mirror
             try:
                 direction = unit(conditional_direction(models.covariance @ weights,
                                                        held_rows if probe.name not in held else []))
@@ -279,7 +280,7 @@ def label_sliders(models: LabelModels, held: Sequence[str] = ()) -> list[SliderS
             low, high = models.score_range(probe, row)
             detail = _slider_detail(probe, low, high)
             if held and probe.name not in held:
-                detail += f"; {', '.join(held)} held fixed"
+                detail += f" · {', '.join(held)} held fixed"
             specs.append(SliderSpec(key=f"label:{key}", label=key, direction=direction.astype(np.float32),
                                     origin=models.mean.astype(np.float32), low=low, high=high, detail=detail,
                                     readout=weights.astype(np.float64), readout_offset=float(probe.intercepts[row]),
@@ -288,8 +289,8 @@ def label_sliders(models: LabelModels, held: Sequence[str] = ()) -> list[SliderS
 
 
 def _slider_detail(probe: LabelProbe, low: float, high: float) -> str:
-    """'years; training faces 3 to 80' or 'log-odds against the rest (0: even, +2: 88%)'."""
+    """'years · training faces 3 to 80' or 'log-odds vs 0' (two categories) or 'log-odds vs the rest'."""
     if probe.is_categorical:
-        return "log-odds against the rest (0: even, +2: 88%)"
-    unit_name = probe.unit or f"{probe.name} (its column's units)"
-    return f"{unit_name}; training faces {rounded(low)} to {rounded(high)}"
+        return f"log-odds vs {probe.categories[0]}" if len(probe.categories) == 2 else "log-odds vs the rest"
+    unit_name = probe.unit or "its column's units"
+    return f"{unit_name} · training faces {rounded(low)} to {rounded(high)}"

@@ -116,7 +116,7 @@ class SlidersTab(QWidget):
         specs = self.specs()
         many_dims = state.latent_dim > MAX_ALL_SLIDERS
         mode = state.slider_mode
-        self.k.setVisible(mode in ("pca", "sefa") or many_dims)
+        self.k.setVisible(mode in ("pca", "sefa") or (mode == "axes" and many_dims))
         self.k_label.setVisible(self.k.isVisible())
         self.ranking.setVisible(mode == "axes" and many_dims)
         self.rank_label.setVisible(self.ranking.isVisible())
@@ -152,9 +152,9 @@ class SlidersTab(QWidget):
         if not state.has_checkpoint:
             return ""
         if state.slider_mode == "labels" and self.readout.models is not None:
-            return ("Each slider shows one of your labels predicted for this face (a category as log-odds against "
-                    "the rest) and spans what the training faces' predictions span (1st to 99th percentile); "
-                    "models fitted to the encoded training images by vae-train eval")
+            return ("Each slider shows a label of your labels file as predicted for this face, over the range of "
+                    "the training faces' predictions (1st to 99th percentile). A category's is in log-odds "
+                    "(0: even, +2: 88% likely). Fitted to the encoded training images by vae-train eval.")
         if state.slider_mode == "sefa" and self.sefa is not None:
             return (f"Top eigenvectors of W^T W, W the decoder's first layer, {self.sefa.layer}: the steps that "
                     "change its output most; no data needed")

@@ -76,8 +76,7 @@ def explorer_panel(qtbot):
     from qt_doubles import RecordingDialogs
     from vae_gui.explorer.panel import ExplorerPanel
 
-    widget = ExplorerPanel()
-    widget.dialogs = RecordingDialogs()
+    widget = ExplorerPanel(dialogs=RecordingDialogs())
     qtbot.addWidget(widget)
     widget.resize(1200, 800)
     widget.show()

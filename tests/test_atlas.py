@@ -20,6 +20,7 @@ from trainer.resources import default_checkpoint
 from trainer.training.checkpoint import load_checkpoint
 
 from imagefiles import make_split_folder
+from qt_doubles import RecordingDialogs
 
 WAIT_MS = 60_000
 
@@ -209,25 +210,15 @@ def test_folder_data_set_gets_file_names_and_labels(tmp_path, tiny_checkpoint):
 
 # ---------------------------------------------------------------- the Atlas tab
 
-class FakeDialogs:
-    def __init__(self, path=None):
-        self.path = path
-        self.errors = []
-
-    def save_path(self, *args, **kwargs):
-        return self.path
-
-    def error(self, title, text):
-        self.errors.append((title, text))
-
-
 @pytest.fixture
 def atlas_view(qtbot, bundled, bundled_atlas, tmp_path):
     from vae_gui.explorer.atlas_view import AtlasView
     from vae_gui.explorer.state import ExplorerState
 
     state = ExplorerState()
-    view = AtlasView(state, FakeDialogs(str(tmp_path / "atlas.png")))
+    dialogs = RecordingDialogs()
+    dialogs.next_path = str(tmp_path / "atlas.png")
+    view = AtlasView(state, dialogs)
     qtbot.addWidget(view)
     state.set_checkpoint(bundled)
     view.set_atlas(bundled_atlas, build_atlas_map(bundled_atlas.latents))
@@ -292,13 +283,16 @@ def test_split_filter_samples_and_morph_path(qtbot, atlas_view):
 
 
 def test_zooming_in_turns_points_into_thumbnails(qtbot, atlas_view):
-    assert atlas_view.plot.thumbnail_count == 0 or len(atlas_view.plot.coords) <= 200
+    from vae_gui.explorer.atlas_plot import MAX_THUMBNAILS
+
+    atlas_view.plot.update_thumbnails()             # the whole map in view: its 120 points are few enough for images
+    assert len(atlas_view.plot.coords) == 120 < MAX_THUMBNAILS and atlas_view.plot.thumbnail_count == 120
     x, y = atlas_view.map.coords[0]
     atlas_view.plot.setRange(xRange=(float(x) - 0.2, float(x) + 0.2), yRange=(float(y) - 0.2, float(y) + 0.2),
                              padding=0)
     with qtbot.waitSignal(atlas_view.plot.view_changed, timeout=5000):
         pass
-    assert 1 <= atlas_view.plot.thumbnail_count <= 200
+    assert 1 <= atlas_view.plot.thumbnail_count < 120                      # only the points in the zoomed view
     assert sum(item.isVisible() for item in atlas_view.plot._thumbnails) == atlas_view.plot.thumbnail_count
 
 
@@ -309,7 +303,7 @@ def test_tab_maps_the_shared_codes_in_the_background_when_shown(qtbot, tiny_chec
     from vae_gui.explorer.state import ExplorerState
 
     state = ExplorerState()
-    view = AtlasView(state, FakeDialogs())
+    view = AtlasView(state, RecordingDialogs())
     qtbot.addWidget(view)
     checkpoint = load_checkpoint(tiny_checkpoint)
     state.set_checkpoint(checkpoint)
@@ -339,7 +333,7 @@ def test_missing_data_set_is_reported_in_the_tab(qtbot, tiny_checkpoint, tmp_pat
     gone = DataConfig(source=str(tmp_path / "gone"), image_size=32, cache_dir=str(tmp_path / "cache"))
     loaded = dataclasses.replace(loaded, config=dataclasses.replace(loaded.config, data=gone))
     state = ExplorerState()
-    view = AtlasView(state, FakeDialogs())
+    view = AtlasView(state, RecordingDialogs())
     qtbot.addWidget(view)
     state.set_checkpoint(loaded)
     state.set_data(prepare_latents(loaded, compute_stats=False).data)     # stand-ins: the data set is gone

@@ -156,7 +156,7 @@ def test_face_report_needs_two_images_per_set(tmp_path: Path) -> None:
 
 def test_the_report_and_the_info_panel_show_stored_face_numbers() -> None:
     from trainer.study.report_tables import face_table
-    from vae_gui.explorer.info_panel import format_faces
+    from vae_gui.explorer.checkpoint_text import format_faces
 
     faces = {"sample_face_detect": 0.5, "sample_face_fd": 0.2, "sample_face_fd_detected": None,
              "recon_face_detect": 0.75, "recon_face_fd": 0.1, "floor_face_fd": 0.03, "blurred_face_fd": 0.05,
@@ -206,5 +206,5 @@ def test_eval_without_dlib_prints_the_hint_and_succeeds(checkpoint: Path, tmp_pa
     assert "faces" not in json.loads(out.read_text())
     with pytest.raises(face_metrics.FaceMetricsUnavailable, match="faces extra"):
         FaceNetwork()
-    from vae_gui.explorer.info_panel import format_faces
+    from vae_gui.explorer.checkpoint_text import format_faces
     assert INSTALL_HINT.replace('"', "&quot;") in format_faces({"psnr": 20.0})

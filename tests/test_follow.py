@@ -111,7 +111,7 @@ def test_explorer_follows_a_run_and_keeps_the_face(qtbot, panel, tiny_run, tmp_p
     with qtbot.waitSignal(follow.reloaded, timeout=WAIT_MS):
         assert follow.follow(run)
     first_step = panel.state.checkpoint.step
-    assert "Following run" in follow.status.label.text() and f"step {first_step}" in follow.status.label.text()
+    assert "Following run" in panel.follow_status.label.text() and f"step {first_step}" in panel.follow_status.label.text()
     qtbot.waitUntil(lambda: panel.state.data is not None, timeout=WAIT_MS)
     z = np.linspace(-1, 1, panel.state.latent_dim).astype(np.float32)
     panel.state.set_z(z)
@@ -128,7 +128,7 @@ def test_explorer_follows_a_run_and_keeps_the_face(qtbot, panel, tiny_run, tmp_p
     panel.decoder.decode_now()
     from trainer.latent.codec import decode_latents
     np.testing.assert_array_equal(panel.decoder.face, decode_latents(panel.state.model, z[None])[0])
-    assert f"step {result.step:,}" in follow.status.label.text()
+    assert f"step {result.step:,}" in panel.follow_status.label.text()
     assert panel.dialogs.errors == []
 
 
@@ -206,9 +206,8 @@ def test_not_a_run_folder_is_reported(panel, tmp_path):
 
 def test_train_tab_follow_button_follows_its_run(qtbot, tiny_run, tmp_path):
     from vae_gui.main_window import MainWindow
-    window = MainWindow(checkpoint=None, start_on_training=True)
+    window = MainWindow(checkpoint=None, start_on_training=True, dialogs=RecordingDialogs())
     qtbot.addWidget(window)
-    window.explorer_panel.dialogs = RecordingDialogs()
     assert not window.training_panel.follow_action.isEnabled()        # no run started yet
     run = copy_run(tiny_run, tmp_path)
     with qtbot.waitSignal(window.explorer_panel.follow.reloaded, timeout=WAIT_MS):
@@ -244,6 +243,6 @@ def test_opening_another_checkpoint_stops_following(qtbot, panel, tiny_run, tmp_
     run = copy_run(tiny_run, tmp_path)
     with qtbot.waitSignal(panel.follow.reloaded, timeout=WAIT_MS):
         panel.follow.follow(run)
-    assert panel.follow.status.isVisible()
+    assert panel.follow_status.isVisible()
     panel.load_checkpoint(str(tiny_ae_checkpoint))     # the user's choice wins over the followed run
-    assert not panel.follow.following and not panel.follow.status.isVisible()
+    assert not panel.follow.following and not panel.follow_status.isVisible()

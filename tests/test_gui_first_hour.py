@@ -20,8 +20,9 @@ from trainer.training.checkpoint import FORMAT_NAME, load_checkpoint  # noqa: E4
 from trainer.evaluation.association import DimLabels  # noqa: E402
 from trainer.latent.sliders import FACTOR_LABEL_MIN_SCORE, axis_sliders  # noqa: E402
 from trainer.latent.stats import compute_latent_stats  # noqa: E402
-from vae_gui.explorer.info_panel import describe_checkpoint, training_length  # noqa: E402
+from vae_gui.explorer.checkpoint_text import describe_checkpoint, training_length  # noqa: E402
 from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
+from qt_doubles import RecordingDialogs  # noqa: E402
 from vae_gui.training.kl_chart import KlChart, collapsed_colour  # noqa: E402
 from vae_gui.training.panel import TrainingPanel  # noqa: E402
 from vae_gui.training.run_state import RunState  # noqa: E402
@@ -30,40 +31,9 @@ from vae_gui.training.setup_form import SetupForm  # noqa: E402
 WAIT_MS = 60_000
 
 
-class FakeDialogs:
-    def __init__(self):
-        self.errors: list[tuple[str, str]] = []
-        self.next_path: str | None = None
-        self.next_size: int | None = 64
-
-    def error(self, title, text):
-        self.errors.append((title, text))
-
-    def warning(self, title, text):
-        self.errors.append((title, text))
-
-    def confirm(self, title, text):
-        return False
-
-    def open_path(self, *args, **kwargs):
-        return self.next_path
-
-    def open_paths(self, *args, **kwargs):
-        return [self.next_path] if self.next_path else []
-
-    def save_path(self, *args, **kwargs):
-        return self.next_path
-
-    def face_size(self, native):
-        return self.next_size
-
-
 @pytest.fixture
 def explorer(qtbot, tiny_checkpoint):
-    panel = ExplorerPanel()
-    panel.dialogs = FakeDialogs()
-    for tab in (panel.samples_tab, panel.morph_tab, panel.traversals_tab):
-        tab.dialogs = panel.dialogs
+    panel = ExplorerPanel(dialogs=RecordingDialogs())
     qtbot.addWidget(panel)
     panel.resize(1200, 800)
     panel.show()
@@ -265,7 +235,8 @@ def test_help_guide_and_about(qtbot, monkeypatch):
     guide.close()
     from trainer.package import __version__
     assert app_version() == __version__ and re.fullmatch(r"\d+\.\d+\.\d+\S*", __version__)
-    assert __version__ in about_text() and "format version 1" in about_text()
+    from trainer.training.checkpoint import FORMAT_VERSION
+    assert __version__ in about_text() and f"format version {FORMAT_VERSION}" in about_text()
     window.close()
 
 
@@ -538,8 +509,13 @@ def test_first_window_fits_a_small_screen():
 
     from vae_gui.main_window import initial_size
 
-    assert initial_size(QSize(1366, 728)) == QSize(1297, 691)      # a laptop: the window fits, found under Xvfb
-    assert initial_size(QSize(2560, 1400)) == QSize(1400, 900)
+    preferred = initial_size(None)
+    for screen in (QSize(1366, 728), QSize(1024, 700), QSize(1280, 1024)):      # laptops' free areas (Xvfb's too)
+        size = initial_size(screen)
+        assert size.width() < screen.width() and size.height() < screen.height()       # fits, with room to spare
+        assert size.width() >= 0.9 * min(screen.width(), preferred.width())           # and uses most of it
+        assert size.height() >= 0.9 * min(screen.height(), preferred.height())
+    assert initial_size(QSize(2560, 1400)) == preferred             # a large screen: the preferred size
 
 
 def test_gui_runs_log_every_step_so_a_resume_redraws_finely(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 from trainer.data.labels import LabelColumn
 from trainer.evaluation.label_probes import label_dim_labels
 from trainer.latent.label_directions import fit_label_models
-from vae_gui.explorer.info_panel import describe_checkpoint
+from vae_gui.explorer.checkpoint_text import describe_checkpoint
 
 
 def _store_labels(checkpoint, latent_dim: int) -> None:

@@ -31,8 +31,7 @@ def make_window(qtbot, monkeypatch):
     windows = []
 
     def make(checkpoint: Path | None = None) -> MainWindow:
-        window = MainWindow(checkpoint=checkpoint)
-        window.explorer_panel.dialogs = RecordingDialogs()
+        window = MainWindow(checkpoint=checkpoint, dialogs=RecordingDialogs())
         qtbot.addWidget(window)
         window.resize(1200, 800)
         window.show()

@@ -58,8 +58,7 @@ def use_shared_cache(shared_cache, monkeypatch):
 def open_window(qtbot):
     from vae_gui.main_window import MainWindow
 
-    window = MainWindow()
-    window.explorer_panel.dialogs = RecordingDialogs()
+    window = MainWindow(dialogs=RecordingDialogs())
     qtbot.addWidget(window)
     window.resize(1366, 768)
     window.show()

@@ -82,7 +82,7 @@ FACES = {"sample_face_detect": 0.5, "sample_face_fd": 0.2, "sample_face_fd_detec
 
 def test_the_eval_table_the_report_and_the_info_panel_show_identity_beside_the_blur_baseline() -> None:
     from trainer.study.report_tables import face_table
-    from vae_gui.explorer.info_panel import format_faces
+    from vae_gui.explorer.checkpoint_text import format_faces
 
     line = format_identity(FACES)
     assert "reconstructions 37% (blurred photos 98%)" in line and "rank-1 17% (84%)" in line

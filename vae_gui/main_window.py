@@ -19,6 +19,7 @@ from trainer.resources import DEFAULT_CHECKPOINT_NAME, default_checkpoint
 
 from .app import APP_NAME
 from .drops import Drop, DropKind, classify_drop
+from .explorer.dialogs import DialogsLike
 from .explorer.panel import ExplorerPanel
 from .help import GuideDialog, about_text
 from .tasks import shutdown_all
@@ -30,12 +31,14 @@ MISSING_MODEL = (f"The bundled model {DEFAULT_CHECKPOINT_NAME} is missing (reins
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, checkpoint: Path | None = None, start_on_training: bool = False):
+    def __init__(self, checkpoint: Path | None = None, start_on_training: bool = False,
+                 dialogs: DialogsLike | None = None):
+        """`dialogs`: the explorer's modal dialogs (tests pass tests/qt_doubles.RecordingDialogs)."""
         super().__init__()
         self.setWindowTitle(APP_NAME)
         self.setMinimumSize(900, 600)
         self.resize(initial_size(self.screen().availableGeometry().size() if self.screen() else None))
-        self.explorer_panel = ExplorerPanel(self)
+        self.explorer_panel = ExplorerPanel(self, dialogs=dialogs)
         self.training_panel = TrainingPanel(self)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.explorer_panel, "Explore")

@@ -19,10 +19,10 @@ from trainer.training.checkpoint import LoadedCheckpoint
 from .. import theme
 from ..qt_images import array_to_qimage
 from ..tasks import BackgroundTasks
+from .checkpoint_card import CheckpointCard
 from .compare_work import SAMPLE_COLUMNS, faces_for_z, image_through_both, load_second, samples_of_both
 from .face_view import FaceView
 from .image_grid import ImageGrid
-from .info_panel import InfoPanel
 from .slider_rows import SliderColumn
 from .state import ExplorerState
 
@@ -142,10 +142,8 @@ class ComparePanel(QWidget):
 
     def _build_info(self) -> QWidget:
         holder = QWidget(self)
-        self.info_a = InfoPanel(holder)
-        self.info_a.setTitle("Model A (the explorer's)")
-        self.info_b = InfoPanel(holder)
-        self.info_b.setTitle("Model B (second model)")
+        self.info_a = CheckpointCard("Model A (the explorer's)", holder)
+        self.info_b = CheckpointCard("Model B (second model)", holder)
         row = QHBoxLayout(holder)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.info_a, 1)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Protocol
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
@@ -26,6 +27,20 @@ def remember_folder(path: str) -> None:
     if path:
         folder = path if os.path.isdir(path) else os.path.dirname(path)
         QSettings().setValue(LAST_FOLDER_KEY, folder)
+
+
+class DialogsLike(Protocol):
+    """What the explorer asks of the user through modal dialogs. The panel takes one at construction: the real
+    `Dialogs` in the app, tests/qt_doubles.RecordingDialogs in tests."""
+
+    def error(self, title: str, text: str) -> None: ...
+    def warning(self, title: str, text: str) -> None: ...
+    def confirm(self, title: str, text: str) -> bool: ...
+    def open_path(self, caption: str, file_filter: str, folder: str = "") -> str | None: ...
+    def open_paths(self, caption: str, file_filter: str, folder: str = "") -> list[str]: ...
+    def open_folder(self, caption: str) -> str | None: ...
+    def save_path(self, caption: str, file_filter: str, suggested: str = "") -> str | None: ...
+    def face_size(self, native: int) -> int | None: ...
 
 
 class Dialogs:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtGui import QGuiApplication
@@ -11,20 +10,19 @@ from trainer.data.images import ImageDecodeError, load_image, save_png, save_png
 from trainer.latent.codec import decode_latents, reconstruct
 from trainer.latent.samplers import random_code_latent, random_data_latent, random_prior_latent
 
-from ..model import Source
-from ..qt_images import array_to_qimage
+from ..model import ExplorerModel, Source
 from .dialogs import IMAGE_FILTER, PNG_FILTER
-
-if TYPE_CHECKING:
-    from .panel import ExplorerPanel
+from .live_decoder import LiveDecoder
+from .messages import Messages
 
 
 class FaceActions:
-    """The face panel's buttons and the File/Edit menu's face entries, acting on the panel's explorer state."""
+    """The face panel's buttons and the File/Edit menu's face entries; they write only to the explorer model."""
 
-    def __init__(self, panel: ExplorerPanel):
-        self.panel = panel
-        self.state = panel.state
+    def __init__(self, model: ExplorerModel, decoder: LiveDecoder, messages: Messages):
+        self.state = model
+        self.decoder = decoder
+        self.messages = messages
 
     def on_face_action(self, key: str) -> None:
         handlers = {"reset": self.state.reset_to_mean, "random_prior": self.randomize_from_prior,
@@ -34,7 +32,7 @@ class FaceActions:
             handlers[key]()
 
     def _say(self, message: str) -> None:
-        self.panel.status_message.emit(message)
+        self.messages.say(message)
 
     # ------------------------------------------------------------ new starting points
 
@@ -47,7 +45,6 @@ class FaceActions:
         else:
             z = random_code_latent(state.stats, state.latent_dim, state.rng)
             self._say("Random face from the spread of the encoded codes (an AE has no prior)")
-        self.panel.face_panel.hide_encoded()
         state.set_z(z)
 
     def randomize_from_data(self) -> None:
@@ -61,7 +58,6 @@ class FaceActions:
             self.start_from_test_image(index)
         else:
             z, _ = random_data_latent(data.train_latents, self.state.rng)
-            self.panel.face_panel.hide_encoded()
             self.state.set_z(z)
             self._say("Random encoded sample (the data set is not available)")
 
@@ -83,15 +79,11 @@ class FaceActions:
         return True
 
     def ask_start_from_file(self) -> None:
-        path = self.panel.dialogs.open_path("Encode an image", IMAGE_FILTER)
+        path = self.messages.dialogs.open_path("Encode an image", IMAGE_FILTER)
         if path:
             self.start_from_file(path)
 
     def _start_from(self, z: np.ndarray, original: np.ndarray, reconstruction: np.ndarray, name: str) -> None:
-        error = float(np.abs(original.astype(np.float32) - reconstruction.astype(np.float32)).mean())
-        self.panel.face_panel.show_encoded(array_to_qimage(original), array_to_qimage(reconstruction),
-                                           f"Original {name} and its reconstruction; mean pixel error "
-                                           f"{error:.1f} / 255")
         self.state.face.start_from(Source(original, reconstruction, name, z))
         self._say(f"Started from {name}")
 
@@ -100,13 +92,13 @@ class FaceActions:
         try:
             return load_image(path, self.state.checkpoint.config.model.image_size)
         except ImageDecodeError as error:
-            self.panel.show_error("Cannot read image", f"{error.path}\n\n{error.reason}")
+            self.messages.error("Cannot read image", f"{error.path}\n\n{error.reason}")
             return None
 
     # ------------------------------------------------------------ the face as a picture
 
     def current_face(self) -> np.ndarray | None:
-        decoder = self.panel.decoder
+        decoder = self.decoder
         if decoder.face is None and self.state.has_checkpoint:
             decoder.decode_now()
         return decoder.face
@@ -122,7 +114,7 @@ class FaceActions:
             else:
                 save_png_resized(face, path, size)
         except (OSError, ValueError) as error:
-            self.panel.show_error("Cannot save face", f"{path}\n\nThe file could not be written ({error}).")
+            self.messages.error("Cannot save face", f"{path}\n\nThe file could not be written ({error}).")
             return False
         side = size or face.shape[0]
         self._say(f"Saved {path} ({side} x {side} px)")
@@ -131,9 +123,9 @@ class FaceActions:
     def ask_save_face(self) -> None:
         if not self.state.has_checkpoint:
             return
-        dialogs = self.panel.dialogs
+        dialogs = self.messages.dialogs
         native = self.state.checkpoint.config.model.image_size
-        size = dialogs.face_size(native) if hasattr(dialogs, "face_size") else native
+        size = dialogs.face_size(native)
         if size is None:
             return
         path = dialogs.save_path("Save face", PNG_FILTER, "face.png")
@@ -142,12 +134,8 @@ class FaceActions:
 
     def copy_face(self) -> None:
         if self.current_face() is not None:
-            QGuiApplication.clipboard().setImage(self.panel.decoder.image)
+            QGuiApplication.clipboard().setImage(self.decoder.image)
             self._say("Face copied to the clipboard")
-
-    def update_z_summary(self) -> None:
-        z = self.state.z
-        self.panel.face_panel.z_summary.setText(f"|z| = {np.linalg.norm(z):.2f}" if z.size else "")
 
     # ------------------------------------------------------------ history
 

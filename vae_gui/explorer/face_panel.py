@@ -3,11 +3,13 @@
 The comparison box is always there (empty until an image is encoded), so the buttons never move."""
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from .. import theme
+from ..model import Face
+from ..qt_images import array_to_qimage
 from .face_view import FaceView
 
 ACTIONS = (
@@ -26,8 +28,9 @@ EMPTY_CAPTION = "Random (data) or Encode image... shows the original and its rec
 class FacePanel(QWidget):
     action = Signal(str)           # one of the ACTIONS keys
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, face: Face, parent: QWidget | None = None):
         super().__init__(parent)
+        self.face = face
         self.view = FaceView(self, minimum=160, placeholder="")
         self.view.set_smooth(True)
         self.smooth = QCheckBox("Smooth", self)
@@ -76,7 +79,7 @@ class FacePanel(QWidget):
         pair.addWidget(self.original_view)
         pair.addWidget(self.reconstruction_view)
         pair.addWidget(self.encoded_caption, 1)
-        self.hide_encoded()
+        self._show_encoded()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -84,19 +87,29 @@ class FacePanel(QWidget):
         layout.addLayout(toggles)
         layout.addLayout(grid)
         layout.addWidget(self.encoded_box)
+        face.source_changed.connect(self._show_encoded)
+        face.z_changed.connect(self._show_z_summary)
 
-    def show_encoded(self, original: QImage, reconstruction: QImage, caption: str) -> None:
-        self.original_view.set_image(original)
-        self.reconstruction_view.set_image(reconstruction)
+    def _show_encoded(self) -> None:
+        """The image the face was encoded from while z is its code; else an empty box (it keeps its place, so
+        nothing below or beside it moves)."""
+        source = self.face.encoded
+        if source is None:
+            self.original_view.clear()
+            self.reconstruction_view.clear()
+            self.encoded_caption.setText(EMPTY_CAPTION)
+            self.encoded_caption.setToolTip("")
+            return
+        caption = (f"Original {source.name} and its reconstruction; mean pixel error "
+                   f"{source.mean_error:.1f} / 255")
+        self.original_view.set_image(array_to_qimage(source.image))
+        self.reconstruction_view.set_image(array_to_qimage(source.reconstruction))
         self.encoded_caption.setText(caption)
         self.encoded_caption.setToolTip(caption)
 
-    def hide_encoded(self) -> None:
-        """Empty the comparison (it keeps its place, so nothing below or beside it moves)."""
-        self.original_view.clear()
-        self.reconstruction_view.clear()
-        self.encoded_caption.setText(EMPTY_CAPTION)
-        self.encoded_caption.setToolTip("")
+    def _show_z_summary(self) -> None:
+        z = self.face.z
+        self.z_summary.setText(f"|z| = {np.linalg.norm(z):.2f}" if z.size else "")
 
     @property
     def has_encoded(self) -> bool:

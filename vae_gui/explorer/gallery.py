@@ -6,6 +6,7 @@ from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QMenu, QWidget
 
+from ..model import Session
 from ..qt_images import array_to_qimage
 
 MAX_SHOWN = 200
@@ -20,8 +21,9 @@ class TestGallery(QListWidget):
     start_requested = Signal(int)                 # test image index
     action_requested = Signal(str, list)          # action key, selected test image indices
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__(parent)
+        self.session = session
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(False)
@@ -35,6 +37,15 @@ class TestGallery(QListWidget):
         self.setToolTip("Test images of the checkpoint's data set. Double-click: start from it. "
                         "Ctrl/Shift-click to select several, right-click for more.")
         self.itemDoubleClicked.connect(lambda item: self.start_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
+        session.checkpoint_changed.connect(self._show_data)
+        session.data_changed.connect(self._show_data)
+        self._show_data()
+
+    def _show_data(self) -> None:
+        """The test images of the session's data; hidden until they are encoded (and without a data set)."""
+        data = self.session.data
+        self.set_images(data.test_images if data is not None and data.has_images else None)
+        self.setVisible(data is not None and data.has_images)
 
     def set_images(self, images: np.ndarray | None) -> None:
         self.clear()

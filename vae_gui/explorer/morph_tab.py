@@ -10,6 +10,7 @@ from trainer.data.images import save_gif, save_png
 from trainer.latent.codec import decode_latents
 from trainer.latent.grids import image_grid
 from trainer.latent.paths import interpolate, interpolation_path
+from trainer.latent.samplers import random_code_latent
 
 from .. import theme
 from ..qt_images import array_to_qimage
@@ -173,8 +174,7 @@ class MorphTab(QWidget):
         self.endpoints = {"A": None, "B": None}
         mean = self.state.mean_latent()
         self.set_endpoint("A", mean, "the mean face", by_user=False)
-        spread = np.asarray(self.state.stats.std, np.float32) if self.state.stats is not None else 1.0
-        other = mean + spread * self.state.rng.standard_normal(mean.shape).astype(np.float32)
+        other = random_code_latent(self.state.stats, self.state.latent_dim, self.state.rng)     # a typical code
         self.set_endpoint("B", other, "a random face", by_user=False)
 
     @Slot()

@@ -1,18 +1,20 @@
 """The Explore tab: open a checkpoint and touch its latent space.
 
 Layout: left, the checkpoint info, the live face and its actions; right, tabs (Sliders, Samples, Morph, Traversals,
-Directions, Variations) above a strip of the checkpoint's test images. The panel lays the widgets out and composes the
-controllers that do the work, each in its own module:
+Directions, Variations) above a strip of the checkpoint's test images. The panel only lays out and wires: the state
+is the Qt-free explorer model (vae_gui/model/, `self.state`), views take the part they mirror and observe it, and
+the services that do the work write only to the model:
 
-    checkpoints   CheckpointLoader  opening a checkpoint, the background encoding of its data (checkpoint_loader.py)
-    faces         FaceActions       random faces, start from an image, save/copy the face, undo/redo (face_actions.py)
-    requests      TabRequests       routes requests between the tabs and the gallery (tab_requests.py)
-    state_files   StateFiles        explorer state save/load (state_files.py)
-    menus         ExplorerMenus     the File and Edit menu entries (menus.py)
+    checkpoints   CheckpointLoader     opening a checkpoint, the background encoding of its data (checkpoint_loader.py)
+    faces         FaceActions          random faces, start from an image, save/copy the face, undo/redo (face_actions.py)
+    state_files   StateFiles           explorer state save/load (state_files.py)
+    follow        RunFollowController  reloading a followed run's checkpoints (follow_controller.py)
+    requests      TabRequests          routes requests between the tabs and the gallery (tab_requests.py)
+    menus         ExplorerMenus        the File and Edit menu entries (menus.py)
 
-Drops are handled by the main window (vae_gui/drops.py says what a drop carries). All dialogs go through
-`self.dialogs`, and errors and warnings are also emitted as signals, so tests never block on
-a modal box.
+Drops are handled by the main window (vae_gui/drops.py says what a drop carries). Every dialog goes through the
+`dialogs` given at construction (tests pass tests/qt_doubles.RecordingDialogs), and errors and warnings are also
+emitted as signals, so tests never block on a modal box.
 """
 from __future__ import annotations
 
@@ -22,16 +24,17 @@ from PySide6.QtWidgets import QLabel, QMenu, QSplitter, QStackedWidget, QTabWidg
 from .atlas_view import AtlasView
 from .checkpoint_loader import CheckpointLoader
 from .compare_panel import ComparePanel
-from .dialogs import CHECKPOINT_FILTER, Dialogs
+from .dialogs import CHECKPOINT_FILTER, Dialogs, DialogsLike
 from .directions_tab import DirectionsTab
 from .empty_state import EmptyState
 from .face_actions import FaceActions
 from .face_panel import FacePanel
-from .follow_controller import RunFollowController
+from .follow_controller import FollowStatus, RunFollowController
 from .gallery import TestGallery
 from .info_panel import InfoPanel
 from .live_decoder import LiveDecoder
 from .menus import ExplorerMenus
+from .messages import Messages
 from .morph_tab import MorphTab
 from .neighbours_strip import NeighboursStrip
 from .recent import RecentFiles
@@ -50,18 +53,24 @@ class ExplorerPanel(QWidget):
     checkpoint_loaded = Signal(str)
     latents_ready = Signal()                # the background encoding finished (or fell back)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, dialogs: DialogsLike | None = None):
         super().__init__(parent)
-        self.dialogs = Dialogs(self)
+        self.dialogs = dialogs if dialogs is not None else Dialogs(self)
+        self.messages = Messages(self.dialogs, self)
+        self.messages.status.connect(self.status_message)
+        self.messages.error_shown.connect(self.error_shown)
+        self.messages.warning_shown.connect(self.warning_shown)
         self.recent = RecentFiles()
         self.state = ExplorerState()
         self.decoder = LiveDecoder(self.state, self)
-        self.faces = FaceActions(self)
+        self.checkpoints = CheckpointLoader(self.state, self.messages, self.recent, self)
+        self.checkpoints.opened.connect(self._on_opened)
+        self.checkpoints.latents_ready.connect(self.latents_ready)
+        self.faces = FaceActions(self.state, self.decoder, self.messages)
+        self.state_files = StateFiles(self.state, self.messages, self.checkpoints.load)
         self.requests = TabRequests(self)
-        self.state_files = StateFiles(self)
         self.menus = ExplorerMenus(self)
         self._build()
-        self.checkpoints = CheckpointLoader(self)        # after _build: it reports into the info panel
         self._connect()
         self._add_compare_and_follow()
         self.set_loaded(False)
@@ -70,8 +79,8 @@ class ExplorerPanel(QWidget):
 
     def _build(self) -> None:
         self.empty = EmptyState(self)
-        self.info = InfoPanel(self)
-        self.face_panel = FacePanel(self)
+        self.info = InfoPanel(self.state.session, self)
+        self.face_panel = FacePanel(self.state.face, self)
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 4, 0)
@@ -92,8 +101,9 @@ class ExplorerPanel(QWidget):
                            (self.traversals_tab, "Traversals"), (self.directions_tab, "Directions"),
                            (self.variations_tab, "Variations"), (self.atlas_tab, "Atlas")):
             self.tabs.addTab(tab, title)
-        self.gallery = TestGallery(self)
+        self.gallery = TestGallery(self.state.session, self)
         self.gallery_label = QLabel("Test images: double-click one to start from it; right-click for more.", self)
+        self.gallery_label.setVisible(False)
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(4, 0, 0, 0)
@@ -102,7 +112,6 @@ class ExplorerPanel(QWidget):
         right_layout.addWidget(self.gallery)
         self.neighbours_strip = NeighboursStrip(self.state, self.decoder, parent=self)
         self.neighbours_strip.status_message.connect(self.status_message)
-        self.neighbours_strip.training_face_picked.connect(self.face_panel.hide_encoded)     # a stale comparison
         right_layout.addWidget(self.neighbours_strip)
         # No fixed minimum: the splitter keeps the tabs at their layouts' minimum, so no control is squeezed.
 
@@ -125,7 +134,8 @@ class ExplorerPanel(QWidget):
         self.empty.open_requested.connect(self.checkpoints.ask_open)
         self.face_panel.action.connect(self.faces.on_face_action)
         self.decoder.face_ready.connect(self.face_panel.view.set_image)
-        self.state.z_changed.connect(self.faces.update_z_summary)
+        self.state.data_changed.connect(self._show_gallery_label)
+        self.state.checkpoint_changed.connect(self._show_gallery_label)
         self.samples_tab.endpoint_picked.connect(self.morph_tab.set_endpoint)
         self.morph_tab.status_message.connect(self.status_message)
         self.morph_tab.endpoint_requested.connect(self.requests.on_endpoint_requested)
@@ -143,9 +153,21 @@ class ExplorerPanel(QWidget):
         # One seed for the Samples tab and the compared samples (setValue of the same value emits nothing).
         self.samples_tab.seed.valueChanged.connect(self.compare.seed.setValue)
         self.compare.seed.valueChanged.connect(self.samples_tab.seed.setValue)
-        self.follow = RunFollowController(self, self)
+        self.follow = RunFollowController(self.state, self.checkpoints, self.messages, self._current_face, self)
         self.follow.status_changed.connect(self.status_message)
-        self.splitter.widget(0).layout().insertWidget(0, self.follow.status)
+        self.follow_status = FollowStatus(self.state.follow)
+        self.splitter.widget(0).layout().insertWidget(0, self.follow_status)
+
+    def _current_face(self):
+        return self.decoder.face
+
+    def _show_gallery_label(self) -> None:
+        data = self.state.data
+        self.gallery_label.setVisible(data is not None and data.has_images)
+
+    def _on_opened(self, path: str) -> None:
+        self.set_loaded(True)
+        self.checkpoint_loaded.emit(path)
 
     def ask_open_second(self) -> None:
         path = self.dialogs.open_path("Open second model", CHECKPOINT_FILTER)
@@ -165,13 +187,10 @@ class ExplorerPanel(QWidget):
     # ------------------------------------------------------------ messages
 
     def show_error(self, title: str, message: str) -> None:
-        self.error_shown.emit(title, message)
-        self.status_message.emit(message.splitlines()[0] if message else title)
-        self.dialogs.error(title, message)
+        self.messages.error(title, message)
 
     def show_warning(self, title: str, message: str) -> None:
-        self.warning_shown.emit(title, message)
-        self.dialogs.warning(title, message)
+        self.messages.warning(title, message)
 
     # ------------------------------------------------------------ what the main window asks of the panel
 

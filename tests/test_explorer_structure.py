@@ -1,0 +1,60 @@
+"""The explorer's structure (DESIGN.md, "Thin widgets over a small Qt-free model"): views never import each other or
+the panel; services import no view and take no panel. Read from the source (AST), so it runs without Qt."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+EXPLORER = Path(__file__).resolve().parent.parent / "vae_gui" / "explorer"
+
+# Widgets that mirror a part of the model (vae_gui/model/) and write user actions back to it.
+VIEWS = {"atlas_view", "compare_panel", "directions_tab", "empty_state", "face_panel", "gallery", "info_panel",
+         "morph_tab", "neighbours_strip", "samples_tab", "sliders_tab", "traversals_tab", "variations_tab"}
+# What does the work; writes only to the model.
+SERVICES = {"checkpoint_loader", "face_actions", "follow_controller", "state_files"}
+
+
+def explorer_imports(module: str, folder: Path = EXPLORER) -> set[str]:
+    """The vae_gui.explorer modules `module` imports (relative or absolute, anywhere in the file)."""
+    tree = ast.parse((folder / f"{module}.py").read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            name = node.module or ""
+            if node.level == 1:
+                found.add(name.split(".")[0] if name else "")
+                found.update(alias.name for alias in node.names if not name)
+            elif name.startswith("vae_gui.explorer."):
+                found.add(name.split(".")[2])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[2] for alias in node.names
+                         if alias.name.startswith("vae_gui.explorer."))
+    return found - {""}
+
+
+def test_the_lists_name_real_modules():
+    modules = {path.stem for path in EXPLORER.glob("*.py")}
+    assert VIEWS <= modules and SERVICES <= modules
+
+
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_a_view_imports_no_other_view_and_not_the_panel(view):
+    assert explorer_imports(view) & (VIEWS | {"panel"}) - {view} == set()
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_a_service_imports_no_view_and_takes_no_panel(service):
+    source = (EXPLORER / f"{service}.py").read_text(encoding="utf-8")
+    assert explorer_imports(service) & (VIEWS | {"panel"}) == set()
+    tree = ast.parse(source)
+    parameters = {arg.arg for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) for arg in node.args.args}
+    assert "panel" not in parameters
+
+
+def test_the_checker_sees_a_view_importing_a_view(tmp_path):
+    """The tests above can fail: relative and absolute imports of sibling modules are found."""
+    (tmp_path / "sample_view.py").write_text("from .gallery import TestGallery\nfrom . import info_panel\n"
+                                             "from vae_gui.explorer.panel import ExplorerPanel\n")
+    assert explorer_imports("sample_view", tmp_path) == {"gallery", "info_panel", "panel"}

@@ -244,7 +244,8 @@ def test_ae_samples_from_fitted_sources(qtbot, panel, tiny_ae_checkpoint):
     load_and_wait(qtbot, panel, tiny_ae_checkpoint)
     samples = panel.samples_tab
     panel.tabs.setCurrentWidget(samples)
-    assert samples.source_kind == "gaussian"                # an AE starts on a fitted source
+    assert samples.source_kind != "prior"                   # an AE starts on a fitted source
+    samples.set_source("gaussian")
     samples.size.setValue(4)
     qtbot.waitUntil(lambda: "main" in samples.latents and len(samples.latents["main"]) == 16, timeout=WAIT_MS)
     train = panel.state.data.train_latents
@@ -469,6 +470,30 @@ def test_samples_start_on_the_sampler_the_evaluation_chose_and_say_so(qtbot, pan
     assert samples.note.text().startswith("Default: the mixture fitted to 128 encoded training images")
     samples.set_source("prior")                                  # the prior stays one click away
     qtbot.waitUntil(lambda: "Not the default" in samples.note.text(), timeout=WAIT_MS)
+
+
+def test_the_flow_the_evaluation_stored_draws_the_samples_without_refitting(qtbot, panel, tiny_checkpoint,
+                                                                              tmp_path):
+    from trainer.latent.flow import FlowSampler
+    from trainer.latent.stats import compute_latent_stats
+
+    path = tmp_path / "flow.pt"
+    shutil.copy(tiny_checkpoint, path)
+    payload = read_checkpoint(path)
+    codes = np.random.default_rng(0).standard_normal((100, 6))
+    flow = FlowSampler.fit(codes)
+    stats = compute_latent_stats(codes)
+    stats.flow = flow.to_dict()
+    choice = {"default": "flow", "log_likelihood": {"prior": -9.0, "gaussian": -8.5, "flow": -8.0}, "n_fit": 100}
+    update_checkpoint(path, eval={**payload.get("eval", {}), "sampler": choice}, latent_stats=stats.to_dict())
+    load_and_wait(qtbot, panel, path)
+    samples = panel.samples_tab
+    panel.tabs.setCurrentWidget(samples)
+    assert samples.source_kind == "flow" and "Learned flow" in samples.source.currentText()
+    samples.size.setValue(3)
+    qtbot.waitUntil(lambda: "main" in samples.latents and len(samples.latents["main"]) == 9, timeout=WAIT_MS)
+    np.testing.assert_allclose(samples.latents["main"], flow.sample(9, samples.seed.value()), atol=1e-6)
+    assert "the flow fitted to 100" in samples.note.text() and "evaluation trained" in samples.note.text()
 
 
 def test_a_hidden_morph_tab_decodes_nothing_until_it_is_shown(qtbot, panel, tiny_checkpoint, monkeypatch):

@@ -75,9 +75,14 @@ def test_photo_preset_trains_a_few_steps_on_generated_faces(tmp_path, one_torch_
     result = train(config, events=lambda e: losses.append(e.loss) if hasattr(e, "loss") else None)
     assert result.status == "completed", result.message
     assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
-    assert result.final_eval["sampler"]["default"] in ("prior", "gaussian", "mixture")
+    assert result.final_eval["sampler"]["default"] in ("prior", "gaussian", "mixture", "flow")
     from trainer.training.checkpoint import load_checkpoint
-    assert load_checkpoint(result.best_checkpoint).payload["steps_per_epoch"] == 128 // 16   # the info panel's epochs
+    from trainer.latent.flow import stored_flow
+    best = load_checkpoint(result.best_checkpoint)
+    assert best.payload["steps_per_epoch"] == 128 // 16   # the info panel's epochs
+    # the flow the final evaluation fitted is kept with the latent statistics, readable with weights_only
+    assert "flow" in result.final_eval["sampler"]["log_likelihood"]
+    assert stored_flow(best.latent_stats).sample(3, seed=0).shape == (3, best.model.latent_dim)
 
 
 def test_choose_sampler_prefers_a_mixture_for_clustered_codes_and_the_prior_for_normal_ones():

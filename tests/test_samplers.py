@@ -100,8 +100,8 @@ def test_make_sampler_builds_each_kind():
 
 def test_make_sampler_errors_say_what_to_do():
     data, _ = _two_blobs(5)
-    with pytest.raises(ValueError, match="unknown sampler 'flow'"):
-        make_sampler("flow", 2)
+    with pytest.raises(ValueError, match="unknown sampler 'glow'"):
+        make_sampler("glow", 2)
     with pytest.raises(SamplerError, match="no latents were given"):
         make_sampler("gaussian", 2)
     with pytest.raises(SamplerError, match="at least 20 encoded images, got 10"):

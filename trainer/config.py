@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -229,9 +230,9 @@ class TrainConfig:
         _check_choice("channels_last", self.channels_last, ("auto", "on", "off"))
         if "/" in self.run_name or "\\" in self.run_name or "\0" in self.run_name or self.run_name.startswith("."):
             raise ConfigError(f"name {self.run_name!r}: the run name must be a plain folder name")
-        if len(self.run_name.encode()) > 200:
-            raise ConfigError(f"name {self.run_name[:30]!r}...: the run name is {len(self.run_name.encode())} bytes long; "
-                              f"at most 200 are allowed")
+        if len(os.fsencode(self.run_name)) > 200:
+            raise ConfigError(f"name {short_repr(self.run_name)}: the run name is {len(os.fsencode(self.run_name))} "
+                              f"bytes long; at most 200 are allowed")
 
 
 @dataclass

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,6 +23,7 @@ except ModuleNotFoundError:      # Python 3.10
 
 from trainer.config import (ACTIVATIONS, DOWNSAMPLES, EPOCH_LIMIT, FAMILIES, IMAGE_SIZES, NORMS, REPARAMS,
                             OUTPUTS, UPSAMPLES, ConfigError, RunConfig, short_repr)
+from trainer.names import printable
 from trainer.models.presets import PRESET_DATA_SETTINGS, PRESET_TRAIN_SETTINGS, PRESETS, default_preset_for
 
 
@@ -305,7 +307,35 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)           # repr round-trips a float exactly; TOML reads inf and nan the same way
+    if not _is_utf8(value):          # a file name with bytes that are not UTF-8 (see _paths_from_run_file)
+        return f'{{ {PATH_BYTES_KEY} = "{os.fsencode(value).hex()}" }}    # {printable(value)}'
     return json.dumps(value)         # a TOML basic string: JSON's escapes are TOML's
+
+
+# A TOML string holds UTF-8 text only; a name the OS allows that is not UTF-8 (b'\xff') goes in a run file as its
+# bytes in hex: name = { path_bytes_hex = "2f746d702fff" }.
+PATH_BYTES_KEY = "path_bytes_hex"
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:       # lone surrogates: the bytes of a non-UTF-8 name (or any non-ASCII under LC_ALL=C)
+        return False
+    return True
+
+
+def _paths_from_run_file(document: dict[str, Any]) -> dict[str, Any]:
+    """The run file's values with names written as bytes ({path_bytes_hex = ...}) turned back into OS names."""
+    values = {}
+    for name, value in document.items():
+        if isinstance(value, dict) and set(value) == {PATH_BYTES_KEY} and isinstance(value[PATH_BYTES_KEY], str):
+            try:
+                value = os.fsdecode(bytes.fromhex(value[PATH_BYTES_KEY]))
+            except ValueError:
+                raise SettingsError(f"setting {name!r}: {PATH_BYTES_KEY} must be hexadecimal digits") from None
+        values[name] = value
+    return values
 
 
 def read_settings_file(path: Path | str) -> dict[str, Any]:
@@ -314,12 +344,12 @@ def read_settings_file(path: Path | str) -> dict[str, Any]:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise SettingsError(f"cannot read settings file {path}: {error.strerror or error}") from None
+        raise SettingsError(f"cannot read settings file {printable(path)}: {error.strerror or error}") from None
     except UnicodeDecodeError:
-        raise SettingsError(f"{path} is not a text file of settings") from None
+        raise SettingsError(f"{printable(path)} is not a text file of settings (it is not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as error:
-        raise SettingsError(f"{path} is not valid TOML: {error}") from None
+        raise SettingsError(f"{printable(path)} is not valid TOML: {error}") from None
     try:
-        return check_settings(document)
+        return check_settings(_paths_from_run_file(document))
     except SettingsError as error:
-        raise SettingsError(f"{path}: {error}") from None
+        raise SettingsError(f"{printable(path)}: {error}") from None

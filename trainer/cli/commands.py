@@ -8,6 +8,7 @@ it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import codecs
 import logging
 import os
 import signal
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 done, 1 a runtime failure (disk full, a crash), 2 bad input, 130 Ctrl-C, 143 SIGTERM."""
     from trainer.cli.signals import stop_signals
 
+    _print_any_name()
     with stop_signals() as signals:        # first, so a Ctrl-C while torch imports is handled too
         try:
             args = build_parser().parse_args(argv)
@@ -75,6 +77,26 @@ def main(argv: list[str] | None = None) -> int:
                 return signals.exit_status
             return _report_failure(error)
         return signals.exit_status or status
+
+
+def _print_any_name() -> None:
+    """Any file name prints: the bytes of a name that is not UTF-8 as \\xNN (as trainer.names.printable shows them),
+    and under LC_ALL=C (ASCII output) other characters as escapes, instead of failing."""
+    codecs.register_error(NAME_ESCAPES, _escape_name)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=NAME_ESCAPES)
+
+
+NAME_ESCAPES = "vae-train-names"
+
+
+def _escape_name(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start:error.end]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else ascii(c)[1:-1]
+                   for c in text), error.end
 
 
 def _report_failure(error: BaseException) -> int:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from trainer.config import ConfigError, DataConfig, RunConfig
@@ -61,8 +60,9 @@ def _add_predict_parser(commands) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--n-recon", type=_non_negative_int, default=64, help="test images to reconstruct")
     p.add_argument("--n-samples", type=_non_negative_int, default=64, help="random samples to draw")
-    p.add_argument("--sampler", default="default", choices=("default", "prior", "gaussian", "mixture"),
-                   help="where samples come from: the prior, or a Gaussian / mixture fitted to encoded latents; "
+    p.add_argument("--sampler", default="default", choices=("default", "prior", "gaussian", "mixture", "flow"),
+                   help="where samples come from: the prior, or a Gaussian / mixture / normalising flow fitted to "
+                        "encoded latents (a flow the evaluation stored is reused); "
                         "default: the one that fits held-out codes best, as the evaluation chose")
     p.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature")
     p.add_argument("--seed", type=int, default=0)
@@ -164,12 +164,10 @@ def run_eval(args: argparse.Namespace) -> int:
 def _write_text(path: Path, text: str) -> None:
     """Write a small output file via a temporary file, so a failed write never leaves half a file."""
     from trainer.training.rundir import OutputPathError
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from trainer.files import write_text_atomic
     try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
         raise OutputPathError(f"could not write {path}: {error.strerror}") from None
 
 

@@ -44,6 +44,7 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
     """
     from trainer.config import MAX_SEED, ConfigError
     from trainer.latent.codec import decode_latents, encode_images
+    from trainer.latent.flow import stored_flow
     from trainer.latent.samplers import make_sampler
 
     for name, count in (("--n-recon", n_recon), ("--n-samples", n_samples)):
@@ -76,10 +77,12 @@ def write_predictions(checkpoint_path: Path | str, out: Path | str, data: str | 
         sampler = _default_sampler(checkpoint, dataset, torch_device, say)
     else:
         say(f"samples from the {sampler}" + (" fitted to the encoded training images" if sampler != "prior" else ""))
-    fitted = None
-    if sampler != "prior":
-        fitted, _ = encode_images(model, dataset.train[:STATS_MAX_IMAGES], device=torch_device)
-    latent_sampler = make_sampler(sampler, model.latent_dim, latents=fitted, temperature=temperature, seed=seed)
+    latent_sampler = stored_flow(checkpoint.latent_stats, temperature) if sampler == "flow" else None
+    if latent_sampler is None:
+        fitted = None
+        if sampler != "prior":
+            fitted, _ = encode_images(model, dataset.train[:STATS_MAX_IMAGES], device=torch_device)
+        latent_sampler = make_sampler(sampler, model.latent_dim, latents=fitted, temperature=temperature, seed=seed)
     samples = decode_latents(model, latent_sampler.sample(n_samples, seed=seed), batch_size=256, exact=True)
     for i, sample in enumerate(samples):
         save_png(sample, out / "samples" / f"{i:04d}.png")

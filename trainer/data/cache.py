@@ -49,11 +49,19 @@ def clear_cache(root: Path | None = None) -> int:
     """Delete the data and results caches; returns the bytes freed."""
     root = root or cache_root()
     freed = 0
-    for name in ("datasets", "derived"):
-        folder = root / name
-        if folder.is_dir():
-            freed += folder_size(folder)
-            shutil.rmtree(folder, ignore_errors=True)
+    from trainer.data.dataset_cache import LOCKS, remove_unless_locked
+
+    datasets = root / "datasets"
+    if datasets.is_dir():        # an entry another process is writing (it holds the entry's lock) stays
+        for entry in datasets.iterdir():
+            if entry.name != LOCKS and entry.is_dir() and not entry.is_symlink():
+                size = folder_size(entry)
+                if remove_unless_locked(datasets, entry):
+                    freed += size
+    derived = root / "derived"
+    if derived.is_dir():
+        freed += folder_size(derived)
+        shutil.rmtree(derived, ignore_errors=True)
     return freed
 
 

@@ -29,7 +29,8 @@ TRAIN_CODES_SHARE, TEST_CODES_SHARE = 0.5, 0.3   # of the sampler choice's time:
 LABELS_SHARE = 0.3           # of what the metrics and the sampler choice leave: the label probes (a labelled folder)
 WRITE_PER_READ = 2.0         # writing and fsyncing a checkpoint: 1.5x the time loading it took (measured), and a margin
 # What the evaluation imports as it goes; on a busy 2-core machine SciPy and scikit-learn took 6 s to import.
-EVALUATION_IMPORTS = ("trainer.evaluation.metrics", "trainer.latent.samplers", "trainer.latent.stats", "scipy.stats",
+EVALUATION_IMPORTS = ("trainer.evaluation.metrics", "trainer.latent.samplers", "trainer.latent.flow",
+                      "trainer.latent.stats", "scipy.stats",
                       "scipy.special", "sklearn.mixture", "sklearn.exceptions", "threadpoolctl")
 
 
@@ -56,10 +57,12 @@ def codes_on(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | t
 
 
 def evaluate_loaded(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: str | torch.device = "cpu",
-                    deadline: Deadline | None = None, codes: DataCodes | None = None) -> dict:
+                    deadline: Deadline | None = None, codes: DataCodes | None = None,
+                    fitted: dict | None = None) -> dict:
     """The metrics report (trainer.evaluation.metrics.EvalReport.to_dict()) on the data set's test split.
 
-    With a `deadline`, shortened to end by it; "notes" then say what was left out."""
+    With a `deadline`, shortened to end by it; "notes" then say what was left out. `fitted`, when given, receives
+    the samplers the choice fitted, by kind (SamplerChoice.fitted)."""
     from trainer.evaluation.metrics import evaluate
 
     notes: list[str] = []
@@ -79,6 +82,8 @@ def evaluate_loaded(checkpoint: LoadedCheckpoint, dataset: FaceDataset, device: 
                                     deadline.part(SAMPLER_SHARE) if deadline else None, notes, codes)
     if choice is not None:
         result["sampler"] = choice.to_dict()
+        if fitted is not None:
+            fitted.update(choice.fitted)
     if notes:
         result["notes"] = notes
     return result
@@ -171,8 +176,9 @@ def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str
     if deadline is not None:               # keep time aside to write the results into the checkpoints
         writing_s = WRITE_PER_READ * (1 + len(also_update) if store else 0) * (time.monotonic() - started)
         deadline = Deadline(deadline.left() - writing_s)
+    fitted: dict = {}
     with codes_on(checkpoint, dataset, device) as codes:     # each image is encoded once for all the parts
-        report = evaluate_loaded(checkpoint, dataset, device, deadline, codes)
+        report = evaluate_loaded(checkpoint, dataset, device, deadline, codes, fitted=fitted)
         # faces and memorisation: of the samples a user sees by default, from the sampler the evaluation chose
         chosen = SamplerChoice.from_dict(report.get("sampler"))
         if faces:
@@ -189,6 +195,8 @@ def evaluate_checkpoint_file(path: Path | str, dataset: FaceDataset, device: str
             report["labels"] = labels
         notes = report.pop("notes", [])
         stats = latent_stats_for(checkpoint, dataset, device, deadline, notes, codes)
+    if stats is not None and "flow" in fitted:      # so the explorer need not train the flow again
+        stats.flow = fitted["flow"].to_dict()
     stats = stats.to_dict() if stats is not None else None
     if stats is None:
         notes.append(f"latent statistics skipped: the test split has {len(dataset.test)} image; they need at "

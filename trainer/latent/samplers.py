@@ -1,4 +1,5 @@
-"""Where random latents come from: the prior, or a Gaussian / Gaussian mixture fitted to encoded data.
+"""Where random latents come from: the prior, or a Gaussian, a Gaussian mixture or a normalising flow
+(trainer.latent.flow) fitted to encoded data.
 
 A VAE's aggregate posterior rarely matches N(0, I), and a plain AE has no prior at all, so drawing from a density
 fitted to the encoded training set usually gives better faces. Every sampler is deterministic per seed, scales its
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -24,7 +25,8 @@ from trainer.errors import UserError
 from trainer.latent.codec import decode_latents
 from trainer.latent.stats import LatentStats
 
-SAMPLER_KINDS = ("prior", "gaussian", "mixture")
+SAMPLER_KINDS = ("prior", "gaussian", "mixture", "flow")
+FLOW_SHARE = 0.5        # under a deadline, the flow may train for this share of what is left (the mixture fits after)
 RIDGE_FRACTION = 1e-4   # covariance ridge relative to the average variance: keeps collapsed dims positive definite
 RIDGE_FLOOR = 1e-8
 
@@ -195,12 +197,16 @@ class MixtureSampler:
                    np.asarray(d["choleskys"], np.float64), float(d["temperature"]))
 
 
-SAMPLER_CLASSES = {cls.name: cls for cls in (PriorSampler, GaussianSampler, MixtureSampler)}
+def _sampler_classes() -> dict[str, type]:
+    from trainer.latent.flow import FlowSampler      # it imports this module's checks
+
+    return {cls.name: cls for cls in (PriorSampler, GaussianSampler, MixtureSampler, FlowSampler)}
 
 
 def make_sampler(kind: str, latent_dim: int, latents: np.ndarray | None = None, temperature: float = 1.0,
                  n_components: int = 10, seed: int = 0) -> LatentSampler:
-    """A sampler of the given kind; "gaussian" and "mixture" are fitted to `latents` (N, latent_dim)."""
+    """A sampler of the given kind; "gaussian", "mixture" and "flow" are fitted to `latents` (N, latent_dim) (a
+    flow trains for seconds: trainer.latent.flow.FLOW_MAX_SECONDS at most)."""
     if kind not in SAMPLER_KINDS:
         raise SamplerError(f"unknown sampler {kind!r}; choose one of {SAMPLER_KINDS}")
     if kind == "prior":
@@ -213,17 +219,23 @@ def make_sampler(kind: str, latent_dim: int, latents: np.ndarray | None = None, 
         raise SamplerError(f"latents of shape {latents.shape} do not match the model's latent size {latent_dim}")
     if kind == "gaussian":
         return GaussianSampler.fit(latents, temperature)
+    if kind == "flow":
+        from trainer.latent.flow import FlowSampler
+
+        return FlowSampler.fit(latents, seed=seed, temperature=temperature)
     return MixtureSampler.fit(latents, n_components=n_components, seed=seed, temperature=temperature)
 
 
 @dataclass
 class SamplerChoice:
     """Which sampler draws a model's random faces by default, and why: the mean held-out log-likelihood of the
-    encoded test images under each candidate fitted to the encoded training images (higher is better)."""
+    encoded test images under each candidate fitted to the encoded training images (higher is better). `fitted` holds the candidates as fitted (not stored with the
+    choice: the evaluation keeps the flow in the latent statistics, trainer.latent.stats.LatentStats.flow)."""
 
     default: str
     log_likelihood: dict[str, float]
     n_fit: int
+    fitted: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict:
         return {"default": self.default, "log_likelihood": dict(self.log_likelihood), "n_fit": self.n_fit}
@@ -252,12 +264,19 @@ def choose_sampler(train_latents: np.ndarray, test_latents: np.ndarray, is_varia
                    n_components: int = 10, seed: int = 0, deadline: Deadline | None = None) -> SamplerChoice:
     """The candidate that best explains held-out codes: fitted to `train_latents`, scored on `test_latents`.
 
-    An autoencoder has no prior, so for it the prior is never the default. With a `deadline`, a mixture whose fit
-    would not end by then is left out (its scores then lack "mixture").
+    An autoencoder has no prior, so for it the prior is never the default. With a `deadline`, the flow trains for
+    FLOW_SHARE of it at most, and a flow or a mixture that has no time to fit is left out (the scores then lack
+    "flow" or "mixture").
     """
+    from trainer.latent.flow import FLOW_MIN_CODES, FlowSampler
+
     dim = np.asarray(train_latents).shape[1]
     candidates: dict[str, LatentSampler] = {"prior": PriorSampler(dim)} if is_variational else {}
     candidates["gaussian"] = GaussianSampler.fit(train_latents)
+    if len(train_latents) >= FLOW_MIN_CODES and dim >= 2:
+        flow = FlowSampler.fit(train_latents, seed=seed, deadline=deadline.part(FLOW_SHARE) if deadline else None)
+        if flow is not None:
+            candidates["flow"] = flow
     if len(train_latents) >= 2 * n_components:
         mixture = MixtureSampler.fit(train_latents, n_components=n_components, seed=seed, deadline=deadline)
         if mixture is not None:
@@ -265,22 +284,23 @@ def choose_sampler(train_latents: np.ndarray, test_latents: np.ndarray, is_varia
     scores = {kind: sampler.log_likelihood(test_latents) for kind, sampler in candidates.items()}
     scores = {kind: score for kind, score in scores.items() if math.isfinite(score)}
     best = max(scores, key=scores.get) if scores else ("prior" if is_variational else "gaussian")
-    return SamplerChoice(best, scores, int(len(train_latents)))
+    return SamplerChoice(best, scores, int(len(train_latents)), candidates)
 
 
 def sampler_from_dict(d: dict[str, Any]) -> LatentSampler:
     """Rebuild any sampler from its to_dict()."""
     kind = d.get("kind")
-    if kind not in SAMPLER_CLASSES:
+    classes = _sampler_classes()
+    if kind not in classes:
         raise SamplerError(f"cannot rebuild a sampler of kind {kind!r}; known kinds are {SAMPLER_KINDS}")
-    return SAMPLER_CLASSES[kind].from_dict(d)
+    return classes[kind].from_dict(d)
 
 
 def sample_images(model: torch.nn.Module, n: int, seed: int, sampler_kind: str = "prior",
                   fit_latents: np.ndarray | None = None) -> np.ndarray:
     """uint8 (n, H, W, 3) random images: latents from the `sampler_kind` sampler, decoded exactly (fp32).
 
-    "gaussian" and "mixture" are fitted to `fit_latents` (posterior means (N, D) of training images)."""
+    "gaussian", "mixture" and "flow" are fitted to `fit_latents` (posterior means (N, D) of training images)."""
     sampler = make_sampler(sampler_kind, model.latent_dim, latents=fit_latents, seed=seed)
     return decode_latents(model, sampler.sample(n, seed), batch_size=256, exact=True)
 

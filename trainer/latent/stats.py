@@ -72,6 +72,9 @@ class LatentStats:
     n_samples: int
     # per dim: best factor tested against shuffled factors (trainer.evaluation.association); None in older files
     dim_labels: "DimLabels | None" = None
+    # The flow sampler the evaluation fitted to the encoded *training* images (trainer.latent.flow.FlowSampler
+    # .to_dict(): plain types and tensors), kept here so the explorer and `predict` need not train it again.
+    flow: dict | None = None
 
     @property
     def latent_dim(self) -> int:
@@ -92,6 +95,7 @@ class LatentStats:
             {str(k): float(v) for k, v in self.factor_spans.items()},
             "n_samples": int(self.n_samples),
             "dim_labels": None if self.dim_labels is None else self.dim_labels.to_dict(),
+            "flow": self.flow,
         }
 
     @classmethod
@@ -115,6 +119,7 @@ class LatentStats:
             factor_spans=None if spans is None else {k: float(v) for k, v in spans.items()},
             n_samples=int(d["n_samples"]),
             dim_labels=_dim_labels_from(d.get("dim_labels")),
+            flow=d.get("flow") if isinstance(d.get("flow"), dict) else None,
         )
 
     def slider_range(self, dim: int, spread: float = 3.0) -> tuple[float, float]:

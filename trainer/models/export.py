@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainer.files import remove_stale_temporaries, temporary_name
 from trainer.errors import UserError
 from trainer.models.networks import FaceModel
 from trainer.package import install_command
@@ -120,7 +121,8 @@ def export_graphs(model: FaceModel, folder: Path | str, fmt: str, seed: int = 0)
     for name, graph in (("decoder", DecoderGraph(model)), ("encoder", EncoderGraph(model))):
         graph.eval()
         path = folder / f"{name}{SUFFIXES[fmt]}"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        remove_stale_temporaries(path)          # an earlier export killed mid-write (kill -9)
+        tmp = temporary_name(path)
         try:
             run = _write_onnx(graph, tmp, generator) if fmt == "onnx" else _write_torchscript(graph, tmp, generator)
             difference = _largest_difference(graph, run, generator)

@@ -29,15 +29,17 @@ try:
 except ModuleNotFoundError:      # Python 3.10
     import tomli as tomllib
 
+from trainer.files import write_text_atomic
 from trainer.config import ConfigError, RunConfig
+from trainer.names import printable
 from trainer.settings import BY_NAME as SETTINGS_BY_NAME
 from trainer.settings import check_settings, default_value, run_config_from_settings, unknown_setting_message
 from trainer.training.control import TrainingControl
 from trainer.training.events import EventSink
-from trainer.training.rundir import read_metrics
+from trainer.training.rundir import RunDirectory, read_metrics
 
 PIXEL_RANGE = 255.0              # the original study fed 0-255 pixels to a per-pixel mean MSE
-FITTED_SAMPLERS = ("gaussian", "mixture")
+FITTED_SAMPLERS = ("gaussian", "mixture", "flow")
 EXPERIMENT_FILE = "experiment.json"     # written into each run directory: name, sampler, sigma, description
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -102,9 +104,11 @@ def load_experiments(path: Path | str, data: str | None = None, only: Sequence[s
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise ExperimentFileError(f"cannot read experiments file {path}: {error.strerror or error}") from None
+        raise ExperimentFileError(f"cannot read experiments file {printable(path)}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ExperimentFileError(f"{printable(path)} is not a text file of experiments (it is not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as error:
-        raise ExperimentFileError(f"{path} is not valid TOML: {error}") from None
+        raise ExperimentFileError(f"{printable(path)} is not valid TOML: {error}") from None
     experiments = experiments_from_dict(document, source=str(path), data=data)
     return select_experiments(experiments, only, source=str(path))
 
@@ -244,6 +248,12 @@ def run_experiments(experiments: Sequence[Experiment], runs_dir: Path | str,
         run_dir = root / experiment.name
         config = replace(experiment.config, train=replace(experiment.config.train, runs_dir=str(root),
                                                            run_name=experiment.name))
+        owner = RunDirectory(run_dir).in_use_by_another() if run_dir.exists() else None
+        if owner is not None:        # another runner (or `train --resume`) trains it now: never touch it
+            message = f"in use by another process (pid {owner}), skipped; run the command again after it ends"
+            log(f"{experiment.name}: {message}")
+            outcomes.append(ExperimentOutcome(experiment.name, run_dir, "skipped", message))
+            continue
         status = run_status(run_dir)
         if status != "new":
             check_same_config(run_dir, config)
@@ -291,7 +301,7 @@ def write_experiment_info(run_dir: Path, experiment: Experiment) -> None:
     """experiment.json: what the report needs beyond config.json (the name, sampler, sigma, description)."""
     info = {"name": experiment.name, "sampler": experiment.sampler, "sigma": experiment.sigma,
             "description": experiment.description}
-    (Path(run_dir) / EXPERIMENT_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    write_text_atomic(Path(run_dir) / EXPERIMENT_FILE, json.dumps(info, indent=2) + "\n")
 
 
 def read_experiment_info(run_dir: Path) -> dict[str, Any]:
@@ -307,4 +317,9 @@ def _remove_stale_run(run_dir: Path) -> None:
     checkpoints = list((run_dir / "checkpoints").glob("*.pt")) if (run_dir / "checkpoints").exists() else []
     if checkpoints:      # run_status said there is no last.pt; never delete weights on a guess
         raise ExperimentMismatchError(f"{run_dir} has checkpoints but no last.pt; move it away to rerun it")
-    shutil.rmtree(run_dir)
+    run = RunDirectory(run_dir)
+    run.lock()           # RunDirError if a process claimed it since it was found free
+    try:
+        shutil.rmtree(run_dir)
+    finally:
+        run.unlock()

@@ -15,6 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
+from trainer.atomic import write_atomically
+
 # tab10's ten distinct colours; the next ten runs reuse them dashed, then dotted, then dash-dotted, so 40 runs each
 # get their own (colour, dash) pair and the first ten stay solid.
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -84,8 +86,10 @@ def save_figure(figure: Figure, path: Path | str) -> Path:
     """Write path as PNG and the same figure as SVG beside it; returns the PNG's path."""
     path = Path(path).with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, bbox_inches="tight")        # "tight": the outside legend is part of the image
-    figure.savefig(path.with_suffix(".svg"), bbox_inches="tight", metadata={"Date": None})   # reproducible SVG
+    # "tight": the outside legend is part of the image; no date: a reproducible SVG
+    write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", bbox_inches="tight"))
+    write_atomically(path.with_suffix(".svg"),
+                     lambda tmp: figure.savefig(tmp, format="svg", bbox_inches="tight", metadata={"Date": None}))
     return path
 
 

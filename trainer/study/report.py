@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from trainer.data.images import save_png
+from trainer.files import write_text_atomic
 
 from trainer.config import RunConfig
 from trainer.data.datasets import FaceDataset, load_dataset
@@ -62,8 +63,8 @@ def write_report(run_dirs: Sequence[Path | str], out_dir: Path | str,
             say(f"{summary.name}: not scored: {summary.note}")
     plots = _write_plots(summaries, out_dir)
     report = out_dir / "report.md"
-    report.write_text(render_markdown(summaries, list(spaces.values()), plots), encoding="utf-8")
-    (out_dir / "summary.json").write_text(json.dumps(_summary_json(summaries, spaces), indent=2) + "\n")
+    write_text_atomic(report, render_markdown(summaries, list(spaces.values()), plots))
+    write_text_atomic(out_dir / "summary.json", json.dumps(_summary_json(summaries, spaces), indent=2) + "\n")
     say(f"wrote {report}")
     return report
 

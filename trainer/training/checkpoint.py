@@ -20,6 +20,7 @@ import torch
 
 from trainer.config import ConfigError, RunConfig
 from trainer.errors import UserError
+from trainer.files import remove_stale_temporaries
 from trainer.models.networks import FaceModel, build_model
 
 FORMAT_NAME = "vae-face-explorer-checkpoint"
@@ -313,5 +314,6 @@ def export_for_inference(source: Path | str, target: Path | str) -> Path:
                                       "resuming. Give a file outside RUN/checkpoints")
     slim = {k: v for k, v in payload.items() if k not in TRAINING_ONLY_FIELDS}
     slim["exported_from"] = str(source)
+    remove_stale_temporaries(target)         # what an export killed mid-write (kill -9) left beside the target
     save_checkpoint(target, slim)
     return Path(target)

@@ -56,7 +56,7 @@ class MetricsCsv:
         if self.columns is None or not row.keys() <= set(self.columns):
             self.rebuild()
             return
-        with open(self.path, "a", newline="", encoding="utf-8") as handle:
+        with open(self.path, "a", newline="", encoding="utf-8", errors="surrogateescape") as handle:
             csv.DictWriter(handle, self.columns, restval="").writerow(row)
 
     def rebuild(self) -> None:
@@ -64,7 +64,7 @@ class MetricsCsv:
         rows = [csv_row(record) for record in self.read_records()]
         columns = table_columns(rows)
         temporary = self.path.with_name(self.path.name + ".tmp")
-        with open(temporary, "w", newline="", encoding="utf-8") as handle:
+        with open(temporary, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
             writer = csv.DictWriter(handle, columns, restval="")
             writer.writeheader()
             writer.writerows(rows)

@@ -13,6 +13,7 @@ import numpy as np
 from trainer.data.images import save_png
 
 from trainer.errors import UserError
+from trainer.files import TEXT, append_text, name_length, read_text, write_text_atomic
 from trainer.training.metrics_csv import MetricsCsv
 
 
@@ -40,10 +41,11 @@ class RunDirectory:
 
     @classmethod
     def create(cls, runs_dir: Path | str, name: str) -> "RunDirectory":
-        """A new folder runs_dir/name, with -2, -3... appended when the name is taken.
+        """A new folder runs_dir/name, with -2, -3... appended when the name is taken, locked by this process.
 
         The name is claimed by mkdir itself (it fails when the folder exists), so processes creating runs at the
-        same moment each get their own folder.
+        same moment each get their own folder; it is locked before anything is put in it, so no other process
+        (a second experiments runner) ever sees it unlocked and takes it for a dead run, however young.
         """
         runs_dir = Path(runs_dir)
         check_runs_dir(runs_dir)
@@ -60,6 +62,7 @@ class RunDirectory:
             except OSError as error:
                 raise RunDirError(f"cannot create the run folder {candidate}: {error.strerror}") from None
             run = cls(candidate)
+            run.lock()
             run.checkpoints.mkdir()
             run.predictions.mkdir()
             return run
@@ -83,6 +86,8 @@ class RunDirectory:
         """
         from filelock import FileLock, Timeout
 
+        if self._lock is not None:           # already ours (create() locks)
+            return
         lock = FileLock(str(self.path / LOCK_NAME))
         try:
             lock.acquire(timeout=0)
@@ -93,7 +98,7 @@ class RunDirectory:
             raise RunDirError(f"cannot lock the run {self.path}: {error.strerror}") from None
         self._lock = lock
         try:
-            (self.path / OWNER_NAME).write_text(f"{os.getpid()}\n")
+            (self.path / OWNER_NAME).write_text(f"{os.getpid()}\n", **TEXT)
         except OSError:
             pass
         self.remove_stale_temporary_files()
@@ -103,9 +108,19 @@ class RunDirectory:
             self._lock.release()
             self._lock = None
 
+    def in_use_by_another(self) -> str | None:
+        """The pid (as text) of another live process holding the run's lock, or None when it is free. Only a free
+        run may be deleted or rewritten."""
+        try:
+            self.lock()
+        except RunDirError:
+            return self._owner()
+        self.unlock()
+        return None
+
     def _owner(self) -> str:
         try:
-            return (self.path / OWNER_NAME).read_text().strip() or "?"
+            return (self.path / OWNER_NAME).read_text(**TEXT).strip() or "?"
         except OSError:
             return "?"
 
@@ -138,12 +153,11 @@ class RunDirectory:
         return self.path / "metrics.csv"
 
     def write_config(self, config: dict) -> None:
-        (self.path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        write_text_atomic(self.path / "config.json", json.dumps(config, indent=2) + "\n")
 
     def write_json(self, name: str, data: Any) -> Path:
         path = self.path / name
-        path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
-        return path
+        return write_text_atomic(path, json.dumps(data, indent=2, default=_json_default) + "\n")
 
     def log_metrics(self, record: dict) -> None:
         """Append the record to metrics.jsonl, then metrics.csv (each opened and closed, so flushed, per record)."""
@@ -151,13 +165,11 @@ class RunDirectory:
         if not self._metrics_checked:
             _end_torn_line(self.metrics_file)
             self._metrics_checked = True
-        with open(self.metrics_file, "a") as handle:
-            handle.write(json.dumps(record, default=_json_default) + "\n")
+        append_text(self.metrics_file, json.dumps(record, default=_json_default) + "\n")
         self._metrics_table.append(record)
 
     def log_line(self, text: str) -> None:
-        with open(self.path / "train.log", "a") as handle:
-            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+        append_text(self.path / "train.log", f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
 
     def save_prediction(self, name: str, grid_hwc: np.ndarray) -> Path:
         return save_png(grid_hwc, self.predictions / name)
@@ -173,7 +185,7 @@ def check_output_file(path: Path | str, what: str = "output file") -> None:
     path = Path(path)
     if path.is_dir():
         raise OutputPathError(f"{what} {path} is a folder; give a file name (e.g. {path / 'out'})")
-    if len(path.name.encode()) > 255:
+    if name_length(path.name) > 255:
         raise OutputPathError(f"{what} name {path.name[:40]}... is too long (at most 255 bytes)")
     check_output_folder(path.parent, what=f"the folder of the {what}")
 
@@ -182,7 +194,7 @@ def check_output_folder(folder: Path | str, what: str = "output folder") -> None
     """Make sure files can be written into folder, or that it can be created; creates nothing."""
     folder = Path(folder)
     for part in folder.parts:
-        if len(part.encode()) > 255:
+        if name_length(part) > 255:
             raise OutputPathError(f"cannot create {what} {folder}: the name {part[:40]}... is too long")
     existing = folder
     while not existing.exists():
@@ -217,7 +229,7 @@ def read_metrics(path: Path | str) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return records
-    for line in path.read_text().splitlines():
+    for line in read_text(path).splitlines():
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:
@@ -235,8 +247,7 @@ def _end_torn_line(path: Path) -> None:
     except OSError:          # missing or empty
         return
     if torn:
-        with open(path, "a") as handle:
-            handle.write("\n")
+        append_text(path, "\n")
 
 
 def _finite(record: dict) -> dict:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
 
 from trainer.data.images import save_png
 from trainer.latent.codec import decode_latents
+from trainer.latent.flow import stored_flow
 from trainer.latent.samplers import SamplerChoice, make_sampler
 
 from .. import theme
@@ -21,7 +22,7 @@ from .image_grid import ImageGrid
 from .state import ExplorerState
 
 SOURCES = (("prior", "Prior N(0, I)"), ("gaussian", "Fitted Gaussian (full covariance)"),
-           ("mixture", "Fitted Gaussian mixture"))
+           ("mixture", "Fitted Gaussian mixture"), ("flow", "Learned flow (RealNVP over the codes)"))
 SOURCE_LABELS = dict(SOURCES)
 FIT_CHANNEL = "fit sampler"          # one fit at a time: a newer request (another K) replaces the running one
 
@@ -259,11 +260,14 @@ class SamplesTab(LazyRedrawTab):
         temperature = self.temperature.value()
         if kind == "prior":
             return make_sampler("prior", self.state.latent_dim, temperature=temperature)
-        data = self.state.data
-        if data is None:
-            return None
         key = (kind, self.components.value() if kind == "mixture" else 0)
+        stored = self._stored_flow() if kind == "flow" and key not in self._fitted else None
+        if stored is not None:
+            self._fitted[key] = stored                    # trained by the evaluation: nothing to fit
         fitted = self._fitted.get(key)
+        data = self.state.data
+        if fitted is None and data is None:
+            return None
         if fitted is None:
             if key != self._fitting:
                 self._fitting = key
@@ -272,6 +276,11 @@ class SamplesTab(LazyRedrawTab):
         if isinstance(fitted, str):             # fitting failed; the message is in the note
             return None
         return dataclasses.replace(fitted, temperature=temperature)
+
+    def _stored_flow(self):
+        """The flow the model's evaluation trained and kept with its latent statistics, or None."""
+        stats = self.state.stats
+        return stored_flow({"flow": stats.flow} if stats is not None else None)
 
     def _cancel_fit(self) -> None:
         """A fit for other latents is of no use: its result is dropped (see BackgroundTasks' channels)."""
@@ -299,6 +308,8 @@ class SamplesTab(LazyRedrawTab):
             text = "" if self.state.is_variational else (
                 "A plain autoencoder has no prior: its codes do not follow N(0, I), so these faces are mostly "
                 "noise. Use a fitted source.")
+        elif kind == "flow" and sampler is not None and self.state.stats is not None and self.state.stats.flow:
+            text = "The flow the model's evaluation trained on its encoded training images."
         elif data is None:
             text = "Encoding training images to fit the sampler..."
         elif sampler is None:

@@ -19,7 +19,11 @@ class StateFiles:
         self.open_checkpoint = open_checkpoint
 
     def save(self, path: str) -> None:
-        save_explorer_state(path, self.state.snapshot())
+        try:
+            save_explorer_state(path, self.state.snapshot())
+        except ExplorerStateError as error:
+            self.messages.error("Cannot save explorer state", f"{error.path}\n\n{error.reason}")
+            return
         self.messages.say(f"Saved explorer state to {path}")
 
     def load(self, path: str) -> bool:
@@ -32,6 +36,11 @@ class StateFiles:
         if not self.state.has_checkpoint and not self.open_checkpoint(snapshot.checkpoint_path):
             return False
         if snapshot.weights_hash != self.state.weights_hash and not self._accept_other_weights(snapshot, path):
+            return False
+        try:       # everything checked before any setting changes: nothing half-applied
+            snapshot.check_fits(self.state.latent_dim, path)
+        except ExplorerStateError as error:
+            self.messages.error("Cannot load explorer state", f"{error.path}\n\n{error.reason}")
             return False
         self.state.apply_snapshot(snapshot)
         self.messages.say(f"Loaded explorer state from {path}")

@@ -277,9 +277,13 @@ def test_split_filter_samples_and_morph_path(qtbot, atlas_view):
     assert len(atlas_view.plot.coords) == 30
     atlas_view.samples.setChecked(True)
     assert len(atlas_view.plot.samples.data) == 500
-    atlas_view.state.set_morph_path(atlas_view.data.latents[:5])
+    morph = atlas_view.state.morph
+    morph.set_interpolation("lerp", 5)
+    morph.set_endpoint("A", atlas_view.data.latents[0], "a")
+    morph.set_endpoint("B", atlas_view.data.latents[4], "b")
     xs, _ = atlas_view.plot.path.getData()
-    np.testing.assert_allclose(xs, atlas_view.map.coords[:5, 0], atol=1e-5)
+    assert len(xs) == 5
+    np.testing.assert_allclose(xs[[0, -1]], atlas_view.map.coords[[0, 4], 0], atol=1e-5)
 
 
 def test_zooming_in_turns_points_into_thumbnails(qtbot, atlas_view):

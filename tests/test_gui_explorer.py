@@ -13,6 +13,7 @@ from trainer.resources import default_checkpoint
 from trainer.latent.samplers import make_sampler
 
 from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
+from PySide6.QtWidgets import QPushButton  # noqa: E402
 
 from qt_doubles import RecordingDialogs  # noqa: E402
 
@@ -303,9 +304,10 @@ def test_strip_endpoints_decode_to_the_endpoint_faces(qtbot, panel, tiny_checkpo
     load_and_wait(qtbot, panel, tiny_checkpoint)
     morph = panel.morph_tab
     a, b = panel.state.data.test_latents[0], panel.state.data.test_latents[4]
-    morph.set_endpoint("A", a, "a")
-    morph.set_endpoint("B", b, "b")
-    morph.set_interpolation(kind, 5)
+    panel.state.morph.set_endpoint("A", a, "a")
+    panel.state.morph.set_endpoint("B", b, "b")
+    panel.state.morph.set_interpolation(kind, 5)
+    assert morph.kind.currentData() == kind and morph.steps.value() == 5     # the tab mirrors the model's morph
     assert len(morph.strip_images) == 5
     np.testing.assert_allclose(morph.strip_latents[0], a, atol=1e-6)
     np.testing.assert_allclose(morph.strip_latents[-1], b, atol=1e-6)
@@ -320,9 +322,10 @@ def test_strip_endpoints_decode_to_the_endpoint_faces(qtbot, panel, tiny_checkpo
 def test_gif_export_has_one_frame_per_step(qtbot, panel, tiny_checkpoint, tmp_path):
     load_and_wait(qtbot, panel, tiny_checkpoint)
     morph = panel.morph_tab
-    morph.set_endpoint("A", panel.state.data.test_latents[0], "a")
-    morph.set_endpoint("B", panel.state.data.test_latents[1], "b")
-    morph.set_interpolation("lerp", 6)
+    panel.state.morph.set_endpoint("A", panel.state.data.test_latents[0], "a")
+    panel.state.morph.set_endpoint("B", panel.state.data.test_latents[1], "b")
+    morph.steps.setValue(6)                                   # the tab writes its controls to the model
+    assert panel.state.morph.steps == 6 and len(panel.state.morph_path) == 6
     path = tmp_path / "morph.gif"
     morph.save_gif(str(path))
     with Image.open(path) as gif:
@@ -334,10 +337,12 @@ def test_gif_export_has_one_frame_per_step(qtbot, panel, tiny_checkpoint, tmp_pa
 
 def test_sample_menu_sets_morph_endpoints(qtbot, panel, tiny_checkpoint):
     load_and_wait(qtbot, panel, tiny_checkpoint)
-    z = np.arange(6, dtype=np.float32) / 10
-    panel.samples_tab.endpoint_picked.emit("B", z, "sample 1")
-    np.testing.assert_array_equal(panel.morph_tab.endpoints["B"], z)
-    assert panel.morph_tab.boxes["B"].description.text() == "sample 1"
+    samples = panel.samples_tab
+    samples.set_source("prior")
+    samples.redraw()
+    samples.use_as_morph_endpoint("B", "main", 0)
+    np.testing.assert_array_equal(panel.state.morph.z_of("B"), samples.latents["main"][0])
+    assert panel.morph_tab.boxes["B"].description.text() == f"sample 1 (seed {samples.seed.value()})"
 
 
 def test_traversal_grid(qtbot, panel, tiny_checkpoint, tmp_path):
@@ -397,11 +402,33 @@ def test_directions_from_groups_and_factors(qtbot, panel, tiny_checkpoint):
 def test_gallery_selection_feeds_groups_and_morph(qtbot, panel, tiny_checkpoint):
     load_and_wait(qtbot, panel, tiny_checkpoint)
     panel.gallery.select_indices([1, 2, 5])
-    panel.requests.on_group_requested("A", "gallery")
+    assert panel.state.selection.indices == [1, 2, 5]
+    panel.directions_tab.groups["A"].findChildren(QPushButton)[0].click()        # "Add selected"
     assert len(panel.directions_tab.groups["A"].latents) == 3
-    panel.gallery.select_indices([7])
-    panel.requests.on_endpoint_requested("A", "gallery")
-    np.testing.assert_array_equal(panel.morph_tab.endpoints["A"], panel.state.data.test_latents[7])
+    assert panel.directions_tab.groups["A"].thumbs.count() == 3
+    panel.gallery.item(7).setSelected(True)
+    panel.gallery.item(1).setSelected(False)
+    assert panel.state.selection.indices == [2, 5, 7]             # a click in the gallery reaches the model
+    panel.state.selection.select([7])
+    assert panel.gallery.selected_indices() == [7]                # and the gallery mirrors the model
+    panel.morph_tab.boxes["A"].buttons[1].click()                 # "Test image"
+    np.testing.assert_array_equal(panel.state.morph.z_of("A"), panel.state.data.test_latents[7])
+    assert panel.morph_tab.boxes["A"].description.text() == "test image 8"
+
+
+def test_gallery_menu_reaches_the_morph_and_directions_tabs_through_the_model(qtbot, panel, tiny_checkpoint):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    latents = panel.state.data.test_latents
+    panel.gallery.action_requested.emit("B", [3])                 # "Set as morph B"
+    assert panel.tabs.currentWidget() is panel.morph_tab
+    np.testing.assert_array_equal(panel.state.morph.z_of("B"), latents[3])
+    assert panel.morph_tab.boxes["B"].description.text() == "test image 4"
+    np.testing.assert_allclose(panel.morph_tab.strip_latents[-1], latents[3], atol=1e-6)
+    panel.gallery.action_requested.emit("group_b", [0, 1])          # "Add to direction group B"
+    assert panel.tabs.currentWidget() is panel.directions_tab
+    assert panel.directions_tab.groups["B"].thumbs.count() == 2
+    panel.directions_tab.groups["B"].findChildren(QPushButton)[2].click()       # "Clear"
+    assert panel.state.directions.group_size("B") == 0 and panel.directions_tab.groups["B"].thumbs.count() == 0
 
 
 # ---------------------------------------------------------------- explorer state files
@@ -526,8 +553,8 @@ def test_a_hidden_morph_tab_decodes_nothing_until_it_is_shown(qtbot, panel, tiny
 
     monkeypatch.setattr(morph_module, "decode_latents", counting_decode)
     morph = panel.morph_tab
-    morph.set_endpoint("A", panel.state.data.test_latents[2], "a")
-    morph.set_endpoint("B", panel.state.data.test_latents[3], "b")
+    panel.state.morph.set_endpoint("A", panel.state.data.test_latents[2], "a")
+    panel.state.morph.set_endpoint("B", panel.state.data.test_latents[3], "b")
     assert decoded == [] and len(panel.state.morph_path) == morph.steps.value()   # the atlas still gets the path
     panel.tabs.setCurrentWidget(morph)
     assert sum(decoded) >= morph.steps.value() + 2         # shown: both endpoints and the strip

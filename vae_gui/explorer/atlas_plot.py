@@ -181,7 +181,7 @@ class AtlasPlot(pg.PlotWidget):
 
     def update_thumbnails(self) -> None:
         """Zoomed in far enough (at most MAX_THUMBNAILS points in view): the points become their images."""
-        if self.plotItem is None:            # closed (pyqtgraph drops the plot item) before the timer fired
+        if self.plotItem is None:            # closed (pyqtgraph drops its plot item): a late timer or model switch
             return
         rows = self.visible_points() if self.thumbnail_source is not None and len(self.coords) else np.zeros(0, int)
         if len(rows) > MAX_THUMBNAILS:

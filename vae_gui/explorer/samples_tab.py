@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt, Signal, Slot
+from PySide6.QtCore import QPoint, Qt, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMenu, QPushButton,
                                QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
@@ -24,7 +24,7 @@ from .image_grid import ImageGrid
 from .state import ExplorerState
 
 SOURCES = (("prior", "Prior N(0, I)"), ("gaussian", "Fitted Gaussian (full covariance)"),
-           ("mixture", "Fitted Gaussian mixture"), ("flow", "Learned flow (RealNVP over the codes)"))
+           ("mixture", "Fitted Gaussian mixture"), ("flow", "Learned flow (RealNVP)"))
 SOURCE_LABELS = dict(SOURCES)
 FIT_CHANNEL = "fit sampler"          # one fit at a time: a newer request (another K) replaces the running one
 CHOICE_CHANNEL = "choose sampler"    # the default sampler of a checkpoint that stores none (the bundled model)
@@ -46,8 +46,6 @@ def choose_default(task: TaskContext, train_latents: np.ndarray, test_latents: n
 
 
 class SamplesTab(LazyRedrawTab):
-    endpoint_picked = Signal(str, object, str)      # "A" | "B", z (D,), description
-
     def __init__(self, state: ExplorerState, dialogs: Dialogs, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
@@ -269,6 +267,11 @@ class SamplesTab(LazyRedrawTab):
     def sample_latent(self, grid: str, index: int) -> np.ndarray:
         return self.latents[grid][index].copy()
 
+    def use_as_morph_endpoint(self, slot: str, grid: str, index: int) -> None:
+        """A sample becomes morph A or B (the Morph tab observes the model's morph)."""
+        self.state.morph.set_endpoint(slot, self.sample_latent(grid, index),
+                                      f"sample {index + 1} (seed {self.seed.value()})")
+
     def save_grid(self, path: str) -> None:
         """The visible grid(s) as one PNG, at 2x the native pixel size."""
         images = [qimage_to_array(self.grid.export_image(scale=2))]
@@ -382,9 +385,7 @@ class SamplesTab(LazyRedrawTab):
         menu = QMenu(self)
         menu.addAction("Load into sliders", lambda: self.load_sample(grid, index))
         for slot in ("A", "B"):
-            menu.addAction(f"Set as morph {slot}",
-                           lambda s=slot: self.endpoint_picked.emit(s, self.sample_latent(grid, index),
-                                                                     f"sample {index + 1} (seed {self.seed.value()})"))
+            menu.addAction(f"Set as morph {slot}", lambda s=slot: self.use_as_morph_endpoint(s, grid, index))
         menu.exec(position)
 
     def _ask_save(self) -> None:

@@ -25,7 +25,9 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 README_SHOT = HERE.parent / "docs" / "screenshot_training.png"
 README_RUN = dict(synthetic_count=1500, epochs=4)         # what docs/screenshot_training.png shows
 README_LABELS_SHOT = HERE.parent / "docs" / "screenshot_labels.png"
-LABELS_SHOT = dict(number="age", held="gender", at=0.9)   # the age slider at 90% of its range, gender held fixed
+# A test face (its original and reconstruction beside the moved face), the age slider moved to 90% of its range with
+# gender held fixed.
+LABELS_SHOT = dict(face=4, number="age", held="gender", at=0.9)
 
 
 def wait_until(app, condition, timeout_s: float = 600) -> None:
@@ -114,7 +116,7 @@ def shoot(palette_name: str, out: Path, size: tuple[int, int], train_runs: Path 
 
 def shoot_labels(checkpoint: Path, out: Path, size: tuple[int, int]) -> Path:
     """The Explore tab's "Your labels" sliders on `checkpoint` (opened through the panel as a user opens it), with
-    gender held fixed and the age slider moved towards its old end; the checkpoint needs the label models
+    gender held fixed and a test face's age slider moved towards its old end; the checkpoint needs the label models
     `vae-train eval --store` writes."""
     from PySide6.QtWidgets import QApplication
 
@@ -140,6 +142,7 @@ def shoot_labels(checkpoint: Path, out: Path, size: tuple[int, int]) -> Path:
     panel.tabs.setCurrentWidget(tab)
     panel.state.set_slider_mode("labels")
     tab.readout.held.setCurrentIndex(tab.readout.held.findData(LABELS_SHOT["held"]))
+    panel.faces.start_from_test_image(LABELS_SHOT["face"])
     row = next(i for i, r in enumerate(tab.column.rows) if r.spec.key == f"label:{LABELS_SHOT['number']}")
     spec = tab.column.rows[row].spec
     tab.column.set_value(row, spec.low + LABELS_SHOT["at"] * (spec.high - spec.low))

@@ -166,7 +166,9 @@ def _optional(value: Any) -> float | None:
 def rounded(value: float) -> str:
     """A predicted number as a reader wants it: 34, 7.5, 0.42."""
     size = abs(value)
-    return f"{value:.0f}" if size >= 10 else f"{value:.1f}" if size >= 1 else f"{value:.2g}"
+    if size >= 10:
+        return f"{value:.0f}"
+    return f"{value:.1f}".removesuffix(".0") if size >= 1 else f"{value:.2g}"
 
 
 # ---------------------------------------------------------------- fitting

@@ -176,6 +176,7 @@ def with_strip(shot, model, latents, spec, original):
     from trainer.latent.label_directions import rounded
     from vae_gui.qt_images import array_to_qimage
 
+    shot.setDevicePixelRatio(1.0)            # under QT_SCALE_FACTOR the grab has twice the pixels: keep them all
     faces = list(decode_latents(model, latents, exact=True))
     captions = [f"{spec.label} {rounded(spec.value(z))} {spec.unit}".strip() for z in latents]
     if original is not None:

@@ -172,9 +172,64 @@ def test_morph_comparison_and_follow_parts(model, bundled, tmp_path) -> None:
     events = Recorder(endpoint=model.morph.endpoint_changed, second=model.comparison.changed,
                       follow=model.follow.changed)
     model.morph.set_endpoint("A", model.z, "the mean face", by_user=False)
-    assert model.morph.endpoints["A"].name == "the mean face" and model.morph.z_of("B") is None
+    assert model.morph.endpoints["A"].name == "the mean face" and np.array_equal(model.morph.z_of("A"), model.z)
     model.comparison.set_second(bundled)
     model.follow.start(tmp_path, "Following run")
     model.follow.stop()
     assert model.comparison.active and not model.follow.following
     assert events.counts == {"endpoint": 1, "second": 1, "follow": 2}
+
+
+def test_a_new_checkpoint_morphs_from_the_mean_to_a_random_face_until_test_images_arrive(model) -> None:
+    from trainer.latent.prepared import LatentData
+
+    dim = model.latent_dim
+    assert model.morph.endpoints["A"].name == "the mean face" and not model.morph.endpoints["A"].by_user
+    assert model.morph.endpoints["B"].name == "a random face" and model.morph_path.shape == (8, dim)
+    model.morph.set_endpoint("B", np.ones(dim, np.float32), "the current face")       # the user's pick stays
+    tests = np.arange(3 * dim, dtype=np.float32).reshape(3, dim)
+    model.set_data(LatentData(train_latents=tests, test_latents=tests))
+    assert model.morph.endpoints["A"].name == "test image 1" and model.morph.endpoints["B"].name == "the current face"
+    np.testing.assert_array_equal(model.morph_path[0], tests[0])
+    np.testing.assert_array_equal(model.morph_path[-1], np.ones(dim))
+
+
+def test_the_morph_path_follows_its_endpoints_kind_and_steps(model) -> None:
+    events = Recorder(path=model.morph.path_changed)
+    a, b = np.zeros(model.latent_dim, np.float32), np.full(model.latent_dim, 2.0, np.float32)
+    model.morph.set_endpoint("A", a, "a")
+    model.morph.set_endpoint("B", b, "b")
+    model.morph.set_interpolation("lerp", 5)
+    np.testing.assert_allclose(model.morph_path[:, 0], [0.0, 0.5, 1.0, 1.5, 2.0])
+    model.morph.set_interpolation("lerp", 5)                     # no change, no event
+    assert events.counts["path"] == 3
+    with pytest.raises(ValueError, match="interpolation"):
+        model.morph.set_interpolation("spline", 5)
+    model.morph.clear()
+    assert model.morph_path.size == 0 and events.counts["path"] == 4
+
+
+def test_direction_groups_make_a_direction_and_a_new_checkpoint_empties_them(model, bundled) -> None:
+    from vae_gui.model import EmptyGroupError
+
+    dim = model.latent_dim
+    events = Recorder(group=model.directions.group_changed)
+    images = np.zeros((2, 4, 4, 3), np.uint8)
+    model.directions.add_to_group("A", np.zeros((2, dim)), images)
+    with pytest.raises(EmptyGroupError, match="each group"):
+        model.directions.create_from_groups("smile", model.mean_latent())
+    model.directions.add_to_group("B", np.ones((1, dim)), images[:1])
+    model.directions.add_to_group("B", np.ones((1, dim)), images[:1])
+    assert model.directions.group_size("B") == 2 and events.counts["group"] == 3
+    spec = model.directions.create_from_groups("smile", model.mean_latent())
+    assert spec.label == "smile" and model.custom_directions == [spec]
+    model.directions.remove(spec.key)
+    model.directions.add(spec)
+    model.directions.clear()
+    model.directions.create_from_groups("smile", model.mean_latent())
+    assert model.directions.free_name("smile") == "smile (2)"
+    model.selection.select([3, 1, 3])
+    assert model.selection.indices == [1, 3]
+    model.set_checkpoint(bundled)
+    assert model.directions.group_size("A") == model.directions.group_size("B") == 0
+    assert model.selection.indices == [] and model.custom_directions == []

@@ -13,7 +13,8 @@ EXPLORER = Path(__file__).resolve().parent.parent / "vae_gui" / "explorer"
 VIEWS = {"atlas_view", "compare_panel", "directions_tab", "empty_state", "face_panel", "gallery", "info_panel",
          "morph_tab", "neighbours_strip", "samples_tab", "sliders_tab", "traversals_tab", "variations_tab"}
 # What does the work; writes only to the model.
-SERVICES = {"checkpoint_loader", "face_actions", "follow_controller", "state_files"}
+SERVICES = {"checkpoint_loader", "compare_menu", "face_actions", "follow_controller", "menus", "state_files",
+            "tab_requests"}
 
 
 def explorer_imports(module: str, folder: Path = EXPLORER) -> set[str]:
@@ -51,6 +52,21 @@ def test_a_service_imports_no_view_and_takes_no_panel(service):
     tree = ast.parse(source)
     parameters = {arg.arg for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) for arg in node.args.args}
     assert "panel" not in parameters
+    assert panel_names(tree) == []
+
+
+def panel_names(tree: ast.AST) -> list[str]:
+    """Every use of a name or attribute called `panel` (`panel.gallery`, `self.panel.morph_tab.set_endpoint`): a
+    service that holds the panel reaches through it into the views."""
+    return [ast.unparse(node) for node in ast.walk(tree)
+            if isinstance(node, ast.Name) and node.id == "panel"
+            or isinstance(node, ast.Attribute) and node.attr == "panel"]
+
+
+def test_the_checker_sees_a_service_reaching_through_the_panel():
+    tree = ast.parse("def on_pick(requests):\n    requests.panel.morph_tab.set_endpoint('A')\n"
+                     "def entries(menu, window):\n    panel = window\n")
+    assert sorted(panel_names(tree)) == ["panel", "requests.panel"]
 
 
 def test_the_checker_sees_a_view_importing_a_view(tmp_path):

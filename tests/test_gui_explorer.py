@@ -13,6 +13,7 @@ from trainer.resources import default_checkpoint
 from trainer.latent.samplers import make_sampler
 
 from vae_gui.explorer.panel import ExplorerPanel  # noqa: E402
+from PySide6.QtWidgets import QPushButton  # noqa: E402
 
 from qt_doubles import RecordingDialogs  # noqa: E402
 
@@ -286,9 +287,10 @@ def test_strip_endpoints_decode_to_the_endpoint_faces(qtbot, panel, tiny_checkpo
     load_and_wait(qtbot, panel, tiny_checkpoint)
     morph = panel.morph_tab
     a, b = panel.state.data.test_latents[0], panel.state.data.test_latents[4]
-    morph.set_endpoint("A", a, "a")
-    morph.set_endpoint("B", b, "b")
-    morph.set_interpolation(kind, 5)
+    panel.state.morph.set_endpoint("A", a, "a")
+    panel.state.morph.set_endpoint("B", b, "b")
+    panel.state.morph.set_interpolation(kind, 5)
+    assert morph.kind.currentData() == kind and morph.steps.value() == 5     # the tab mirrors the model's morph
     assert len(morph.strip_images) == 5
     np.testing.assert_allclose(morph.strip_latents[0], a, atol=1e-6)
     np.testing.assert_allclose(morph.strip_latents[-1], b, atol=1e-6)
@@ -303,9 +305,10 @@ def test_strip_endpoints_decode_to_the_endpoint_faces(qtbot, panel, tiny_checkpo
 def test_gif_export_has_one_frame_per_step(qtbot, panel, tiny_checkpoint, tmp_path):
     load_and_wait(qtbot, panel, tiny_checkpoint)
     morph = panel.morph_tab
-    morph.set_endpoint("A", panel.state.data.test_latents[0], "a")
-    morph.set_endpoint("B", panel.state.data.test_latents[1], "b")
-    morph.set_interpolation("lerp", 6)
+    panel.state.morph.set_endpoint("A", panel.state.data.test_latents[0], "a")
+    panel.state.morph.set_endpoint("B", panel.state.data.test_latents[1], "b")
+    morph.steps.setValue(6)                                   # the tab writes its controls to the model
+    assert panel.state.morph.steps == 6 and len(panel.state.morph_path) == 6
     path = tmp_path / "morph.gif"
     morph.save_gif(str(path))
     with Image.open(path) as gif:
@@ -317,10 +320,12 @@ def test_gif_export_has_one_frame_per_step(qtbot, panel, tiny_checkpoint, tmp_pa
 
 def test_sample_menu_sets_morph_endpoints(qtbot, panel, tiny_checkpoint):
     load_and_wait(qtbot, panel, tiny_checkpoint)
-    z = np.arange(6, dtype=np.float32) / 10
-    panel.samples_tab.endpoint_picked.emit("B", z, "sample 1")
-    np.testing.assert_array_equal(panel.morph_tab.endpoints["B"], z)
-    assert panel.morph_tab.boxes["B"].description.text() == "sample 1"
+    samples = panel.samples_tab
+    samples.set_source("prior")
+    samples.redraw()
+    samples.use_as_morph_endpoint("B", "main", 0)
+    np.testing.assert_array_equal(panel.state.morph.z_of("B"), samples.latents["main"][0])
+    assert panel.morph_tab.boxes["B"].description.text() == f"sample 1 (seed {samples.seed.value()})"
 
 
 def test_traversal_grid(qtbot, panel, tiny_checkpoint, tmp_path):
@@ -380,11 +385,33 @@ def test_directions_from_groups_and_factors(qtbot, panel, tiny_checkpoint):
 def test_gallery_selection_feeds_groups_and_morph(qtbot, panel, tiny_checkpoint):
     load_and_wait(qtbot, panel, tiny_checkpoint)
     panel.gallery.select_indices([1, 2, 5])
-    panel.requests.on_group_requested("A", "gallery")
+    assert panel.state.selection.indices == [1, 2, 5]
+    panel.directions_tab.groups["A"].findChildren(QPushButton)[0].click()        # "Add selected"
     assert len(panel.directions_tab.groups["A"].latents) == 3
-    panel.gallery.select_indices([7])
-    panel.requests.on_endpoint_requested("A", "gallery")
-    np.testing.assert_array_equal(panel.morph_tab.endpoints["A"], panel.state.data.test_latents[7])
+    assert panel.directions_tab.groups["A"].thumbs.count() == 3
+    panel.gallery.item(7).setSelected(True)
+    panel.gallery.item(1).setSelected(False)
+    assert panel.state.selection.indices == [2, 5, 7]             # a click in the gallery reaches the model
+    panel.state.selection.select([7])
+    assert panel.gallery.selected_indices() == [7]                # and the gallery mirrors the model
+    panel.morph_tab.boxes["A"].buttons[1].click()                 # "Test image"
+    np.testing.assert_array_equal(panel.state.morph.z_of("A"), panel.state.data.test_latents[7])
+    assert panel.morph_tab.boxes["A"].description.text() == "test image 8"
+
+
+def test_gallery_menu_reaches_the_morph_and_directions_tabs_through_the_model(qtbot, panel, tiny_checkpoint):
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    latents = panel.state.data.test_latents
+    panel.gallery.action_requested.emit("B", [3])                 # "Set as morph B"
+    assert panel.tabs.currentWidget() is panel.morph_tab
+    np.testing.assert_array_equal(panel.state.morph.z_of("B"), latents[3])
+    assert panel.morph_tab.boxes["B"].description.text() == "test image 4"
+    np.testing.assert_allclose(panel.morph_tab.strip_latents[-1], latents[3], atol=1e-6)
+    panel.gallery.action_requested.emit("group_b", [0, 1])          # "Add to direction group B"
+    assert panel.tabs.currentWidget() is panel.directions_tab
+    assert panel.directions_tab.groups["B"].thumbs.count() == 2
+    panel.directions_tab.groups["B"].findChildren(QPushButton)[2].click()       # "Clear"
+    assert panel.state.directions.group_size("B") == 0 and panel.directions_tab.groups["B"].thumbs.count() == 0
 
 
 # ---------------------------------------------------------------- explorer state files
@@ -445,6 +472,30 @@ def test_samples_start_on_the_sampler_the_evaluation_chose_and_say_so(qtbot, pan
     qtbot.waitUntil(lambda: "Not the default" in samples.note.text(), timeout=WAIT_MS)
 
 
+def test_a_checkpoint_without_a_sampler_choice_gets_one_on_opening_and_says_which(qtbot, panel, tiny_checkpoint,
+                                                                                 tmp_path):
+    """Like the bundled model, a checkpoint whose evaluation stored no sampler choice: the explorer chooses the best
+    fitted one from the codes it encoded, starts the grid on it and the note says which sampler is in use."""
+    from trainer.latent.samplers import choose_sampler
+
+    path = tmp_path / "no-choice.pt"
+    shutil.copy(tiny_checkpoint, path)
+    payload = read_checkpoint(path)
+    update_checkpoint(path, eval={key: value for key, value in payload.get("eval", {}).items() if key != "sampler"})
+    assert "sampler" not in read_checkpoint(path)["eval"]
+    load_and_wait(qtbot, panel, path)
+    samples = panel.samples_tab
+    panel.tabs.setCurrentWidget(samples)
+    qtbot.waitUntil(lambda: samples.choice is not None, timeout=WAIT_MS)
+    data = panel.state.data
+    expected = choose_sampler(data.train_latents, data.test_latents, is_variational=True)
+    assert samples.choice.default == expected.default
+    assert samples.source_kind == expected.default
+    assert "(default for this model)" in samples.source.currentText()
+    qtbot.waitUntil(lambda: "main" in samples.latents, timeout=WAIT_MS)
+    assert samples.note.text().startswith("Default, chosen on opening (the checkpoint stores none): the ")
+
+
 def test_the_flow_the_evaluation_stored_draws_the_samples_without_refitting(qtbot, panel, tiny_checkpoint,
                                                                               tmp_path):
     from trainer.latent.flow import FlowSampler
@@ -485,8 +536,8 @@ def test_a_hidden_morph_tab_decodes_nothing_until_it_is_shown(qtbot, panel, tiny
 
     monkeypatch.setattr(morph_module, "decode_latents", counting_decode)
     morph = panel.morph_tab
-    morph.set_endpoint("A", panel.state.data.test_latents[2], "a")
-    morph.set_endpoint("B", panel.state.data.test_latents[3], "b")
+    panel.state.morph.set_endpoint("A", panel.state.data.test_latents[2], "a")
+    panel.state.morph.set_endpoint("B", panel.state.data.test_latents[3], "b")
     assert decoded == [] and len(panel.state.morph_path) == morph.steps.value()   # the atlas still gets the path
     panel.tabs.setCurrentWidget(morph)
     assert sum(decoded) >= morph.steps.value() + 2         # shown: both endpoints and the strip

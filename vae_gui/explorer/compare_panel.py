@@ -1,4 +1,5 @@
-"""The Compare tab: a second checkpoint beside the first, observing the same explorer state.
+"""The Compare tab: a second checkpoint beside the first, observing the same explorer state. The second model is the
+model's Comparison part (state.comparison): this tab reads it off the GUI thread, writes it there and observes it.
 
 Same latent size: the current z decoded by both, with the sliders here driving both. Different sizes: the same
 image (the one the face was encoded from, else the first model's current face) encoded and decoded by both.
@@ -17,6 +18,7 @@ from trainer.latent.sliders import axis_sliders, visible_dims
 from trainer.training.checkpoint import LoadedCheckpoint
 
 from .. import theme
+from ..vertical_scroll import scrolling_body
 from ..qt_images import array_to_qimage
 from ..tasks import BackgroundTasks
 from .checkpoint_card import CheckpointCard
@@ -36,14 +38,14 @@ class ComparePanel(QWidget):
     status_message = Signal(str)
     error_shown = Signal(str, str)           # title, message
     open_requested = Signal()                # the "Open second model..." button (the explorer shows the dialog)
-    second_changed = Signal()                # a second model was opened or closed
+    second_changed = Signal()                # the tab shows another second model or none (tests wait on it)
     faces_shown = Signal()                   # the face row was redrawn (tests wait on it)
     samples_shown = Signal()
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
-        self.second: LoadedCheckpoint | None = None
+        self.comparison = state.comparison
         self.faces: dict[str, np.ndarray] = {}          # "a", "b" (and "image" in image mode): the shown faces
         self.sample_faces: dict[str, np.ndarray] = {}
         self.shown_z: np.ndarray | None = None          # the z whose faces are shown
@@ -62,6 +64,7 @@ class ComparePanel(QWidget):
         state.model_replaced.connect(self._on_first_changed)
         state.stats_changed.connect(self._rebuild_sliders)
         state.selected_dims_changed.connect(self._rebuild_sliders)
+        self.comparison.changed.connect(self._on_second_changed)
 
     # ------------------------------------------------------------ layout
 
@@ -136,7 +139,7 @@ class ComparePanel(QWidget):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(empty)
         self.stack.addWidget(page)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_body(self))      # a short window scrolls
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack)
 
@@ -193,29 +196,38 @@ class ComparePanel(QWidget):
         self.status_message.emit(f"Opening {path} as the second model...")
         self.tasks.start(LOAD_CHANNEL, load_second, path)
 
+    @property
+    def second(self) -> LoadedCheckpoint | None:
+        return self.comparison.second
+
     def set_second(self, checkpoint: LoadedCheckpoint) -> None:
-        self.second = checkpoint
-        self.info_b.show_checkpoint(checkpoint)
-        if self.stack.currentIndex() == 0:          # first shown: faces, sliders and details share the height
-            self.stack.setCurrentIndex(1)
-            height = max(self.height() - self.close_button.sizeHint().height(), 420)   # split: not laid out yet
-            self.split.setSizes([int(height * 0.45), int(height * 0.3), int(height * 0.25)])
-        self._on_first_changed()
-        self.second_changed.emit()
-        self.status_message.emit(f"Second model: {checkpoint.path}")
+        self.comparison.set_second(checkpoint)
 
     def close_second(self) -> None:
-        for channel in (LOAD_CHANNEL, FACE_CHANNEL, SAMPLES_CHANNEL):
+        self.comparison.set_second(None)
+
+    def _on_second_changed(self) -> None:
+        for channel in (FACE_CHANNEL, SAMPLES_CHANNEL):         # decodes of the previous second model
             self.tasks.cancel(channel)
         self._busy = dict.fromkeys(self._busy, False)
         self._pending = dict.fromkeys(self._pending, False)
-        self.second = None
         self.faces.clear()
         self.sample_faces.clear()
         self.shown_z = self.samples_seed = None
         for view in self.views.values():
             view.clear()
-        self.stack.setCurrentIndex(0)
+        checkpoint = self.second
+        if checkpoint is None:
+            self.tasks.cancel(LOAD_CHANNEL)             # closed while another was being read
+            self.stack.setCurrentIndex(0)
+        else:
+            self.info_b.show_checkpoint(checkpoint)
+            if self.stack.currentIndex() == 0:          # first shown: faces, sliders and details share the height
+                self.stack.setCurrentIndex(1)
+                height = max(self.height() - self.close_button.sizeHint().height(), 420)   # split: not laid out yet
+                self.split.setSizes([int(height * 0.45), int(height * 0.3), int(height * 0.25)])
+            self._on_first_changed()
+            self.status_message.emit(f"Second model: {checkpoint.path}")
         self.second_changed.emit()
 
     @property

@@ -2,7 +2,8 @@
 makes from two groups of images (mean of group B minus mean of group A) on any data. "Hold fixed" makes every other
 slider here move along its direction with the held one projected out, so that attribute stays as it is.
 
-The user's directions live in the explorer state (state.custom_directions), so the atlas can colour by them too."""
+The user's directions and the two groups live in the model's Directions part (state.directions), so the atlas can
+colour by them too and the gallery's "Add to direction group" reaches this tab through the model only."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,10 +13,11 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, Q
                                QListWidgetItem, QMenu, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from trainer.errors import UserError
-from trainer.latent.directions import attribute_direction
-from trainer.latent.sliders import SliderSpec, custom_slider, factor_sliders, holding_fixed
+from trainer.latent.sliders import SliderSpec, factor_sliders, holding_fixed
 
+from ..model import Directions
 from ..qt_images import array_to_qimage
+from ..vertical_scroll import scrolling_body
 from .slider_rows import SliderColumn
 from .state import ExplorerState
 
@@ -25,13 +27,14 @@ HOLD_TIP = ("Hold one attribute fixed while moving along the others: its directi
 
 
 class GroupBox(QGroupBox):
-    """One group of images for a direction: thumbnails and their latents."""
+    """One group of images for a direction (the model's directions.groups[slot]): its thumbnails and count."""
 
     add_requested = Signal(str)            # "gallery" | "file"
 
-    def __init__(self, title: str, parent: QWidget | None = None):
-        super().__init__(title, parent)
-        self.latents: list[np.ndarray] = []
+    def __init__(self, slot: str, directions: Directions, parent: QWidget | None = None):
+        super().__init__(f"Group {slot}", parent)
+        self.slot = slot
+        self.directions = directions
         self.thumbs = QListWidget(self)
         self.thumbs.setViewMode(QListView.ViewMode.IconMode)
         self.thumbs.setIconSize(QSize(THUMB, THUMB))
@@ -48,7 +51,7 @@ class GroupBox(QGroupBox):
         clear.setToolTip("Remove every image from this group")
         from_gallery.clicked.connect(lambda: self.add_requested.emit("gallery"))
         from_files.clicked.connect(lambda: self.add_requested.emit("file"))
-        clear.clicked.connect(self.clear)
+        clear.clicked.connect(lambda: directions.clear_group(slot))
         buttons = QGridLayout()
         buttons.addWidget(from_gallery, 0, 0)
         buttons.addWidget(from_files, 0, 1)
@@ -60,21 +63,29 @@ class GroupBox(QGroupBox):
         layout.addWidget(self.count_label)
         layout.addLayout(buttons)
 
-    def add(self, latents: np.ndarray, images: np.ndarray) -> None:
-        for z, image in zip(latents, images):
-            self.latents.append(np.asarray(z, np.float32))
+        directions.group_changed.connect(self._on_group_changed)
+        self._show_group()
+
+    @property
+    def latents(self) -> np.ndarray:
+        group = self.directions.groups[self.slot]
+        return group.latents if group is not None else np.zeros((0, 0), np.float32)
+
+    def _on_group_changed(self, slot: str) -> None:
+        if slot == self.slot:
+            self._show_group()
+
+    def _show_group(self) -> None:
+        """Thumbnails: those already shown stay, new ones are added (a group only grows until it is cleared)."""
+        group = self.directions.groups[self.slot]
+        images = group.images if group is not None else []
+        if len(images) < self.thumbs.count():
+            self.thumbs.clear()
+        for image in images[self.thumbs.count():]:
             pixmap = QPixmap.fromImage(array_to_qimage(image)).scaled(
                 THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
             self.thumbs.addItem(QListWidgetItem(QIcon(pixmap), ""))
-        self._update_count()
-
-    def clear(self) -> None:
-        self.latents = []
-        self.thumbs.clear()
-        self._update_count()
-
-    def _update_count(self) -> None:
-        n = len(self.latents)
+        n = len(images)
         self.count_label.setText(f"{n} image{'s' if n != 1 else ''}" if n else "empty")
 
 
@@ -130,7 +141,7 @@ class DirectionsTab(QWidget):
         custom_layout.addLayout(remove_row)
 
         maker = QGroupBox("New direction from two groups: B minus A (e.g. A = not smiling, B = smiling)", self)
-        self.groups = {"A": GroupBox("Group A", maker), "B": GroupBox("Group B", maker)}
+        self.groups = {slot: GroupBox(slot, self.state.directions, maker) for slot in ("A", "B")}
         for name, group in self.groups.items():
             group.add_requested.connect(lambda source, g=name: self.group_add_requested.emit(g, source))
         self.name_edit = QLineEdit(maker)
@@ -152,7 +163,7 @@ class DirectionsTab(QWidget):
         maker_layout.addWidget(self.maker_note)
 
         self.custom_box.hide()                     # shown once the user has made a direction
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_body(self))      # a short window scrolls
         layout.addLayout(hold_row)
         layout.addWidget(self.factor_box, 1)
         layout.addWidget(self.custom_box)
@@ -162,8 +173,6 @@ class DirectionsTab(QWidget):
 
     def _on_checkpoint(self) -> None:
         self.maker_note.setText("")              # "Added 'smile'..." was about the previous model
-        for group in self.groups.values():
-            group.clear()
         self._on_custom_changed()                # the state dropped the previous model's directions
         self._rebuild_factor_sliders()
 
@@ -210,27 +219,12 @@ class DirectionsTab(QWidget):
     # ------------------------------------------------------------ user directions
 
     def add_to_group(self, group: str, latents: np.ndarray, images: np.ndarray) -> None:
-        self.groups[group].add(latents, images)
+        self.state.directions.add_to_group(group, latents, images)
 
     def create_direction(self, name: str) -> SliderSpec:
-        """A slider along mean(B) - mean(A). Raises ValueError with a user-facing message, and
-        DuplicateDirectionError (a UserError) when the user already has this direction."""
-        a, b = self.groups["A"].latents, self.groups["B"].latents
-        if not a or not b:
-            raise ValueError("Add at least one image to each group first.")
-        vector = attribute_direction(np.stack(a), np.stack(b))
-        spec = custom_slider(self._free_name(name), vector, self.state.mean_latent())
-        self.state.add_custom_direction(spec)
-        return spec
-
-    def _free_name(self, name: str) -> str:
-        """The name asked for, or "smile (2)" when "smile" exists (a direction's key is its name)."""
-        taken = {spec.label for spec in self.custom_specs}
-        base = name.strip() or f"direction {len(self.custom_specs) + 1}"
-        name, copy = base, 2
-        while name in taken:
-            name, copy = f"{base} ({copy})", copy + 1
-        return name
+        """A slider along mean(B) - mean(A) (see Directions.create_from_groups). Raises ValueError with a
+        user-facing message, and UserErrors for empty groups and for a direction the user already has."""
+        return self.state.directions.create_from_groups(name, self.state.mean_latent())
 
     def clear_custom(self) -> None:
         self.state.clear_custom_directions()
@@ -255,6 +249,7 @@ class DirectionsTab(QWidget):
         except (ValueError, UserError) as error:         # empty groups; the same direction as one made before
             self.maker_note.setText(str(error))
             return
-        self.maker_note.setText(f"Added '{spec.label}' ({len(self.groups['A'].latents)} vs "
-                                f"{len(self.groups['B'].latents)} images).")
+        directions = self.state.directions
+        self.maker_note.setText(f"Added '{spec.label}' ({directions.group_size('A')} vs "
+                                f"{directions.group_size('B')} images).")
         self.name_edit.clear()

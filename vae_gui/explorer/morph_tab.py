@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
 
@@ -10,9 +10,9 @@ from trainer.data.images import save_gif, save_png
 from trainer.latent.codec import decode_latents
 from trainer.latent.grids import image_grid
 from trainer.latent.paths import interpolate, interpolation_path
-from trainer.latent.samplers import random_code_latent
 
 from .. import theme
+from ..vertical_scroll import scrolling_body
 from ..qt_images import array_to_qimage
 from .dialogs import GIF_FILTER, PNG_FILTER, Dialogs
 from .face_view import FaceView
@@ -55,16 +55,16 @@ class EndpointBox(QGroupBox):
 
 
 class MorphTab(QWidget):
+    """Mirrors the model's Morph part (endpoints, kind, steps, path) and writes the user's picks to it."""
+
     endpoint_requested = Signal(str, str)        # slot "A" | "B", source "gallery" | "file"
     status_message = Signal(str)
 
     def __init__(self, state: ExplorerState, dialogs: Dialogs, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
+        self.morph = state.morph
         self.dialogs = dialogs
-        self.endpoints: dict[str, np.ndarray | None] = {"A": None, "B": None}
-        self.user_picked: set[str] = set()
-        self.strip_latents = np.zeros((0, 0), np.float32)
         self._strip_images: np.ndarray | None = np.zeros((0, 1, 1, 3), np.uint8)   # None: not decoded yet
         self._stale_views: set[str] = set()          # what to decode when next shown: "A", "B", "strip"
         self.morph_latent: np.ndarray | None = None
@@ -72,8 +72,9 @@ class MorphTab(QWidget):
         self._morph_timer.setSingleShot(True)
         self._morph_timer.timeout.connect(self._decode_morph)
         self._build()
-        state.checkpoint_changed.connect(self._on_checkpoint)
-        state.data_changed.connect(self._on_data)
+        self.morph.endpoint_changed.connect(self._on_endpoint)
+        self.morph.path_changed.connect(self._on_path)
+        state.model_replaced.connect(self._on_model_replaced)
 
     # ------------------------------------------------------------ layout
 
@@ -140,7 +141,7 @@ class MorphTab(QWidget):
         bottom.addWidget(self.morph_view, 1)
         bottom.addLayout(actions)
 
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_body(self))      # a short window scrolls
         layout.addLayout(top)
         layout.addLayout(controls)
         layout.addWidget(QLabel("Interpolation (click a face to load it into the sliders):", self))
@@ -148,65 +149,52 @@ class MorphTab(QWidget):
         layout.addLayout(slider_row)
         layout.addLayout(bottom, 2)
 
-        self.kind.currentIndexChanged.connect(self.update_strip)
-        self.steps.valueChanged.connect(self.update_strip)
+        self.kind.currentIndexChanged.connect(self._on_controls)
+        self.steps.valueChanged.connect(self._on_controls)
         self.morph_slider.valueChanged.connect(lambda _: self._morph_timer.start(0))
 
     # ------------------------------------------------------------ endpoints
 
-    def set_endpoint(self, slot: str, z: np.ndarray, description: str, by_user: bool = True) -> None:
-        self.endpoints[slot] = np.asarray(z, dtype=np.float32).copy()
-        if by_user:
-            self.user_picked.add(slot)
-        self.boxes[slot].description.setText(description)
-        self._stale_views.add(slot)
-        self.update_strip()
-
     def _on_pick(self, slot: str, source: str) -> None:
         if source == "current":
-            self.set_endpoint(slot, self.state.z, "the current face")
+            self.morph.set_endpoint(slot, self.state.z, "the current face")
         else:
             self.endpoint_requested.emit(slot, source)
 
-    @Slot()
-    def _on_checkpoint(self) -> None:
-        self.user_picked.clear()
-        self.endpoints = {"A": None, "B": None}
-        mean = self.state.mean_latent()
-        self.set_endpoint("A", mean, "the mean face", by_user=False)
-        other = random_code_latent(self.state.stats, self.state.latent_dim, self.state.rng)     # a typical code
-        self.set_endpoint("B", other, "a random face", by_user=False)
+    def _on_endpoint(self, slot: str) -> None:
+        endpoint = self.morph.endpoints[slot]
+        self.boxes[slot].description.setText(endpoint.name if endpoint is not None else "")
+        self._stale_views.add(slot)
+        if self.isVisible():
+            self.redraw()
 
-    @Slot()
-    def _on_data(self) -> None:
-        """Once test images are encoded, replace default endpoints with two real faces."""
-        data = self.state.data
-        if data is None or data.test_latents is None or len(data.test_latents) < 2:
-            return
-        for slot, index in (("A", 0), ("B", 1)):
-            if slot not in self.user_picked:
-                self.set_endpoint(slot, data.test_latents[index], f"test image {index + 1}", by_user=False)
+    def _on_model_replaced(self) -> None:
+        """New weights (a followed run): the same codes are other faces."""
+        self._stale_views.update(("A", "B"))
+        self._on_path()
 
     # ------------------------------------------------------------ strip and morph
 
     @property
     def interpolation(self) -> str:
-        return self.kind.currentData()
+        return self.morph.kind
 
-    def set_interpolation(self, kind: str, steps: int) -> None:
-        self.kind.setCurrentIndex(self.kind.findData(kind))
-        self.steps.setValue(steps)
-        self.update_strip()
+    @property
+    def strip_latents(self) -> np.ndarray:
+        return self.morph.path
 
-    def update_strip(self) -> None:
-        """New path latents now (the atlas draws them); the faces are decoded when the tab is shown, so a
+    def _on_controls(self) -> None:
+        self.morph.set_interpolation(self.kind.currentData(), self.steps.value())
+
+    def _on_path(self) -> None:
+        """The path changed: the controls show its kind and steps; the faces are decoded when the tab is shown, so a
         checkpoint reload or new data does not decode a hidden strip on the GUI thread."""
-        a, b = self.endpoints["A"], self.endpoints["B"]
-        if a is None or b is None or self.state.model is None:
-            self.strip_latents = np.zeros((0, 0), np.float32)
-        else:
-            self.strip_latents = interpolation_path(a, b, self.steps.value(), self.interpolation)
-        self.state.set_morph_path(self.strip_latents)
+        for widget in (self.kind, self.steps):
+            widget.blockSignals(True)
+        self.kind.setCurrentIndex(self.kind.findData(self.morph.kind))
+        self.steps.setValue(self.morph.steps)
+        for widget in (self.kind, self.steps):
+            widget.blockSignals(False)
         self._strip_images = None
         self._stale_views.add("strip")
         if self.isVisible():
@@ -216,7 +204,8 @@ class MorphTab(QWidget):
     def strip_images(self) -> np.ndarray:
         """The strip's faces (decoded on first use after a change)."""
         if self._strip_images is None:
-            self._strip_images = (decode_latents(self.state.model, self.strip_latents) if len(self.strip_latents)
+            self._strip_images = (decode_latents(self.state.model, self.strip_latents)
+                                  if len(self.strip_latents) and self.state.model is not None
                                   else np.zeros((0, 1, 1, 3), np.uint8))
         return self._strip_images
 
@@ -228,11 +217,12 @@ class MorphTab(QWidget):
     def redraw(self) -> None:
         """Decode what changed while hidden: endpoint thumbnails, the strip and the morph."""
         for slot in ("A", "B"):
-            if slot in self._stale_views and self.endpoints[slot] is not None and self.state.model is not None:
-                image = decode_latents(self.state.model, self.endpoints[slot][None])[0]
+            z = self.morph.z_of(slot)
+            if slot in self._stale_views and z is not None and self.state.model is not None:
+                image = decode_latents(self.state.model, z[None])[0]
                 self.boxes[slot].view.set_image(array_to_qimage(image))
         if "strip" in self._stale_views:
-            if len(self.strip_latents):
+            if len(self.strip_latents) and self.state.model is not None:
                 self.strip.set_images(self.strip_images, columns=len(self.strip_images))
                 self._decode_morph()
             else:
@@ -240,7 +230,7 @@ class MorphTab(QWidget):
         self._stale_views.clear()
 
     def _decode_morph(self) -> None:
-        a, b = self.endpoints["A"], self.endpoints["B"]
+        a, b = self.morph.z_of("A"), self.morph.z_of("B")
         if a is None or b is None or self.state.model is None:
             return
         t = self.morph_slider.value() / MORPH_STEPS

@@ -9,8 +9,11 @@ the services that do the work write only to the model:
     faces         FaceActions          random faces, start from an image, save/copy the face, undo/redo (face_actions.py)
     state_files   StateFiles           explorer state save/load (state_files.py)
     follow        RunFollowController  reloading a followed run's checkpoints (follow_controller.py)
-    requests      TabRequests          routes requests between the tabs and the gallery (tab_requests.py)
+    requests      TabRequests          morph endpoints and direction groups from the gallery or files (tab_requests.py)
     menus         ExplorerMenus        the File and Edit menu entries (menus.py)
+
+A user action in one tab reaches another only through the model: "Set as morph A" in the gallery sets the model's
+morph endpoint, and the Morph tab shows it because it observes the morph.
 
 Drops are handled by the main window (vae_gui/drops.py says what a drop carries). Every dialog goes through the
 `dialogs` given at construction (tests pass tests/qt_doubles.RecordingDialogs), and errors and warnings are also
@@ -21,6 +24,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QMenu, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
+from ..vertical_scroll import scrolling_body
 from .atlas_view import AtlasView
 from .checkpoint_loader import CheckpointLoader
 from .compare_panel import ComparePanel
@@ -42,7 +46,7 @@ from .samples_tab import SamplesTab
 from .sliders_tab import SlidersTab
 from .state import ExplorerState
 from .state_files import StateFiles
-from .tab_requests import TabRequests
+from .tab_requests import DIRECTIONS_TAB, MORPH_TAB, TabRequests
 from .traversals_tab import TraversalsTab
 from .variations_tab import VariationsTab
 
@@ -68,11 +72,12 @@ class ExplorerPanel(QWidget):
         self.checkpoints.latents_ready.connect(self.latents_ready)
         self.faces = FaceActions(self.state, self.decoder, self.messages)
         self.state_files = StateFiles(self.state, self.messages, self.checkpoints.load)
-        self.requests = TabRequests(self)
-        self.menus = ExplorerMenus(self)
+        self.requests = TabRequests(self.state, self.messages, self.faces, self)
         self._build()
         self._connect()
         self._add_compare_and_follow()
+        self.menus = ExplorerMenus(self.state, self.recent, self.checkpoints, self.faces, self.state_files,
+                                   self.ask_open_second, self.ask_follow_run)
         self.set_loaded(False)
 
     # ------------------------------------------------------------ layout
@@ -82,7 +87,7 @@ class ExplorerPanel(QWidget):
         self.info = InfoPanel(self.state.session, self)
         self.face_panel = FacePanel(self.state.face, self)
         left = QWidget(self)
-        left_layout = QVBoxLayout(left)
+        left_layout = QVBoxLayout(scrolling_body(left))   # a short window scrolls the texts, never overlaps the face
         left_layout.setContentsMargins(0, 0, 4, 0)
         left_layout.addWidget(self.info)
         left_layout.addWidget(self.face_panel, 1)
@@ -101,7 +106,7 @@ class ExplorerPanel(QWidget):
                            (self.traversals_tab, "Traversals"), (self.directions_tab, "Directions"),
                            (self.variations_tab, "Variations"), (self.atlas_tab, "Atlas")):
             self.tabs.addTab(tab, title)
-        self.gallery = TestGallery(self.state.session, self)
+        self.gallery = TestGallery(self.state.session, self.state.selection, self)
         self.gallery_label = QLabel("Test images: double-click one to start from it; right-click for more.", self)
         self.gallery_label.setVisible(False)
         right = QWidget(self)
@@ -136,12 +141,12 @@ class ExplorerPanel(QWidget):
         self.decoder.face_ready.connect(self.face_panel.view.set_image)
         self.state.data_changed.connect(self._show_gallery_label)
         self.state.checkpoint_changed.connect(self._show_gallery_label)
-        self.samples_tab.endpoint_picked.connect(self.morph_tab.set_endpoint)
         self.morph_tab.status_message.connect(self.status_message)
         self.morph_tab.endpoint_requested.connect(self.requests.on_endpoint_requested)
         self.directions_tab.group_add_requested.connect(self.requests.on_group_requested)
         self.gallery.start_requested.connect(self.faces.start_from_test_image)
         self.gallery.action_requested.connect(self.requests.on_gallery_action)
+        self.requests.show_tab.connect(self._show_tab)
 
     def _add_compare_and_follow(self) -> None:
         """The Compare tab (a second model) and the follow-a-run controller with its status line."""
@@ -157,6 +162,9 @@ class ExplorerPanel(QWidget):
         self.follow.status_changed.connect(self.status_message)
         self.follow_status = FollowStatus(self.state.follow)
         self.splitter.widget(0).layout().insertWidget(0, self.follow_status)
+
+    def _show_tab(self, name: str) -> None:
+        self.tabs.setCurrentWidget({MORPH_TAB: self.morph_tab, DIRECTIONS_TAB: self.directions_tab}[name])
 
     def _current_face(self):
         return self.decoder.face

@@ -4,14 +4,15 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt, Signal, Slot
+from PySide6.QtCore import QPoint, Qt, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMenu, QPushButton,
                                QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from trainer.data.images import save_png
+from trainer.deadline import Deadline
 from trainer.latent.codec import decode_latents
 from trainer.latent.flow import stored_flow
-from trainer.latent.samplers import SamplerChoice, make_sampler
+from trainer.latent.samplers import SamplerChoice, choose_sampler, make_sampler
 
 from .. import theme
 from ..qt_images import qimage_to_array
@@ -22,9 +23,11 @@ from .image_grid import ImageGrid
 from .state import ExplorerState
 
 SOURCES = (("prior", "Prior N(0, I)"), ("gaussian", "Fitted Gaussian (full covariance)"),
-           ("mixture", "Fitted Gaussian mixture"), ("flow", "Learned flow (RealNVP over the codes)"))
+           ("mixture", "Fitted Gaussian mixture"), ("flow", "Learned flow (RealNVP)"))
 SOURCE_LABELS = dict(SOURCES)
 FIT_CHANNEL = "fit sampler"          # one fit at a time: a newer request (another K) replaces the running one
+CHOICE_CHANNEL = "choose sampler"    # the default sampler of a checkpoint that stores none (the bundled model)
+CHOICE_SECONDS = 30.0                # at most this long choosing it (training the flow candidate takes the most)
 
 
 def fit_sampler(task: TaskContext, key: tuple[str, int], latent_dim: int, latents: np.ndarray):
@@ -33,15 +36,24 @@ def fit_sampler(task: TaskContext, key: tuple[str, int], latent_dim: int, latent
     return key, make_sampler(kind, latent_dim, latents, 1.0, components or 1, 0)
 
 
-class SamplesTab(LazyRedrawTab):
-    endpoint_picked = Signal(str, object, str)      # "A" | "B", z (D,), description
+def choose_default(task: TaskContext, train_latents: np.ndarray, test_latents: np.ndarray,
+                   is_variational: bool) -> SamplerChoice:
+    """The background task: the sampler that fits the held-out codes best, as the evaluation would choose it, within
+    CHOICE_SECONDS (a flow or mixture with no time to fit is left out, as under a run's time budget)."""
+    return choose_sampler(train_latents, test_latents, is_variational=is_variational,
+                          deadline=Deadline(CHOICE_SECONDS))
 
+
+class SamplesTab(LazyRedrawTab):
     def __init__(self, state: ExplorerState, dialogs: Dialogs, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.dialogs = dialogs
         self.latents: dict[str, np.ndarray] = {}        # grid name ("main" / "prior") -> (n, D) shown latents
-        self.choice: SamplerChoice | None = None         # the sampler the checkpoint's evaluation chose
+        self.choice: SamplerChoice | None = None         # the sampler the checkpoint's evaluation (or we) chose
+        self._choosing = False                           # choosing one now: the checkpoint stores none
+        self._chosen_here = False                        # self.choice was chosen on opening, not stored
+        self._first_source = "prior"                     # the source set on opening, before any choice
         self._fitted: dict[tuple, object] = {}           # (kind, components) -> fitted sampler
         self._fitting: tuple | None = None               # the key being fitted now
         self._tasks = BackgroundTasks(self)
@@ -161,12 +173,14 @@ class SamplesTab(LazyRedrawTab):
         self.latents.clear()
         self.grid.clear()
         self.prior_grid.clear()
+        self._tasks.cancel(CHOICE_CHANNEL)
+        self._choosing = self._chosen_here = False
         self.choice = SamplerChoice.from_dict((self.state.checkpoint.eval_metrics or {}).get("sampler"))
         self._label_default_source()
-        # The evaluation's choice where there is one; else a VAE starts on its prior and a plain AE, which has
-        # none, on the fitted Gaussian (what makes an AE sample at all).
-        fallback = "prior" if self.state.is_variational else "gaussian"
-        self.set_source(self.choice.default if self.choice is not None else fallback)
+        # The evaluation's choice where there is one; else, until one is chosen from the encoded codes, a VAE
+        # starts on its prior and a plain AE, which has none, on the fitted Gaussian (what makes an AE sample at all).
+        self._first_source = "prior" if self.state.is_variational else "gaussian"
+        self.set_source(self.choice.default if self.choice is not None else self._first_source)
         self.refresh()
 
     def _label_default_source(self) -> None:
@@ -178,6 +192,25 @@ class SamplesTab(LazyRedrawTab):
     def _on_data(self) -> None:
         self._fitted.clear()
         self._cancel_fit()
+        self._choose_if_missing()
+        self.refresh()
+
+    def _choose_if_missing(self) -> None:
+        """A checkpoint that stores no sampler choice gets one from the codes the explorer encoded (its own data's
+        training and test images), off the GUI thread."""
+        data = self.state.data
+        if (self.choice is not None and not self._chosen_here) or data is None or data.data_error \
+                or data.test_latents is None or len(data.train_latents) < 2 or len(data.test_latents) < 1:
+            return
+        self._choosing = True
+        self._tasks.start(CHOICE_CHANNEL, choose_default, data.train_latents, data.test_latents,
+                          self.state.is_variational)
+
+    def _on_chosen(self, choice: SamplerChoice) -> None:
+        self.choice, self._choosing, self._chosen_here = choice, False, True
+        self._label_default_source()
+        if self.source_kind == self._first_source:       # the user has not picked another source meanwhile
+            self.set_source(choice.default)
         self.refresh()
 
     def _on_source_changed(self) -> None:
@@ -233,6 +266,11 @@ class SamplesTab(LazyRedrawTab):
     def sample_latent(self, grid: str, index: int) -> np.ndarray:
         return self.latents[grid][index].copy()
 
+    def use_as_morph_endpoint(self, slot: str, grid: str, index: int) -> None:
+        """A sample becomes morph A or B (the Morph tab observes the model's morph)."""
+        self.state.morph.set_endpoint(slot, self.sample_latent(grid, index),
+                                      f"sample {index + 1} (seed {self.seed.value()})")
+
     def save_grid(self, path: str) -> None:
         """The visible grid(s) as one PNG, at 2x the native pixel size."""
         images = [qimage_to_array(self.grid.export_image(scale=2))]
@@ -285,14 +323,21 @@ class SamplesTab(LazyRedrawTab):
         self._fitting = None
 
     @Slot(str, object)
-    def _on_fitted(self, _channel: str, result: tuple) -> None:
+    def _on_fitted(self, channel: str, result) -> None:
+        if channel == CHOICE_CHANNEL:
+            self._on_chosen(result)
+            return
         key, sampler = result
         self._fitting = None
         self._fitted[key] = sampler
         self.refresh()
 
     @Slot(str, str)
-    def _on_fit_failed(self, _channel: str, message: str) -> None:
+    def _on_fit_failed(self, channel: str, message: str) -> None:
+        if channel == CHOICE_CHANNEL:              # degenerate codes: the first source stays, and the note says so
+            self._choosing = False
+            self.refresh()
+            return
         if self._fitting is not None:
             self._fitted[self._fitting] = message
         self._fitting = None
@@ -322,12 +367,15 @@ class SamplesTab(LazyRedrawTab):
         self.note.setText(" ".join(part for part in (self._choice_note(kind), text) if part))
 
     def _choice_note(self, kind: str) -> str:
-        """Says which sampler the model's evaluation chose, and that the prior is one click away."""
+        """Says which sampler is the model's default and why, and that the prior is one click away."""
         choice = self.choice
-        if choice is None or choice.default == "prior":
-            return ""
+        if choice is None:
+            return "Choosing the best fitted sampler (the checkpoint stores no choice)..." if self._choosing else ""
+        default = "Default, chosen on opening (the checkpoint stores none)" if self._chosen_here else "Default"
+        if kind == choice.default == "prior":
+            return f"{default}: {choice.describe()}."
         if kind == choice.default:
-            return f"Default: {choice.describe()}; the prior is in the menu above."
+            return f"{default}: {choice.describe()}; the prior is in the menu above."
         if kind == "prior":
             return f"Not the default: {choice.describe()} fits this model's codes better."
         return ""
@@ -336,9 +384,7 @@ class SamplesTab(LazyRedrawTab):
         menu = QMenu(self)
         menu.addAction("Load into sliders", lambda: self.load_sample(grid, index))
         for slot in ("A", "B"):
-            menu.addAction(f"Set as morph {slot}",
-                           lambda s=slot: self.endpoint_picked.emit(s, self.sample_latent(grid, index),
-                                                                     f"sample {index + 1} (seed {self.seed.value()})"))
+            menu.addAction(f"Set as morph {slot}", lambda s=slot: self.use_as_morph_endpoint(s, grid, index))
         menu.exec(position)
 
     def _ask_save(self) -> None:

@@ -1,74 +1,78 @@
-"""Requests the tabs and the gallery make of each other, routed here so the tabs never call each other.
-
-Morph endpoints and direction groups come from the gallery's selection or from image files; the gallery's
-context menu starts from an image, sets a morph endpoint or adds to a direction group.
+"""What the tabs and the gallery ask for, done by writing to the model: a morph endpoint or direction group from the
+gallery's selection (the model's Selection) or from image files, and the gallery's context menu. The Morph and
+Directions tabs observe their parts, so a tab never calls another; `show_tab` tells the panel which tab to bring
+forward after a gallery action.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from PySide6.QtCore import QObject, Signal
 
 from trainer.latent.codec import encode_images, hwc_to_nchw, reconstruct
 
+from ..model import ExplorerModel
 from .dialogs import IMAGE_FILTER
+from .face_actions import FaceActions
+from .messages import Messages
 
-if TYPE_CHECKING:
-    from .panel import ExplorerPanel
+MORPH_TAB, DIRECTIONS_TAB = "morph", "directions"
 
 
-class TabRequests:
-    def __init__(self, panel: ExplorerPanel):
-        self.panel = panel
-        self.state = panel.state
+class TabRequests(QObject):
+    show_tab = Signal(str)          # MORPH_TAB | DIRECTIONS_TAB: the tab that shows what a gallery action changed
+
+    def __init__(self, model: ExplorerModel, messages: Messages, faces: FaceActions, parent: QObject | None = None):
+        super().__init__(parent)
+        self.model = model
+        self.messages = messages
+        self.faces = faces
 
     def selected_test_images(self) -> tuple[np.ndarray, np.ndarray, list[int]] | None:
         """(latents, images, indices) of the gallery's selection, or None after saying why not."""
-        data = self.state.data
-        indices = self.panel.gallery.selected_indices()
-        if data is None or not data.has_images or not indices:
-            self.panel.status_message.emit("Select test images in the gallery first")
+        data, indices = self.model.data, self.model.selection.indices
+        if data is None or not data.has_images or not indices or indices[-1] >= len(data.test_images):
+            self.messages.say("Select test images in the gallery first")
             return None
         return data.test_latents[indices], data.test_images[indices], indices
 
     def on_endpoint_requested(self, slot: str, source: str) -> None:
-        morph_tab = self.panel.morph_tab
         if source == "gallery":
             selected = self.selected_test_images()
             if selected is not None:
                 latents, _, indices = selected
-                morph_tab.set_endpoint(slot, latents[0], f"test image {indices[0] + 1}")
+                self.model.morph.set_endpoint(slot, latents[0], f"test image {indices[0] + 1}")
             return
-        path = self.panel.dialogs.open_path(f"Image for face {slot}", IMAGE_FILTER)
-        image = self.panel.faces.read_image(path) if path else None
+        path = self.messages.dialogs.open_path(f"Image for face {slot}", IMAGE_FILTER)
+        image = self.faces.read_image(path) if path else None
         if image is not None:
-            z, _ = reconstruct(self.state.model, image)
-            morph_tab.set_endpoint(slot, z, Path(path).name)
+            z, _ = reconstruct(self.model.model, image)
+            self.model.morph.set_endpoint(slot, z, Path(path).name)
 
     def on_group_requested(self, group: str, source: str) -> None:
-        directions_tab = self.panel.directions_tab
         if source == "gallery":
             selected = self.selected_test_images()
             if selected is not None:
-                directions_tab.add_to_group(group, selected[0], selected[1])
+                self.model.directions.add_to_group(group, selected[0], selected[1])
             return
-        paths = self.panel.dialogs.open_paths(f"Images for group {group}", IMAGE_FILTER)
-        images = [image for image in map(self.panel.faces.read_image, paths) if image is not None]
+        paths = self.messages.dialogs.open_paths(f"Images for group {group}", IMAGE_FILTER)
+        images = [image for image in map(self.faces.read_image, paths) if image is not None]
         if images:
             stacked = np.stack(images)
-            directions_tab.add_to_group(group, encode_images(self.state.model, hwc_to_nchw(stacked))[0], stacked)
+            latents = encode_images(self.model.model, hwc_to_nchw(stacked))[0]
+            self.model.directions.add_to_group(group, latents, stacked)
 
     def on_gallery_action(self, action: str, indices: list[int]) -> None:
-        panel, data = self.panel, self.state.data
+        data = self.model.data
         if data is None or not indices:
             return
         if action == "start":
-            panel.faces.start_from_test_image(indices[0])
+            self.faces.start_from_test_image(indices[0])
         elif action in ("A", "B"):
-            panel.morph_tab.set_endpoint(action, data.test_latents[indices[0]], f"test image {indices[0] + 1}")
-            panel.tabs.setCurrentWidget(panel.morph_tab)
+            self.model.morph.set_endpoint(action, data.test_latents[indices[0]], f"test image {indices[0] + 1}")
+            self.show_tab.emit(MORPH_TAB)
         else:
             group = "A" if action == "group_a" else "B"
-            panel.directions_tab.add_to_group(group, data.test_latents[indices], data.test_images[indices])
-            panel.tabs.setCurrentWidget(panel.directions_tab)
+            self.model.directions.add_to_group(group, data.test_latents[indices], data.test_images[indices])
+            self.show_tab.emit(DIRECTIONS_TAB)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainer.latent.explorer_state import ExplorerSnapshot
+from trainer.latent.samplers import random_code_latent
 from trainer.latent.stats import LatentStats
 from trainer.training.checkpoint import LoadedCheckpoint
 
@@ -11,7 +12,8 @@ from .comparison import Comparison
 from .directions import Directions
 from .face import Face
 from .follow import Follow
-from .morph import Morph
+from .morph import SLOTS, Morph
+from .selection import Selection
 from .session import Session
 from .sliders import SliderLayout
 
@@ -28,6 +30,8 @@ class ExplorerModel:
         self.morph = Morph()
         self.comparison = Comparison()
         self.follow = Follow()
+        self.selection = Selection()
+        self.session.data_changed.connect(self._offer_test_images)
         # The signals most views observe, under the names they have always had.
         self.checkpoint_changed = self.session.checkpoint_changed
         self.model_replaced = self.session.model_replaced
@@ -44,26 +48,39 @@ class ExplorerModel:
 
     def set_checkpoint(self, checkpoint: LoadedCheckpoint, stats: LatentStats | None = None,
                        stats_note: str = "") -> None:
-        """A new model: the face goes to its data mean with no history; dims shown, the user's directions (of another
-        latent space) and the morph are reset. Observers of every part see the new model and the new z together."""
-        mean = (np.asarray(stats.mean, np.float32) if stats is not None
-                else np.zeros(checkpoint.model.latent_dim, np.float32))
+        """A new model: the face goes to its data mean with no history; dims shown, the user's directions and groups
+        (of another latent space) and the gallery selection are reset; the morph goes from the mean face to a random
+        one until test images arrive. Observers of every part see the new model and the new z together."""
+        latent_dim = checkpoint.model.latent_dim
+        mean = np.asarray(stats.mean, np.float32) if stats is not None else np.zeros(latent_dim, np.float32)
         face_signals = (self.face.z_changed, self.face.history_changed, self.face.source_changed)
-        quiet = (*face_signals, self.directions.changed, self.morph.path_changed)
+        quiet = (*face_signals, self.directions.changed, self.directions.group_changed, self.morph.path_changed,
+                 self.morph.endpoint_changed, self.selection.changed)
         for signal in quiet:
             signal.block()
         try:
             self.face.reset(mean)
-            self.directions.clear()
+            self.directions.reset()
+            self.selection.select([])
             self.morph.clear()
+            self.morph.set_endpoint("A", mean, "the mean face", by_user=False)
+            self.morph.set_endpoint("B", random_code_latent(stats, latent_dim, self.face.rng),    # a typical code
+                                    "a random face", by_user=False)
             self.sliders.selected_dims = []
         finally:
             for signal in quiet:
                 signal.unblock()
         self.session.open(checkpoint, stats, stats_note)
         for signal in (self.face.history_changed, self.face.source_changed, self.directions.changed,
-                       self.morph.path_changed, self.face.z_changed):
+                       self.selection.changed, self.morph.path_changed, self.face.z_changed):
             signal.emit()
+        for slot in SLOTS:
+            self.directions.group_changed.emit(slot)
+            self.morph.endpoint_changed.emit(slot)
+
+    def _offer_test_images(self) -> None:
+        data = self.session.data
+        self.morph.offer_test_images(data.test_latents if data is not None else None)
 
     def snapshot(self) -> ExplorerSnapshot:
         """What a saved explorer state file holds."""
@@ -143,9 +160,6 @@ class ExplorerModel:
 
     def set_selected_dims(self, dims: list[int]) -> None:
         self.sliders.set_selected_dims(dims)
-
-    def set_morph_path(self, path: np.ndarray) -> None:
-        self.morph.set_path(path)
 
     def add_custom_direction(self, spec) -> None:
         self.directions.add(spec)

@@ -78,5 +78,5 @@ def test_the_age_slider_shows_years_over_the_training_faces_range(labelled_panel
     assert row.spec.unit == "years" and "years · training faces " in row.detail.text()
     assert 10 < row.spec.low < 30 and 50 < row.spec.high < 70          # age is 40 + 10 z: +- 2.3 spreads
     tab.column.set_value(tab.column.rows.index(row), 55.0)
-    assert row.spin.value() == pytest.approx(55.0, abs=0.01)
+    assert row.spin.value() == pytest.approx(55.0, abs=0.01) and row.spin.text() == "55.0"
     assert "age ≈ 55 years" in tab.readout.text.text()

@@ -1,4 +1,6 @@
-"""The "Samples" tab: a grid of decoded random latents from the prior or from a density fitted to encoded data."""
+"""The "Samples" tab: a grid of decoded random latents from the prior or from a density fitted to encoded data. Which
+sampler the grid uses, and the model's default choice, live in the session (state.session.sampler,
+.sampler_choice); the source box shows and writes them."""
 from __future__ import annotations
 
 import dataclasses
@@ -39,7 +41,7 @@ class SamplesTab(LazyRedrawTab):
         self.state = state
         self.dialogs = dialogs
         self.latents: dict[str, np.ndarray] = {}        # grid name ("main" / "prior") -> (n, D) shown latents
-        self.choice: SamplerChoice | None = None         # the sampler the checkpoint's evaluation chose
+        self.session = state.session
         self._fitted: dict[tuple, object] = {}           # (kind, components) -> fitted sampler
         self._fitting: tuple | None = None               # the key being fitted now
         self._tasks = BackgroundTasks(self)
@@ -49,6 +51,7 @@ class SamplesTab(LazyRedrawTab):
         self._stale = True
         state.checkpoint_changed.connect(self._on_checkpoint)
         state.data_changed.connect(self._on_data)
+        self.session.sampler_changed.connect(self._on_sampler_changed)
 
     # ------------------------------------------------------------ layout
 
@@ -158,13 +161,20 @@ class SamplesTab(LazyRedrawTab):
         self._cancel_fit()
         self.latents.clear()
         self.grid.clear()
-        self.prior_grid.clear()
-        self.choice = SamplerChoice.from_dict((self.state.checkpoint.eval_metrics or {}).get("sampler"))
+        self.prior_grid.clear()         # drawn again when the session's sampler_changed follows (Session.open)
+
+    @property
+    def choice(self) -> SamplerChoice | None:
+        """The model's default sampler and why (the session's)."""
+        return self.session.sampler_choice
+
+    def _on_sampler_changed(self) -> None:
+        """The session's sampler or default changed: the box shows them."""
         self._label_default_source()
-        # The evaluation's choice where there is one; else a VAE starts on its prior and a plain AE, which has
-        # none, on the fitted Gaussian (what makes an AE sample at all).
-        fallback = "prior" if self.state.is_variational else "gaussian"
-        self.set_source(self.choice.default if self.choice is not None else fallback)
+        self.source.blockSignals(True)
+        self.source.setCurrentIndex(self.source.findData(self.session.sampler))
+        self.source.blockSignals(False)
+        self.components.setEnabled(self.session.sampler == "mixture")
         self.refresh()
 
     def _label_default_source(self) -> None:
@@ -179,8 +189,7 @@ class SamplesTab(LazyRedrawTab):
         self.refresh()
 
     def _on_source_changed(self) -> None:
-        self.components.setEnabled(self.source_kind == "mixture")
-        self.refresh()
+        self.session.set_sampler(self.source.currentData())
 
     def _on_compare(self, on: bool) -> None:
         if on and self.source_kind == "prior":
@@ -192,11 +201,10 @@ class SamplesTab(LazyRedrawTab):
 
     @property
     def source_kind(self) -> str:
-        return self.source.currentData()
+        return self.session.sampler
 
     def set_source(self, kind: str) -> None:
-        self.source.setCurrentIndex(self.source.findData(kind))
-        self.components.setEnabled(kind == "mixture")
+        self.session.set_sampler(kind)
 
     def resample(self) -> None:
         self.seed.setValue((self.seed.value() + 1) % (2**31 - 1))

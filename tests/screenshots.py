@@ -2,6 +2,8 @@
 
     python tests/screenshots.py --out /tmp/shots [--palette light dark] [--size 1366x768] [--train] [--full-atlas]
     python tests/screenshots.py --readme            # docs/screenshot_training.png, as the README shows it
+    python tests/screenshots.py --labels CHECKPOINT [--size 1024x700] [--out DIR]
+                                                    # the "Your labels" sliders; --readme: docs/screenshot_labels.png
 
 With --train the Train tab first trains a short run the way a user would (built-in faces, the default preset), so its
 curves, images and KL chart are filled; otherwise the tab shows a fed example run. The Atlas tab shows 120 faces
@@ -22,6 +24,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 README_SHOT = HERE.parent / "docs" / "screenshot_training.png"
 README_RUN = dict(synthetic_count=1500, epochs=4)         # what docs/screenshot_training.png shows
+README_LABELS_SHOT = HERE.parent / "docs" / "screenshot_labels.png"
+LABELS_SHOT = dict(number="age", held="gender", at=0.9)   # the age slider at 90% of its range, gender held fixed
 
 
 def wait_until(app, condition, timeout_s: float = 600) -> None:
@@ -108,6 +112,46 @@ def shoot(palette_name: str, out: Path, size: tuple[int, int], train_runs: Path 
     return saved
 
 
+def shoot_labels(checkpoint: Path, out: Path, size: tuple[int, int]) -> Path:
+    """The Explore tab's "Your labels" sliders on `checkpoint` (opened through the panel as a user opens it), with
+    gender held fixed and the age slider moved towards its old end; the checkpoint needs the label models
+    `vae-train eval --store` writes."""
+    from PySide6.QtWidgets import QApplication
+
+    from vae_gui.app import create_application
+    from vae_gui.main_window import MainWindow
+
+    app = create_application(["screenshots"])
+    keep_settings_aside(out)
+    app.setStyle("Fusion")
+    window = MainWindow()
+    window.resize(*size)
+    window.show()
+    panel = window.explorer_panel
+    ready = []
+    panel.latents_ready.connect(lambda: ready.append(True))
+    if not panel.load_checkpoint(str(checkpoint)):
+        raise SystemExit(f"could not open {checkpoint}")
+    wait_until(app, lambda: ready and panel.state.stats is not None)
+    tab = panel.sliders_tab
+    if tab.readout.models is None:
+        raise SystemExit(f"{checkpoint} holds no label models: run vae-train eval --store on it first")
+    window.tabs.setCurrentWidget(panel)
+    panel.tabs.setCurrentWidget(tab)
+    panel.state.set_slider_mode("labels")
+    tab.readout.held.setCurrentIndex(tab.readout.held.findData(LABELS_SHOT["held"]))
+    row = next(i for i, r in enumerate(tab.column.rows) if r.spec.key == f"label:{LABELS_SHOT['number']}")
+    spec = tab.column.rows[row].spec
+    tab.column.set_value(row, spec.low + LABELS_SHOT["at"] * (spec.high - spec.low))
+    settle_for(app, 1.0)
+    path = out / f"labels-{size[0]}x{size[1]}.png"
+    window.grab().save(str(path))
+    print("saved", path, flush=True)
+    window.close()
+    QApplication.processEvents()
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
@@ -115,10 +159,18 @@ def main() -> int:
     parser.add_argument("--size", default="1366x768")
     parser.add_argument("--train", action="store_true", help="train a short run in the Train tab first")
     parser.add_argument("--full-atlas", action="store_true", help="wait for the atlas of the whole data set")
-    parser.add_argument("--readme", action="store_true", help=f"write {README_SHOT.relative_to(HERE.parent)}")
+    parser.add_argument("--readme", action="store_true", help=f"write {README_SHOT.relative_to(HERE.parent)} "
+                        f"(with --labels: {README_LABELS_SHOT.relative_to(HERE.parent)})")
+    parser.add_argument("--labels", type=Path, metavar="CHECKPOINT", help="the Your labels sliders of this checkpoint")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.labels is not None:
+        shot = shoot_labels(args.labels, args.out, size)
+        if args.readme:
+            README_LABELS_SHOT.write_bytes(shot.read_bytes())
+            print("wrote", README_LABELS_SHOT)
+        return 0
     runs = args.out / "runs" if (args.train or args.readme) else None
     if args.readme:
         shots = shoot("light", args.out, size, runs)

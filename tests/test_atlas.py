@@ -372,6 +372,47 @@ def test_points_are_rasterized_where_the_view_puts_them():
     assert (image[..., 3] > 0).sum() == 2 * len(disc_offsets(5))
 
 
+def test_zoomed_hover_and_click_pick_the_thumbnail_drawn_on_top(qtbot):
+    """Two thumbnails overlap; under the cursor the later one is drawn on top although the cursor is nearer the
+    other point's centre: hover and click pick the one the user sees."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor
+
+    from vae_gui.explorer.atlas_plot import AtlasPlot
+
+    plot = AtlasPlot()
+    qtbot.addWidget(plot)
+    plot.resize(600, 600)
+    plot.show()
+    qtbot.waitExposed(plot)
+    plot.thumbnail_source = lambda index: np.full((8, 8, 3), 20 * index, np.uint8)
+    plot.set_points(np.array([[0.0, 0.0], [0.3, 0.0]]), np.array([7, 9]), np.array([0, 0]), [QColor("red")])
+    plot.setRange(xRange=(-1, 1), yRange=(-1, 1), padding=0)
+    plot.update_thumbnails()
+    assert plot.thumbnail_count == 2
+    first, second = (item.mapRectToView(item.boundingRect()) for item in plot._thumbnails[:2])
+    assert first.right() > second.left()                        # they overlap, the second (id 9) on top
+    cursor_x = (first.right() + second.left()) / 2 - 0.2 * (first.right() - second.left())   # nearer id 7's centre
+    assert abs(cursor_x - 0.0) < abs(cursor_x - 0.3)
+    scene = plot.plotItem.vb.mapViewToScene(QPointF(cursor_x, 0.05))
+    hovered = []
+    plot.hovered.connect(hovered.append)
+    plot._on_mouse_moved(scene)
+    assert hovered == [9]
+    assert plot.point_at(scene) == 1
+    outside = plot.plotItem.vb.mapViewToScene(QPointF(-0.8, 0.8))     # on no thumbnail: nothing
+    assert plot.point_at(outside) == -1
+
+
+def test_a_model_switch_clears_the_previous_models_preview(qtbot, atlas_view, tiny_checkpoint):
+    atlas_view.plot._on_mouse_moved(scene_position(atlas_view, 40))
+    assert not atlas_view.preview.image().isNull() and atlas_view.preview_name.text()
+    atlas_view.state.set_checkpoint(load_checkpoint(tiny_checkpoint))
+    assert atlas_view.preview.image().isNull()
+    assert atlas_view.preview_name.text() == atlas_view.preview_value.text() == ""
+    assert atlas_view.hovered_index == -1
+
+
 # ---------------------------------------------------------------- CelebA's attribute list
 
 CELEBA_TEXT = ("3\n5_o_Clock_Shadow Smiling Young\n000001.jpg -1  1  1\n000002.jpg  1 -1  1\n"

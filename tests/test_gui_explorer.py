@@ -487,6 +487,30 @@ def test_samples_start_on_the_sampler_the_evaluation_chose_and_say_so(qtbot, pan
     qtbot.waitUntil(lambda: "Not the default" in samples.note.text(), timeout=WAIT_MS)
 
 
+def test_a_checkpoint_without_a_sampler_choice_gets_one_on_opening_and_says_which(qtbot, panel, tiny_checkpoint,
+                                                                                 tmp_path):
+    """Like the bundled model, a checkpoint whose evaluation stored no sampler choice: the explorer chooses the best
+    fitted one from the codes it encoded, starts the grid on it and the note says which sampler is in use."""
+    from trainer.latent.samplers import choose_sampler
+
+    path = tmp_path / "no-choice.pt"
+    shutil.copy(tiny_checkpoint, path)
+    payload = read_checkpoint(path)
+    update_checkpoint(path, eval={key: value for key, value in payload.get("eval", {}).items() if key != "sampler"})
+    assert "sampler" not in read_checkpoint(path)["eval"]
+    load_and_wait(qtbot, panel, path)
+    samples = panel.samples_tab
+    panel.tabs.setCurrentWidget(samples)
+    qtbot.waitUntil(lambda: samples.choice is not None, timeout=WAIT_MS)
+    data = panel.state.data
+    expected = choose_sampler(data.train_latents, data.test_latents, is_variational=True)
+    assert samples.choice.default == expected.default
+    assert samples.source_kind == expected.default
+    assert "(default for this model)" in samples.source.currentText()
+    qtbot.waitUntil(lambda: "main" in samples.latents, timeout=WAIT_MS)
+    assert samples.note.text().startswith("Default, chosen on opening (the checkpoint stores none): the ")
+
+
 def test_the_flow_the_evaluation_stored_draws_the_samples_without_refitting(qtbot, panel, tiny_checkpoint,
                                                                               tmp_path):
     from trainer.latent.flow import FlowSampler

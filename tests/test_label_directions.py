@@ -45,7 +45,8 @@ def test_a_random_label_is_not(models):
 def test_readout_names_every_label(models):
     z = np.zeros(8)
     text = models.readout(z)
-    assert text.startswith("age ≈ 30") and "gender: " in text and "race: " in text
+    assert text.startswith("age ≈ 30 years  ·  gender = ") and "%)  ·  race = " in text
+    assert "noise ≈ " in text
     assert models.probe("gender").predict(z).sum() == pytest.approx(1.0)
 
 
@@ -53,6 +54,7 @@ def test_a_label_slider_moves_its_label_and_holding_another_keeps_that_one_fixed
     free = {spec.key: spec for spec in label_sliders(models)}
     held = {spec.key: spec for spec in label_sliders(models, held=["gender"])}
     assert {"label:age", "label:gender=male", "label:race=c", "label:noise"} <= set(free)
+    assert "label:gender=female" not in free            # the mirror of gender=male
     age, gender = models.probe("age"), models.probe("gender")
     for specs, moves_gender in ((free, True), (held, False)):
         spec = specs["label:age"]
@@ -89,3 +91,23 @@ def test_stored_label_models_come_from_the_eval_report_of_the_same_latent_size(m
     assert stored_label_models(payload, 16) is None
     assert stored_label_models({"eval": {"labels": {"error": "bad"}}}, 8) is None
     assert stored_label_models({}, 8) is None
+
+
+def test_a_label_slider_shows_the_predicted_label_in_its_unit_over_the_training_faces_range(models):
+    train, _ = _data(2000, 0)
+    age = models.probe("age")
+    for spec in (next(s for s in label_sliders(models, held=held) if s.key == "label:age") for held in ([], ["gender"])):
+        assert spec.unit == "years" and "years · training faces " in spec.detail
+        low, high = np.percentile(age.predict(train), [1, 99])
+        assert (spec.low, spec.high) == pytest.approx((low, high))        # about 30 +- 8.4, not +- 2.5 spreads
+        face = train[7]
+        assert spec.value(face) == pytest.approx(age.predict(face)[0])
+        assert age.predict(spec.moved(face, 50.0))[0] == pytest.approx(50.0)
+
+
+def test_models_stored_without_ranges_get_the_normal_approximation(models):
+    stored = models.to_dict()
+    for probe in stored["probes"]:
+        del probe["score_range"]
+    spec = next(s for s in label_sliders(LabelModels.from_dict(stored)) if s.key == "label:age")
+    assert (spec.low, spec.high) == pytest.approx((30 - 2.326 * 13 ** 0.5, 30 + 2.326 * 13 ** 0.5), abs=0.5)

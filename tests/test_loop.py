@@ -376,3 +376,73 @@ def test_objective_adds_warmed_up_kl_total_correlation_and_supervision() -> None
     ae = build_model(preset_config("default-ae", image_size=SIZE, base_channels=4, depth=2, latent_dim=3))
     plain = compute_objective(ae(x), x, TrainConfig(), step=0, warmup_steps=0, dataset_size=100)
     assert plain.kl is None and torch.equal(plain.total, plain.recon)
+
+
+# ---------------------------------------------------------------- the loop emits, sinks write
+
+RUN_LOGS = ("config.json", "train.log", "metrics.jsonl", "metrics.csv", "eval.json")
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_without_the_run_directory_sink_the_loop_writes_only_checkpoints(tmp_path: Path,
+                                                                        dataset: FaceDataset) -> None:
+    from trainer.training.events import FinalEvaluationDone, RunNote
+    from trainer.training.run_files import RunFiles
+
+    events = []
+    result = train(_config(tmp_path / "runs", final_eval=True), events=events.append, dataset=dataset,
+                   run_logs=False)
+    assert result.status == "completed" and result.final_eval is not None
+    run = RunFiles(result.run_dir)
+    kept = {p.relative_to(run.path).as_posix() for p in (run.lock_file, run.owner_file)}
+    assert _files(run.path) - kept == {"checkpoints/best.pt", "checkpoints/last.pt"}
+    # What the logs would have said was all reported, as events.
+    assert [type(e) for e in events if isinstance(e, FinalEvaluationDone)] == [FinalEvaluationDone]
+    assert any(isinstance(e, RunNote) and e.text.startswith("started at step 0") for e in events)
+
+
+def test_the_run_directory_sink_writes_the_run_logs_from_the_events_alone(tmp_path: Path,
+                                                                         dataset: FaceDataset) -> None:
+    """Replaying a run's events into a RunDirectorySink over an empty folder writes the logs the run wrote."""
+    import dataclasses
+
+    from trainer.training.rundir_sink import RunDirectorySink
+
+    events = []
+    result = train(_config(tmp_path / "runs"), events=events.append, dataset=dataset)
+    replay = tmp_path / "replay"
+    (replay / "predictions").mkdir(parents=True)
+    sink = RunDirectorySink()
+    for event in events:
+        sink(dataclasses.replace(event, run_dir=str(replay)) if isinstance(event, RunStarted) else event)
+
+    def untimed(records):
+        return [{k: v for k, v in r.items() if k != "time"} for r in records]
+
+    def log_texts(folder):           # each line without its time stamp
+        return [line[20:] for line in (folder / "train.log").read_text().splitlines()]
+
+    assert _files(replay) == _files(result.run_dir) - {p for p in _files(result.run_dir)
+                                                        if p.startswith(("checkpoints/", ".lock"))}
+    assert (replay / "config.json").read_text() == (result.run_dir / "config.json").read_text()
+    assert untimed(read_metrics(replay / "metrics.jsonl")) == untimed(read_metrics(result.run_dir / "metrics.jsonl"))
+    assert log_texts(replay) == log_texts(result.run_dir) and log_texts(replay)[0].startswith("started at step 0")
+    assert [r["type"] for r in read_metrics(replay / "metrics.jsonl")][-1] == "finished"
+
+
+def test_train_leaves_the_callers_config_alone_and_returns_the_run_name(tmp_path: Path,
+                                                                       dataset: FaceDataset) -> None:
+    named, automatic = _config(tmp_path / "runs", name="same", max_steps=1), _config(tmp_path / "runs", name="",
+                                                                                   max_steps=1)
+    before = (named.to_dict(), automatic.to_dict())
+    first, second = train(named, dataset=dataset), train(named, dataset=dataset)
+    unnamed = train(automatic, dataset=dataset)
+    assert (named.to_dict(), automatic.to_dict()) == before
+    assert (first.run_name, second.run_name) == ("same", "same-2")
+    assert unnamed.run_name.startswith("default-") and unnamed.run_dir.name == unnamed.run_name
+    stored = json.loads((second.run_dir / "config.json").read_text())
+    assert stored["train"]["run_name"] == "same-2"           # the run's own record has its final name

@@ -28,7 +28,7 @@ from PySide6.QtCore import QMimeData
 
 from trainer.data.images import IMAGE_EXTENSIONS
 from trainer.latent.explorer_state import STATE_FORMAT
-from trainer.training.rundir import RunDirectory
+from trainer.training.run_files import RunFiles
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 STATE_SUFFIX = ".json"
@@ -57,8 +57,7 @@ class Drop:
     @property
     def run_checkpoint(self) -> Path:
         """A run directory's model to open: best.pt once a validation chose it, else last.pt."""
-        run = RunDirectory(self.path)
-        return run.best_checkpoint if run.best_checkpoint.is_file() else run.last_checkpoint
+        return RunFiles(self.path).model_checkpoint
 
 
 def classify_drop(mime: QMimeData) -> Drop | None:
@@ -98,7 +97,7 @@ def _unsupported(path: Path, message: str) -> Drop:
 
 
 def _is_run_directory(path: Path) -> bool:
-    run = RunDirectory(path)           # only paths: RunDirectory.open would create predictions/
+    run = RunFiles(path)
     return run.last_checkpoint.is_file() or run.best_checkpoint.is_file()
 
 

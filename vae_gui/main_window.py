@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 from trainer.resources import DEFAULT_CHECKPOINT_NAME, default_checkpoint
+from trainer.training.run_files import RunFiles
 
 from .app import APP_NAME
 from .drops import Drop, DropKind, classify_drop
@@ -36,7 +37,6 @@ class MainWindow(QMainWindow):
         """`dialogs`: the explorer's modal dialogs (tests pass tests/qt_doubles.RecordingDialogs)."""
         super().__init__()
         self.setWindowTitle(APP_NAME)
-        self.setMinimumSize(900, 600)
         self.resize(initial_size(self.screen().availableGeometry().size() if self.screen() else None))
         self.explorer_panel = ExplorerPanel(self, dialogs=dialogs)
         self.training_panel = TrainingPanel(self)
@@ -238,6 +238,5 @@ def checkpoint_title(path: Path) -> str:
     """A checkpoint as the title names it: its file name, with its run's name for a run's checkpoints/ file
     (every run has a best.pt)."""
     path = Path(path)
-    if path.parent.name == "checkpoints" and path.parent.parent.name:
-        return f"{path.parent.parent.name}/{path.name}"
-    return path.name
+    run = RunFiles.of_checkpoint(path)
+    return f"{run.path.name}/{path.name}" if run is not None and run.path.name else path.name

@@ -1,7 +1,8 @@
 """Benchmark: the "Your labels" sliders on a labelled folder (issue 23's done-when figures).
 
 For test faces of the data set, the age slider ("label:age") of the explorer's "Your labels" mode is moved from the
-low to the high end of its range, once free and once with gender held fixed, and we measure:
+low to the high end of its range as the explorer shows it (the training faces' predicted ages, 1st to 99th
+percentile: slider_low .. slider_high, in years), once free and once with gender held fixed, and we measure:
 
   age_change        predicted age at the high end minus at the low end (target >= 20 years)
   gender_change     change of the predicted probability of the second gender category (target < 0.1 held fixed)
@@ -47,7 +48,7 @@ def measure(models: LabelModels, model, faces: np.ndarray, number: str, held: li
     high = np.stack([spec.moved(z, spec.high) for z in faces])
     age, gender = models.probe(number), models.probe(category)
     k = 1 if len(gender.categories) == 2 else 0
-    result = {}
+    result = {"slider_low": spec.low, "slider_high": spec.high}
     for where, (a, b) in {"latent": (low, high), "round_trip": (_round_trip(model, low), _round_trip(model, high))}.items():
         result[f"{where}_age_change"] = float(np.mean(age.predict(b) - age.predict(a)))
         result[f"{where}_gender_change"] = float(np.mean(np.abs(gender.predict(b)[:, k] - gender.predict(a)[:, k])))

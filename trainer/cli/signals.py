@@ -61,7 +61,7 @@ class StopSignals:
         if self._control is not None and (first or not self._second_aborts):
             if first:
                 again = " (Ctrl-C again to stop at once)" if self._second_aborts else ""
-                print(f"\n{SIGNAL_NAMES.get(signum, 'signal')}: stopping after this step and saving a "
+                print(f"\nreceived {SIGNAL_NAMES.get(signum, 'a signal')}: stopping after this step and saving a "
                       f"checkpoint{again}...", file=sys.stderr, flush=True)
                 self._control.stop()
             return

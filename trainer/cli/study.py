@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from trainer.names import printable
+from trainer.training.run_files import RunFiles
 
 
 def add_experiment_parsers(commands) -> None:
@@ -68,7 +69,7 @@ def run_experiments_command(args: argparse.Namespace) -> int:
         return args.signals.exit_status
     if not args.no_report:       # on every experiment of the file that has run so far, not only this time's
         run_dirs = [experiments_root(args.runs_dir, e.config.data.source) / e.name for e in every]
-        _write_report([path for path in run_dirs if (path / "config.json").exists()], args.report, args.device)
+        _write_report([path for path in run_dirs if RunFiles(path).config_file.exists()], args.report, args.device)
     for outcome in failed:
         print(f"failed: {outcome.name}: {outcome.message}", file=sys.stderr)
     return 1 if failed else 0
@@ -88,7 +89,7 @@ def _shipped_experiments_file() -> Path:
 def run_compare_command(args: argparse.Namespace) -> int:
     from trainer.training.rundir import RunDirError
 
-    missing = [str(path) for path in args.run_dirs if not (path / "config.json").exists()]
+    missing = [str(path) for path in args.run_dirs if not RunFiles(path).config_file.exists()]
     if missing:
         raise RunDirError(f"not run directories (no config.json): {', '.join(missing)}")
     args.signals.keeping(f"the report folder {printable(args.report)} may be partly rewritten; each file in it is whole")

@@ -12,8 +12,10 @@ import torch
 
 from trainer.data.labels import LabelColumn, LabelError, LabelTable, find_labels_file, folder_image_names, read_labels
 from trainer.deadline import Deadline
+from trainer.evaluation.association import DimLabels, dim_labels
 from trainer.latent.label_directions import LabelModels, fit_label_models
 
+MIN_ASSOCIATION_IMAGES = 20    # fewer test images with every label known: no label names beside dimensions
 TRAIN_SHARE = 0.7              # under a deadline: encoding the training images may take this share of it
 
 
@@ -61,9 +63,37 @@ def label_probe_report(checkpoint, dataset, device: str | torch.device = "cpu", 
         train, _, train_rows = codes_within(codes, "train", deadline.part(TRAIN_SHARE) if deadline else None, 2)
         test, _, test_rows = codes_within(codes, "test", deadline, 1) if len(dataset.test) else \
             (np.zeros((0, train.shape[1])), None, np.zeros(0, np.int64))
-    models = fit_label_models(train, _subset(labels.train, train_rows), test, _subset(labels.test, test_rows))
+    test_columns = _subset(labels.test, test_rows)
+    models = fit_label_models(train, _subset(labels.train, train_rows), test, test_columns)
+    associations = label_dim_labels(test, test_columns)
     return {**models.to_dict(), "file": str(labels.table.path), "n_train": int(len(train)),
-            "n_test": int(len(test))}
+            "n_test": int(len(test)), "dim_labels": None if associations is None else associations.to_dict()}
+
+
+def label_dim_labels(latents: np.ndarray, columns: Sequence[LabelColumn]) -> DimLabels | None:
+    """Which label each latent dimension (N, D) tells the most about, tested against the same images with their
+    labels shuffled (trainer.evaluation.association), on the images with every label known; None with fewer than
+    MIN_ASSOCIATION_IMAGES of them."""
+    if not columns:
+        return None
+    known = np.all([c.values >= 0 if c.is_categorical else np.isfinite(c.values) for c in columns], axis=0)
+    if known.sum() < MIN_ASSOCIATION_IMAGES:
+        return None
+    values = np.stack([c.values[known] for c in columns], axis=1).astype(np.float64)
+    return dim_labels(np.asarray(latents)[known], values, [c.name for c in columns],
+                      categorical=[c.is_categorical for c in columns])
+
+
+def stored_label_dim_labels(payload: dict[str, Any], latent_dim: int) -> DimLabels | None:
+    """The tested label of each latent dimension an evaluation stored with a checkpoint, None without one."""
+    report = payload.get("eval") if isinstance(payload, dict) else None
+    labels = report.get("labels") if isinstance(report, dict) else None
+    stored = labels.get("dim_labels") if isinstance(labels, dict) else None
+    try:
+        found = DimLabels.from_dict(stored) if isinstance(stored, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+    return found if found is not None and len(found.names) == latent_dim else None
 
 
 def _subset(columns: Sequence[LabelColumn], rows) -> list[LabelColumn]:

@@ -2,8 +2,9 @@
 
 A number (age) gets a ridge regression z -> label; a category (gender, race, CelebA's yes/no attributes) gets one
 logistic regression per category against the rest (one for a two-category label: the second category against the
-first). The same models read the current face's labels out ("age ≈ 34, gender: 1 0.92"); a label's slider moves
-along its pattern in the data (label_sliders). Holding other labels fixed projects their directions out of a slider's
+first). The same models read the current face's labels out ("age ≈ 34 years · gender = female (92%)"); a label's
+slider moves along its pattern in the data (label_sliders) and shows the predicted label, over the range the training
+faces' predictions span. Holding other labels fixed projects their directions out of a slider's
 (trainer.latent.directions.conditional_direction): a linear model's prediction then does not move at all.
 
 Probe quality is measured on held-out images: R² for numbers; balanced accuracy for categories, whose chance
@@ -26,7 +27,10 @@ MIN_FIT_IMAGES = 10            # a label with fewer labelled training images get
 MIN_PER_CATEGORY = 2           # ... a category with fewer images is left out of its label's model
 RIDGE_ALPHA = 1.0
 LOGISTIC_C = 1.0
-SLIDER_SPREAD = 2.5            # a label slider spans the data's mean +- this many standard deviations along it
+SLIDER_PERCENTILES = (1.0, 99.0)   # a label slider spans these percentiles of the training faces' predictions
+NORMAL_99 = 2.326              # the 99th percentile of a standard normal (ranges of models stored without percentiles)
+# Units of labels whose meaning their name gives away; any other number is shown in "its column's units".
+KNOWN_UNITS = {"age": "years"}
 
 
 @dataclass
@@ -42,6 +46,7 @@ class LabelProbe:
     chance: float | None = None        # a category's chance balanced accuracy, 1 / K
     n_test: int = 0
     mig: float | None = None           # the label's mutual information gap on the held-out images
+    score_range: np.ndarray | None = None   # (K, 2): SLIDER_PERCENTILES of the training latents' scores
 
     @property
     def is_categorical(self) -> bool:
@@ -59,13 +64,18 @@ class LabelProbe:
         p = 1.0 / (1.0 + np.exp(-np.clip(scores, -50, 50)))
         return p / p.sum(axis=1, keepdims=True)
 
+    @property
+    def unit(self) -> str:
+        """What a slider's value is in: 'years' for an age, 'log-odds' for a category, '' when unknown."""
+        return "log-odds" if self.is_categorical else KNOWN_UNITS.get(self.name.strip().lower(), "")
+
     def describe(self, z: np.ndarray) -> str:
-        """'age ≈ 34' or 'gender: 1 0.92' for one latent."""
+        """'age ≈ 34 years' or 'gender = female (92%)' for one latent."""
         predicted = self.predict(z)
         if not self.is_categorical:
-            return f"{self.name} ≈ {predicted[0]:.3g}"
+            return f"{self.name} ≈ {rounded(predicted[0])}" + (f" {self.unit}" if self.unit else "")
         best = int(predicted[0].argmax())
-        return f"{self.name}: {self.categories[best]} {predicted[0, best]:.2f}"
+        return f"{self.name} = {self.categories[best]} ({predicted[0, best]:.0%})"
 
     def directions(self) -> dict[str, np.ndarray]:
         """Slider key suffix -> raw direction: the label itself, or 'label=category' per category."""
@@ -84,14 +94,16 @@ class LabelProbe:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "categories": list(self.categories), "weights": self.weights.tolist(),
                 "intercepts": self.intercepts.tolist(), "n_train": self.n_train, "quality": self.quality,
-                "chance": self.chance, "n_test": self.n_test, "mig": self.mig}
+                "chance": self.chance, "n_test": self.n_test, "mig": self.mig,
+                "score_range": None if self.score_range is None else self.score_range.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LabelProbe":
         return cls(name=str(d["name"]), categories=tuple(str(c) for c in d["categories"]),
                    weights=np.asarray(d["weights"], np.float64), intercepts=np.asarray(d["intercepts"], np.float64),
                    n_train=int(d["n_train"]), quality=_optional(d.get("quality")), chance=_optional(d.get("chance")),
-                   n_test=int(d.get("n_test", 0)), mig=_optional(d.get("mig")))
+                   n_test=int(d.get("n_test", 0)), mig=_optional(d.get("mig")),
+                   score_range=None if d.get("score_range") is None else np.asarray(d["score_range"], np.float64))
 
 
 @dataclass
@@ -107,8 +119,19 @@ class LabelModels:
         return next(p for p in self.probes if p.name == name)
 
     def readout(self, z: np.ndarray) -> str:
-        """Every label's prediction for one latent: 'age ≈ 34, gender: 1 0.92, race: 0 0.61'."""
-        return ", ".join(probe.describe(z) for probe in self.probes)
+        """Every label's prediction for one latent: 'age ≈ 34 years · gender = 1 (92%) · race = 0 (61%)'."""
+        return "  ·  ".join(probe.describe(z) for probe in self.probes)
+
+    def score_range(self, probe: LabelProbe, row: int) -> tuple[float, float]:
+        """The range of a probe's score `row` over the training faces (SLIDER_PERCENTILES); for models stored
+        without it, the normal approximation from the training latents' mean and covariance."""
+        if probe.score_range is not None:
+            low, high = probe.score_range[row]
+            return float(low), float(high)
+        weights = probe.weights[row]
+        centre = float(weights @ self.mean + probe.intercepts[row])
+        half = NORMAL_99 * math.sqrt(max(float(weights @ self.covariance @ weights), 0.0))
+        return centre - half, centre + half
 
     def to_dict(self) -> dict[str, Any]:
         return {"probes": [p.to_dict() for p in self.probes], "mean": self.mean.tolist(),
@@ -140,6 +163,12 @@ def _optional(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def rounded(value: float) -> str:
+    """A predicted number as a reader wants it: 34, 7.5, 0.42."""
+    size = abs(value)
+    return f"{value:.0f}" if size >= 10 else f"{value:.1f}" if size >= 1 else f"{value:.2g}"
+
+
 # ---------------------------------------------------------------- fitting
 
 def fit_label_models(train_latents: np.ndarray, train_columns: Sequence[LabelColumn],
@@ -157,6 +186,7 @@ def fit_label_models(train_latents: np.ndarray, train_columns: Sequence[LabelCol
             continue
         if test_latents is not None and test_columns is not None:
             measure_probe(probe, np.asarray(test_latents, np.float64), test_columns[k])
+        probe.score_range = np.percentile(probe.scores(train_latents), SLIDER_PERCENTILES, axis=0).T
         probes.append(probe)
     covariance = np.atleast_2d(np.cov(train_latents, rowvar=False)) if len(train_latents) > 1 else \
         np.eye(train_latents.shape[1])
@@ -223,32 +253,44 @@ def _known(column: LabelColumn) -> np.ndarray:
 
 # ---------------------------------------------------------------- sliders
 
-def label_sliders(models: LabelModels, held: Sequence[str] = (), spread: float = SLIDER_SPREAD) -> list[SliderSpec]:
-    """A slider per label direction. The direction is the label's pattern, the covariance of the training latents
-    times the model's weights (Haufe et al. 2014, "On the interpretation of weight vectors of linear models"): how
-    the codes move with the label. The weights themselves read the label out best, but on a wide latent they lean on
-    directions the data hardly varies along, which the decoder ignores: on UTKFace (256 dims) a step along them moved
-    the read-out age by 82 years while the decoded face, encoded again, aged by 0.2. A slider per label direction ("age", "gender=1"), centred on the training mean, over +- `spread` standard
-    deviations of the training latents along it. With labels `held` fixed, their directions are projected out of
-    every other slider's, so moving it leaves their predictions where they are."""
+def label_sliders(models: LabelModels, held: Sequence[str] = ()) -> list[SliderSpec]:
+    """A slider per label direction ("age", "gender=1"). It moves along the label's pattern, the covariance of the
+    training latents times the model's weights (Haufe et al. 2014, "On the interpretation of weight vectors of
+    linear models"): how the codes move with the label. The weights themselves read the label out best, but on a wide
+    latent they lean on directions the data hardly varies along, which the decoder ignores: on UTKFace (256 dims) a
+    step along them moved the read-out age by 82 years while the decoded face, encoded again, aged by 0.2.
+
+    The slider's value is the label predicted for the face (years for an age, log-odds against the rest for a
+    category), over the range the training faces' predictions span (LabelModels.score_range). With labels `held`
+    fixed, their directions are projected out of every other slider's, so moving it leaves their predictions where
+    they are."""
     held_rows = [row for probe in models.probes if probe.name in held for row in probe.weights]
     specs = []
     for probe in models.probes:
-        for key, weights in probe.directions().items():
-            raw = models.covariance @ weights          # the label's pattern in the data (see pattern note above)
-            gain_of = weights
+        rows = list(enumerate(probe.directions().items()))
+        for row, (key, weights) in rows[1:] if len(rows) == 2 else rows:     # two categories: one is the other's mirror
             try:
-                direction = conditional_direction(raw, held_rows if probe.name not in held else [])
+                direction = unit(conditional_direction(models.covariance @ weights,
+                                                       held_rows if probe.name not in held else []))
             except ValueError:
                 continue                       # nothing left of it once the held labels are fixed
-            along = math.sqrt(max(float(direction @ models.covariance @ direction), 0.0))
-            half = spread * max(along, 1e-3)
-            gain = float(gain_of @ direction)  # label units (or log-odds) per unit step
-            unit_name = "log-odds" if probe.is_categorical else probe.name
-            detail = f"{unit_name} {gain * 2 * half:+.3g} across"
+            gain = float(weights @ direction)  # label units per unit step
+            if abs(gain) < 1e-9:
+                continue                       # the held labels' directions take all of it
+            low, high = models.score_range(probe, row)
+            detail = _slider_detail(probe, low, high)
             if held and probe.name not in held:
-                detail += f", {', '.join(held)} held fixed"
-            specs.append(SliderSpec(key=f"label:{key}", label=key, direction=unit(direction.astype(np.float32)),
-                                    origin=models.mean.astype(np.float32), low=-half, high=half,
-                                    detail=detail, active=along > 1e-3))
+                detail += f" · {', '.join(held)} held fixed"
+            specs.append(SliderSpec(key=f"label:{key}", label=key, direction=direction.astype(np.float32),
+                                    origin=models.mean.astype(np.float32), low=low, high=high, detail=detail,
+                                    readout=weights.astype(np.float64), readout_offset=float(probe.intercepts[row]),
+                                    unit=probe.unit))
     return specs
+
+
+def _slider_detail(probe: LabelProbe, low: float, high: float) -> str:
+    """'years · training faces 3 to 80' or 'log-odds vs 0' (two categories) or 'log-odds vs the rest'."""
+    if probe.is_categorical:
+        return f"log-odds vs {probe.categories[0]}" if len(probe.categories) == 2 else "log-odds vs the rest"
+    unit_name = probe.unit or "its column's units"
+    return f"{unit_name} · training faces {rounded(low)} to {rounded(high)}"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trainer.evaluation.association import DimLabels
 from trainer.latent.directions import SefaDirections, axis_direction, conditional_direction, unit
 from trainer.latent.paths import traversal
 from trainer.latent.stats import LatentStats
@@ -39,6 +40,8 @@ class SliderSpec:
     """One slider: it moves z along a unit `direction`; its value is the coordinate (z - origin) . direction.
 
     For a latent axis the origin is 0, so the value is z[dim] itself and moving it changes that dim only.
+    With `readout` weights w (a label's linear model) the value is instead w . z + readout_offset, in the label's
+    `unit` (a predicted age in years): moving sets that prediction by stepping along `direction`.
     """
 
     key: str                       # "dim:3", "pc:0", "factor:mouth_curve", "custom:smile"
@@ -50,18 +53,28 @@ class SliderSpec:
     kl: float | None = None        # average KL of a latent dim (VAE)
     detail: str = ""               # e.g. "~ mouth_curve 0.62" or "12% of variance"
     active: bool = True            # False for a collapsed dim
+    readout: np.ndarray | None = None      # (D,) weights of a label's prediction; None: the value is the coordinate
+    readout_offset: float = 0.0
+    unit: str = ""                 # of the value: "years"; "" for latent units
 
     def value(self, z: np.ndarray) -> float:
         return float(self.coordinates(z))
 
     def coordinates(self, latents: np.ndarray) -> np.ndarray:
-        """The slider's value at each row of latents (N, D) (float64 (N,)), or at one z (D,): (z - origin) . direction.
-        The atlas colours points by it, so a point's colour is what this slider shows for that face."""
-        return (np.asarray(latents, np.float64) - self.origin) @ self.direction
+        """The slider's value at each row of latents (N, D) (float64 (N,)), or at one z (D,): (z - origin) . direction,
+        or the readout's prediction. The atlas colours points by it, so a point's colour is what this slider shows."""
+        latents = np.asarray(latents, np.float64)
+        if self.readout is not None:
+            return latents @ np.asarray(self.readout, np.float64) + self.readout_offset
+        return (latents - self.origin) @ self.direction
 
     def moved(self, z: np.ndarray, value: float) -> np.ndarray:
-        """z with this slider's coordinate set to `value`; the rest of z is unchanged."""
-        return traversal(z, self.direction, [value], self.origin)[0]
+        """z with this slider's value set to `value`, by a step along its direction only."""
+        if self.readout is None:
+            return traversal(z, self.direction, [value], self.origin)[0]
+        gain = float(np.asarray(self.readout, np.float64) @ self.direction)     # value per unit step (non-zero)
+        step = (value - self.value(z)) / gain
+        return (np.asarray(z, np.float64) + step * self.direction).astype(np.float32)
 
     def values(self, count: int) -> np.ndarray:
         return np.linspace(self.low, self.high, count)
@@ -76,13 +89,15 @@ def visible_dims(stats: LatentStats | None, latent_dim: int, k: int, rank_by: st
     return [int(d) for d in stats.ranked_dims("kl" if rank_by == "kl" else "spread")[:k]]
 
 
-def axis_sliders(stats: LatentStats | None, dims: list[int], latent_dim: int, spread: float = 3.0) -> list[SliderSpec]:
-    """A slider per latent dim; ranges from the data (mean +- 3 std), or +-3 before statistics exist."""
+def axis_sliders(stats: LatentStats | None, dims: list[int], latent_dim: int, spread: float = 3.0,
+                 labels: DimLabels | None = None) -> list[SliderSpec]:
+    """A slider per latent dim; ranges from the data (mean +- 3 std), or +-3 before statistics exist. A dim is named
+    after the factor, or else the user's label (`labels`, tested the same way), it tells about beyond chance."""
     specs = []
     for dim in dims:
         low, high = stats.slider_range(dim, spread) if stats is not None else (-spread, spread)
         kl = float(stats.kl_per_dim[dim]) if stats is not None and stats.kl_per_dim is not None else None
-        detail = factor_label(stats, dim) if stats is not None else ""
+        detail = (factor_label(stats, dim) if stats is not None else "") or label_name(labels, dim)
         active = bool(stats.active[dim]) if stats is not None else True
         specs.append(SliderSpec(key=f"dim:{dim}", label=f"dim {dim}", direction=axis_direction(dim, latent_dim),
                                 origin=np.zeros(latent_dim, np.float32), low=low, high=high, kl=kl,
@@ -101,6 +116,13 @@ def factor_label(stats: LatentStats, dim: int) -> str:
     else:
         return ""
     return f"~ {name} {score:.2f}" if shown else ""
+
+
+def label_name(labels: DimLabels | None, dim: int) -> str:
+    """"~ age 0.31" when latent dim `dim` tells about the user's label beyond chance, else ""."""
+    if labels is None or dim >= len(labels.names) or not labels.shown(dim, FACTOR_LABEL_MIN_SCORE):
+        return ""
+    return f"~ {labels.names[dim]} {labels.scores[dim]:.2f}"
 
 
 def pca_sliders(stats: LatentStats, k: int, spread: float = 3.0) -> list[SliderSpec]:
@@ -161,6 +183,8 @@ def custom_slider(name: str, vector: np.ndarray, origin: np.ndarray, spread: flo
 
 def traversal_latents(spec: SliderSpec, z: np.ndarray, columns: int) -> np.ndarray:
     """(columns, D): z moved along the slider's direction across its range."""
+    if spec.readout is not None:
+        return np.stack([spec.moved(z, value) for value in spec.values(columns)])
     return traversal(z, spec.direction, spec.values(columns), spec.origin)
 
 

@@ -36,11 +36,11 @@ from trainer.settings import BY_NAME as SETTINGS_BY_NAME
 from trainer.settings import check_settings, default_value, run_config_from_settings, unknown_setting_message
 from trainer.training.control import TrainingControl
 from trainer.training.events import EventSink
+from trainer.training.run_files import RunFiles
 from trainer.training.rundir import RunDirectory, read_metrics
 
 PIXEL_RANGE = 255.0              # the original study fed 0-255 pixels to a per-pixel mean MSE
 FITTED_SAMPLERS = ("gaussian", "mixture", "flow")
-EXPERIMENT_FILE = "experiment.json"     # written into each run directory: name, sampler, sigma, description
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 # Keys an experiment file has beyond the run settings, and the types each accepts.
@@ -223,10 +223,11 @@ def run_status(run_dir: Path) -> str:
     run_dir = Path(run_dir)
     if not run_dir.exists():
         return "new"
-    finished = [r for r in read_metrics(run_dir / "metrics.jsonl") if r.get("type") == "finished"]
+    run = RunFiles(run_dir)
+    finished = [r for r in read_metrics(run.metrics_file) if r.get("type") == "finished"]
     if finished and finished[-1].get("status") == "completed":
         return "completed"
-    if (run_dir / "checkpoints" / "last.pt").exists():
+    if run.last_checkpoint.exists():
         return "resumable"
     return "stale"
 
@@ -277,7 +278,7 @@ def run_experiments(experiments: Sequence[Experiment], runs_dir: Path | str,
 
 def check_same_config(run_dir: Path, config: RunConfig) -> None:
     """Raise ExperimentMismatchError when the run in `run_dir` was trained with different settings."""
-    stored_file = Path(run_dir) / "config.json"
+    stored_file = RunFiles(run_dir).config_file
     if not stored_file.exists():
         return
     try:
@@ -301,23 +302,23 @@ def write_experiment_info(run_dir: Path, experiment: Experiment) -> None:
     """experiment.json: what the report needs beyond config.json (the name, sampler, sigma, description)."""
     info = {"name": experiment.name, "sampler": experiment.sampler, "sigma": experiment.sigma,
             "description": experiment.description}
-    write_text_atomic(Path(run_dir) / EXPERIMENT_FILE, json.dumps(info, indent=2) + "\n")
+    write_text_atomic(RunFiles(run_dir).experiment_file, json.dumps(info, indent=2) + "\n")
 
 
 def read_experiment_info(run_dir: Path) -> dict[str, Any]:
     """The run's experiment.json, or {} for runs not made by the experiment runner."""
     try:
-        return json.loads((Path(run_dir) / EXPERIMENT_FILE).read_text())
+        return json.loads(RunFiles(run_dir).experiment_file.read_text())
     except (OSError, ValueError):
         return {}
 
 
 def _remove_stale_run(run_dir: Path) -> None:
     """A run that died before its first checkpoint: nothing to resume, so start it again from scratch."""
-    checkpoints = list((run_dir / "checkpoints").glob("*.pt")) if (run_dir / "checkpoints").exists() else []
-    if checkpoints:      # run_status said there is no last.pt; never delete weights on a guess
-        raise ExperimentMismatchError(f"{run_dir} has checkpoints but no last.pt; move it away to rerun it")
     run = RunDirectory(run_dir)
+    if run.checkpoints.exists() and any(run.checkpoints.glob("*.pt")):
+        # run_status said there is no last.pt; never delete weights on a guess
+        raise ExperimentMismatchError(f"{run_dir} has checkpoints but no last.pt; move it away to rerun it")
     run.lock()           # RunDirError if a process claimed it since it was found free
     try:
         shutil.rmtree(run_dir)

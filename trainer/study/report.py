@@ -30,6 +30,7 @@ from trainer.study.conclusions import conclusions_markdown
 from trainer.study.report_tables import explanation, face_table, results_table
 from trainer.study.summary import RunSummary, pick_metrics, summarize_run
 from trainer.training.checkpoint import load_checkpoint
+from trainer.training.run_files import RunFiles
 
 
 # ---------------------------------------------------------------- the entry point
@@ -81,8 +82,7 @@ def _dataset_for(config: RunConfig, datasets: dict[str, FaceDataset]) -> FaceDat
 def _score_run(summary: RunSummary, dataset: FaceDataset, space: FeatureSpace, device, face_images: int = 0,
                figures: Path | None = None) -> None:
     """Metrics (unless eval.json has them) and sample quality of the best checkpoint (else the last)."""
-    checkpoint_dir = summary.run_dir / "checkpoints"
-    path = checkpoint_dir / "best.pt" if (checkpoint_dir / "best.pt").exists() else checkpoint_dir / "last.pt"
+    path = RunFiles(summary.run_dir).model_checkpoint
     if not path.exists():
         summary.note = "no checkpoint (the run ended before its first evaluation)"
         return

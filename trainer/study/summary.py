@@ -11,6 +11,7 @@ from typing import Any
 from trainer.config import RunConfig
 from trainer.evaluation.sample_quality import ModelScores
 from trainer.study.experiments import beta_to_sigma, read_experiment_info
+from trainer.training.run_files import RunFiles
 from trainer.training.rundir import RunDirError, read_metrics
 
 
@@ -62,11 +63,11 @@ class RunSummary:
 def summarize_run(run_dir: Path | str) -> RunSummary:
     """What a run directory says about itself: config, progress, wall time, final metrics, curves."""
     run_dir = Path(run_dir)
-    config_file = run_dir / "config.json"
-    if not config_file.exists():
-        raise RunDirError(f"{run_dir} is not a run directory (config.json is missing)")
-    config = RunConfig.from_dict(json.loads(config_file.read_text()))
-    records = read_metrics(run_dir / "metrics.jsonl")
+    run = RunFiles(run_dir)
+    if not run.config_file.exists():
+        raise RunDirError(f"{run_dir} is not a run directory ({run.config_file.name} is missing)")
+    config = RunConfig.from_dict(json.loads(run.config_file.read_text()))
+    records = read_metrics(run.metrics_file)
     finished = [r for r in records if r.get("type") == "finished"]
     steps = [r.get("step", 0) for r in records if "step" in r]
     info = read_experiment_info(run_dir)
@@ -104,7 +105,7 @@ def _curves(records: list[dict]) -> dict[str, tuple[list[float], list[float]]]:
 
 def _read_metrics_file(run_dir: Path) -> dict[str, float | None]:
     try:
-        return pick_metrics(json.loads((run_dir / "eval.json").read_text()))
+        return pick_metrics(json.loads(RunFiles(run_dir).eval_file.read_text()))
     except (OSError, ValueError):
         return {}
 

@@ -1,6 +1,7 @@
 """The one training loop and what it needs.
 
-    loop.py          train(): setup, the step loop, events, stop/pause, NaN handling
+    loop.py          train(): setup, the step loop, events, stop/pause, NaN handling (it writes only checkpoints)
+    rundir_sink.py   the run's logs (config.json, train.log, metrics.jsonl/.csv, eval.json, predictions/) from events
     batches.py       what each step sees: epoch order, flips, noise, factor targets, each rank's share
     optimization.py  optimizer, learning-rate schedule, DDP / torch.compile wrapping
     validation.py    validation on the test split; the final full evaluation

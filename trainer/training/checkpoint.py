@@ -22,6 +22,7 @@ from trainer.config import ConfigError, RunConfig
 from trainer.errors import UserError
 from trainer.files import remove_stale_temporaries
 from trainer.models.networks import FaceModel, build_model
+from trainer.training.run_files import RunFiles
 
 FORMAT_NAME = "vae-face-explorer-checkpoint"
 FORMAT_VERSION = 1
@@ -309,7 +310,8 @@ def export_for_inference(source: Path | str, target: Path | str) -> Path:
     if target.resolve() == source.resolve() or (target.exists() and os.path.samefile(target, source)):
         raise CheckpointError(target, "is the checkpoint being exported; exporting onto it would delete its "
                                       "optimizer state so the run could not resume. Give another file name")
-    if target.name in ("last.pt", "best.pt") and target.parent.name == "checkpoints":
+    run = RunFiles.of_checkpoint(target)
+    if run is not None and run.is_own_checkpoint(target):
         raise CheckpointError(target, "is a run's own checkpoint; an exported copy there would stop the run from "
                                       "resuming. Give a file outside RUN/checkpoints")
     slim = {k: v for k, v in payload.items() if k not in TRAINING_ONLY_FIELDS}

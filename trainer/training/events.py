@@ -1,4 +1,5 @@
-"""What `train()` reports. Sinks (CLI progress bar, GUI worker, run logs) receive these plain objects.
+"""What `train()` reports. Sinks (CLI progress bar, GUI worker, the run directory's files, TensorBoard) receive these
+plain objects; the loop itself writes no log file.
 
 Image payloads are CPU uint8 numpy arrays (N, H, W, 3), safe to hand to another thread.
 """
@@ -78,6 +79,20 @@ class FinalEvaluationStarted:
 
 
 @dataclass
+class FinalEvaluationDone:
+    """The final evaluation's report of best.pt (the same dict as RunResult.final_eval and eval.json)."""
+    step: int
+    report: dict
+
+
+@dataclass
+class RunNote:
+    """A line for the run's log (train.log): something the run decided or changed (a budget's plan, a resume's
+    changed settings, how the final evaluation went)."""
+    text: str
+
+
+@dataclass
 class CheckpointSaved:
     step: int
     path: str
@@ -95,6 +110,19 @@ class RunFinished:
     final_eval: dict | None = field(default=None)
 
 
-Event = Union[DataProgress, RunStarted, StepMetrics, Preview, EvalMetrics, FinalEvaluationStarted, CheckpointSaved,
-              RunFinished]
+Event = Union[DataProgress, RunStarted, StepMetrics, Preview, EvalMetrics, FinalEvaluationStarted,
+              FinalEvaluationDone, RunNote, CheckpointSaved, RunFinished]
 EventSink = Callable[[Event], None]
+
+
+def is_logged_step(step: int, log_every_steps: int) -> bool:
+    """The steps whose metrics the logs keep (metrics.jsonl, TensorBoard): every log_every_steps-th, and the first."""
+    return step % max(1, log_every_steps) == 0 or step == 1
+
+
+def both(first: EventSink, second: EventSink) -> EventSink:
+    """A sink handing each event to `first`, then to `second`."""
+    def sink(event: Event) -> None:
+        first(event)
+        second(event)
+    return sink

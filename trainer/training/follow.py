@@ -13,6 +13,7 @@ from pathlib import Path
 
 from trainer.latent.codec import prepare_for_inference
 from trainer.training.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint, weights_hash
+from trainer.training.run_files import CHECKPOINTS, RunFiles
 from trainer.training.rundir import RunDirectory, RunDirError
 
 
@@ -55,9 +56,10 @@ def run_directory_of(path: Path | str) -> Path:
     path = Path(path)
     if not path.is_dir():
         raise RunDirError(f"{path} is not a folder" if path.exists() else f"{path} does not exist")
-    if path.name == "checkpoints" and (path.parent / "config.json").exists():
+    if path.name == CHECKPOINTS and RunFiles(path.parent).config_file.exists():
         path = path.parent
-    if not ((path / "checkpoints").is_dir() or (path / "config.json").is_file()):
+    run = RunFiles(path)
+    if not (run.checkpoints.is_dir() or run.config_file.is_file()):
         raise RunDirError(f"{path} is not a run folder (it has neither config.json nor a checkpoints/ folder)")
     return path
 

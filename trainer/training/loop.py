@@ -1,6 +1,10 @@
 """The one training loop. The CLI, the GUI worker and torchrun all call `train()`.
 
-It reports through an events callback and obeys a TrainingControl (pause / resume / stop between steps).
+It reports through an events callback and obeys a TrainingControl (pause / resume / stop between steps). The loop
+emits, sinks write: the only files it writes itself are the checkpoints (through trainer.training.checkpoint) in the
+run folder it creates and locks; config.json, train.log, metrics.jsonl/.csv, eval.json and the prediction grids are
+written from its events by a RunDirectorySink (trainer.training.rundir_sink), as TensorBoard's logs are by theirs.
+The caller's RunConfig is left as it was: the run's final name (a "-2" added to a taken one) is in the RunResult.
 """
 from __future__ import annotations
 
@@ -22,12 +26,13 @@ from trainer.training.batches import check_batch_splits, epoch_order, factor_tar
 from trainer.training.checkpoint import CheckpointError, make_payload, save_checkpoint
 from trainer.training.control import TrainingControl
 from trainer.training.distributed import SINGLE_PROCESS, DistContext
-from trainer.training.events import (CheckpointSaved, DataProgress, EvalMetrics, EventSink, FinalEvaluationStarted,
-                                     RunFinished, RunStarted, StepMetrics)
+from trainer.training.events import (CheckpointSaved, DataProgress, EvalMetrics, EventSink, FinalEvaluationDone,
+                                     FinalEvaluationStarted, RunFinished, RunNote, RunStarted, StepMetrics, both)
 from trainer.training.optimization import ScheduleProgress, lr_factor, make_optimizer, wrap_model
-from trainer.training.previews import PreviewSet, save_prediction_grids
+from trainer.training.previews import PreviewSet
 from trainer.training.resume import restore_training_state, resume_config, rng_state
 from trainer.training.rundir import RunDirectory, check_runs_dir
+from trainer.training.rundir_sink import RunDirectorySink
 from trainer.training.throughput import Throughput
 from trainer.training.validation import final_evaluation, validate
 
@@ -48,12 +53,22 @@ class RunResult:
     last_checkpoint: Path | None
     final_eval: dict | None = None
 
+    @property
+    def run_name(self) -> str:
+        """The run folder's name: the configured one, or the automatic one, with "-2"... when it was taken."""
+        return self.run_dir.name
+
 
 def train(config: RunConfig, events: EventSink | None = None, control: TrainingControl | None = None,
           resume: Path | str | None = None, dist: DistContext = SINGLE_PROCESS,
-          dataset: FaceDataset | None = None) -> RunResult:
-    """Train a model as `config` says; with `resume`, continue the run in that run directory."""
-    run = _TrainingRun(config, events or (lambda event: None), control or TrainingControl(), dist)
+          dataset: FaceDataset | None = None, run_logs: bool = True) -> RunResult:
+    """Train a model as `config` says; with `resume`, continue the run in that run directory.
+
+    The run's logs are written by a RunDirectorySink that hears the events before `events` does; with
+    run_logs=False none are (the checkpoints still are). `config` itself is not changed."""
+    sink = events or (lambda event: None)
+    run = _TrainingRun(config, both(RunDirectorySink(), sink) if run_logs else sink, control or TrainingControl(),
+                       dist)
     try:
         run.setup(dataset, Path(resume) if resume else None)
         return run.execute()
@@ -76,6 +91,7 @@ class _TrainingRun:
         self.last_saved_step = None
         self.validated_step = None
         self.run_dir: RunDirectory | None = None
+        self.setup_notes: list[str] = []         # train.log lines found before RunStarted, emitted after it
 
     # ------------------------------------------------------------ setup
     def setup(self, dataset: FaceDataset | None, resume: Path | None) -> None:
@@ -130,13 +146,11 @@ class _TrainingRun:
         if resume:
             self._restore(self.run_dir.last_checkpoint)
         self.train_model = wrap_model(self.model, self.dist, self.device, train_config.compile)
-        if self.dist.is_main:
-            self.run_dir.write_config(self.config.to_dict())
-            self.run_dir.log_line(f"{'resumed' if resume else 'started'} at step {self.step}: "
-                                  f"{self.data.describe()}; {self.model.parameter_count():,} parameters; "
-                                  f"device {self.device}, {self.precision}"
-                                  + (f"; {self.dist.world_size} processes" if self.dist.enabled else "")
-                                  + ("; training images on the GPU" if self.train_images.placement == "gpu" else ""))
+        self.setup_notes.append(f"{'resumed' if resume else 'started'} at step {self.step}: "
+                                f"{self.data.describe()}; {self.model.parameter_count():,} parameters; "
+                                f"device {self.device}, {self.precision}"
+                                + (f"; {self.dist.world_size} processes" if self.dist.enabled else "")
+                                + ("; training images on the GPU" if self.train_images.placement == "gpu" else ""))
 
     def _load_data(self) -> FaceDataset:
         """Each node's first process builds the data cache while the node's other processes wait, then read it."""
@@ -169,7 +183,7 @@ class _TrainingRun:
             name = created.path.name
         # Rank 0 may have added "-2" to a taken name, and another rank's clock may read another second.
         name = self.dist.broadcast_object(name)
-        self.config.train = replace(self.train_config, run_name=name)
+        self.config = replace(self.config, train=replace(self.train_config, run_name=name))   # the caller's is kept
         self.train_config = self.config.train
         return created or RunDirectory(Path(self.train_config.runs_dir) / name)
 
@@ -182,21 +196,15 @@ class _TrainingRun:
         return lr_factor(self.train_config.schedule, self.progress.at(step))
 
     def _restore(self, path: Path) -> None:
-        log = self.run_dir.log_line if self.dist.is_main else None
         restored = restore_training_state(path, self.config, self.model, self.optimizer, self.scheduler,
-                                          self._lr_factor, log)
+                                          self._lr_factor, self.setup_notes.append)
         self.step = restored.step
         self.last_saved_step = self.step      # last.pt of the earlier session is the last good checkpoint
         self.best_val, self.best_step = restored.best_val, restored.best_step
 
     # ------------------------------------------------------------ the loop
     def execute(self) -> RunResult:
-        if self.dist.is_main:          # like every event: reported by rank 0 alone
-            self.emit(RunStarted(run_dir=str(self.run_dir.path), config=self.config.to_dict(),
-                                 total_steps=self.total_steps, start_step=self.step, n_train=len(self.data.train),
-                                 n_test=len(self.data.test), param_count=self.model.parameter_count(),
-                                 device=str(self.device), precision=self.precision, resumed=self.step > 0,
-                                 steps_per_epoch=self.steps_per_epoch))
+        self._announce_start()
         try:
             self._run_steps()
         except Cancelled:
@@ -215,42 +223,66 @@ class _TrainingRun:
         return self._finish("completed", message, final_eval)
 
     def _run_steps(self) -> None:
-        train_config = self.train_config
+        """Epochs of batches; each step trains on one batch, then does the bookkeeping of _after_step."""
         timer = Throughput()
-        next_preview = time.monotonic() + train_config.preview_every_s
+        self.next_preview = time.monotonic() + self.train_config.preview_every_s
         while self.step < self.total_steps:
-            epoch, offset = divmod(self.step, self.steps_per_epoch)
-            order = epoch_order(train_config.seed, epoch, len(self.data.train), self.config.data.hflip,
+            epoch, first_batch = divmod(self.step, self.steps_per_epoch)
+            order = epoch_order(self.train_config.seed, epoch, len(self.data.train), self.config.data.hflip,
                                 self.train_images.index_device)
-            for batch_index in range(offset, self.steps_per_epoch):
+            for batch_index in range(first_batch, self.steps_per_epoch):
                 if self.step >= self.total_steps:
                     break
-                if not self.dist.enabled:      # under torchrun, stops are agreed on in _reduce_step_values
-                    self._wait_if_paused(timer)
+                self._wait_if_paused(timer)
                 timer.resume()
                 started = time.monotonic()
-                stats = self._train_step(order, epoch, batch_index)
+                stats = self._train_step(order, batch_index)
                 self.step += 1
-                rate = timer.tick(self.batch_size)
-                if self.budget is not None:
-                    self.budget.record_step(time.monotonic() - started)
-                    self._plan_budget(on_schedule=True)
-                self._report_step(epoch, stats, rate)
-                if train_config.preview_every_s > 0 and time.monotonic() >= next_preview and self.dist.is_main:
-                    self.emit(self.previews.render(self.model, self.step, self.device))
-                    next_preview = time.monotonic() + train_config.preview_every_s
-                if train_config.eval_every_steps and self.step % train_config.eval_every_steps == 0:
-                    self._evaluate(epoch)
-            # The periodic validation may just have run at this very step (eval_every divides the epoch).
-            if (self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps) \
-                    and self.validated_step != self.step:
+                self._after_step(epoch, stats, timer.tick(self.batch_size), time.monotonic() - started)
+            # The epoch (or the run) ends here; the periodic validation may just have run at this very step.
+            if self.validated_step != self.step:
                 self._evaluate(epoch)
 
+    def _after_step(self, epoch: int, stats: dict, rate: float, seconds: float) -> None:
+        """Bookkeeping after a step: the time budget's plan, the step's metrics, a preview and a validation when due."""
+        if self.budget is not None:
+            self.budget.record_step(seconds)
+            self._plan_budget(on_schedule=True)
+        self._report_step(epoch, stats, rate)
+        self._preview_if_due()
+        if self.train_config.eval_every_steps and self.step % self.train_config.eval_every_steps == 0:
+            self._evaluate(epoch)
+
+    def _announce_start(self) -> None:
+        """RunStarted, then the train.log lines setup found (like every event: reported by rank 0 alone)."""
+        if not self.dist.is_main:
+            return
+        self.emit(RunStarted(run_dir=str(self.run_dir.path), config=self.config.to_dict(),
+                             total_steps=self.total_steps, start_step=self.step, n_train=len(self.data.train),
+                             n_test=len(self.data.test), param_count=self.model.parameter_count(),
+                             device=str(self.device), precision=self.precision, resumed=self.step > 0,
+                             steps_per_epoch=self.steps_per_epoch))
+        for text in self.setup_notes:
+            self.emit(RunNote(text))
+
+    def _note(self, text: str) -> None:
+        """A line for train.log (written by the run directory's sink)."""
+        if self.dist.is_main:
+            self.emit(RunNote(text))
+
     def _wait_if_paused(self, timer: Throughput) -> None:
+        if self.dist.enabled:           # under torchrun, stops are agreed on in _reduce_step_values
+            return
         waiting = time.monotonic()
         self.control.pause_point(on_pause=timer.pause)
         if self.budget is not None:
             self.budget.add_pause(time.monotonic() - waiting)     # a paused run's budget waits with it
+
+    def _preview_if_due(self) -> None:
+        every = self.train_config.preview_every_s
+        if every > 0 and time.monotonic() >= self.next_preview and self.dist.is_main:
+            self.emit(self.previews.render(self.model, self.step, self.device))
+            self.next_preview = time.monotonic() + every
 
     def _plan_budget(self, on_schedule: bool = False) -> None:
         """Fix the total step count to what the time budget allows (see trainer.training.budget)."""
@@ -270,8 +302,8 @@ class _TrainingRun:
             self.progress = ScheduleProgress(self.total_steps)
         else:
             self.progress.replan(self.step, self.total_steps)
-        if first and self.dist.is_main:
-            self.run_dir.log_line(
+        if first:
+            self._note(
                 f"time budget {self.train_config.time_budget_minutes:g} min: {self.total_steps} steps planned "
                 f"({budget.step_seconds() * 1000:.0f} ms per step, limit {self.step_limit})")
 
@@ -281,39 +313,53 @@ class _TrainingRun:
             return self.train_config.kl_warmup_steps
         return min(self.train_config.kl_warmup_steps, max(1, self.total_steps // 5))
 
-    def _train_step(self, order, epoch: int, batch_index: int) -> dict[str, float]:
+    def _train_step(self, order, batch_index: int) -> dict[str, float]:
+        x, indices = self._batch(order, batch_index)
+        noise = step_noise(self.model, self.train_config.seed, self.step, self.batch_size, self.dist, self.device)
+        self.train_model.train()
+        with devices.autocast(self.device, self.precision):
+            out = self.train_model(x, noise=noise)
+        objective = compute_objective(out, x, self.train_config, self.step, self._kl_warmup_steps(),
+                                      len(self.data.train), self._factor_batch(indices))
+        loss, recon, kl = self._checked_losses(objective)
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.total.backward()
+        if self.train_config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.train_config.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        return {"loss": loss, "recon": recon, "kl": kl, "beta": objective.beta}
+
+    def _batch(self, order, batch_index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This process's share of the batch as model input (flipped where the epoch's order says), and its
+        indices into the training set."""
         perm, flips = order
         indices = rank_indices(perm, batch_index, self.batch_size, self.dist)
         images = self.train_images.batch(indices)
         if flips is not None:
             flip = flips[indices].to(images.device, non_blocking=True).view(-1, 1, 1, 1)
             images = torch.where(flip, images.flip(-1), images)     # no host sync, unlike boolean-mask indexing
-        x = devices.to_model_input(images, self.device, self.channels_last)
-        noise = step_noise(self.model, self.train_config.seed, self.step, self.batch_size, self.dist, self.device)
-        self.train_model.train()
-        with devices.autocast(self.device, self.precision):
-            out = self.train_model(x, noise=noise)
-        factors = None
-        if self.factor_targets is not None:
-            factors = tuple(t[indices].to(self.device, non_blocking=True) for t in self.factor_targets)
-        objective = compute_objective(out, x, self.train_config, self.step, self._kl_warmup_steps(),
-                                      len(self.data.train), factors)
-        loss, recon, kl = objective.total, objective.recon, objective.kl
-        values = torch.stack([loss.detach(), recon.detach(), kl.detach() if kl is not None else recon.detach() * 0])
+        return devices.to_model_input(images, self.device, self.channels_last), indices
+
+    def _factor_batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, ...] | None:
+        """The batch's ground-truth factors when the run supervises them (synthetic data), else None."""
+        if self.factor_targets is None:
+            return None
+        return tuple(t[indices].to(self.device, non_blocking=True) for t in self.factor_targets)
+
+    def _checked_losses(self, objective) -> tuple[float, float, float | None]:
+        """The step's loss, reconstruction and KL (None for an AE) as floats (under torchrun the global batch's);
+        NonFiniteLossError when the loss is not finite."""
+        kl = objective.kl
+        values = torch.stack([objective.total.detach(), objective.recon.detach(),
+                              kl.detach() if kl is not None else objective.recon.detach() * 0])
         values = self._reduce_step_values(values)
         if not all(math.isfinite(v) for v in values):
             raise NonFiniteLossError(
                 f"the loss became {values[0]} at step {self.step + 1} (reconstruction {values[1]:.4g}, KL "
                 f"{values[2]:.4g}); the run was stopped and {self._kept_checkpoint()}. "
                 f"Try a lower learning rate or beta.")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.train_config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.train_config.grad_clip)
-        self.optimizer.step()
-        self.scheduler.step()
-        return {"loss": values[0], "recon": values[1], "kl": values[2] if kl is not None else None,
-                "beta": objective.beta}
+        return values[0], values[1], values[2] if kl is not None else None
 
     def _reduce_step_values(self, values: torch.Tensor) -> list[float]:
         """Loss terms as floats: under torchrun averaged over ranks (the global batch's), and in the same all-reduce
@@ -335,11 +381,8 @@ class _TrainingRun:
         event = StepMetrics(step=self.step, epoch=epoch, total_steps=self.total_steps, loss=stats["loss"],
                             recon=stats["recon"], kl=stats["kl"], beta=stats["beta"],
                             lr=self.optimizer.param_groups[0]["lr"], images_per_s=rate, eta_s=eta, planned=planned)
-        if not self.dist.is_main:
-            return
-        self.emit(event)
-        if self.step % self.train_config.log_every_steps == 0 or self.step == 1:
-            self.run_dir.log_metrics({"type": "step", "time": time.time(), **event.__dict__})
+        if self.dist.is_main:
+            self.emit(event)
 
     # ------------------------------------------------------------ validation and checkpoints
     def _evaluate(self, epoch: int) -> None:
@@ -363,12 +406,6 @@ class _TrainingRun:
         if not self.dist.is_main:
             return
         preview = self.previews.render(self.model, self.step, self.device)
-        save_prediction_grids(self.run_dir, preview)
-        self.run_dir.log_metrics({"type": "eval", "time": time.time(), "step": self.step, "epoch": epoch,
-                                  "val_loss": val_loss, "val_recon": recon, "val_kl": kl, "kl_per_dim": kl_dims,
-                                  "is_best": is_best})
-        self.run_dir.log_line(f"step {self.step} epoch {epoch + 1}: val loss {val_loss:.4f} "
-                              f"(recon {recon:.4f}, KL {kl if kl is not None else 0:.4f}){' best' if is_best else ''}")
         self.emit(EvalMetrics(step=self.step, epoch=epoch, val_loss=val_loss, val_recon=recon, val_kl=kl,
                               kl_per_dim=kl_dims, is_best=is_best, preview=preview))
         self._save_checkpoint(best=is_best)
@@ -410,25 +447,22 @@ class _TrainingRun:
         seconds = self.budget.final_eval_allowance() if self.budget is not None else None
         self.emit(FinalEvaluationStarted(step=self.step, seconds=max(0.0, seconds) if seconds is not None else None))
         try:
-            return final_evaluation(self.run_dir, self.data, self.device, self.control, same_weights, self.step,
-                                    seconds)
+            report = final_evaluation(self.run_dir.best_checkpoint, self.data, self.device, self.control,
+                                      same_weights, self._note, seconds)
         except CheckpointError:
             raise
         except (ValueError, RuntimeError, ArithmeticError) as error:
-            self.run_dir.log_line(f"final evaluation failed ({type(error).__name__}: {error}); the checkpoints "
-                                  f"are kept; run `vae-train eval` on best.pt to retry")
+            self._note(f"final evaluation failed ({type(error).__name__}: {error}); the checkpoints are kept; run "
+                       f"`vae-train eval` on best.pt to retry")
             return None
+        if report is not None:
+            self.emit(FinalEvaluationDone(step=self.step, report=report))
+        return report
 
     def _finish(self, status: str, message: str, final_eval: dict | None = None) -> RunResult:
         best = self.run_dir.best_checkpoint if self.run_dir.best_checkpoint.exists() else None
         last = self.run_dir.last_checkpoint if self.run_dir.last_checkpoint.exists() else None
         if self.dist.is_main:
-            try:
-                self.run_dir.log_line(f"{status}: {message}")
-                self.run_dir.log_metrics({"type": "finished", "time": time.time(), "status": status,
-                                          "message": message, "step": self.step})
-            except OSError:         # e.g. the disk is full: the error being reported matters more than the log
-                pass
             self.emit(RunFinished(status=status, message=message, step=self.step, run_dir=str(self.run_dir.path),
                                   best_checkpoint=str(best) if best else None,
                                   last_checkpoint=str(last) if last else None, final_eval=final_eval))

@@ -1,5 +1,5 @@
-"""A run directory: config.json, metrics.jsonl (and the same records as metrics.csv), train.log, checkpoints/ and
-predictions/ (and tensorboard/ with `vae-train train --tensorboard`)."""
+"""A run directory: creating, locking and writing it (its layout, the files' names: trainer.training.run_files), and
+the checks that a place can be written before a run starts."""
 from __future__ import annotations
 
 import json
@@ -15,6 +15,7 @@ from trainer.data.images import save_png
 from trainer.errors import UserError
 from trainer.files import TEXT, append_text, name_length, read_text, write_text_atomic
 from trainer.training.metrics_csv import MetricsCsv
+from trainer.training.run_files import RunFiles
 
 
 class RunDirError(UserError):
@@ -25,16 +26,14 @@ class OutputPathError(UserError):
     """A place the user asked us to write to cannot be written (checked before the work starts)."""
 
 
-LOCK_NAME = ".lock"            # held (flock) by the process writing the run
-OWNER_NAME = ".lock.pid"       # that process's pid, for the message a second process shows
 MAX_NAME_LENGTH = 200          # file systems allow 255 bytes; leave room for "-2" and suffixes
 
 
-class RunDirectory:
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.checkpoints = self.path / "checkpoints"
-        self.predictions = self.path / "predictions"
+class RunDirectory(RunFiles):
+    """A run folder (its layout: RunFiles) that this process creates or opens, locks and writes."""
+
+    def __init__(self, path: Path | str):
+        super().__init__(path)
         self._lock = None
         self._metrics_table = MetricsCsv(self.metrics_csv, lambda: read_metrics(self.metrics_file))
         self._metrics_checked = False          # a torn last line (a crash mid-write) is ended before appending
@@ -88,7 +87,7 @@ class RunDirectory:
 
         if self._lock is not None:           # already ours (create() locks)
             return
-        lock = FileLock(str(self.path / LOCK_NAME))
+        lock = FileLock(str(self.lock_file))
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -98,7 +97,7 @@ class RunDirectory:
             raise RunDirError(f"cannot lock the run {self.path}: {error.strerror}") from None
         self._lock = lock
         try:
-            (self.path / OWNER_NAME).write_text(f"{os.getpid()}\n", **TEXT)
+            self.owner_file.write_text(f"{os.getpid()}\n", **TEXT)
         except OSError:
             pass
         self.remove_stale_temporary_files()
@@ -120,7 +119,7 @@ class RunDirectory:
 
     def _owner(self) -> str:
         try:
-            return (self.path / OWNER_NAME).read_text(**TEXT).strip() or "?"
+            return self.owner_file.read_text(**TEXT).strip() or "?"
         except OSError:
             return "?"
 
@@ -128,7 +127,7 @@ class RunDirectory:
         """Delete checkpoints/*.tmp and metrics.csv.tmp (a write interrupted by kill -9 or a crash). Call with the
         lock."""
         removed = []
-        for tmp in [*self.checkpoints.glob("*.tmp"), *self.path.glob("metrics.csv.tmp")]:
+        for tmp in [*self.checkpoints.glob("*.tmp"), *self.path.glob(self.metrics_csv.name + ".tmp")]:
             try:
                 tmp.unlink()
                 removed.append(tmp)
@@ -136,28 +135,12 @@ class RunDirectory:
                 pass
         return removed
 
-    @property
-    def last_checkpoint(self) -> Path:
-        return self.checkpoints / "last.pt"
-
-    @property
-    def best_checkpoint(self) -> Path:
-        return self.checkpoints / "best.pt"
-
-    @property
-    def metrics_file(self) -> Path:
-        return self.path / "metrics.jsonl"
-
-    @property
-    def metrics_csv(self) -> Path:
-        return self.path / "metrics.csv"
-
     def write_config(self, config: dict) -> None:
-        write_text_atomic(self.path / "config.json", json.dumps(config, indent=2) + "\n")
+        write_text_atomic(self.config_file, json.dumps(config, indent=2) + "\n")
 
-    def write_json(self, name: str, data: Any) -> Path:
-        path = self.path / name
-        return write_text_atomic(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+    def write_eval(self, report: dict) -> Path:
+        """eval.json: the final evaluation's report."""
+        return write_text_atomic(self.eval_file, json.dumps(report, indent=2, default=_json_default) + "\n")
 
     def log_metrics(self, record: dict) -> None:
         """Append the record to metrics.jsonl, then metrics.csv (each opened and closed, so flushed, per record)."""
@@ -169,7 +152,7 @@ class RunDirectory:
         self._metrics_table.append(record)
 
     def log_line(self, text: str) -> None:
-        append_text(self.path / "train.log", f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+        append_text(self.log_file, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
 
     def save_prediction(self, name: str, grid_hwc: np.ndarray) -> Path:
         return save_png(grid_hwc, self.predictions / name)

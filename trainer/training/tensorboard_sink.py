@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -19,11 +18,12 @@ from tqdm import tqdm
 from trainer.config import ConfigError
 from trainer.latent.stats import active_dimensions
 from trainer.package import install_command
-from trainer.training.events import EvalMetrics, Event, EventSink, Preview, RunFinished, RunStarted, StepMetrics
+from trainer.training.events import (EvalMetrics, Event, EventSink, Preview, RunFinished, RunStarted, StepMetrics, both,
+                                     is_logged_step)
 from trainer.training.previews import reconstruction_grid, sample_grid
+from trainer.training.run_files import RunFiles
 
 INSTALL_HINT = f"TensorBoard logging needs the tensorboard extra: {install_command('tensorboard')}"
-FOLDER = "tensorboard"           # inside the run directory
 FLUSH_SECONDS = 10               # the writer's own flush interval; evaluations and the end flush at once
 
 
@@ -42,12 +42,7 @@ def with_tensorboard(sink: EventSink, enabled: bool, say: Callable[[str], None] 
         return sink
     if not tensorboard_available():
         raise TensorBoardUnavailableError(f"--tensorboard: {INSTALL_HINT}")
-    board = TensorBoardSink(say=say)
-
-    def both(event: Event) -> None:
-        sink(event)
-        board(event)
-    return both
+    return both(sink, TensorBoardSink(say=say))
 
 
 class TensorBoardSink:
@@ -82,7 +77,7 @@ class TensorBoardSink:
         from torch.utils.tensorboard import SummaryWriter
 
         self.close()
-        log_dir = Path(event.run_dir) / FOLDER
+        log_dir = RunFiles(event.run_dir).tensorboard
         # On a resume, events a crashed session wrote after the checkpoint's step are hidden (TensorBoard's purge).
         self.writer = SummaryWriter(str(log_dir), purge_step=event.start_step if event.resumed else None,
                                     flush_secs=FLUSH_SECONDS)
@@ -93,7 +88,7 @@ class TensorBoardSink:
                  f"--samples_per_plugin images=0")
 
     def _step(self, event: StepMetrics) -> None:
-        if event.step % self.log_every and event.step != 1:          # the steps metrics.jsonl logs
+        if not is_logged_step(event.step, self.log_every):          # the steps metrics.jsonl logs
             return
         values = {"train/loss": event.loss, "train/recon": event.recon, "train/kl": event.kl,
                   "train/beta": event.beta, "train/lr": event.lr, "train/images_per_s": event.images_per_s}

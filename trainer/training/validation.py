@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -17,7 +18,6 @@ from trainer.training import device as devices
 from trainer.training.control import TrainingControl
 from trainer.training.distributed import DistContext
 from trainer.training.interruptible import run_interruptibly
-from trainer.training.rundir import RunDirectory
 
 VALIDATION_BATCH = 256
 
@@ -55,37 +55,35 @@ def validate(model: FaceModel, test_images: torch.Tensor, train: TrainConfig, de
     return Validation(loss=recon + train.beta * kl, recon=recon, kl=kl, kl_per_dim=kl_dims)
 
 
-def final_evaluation(run_dir: RunDirectory, data: FaceDataset, device: torch.device, control: TrainingControl,
-                     also_update: list[Path], step: int, seconds: float | None = None) -> dict | None:
-    """Full metrics and latent statistics of best.pt, stored in eval.json and in the checkpoint (and in
-    `also_update`, checkpoints holding the same weights). None when a stop request abandoned it.
+def final_evaluation(best_checkpoint: Path, data: FaceDataset, device: torch.device, control: TrainingControl,
+                     also_update: list[Path], note: Callable[[str], None], seconds: float | None = None) -> dict | None:
+    """Full metrics and latent statistics of best.pt, stored in the checkpoint (and in `also_update`, checkpoints
+    holding the same weights) and returned for eval.json. None when a stop request abandoned it.
 
     With `seconds` (what a time budget leaves), it is shortened to end within them (fewer images, optional parts
-    left out; train.log says what), or skipped when nothing is left."""
+    left out; `note`, a line for train.log, says what), or skipped when nothing is left."""
     from trainer.evaluation.evaluate import evaluate_checkpoint_file
 
     if seconds is not None and seconds <= 0:
-        run_dir.log_line(f"final evaluation skipped: the time budget is used up; run `vae-train eval "
-                         f"{run_dir.best_checkpoint}` to evaluate the model")
+        note(f"final evaluation skipped: the time budget is used up; run `vae-train eval {best_checkpoint}` to "
+             f"evaluate the model")
         return None
     deadline = Deadline(seconds) if seconds is not None else None
     # A stop request (closing the app) abandons the evaluation at once; the checkpoints are updated atomically.
     started = time.monotonic()
     report = run_interruptibly(
-        lambda: evaluate_checkpoint_file(run_dir.best_checkpoint, data, device=device, also_update=also_update,
+        lambda: evaluate_checkpoint_file(best_checkpoint, data, device=device, also_update=also_update,
                                          deadline=deadline),
         should_stop=lambda: control.stop_requested, name="vae-final-eval")
     if report is None:
-        run_dir.log_line("final evaluation skipped: stop requested")
+        note("final evaluation skipped: stop requested")
         return None
-    run_dir.log_line(f"final evaluation took {time.monotonic() - started:.1f} s"
-                     + (f" of the {seconds:.1f} s the time budget left" if seconds is not None else ""))
+    note(f"final evaluation took {time.monotonic() - started:.1f} s"
+         + (f" of the {seconds:.1f} s the time budget left" if seconds is not None else ""))
     notes = report.get("notes", [])
     if deadline is not None and notes:
-        run_dir.log_line("final evaluation shortened to end within the time budget: " + "; ".join(notes))
+        note("final evaluation shortened to end within the time budget: " + "; ".join(notes))
     else:
-        for note in notes:
-            run_dir.log_line(f"final evaluation: {note}")
-    run_dir.write_json("eval.json", report)
-    run_dir.log_metrics({"type": "final", "time": time.time(), "step": step, **report})
+        for text in notes:
+            note(f"final evaluation: {text}")
     return report

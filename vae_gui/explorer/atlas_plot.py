@@ -1,8 +1,9 @@
 """The atlas's pyqtgraph plot: points in colour layers, thumbnails when zoomed in, the current face, a morph path.
 
 Points are drawn into one image per view (atlas_raster), so 50,000 points need no per-point Python object and
-moving the current-face marker only copies that image. Hover and click find the nearest point with a k-d tree over the shown coordinates; the
-aspect ratio is locked, so a distance in map units divided by the pixel size is a distance in screen pixels.
+moving the current-face marker only copies that image. Hover and click pick the thumbnail drawn on top when zoomed
+in, else the nearest point with a k-d tree over the shown coordinates; the aspect ratio is locked, so a distance in
+map units divided by the pixel size is a distance in screen pixels.
 """
 from __future__ import annotations
 
@@ -85,6 +86,8 @@ class AtlasPlot(pg.PlotWidget):
         self.thumbnail_source: Callable[[int], np.ndarray] | None = None   # atlas index -> uint8 (H, W, 3)
         self._thumbnails: list[pg.ImageItem] = []
         self.thumbnail_count = 0
+        self._thumbnail_rows = np.zeros(0, np.int64)     # the shown points each thumbnail shows, in drawing order
+        self._thumbnail_side = 0.0
         self.samples = pg.ScatterPlotItem(pxMode=True, size=7, symbol="x", brush=None)
         self.path = pg.PlotDataItem(symbol="o", symbolSize=6, symbolPen=None)
         self.marker = FaceMarker()
@@ -199,19 +202,32 @@ class AtlasPlot(pg.PlotWidget):
         for item in self._thumbnails[len(rows):]:
             item.hide()
         self.thumbnail_count = len(rows)
+        self._thumbnail_rows, self._thumbnail_side = rows, (side if len(rows) else 0.0)
         self.view_changed.emit()
 
     # ------------------------------------------------------------ hover and click
 
     def point_at(self, scene_pos: QPointF) -> int:
-        """Row of the shown point within PICK_RADIUS_PX of a scene position, or -1."""
+        """Row of the shown point under a scene position: zoomed in, the thumbnail drawn on top there; else the
+        point within PICK_RADIUS_PX. -1 if none."""
         if self._tree is None or not self.plotItem.sceneBoundingRect().contains(scene_pos):
             return -1
         vb = self.plotItem.vb
         point = vb.mapSceneToView(scene_pos)
+        if self.thumbnail_count:
+            return self._thumbnail_at(point.x(), point.y())
         pixel = max(vb.viewPixelSize())
         distance, row = self._tree.query((point.x(), point.y()), distance_upper_bound=PICK_RADIUS_PX * pixel)
         return int(row) if np.isfinite(distance) else -1
+
+    def _thumbnail_at(self, x: float, y: float) -> int:
+        """Row of the topmost thumbnail covering (x, y) in view coordinates (a later one is drawn over an earlier
+        one), or -1."""
+        rows = self._thumbnail_rows
+        half = self._thumbnail_side / 2
+        centres = self.coords[rows]
+        under = np.flatnonzero((np.abs(centres[:, 0] - x) <= half) & (np.abs(centres[:, 1] - y) <= half))
+        return int(rows[under[-1]]) if len(under) else -1
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         row = self.point_at(scene_pos)

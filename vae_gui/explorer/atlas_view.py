@@ -21,6 +21,7 @@ from trainer.latent.samplers import make_sampler
 from trainer.latent.sliders import SliderSpec
 
 from .. import theme
+from ..vertical_scroll import scrolling_body
 from ..qt_images import array_to_qimage
 from ..tasks import BackgroundTasks
 from .atlas_colours import colour_levels
@@ -97,8 +98,8 @@ class AtlasView(QWidget):
         self.cancel = QPushButton("Cancel", self)
         self.cancel.setToolTip("Stop computing the map")
         self.plot = AtlasPlot(self)
-        self.preview = FaceView(self, minimum=160, placeholder="Point at an image")
-        self.preview.setFixedSize(160, 160)
+        self.preview = FaceView(self, minimum=96, placeholder="Point at an image")
+        self.preview.setMaximumSize(160, 160)           # up to 160 px; a short window shrinks it, not the texts
         self.preview_name = QLabel("", self)
         self.preview_value = QLabel("", self)
         for label in (self.preview_name, self.preview_value):
@@ -137,7 +138,7 @@ class AtlasView(QWidget):
         body = QHBoxLayout()
         body.addWidget(self.plot, 1)
         body.addLayout(side)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_body(self))      # a short window scrolls
         layout.addLayout(first)
         layout.addLayout(second)
         layout.addLayout(busy)
@@ -245,6 +246,7 @@ class AtlasView(QWidget):
         self.plot.thumbnail_source = None
         self.colour.clear()
         self.legend.clear()
+        self.clear_preview()                     # the previous model's image and value
         self._stale = True
         self._enable_map_controls(False)
         self.note.setText("Open the tab to encode the data set.")
@@ -374,6 +376,12 @@ class AtlasView(QWidget):
         self.plot.set_samples(self.map.project(sampler.sample(SAMPLE_COUNT, seed=0)))
 
     # ------------------------------------------------------------ hover, click, save
+
+    def clear_preview(self) -> None:
+        self.hovered_index = -1
+        self.preview.clear()
+        self.preview_name.setText("")
+        self.preview_value.setText("")
 
     def show_hover(self, index: int) -> None:
         self.hovered_index = index

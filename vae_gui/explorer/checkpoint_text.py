@@ -94,7 +94,11 @@ def label_lines(report: dict | None) -> list[str]:
     tested = report.get("dim_labels")
     factors = (f"Factor names beside sliders: tested against shuffled factors on {tested['n_images']:,} test images"
                if isinstance(tested, dict) and "n_images" in tested else "")
-    return [label_probe_line(report.get("labels")), factors]
+    labels = report.get("labels")
+    tested_labels = labels.get("dim_labels") if isinstance(labels, dict) else None
+    names = (f"Label names beside sliders: tested against shuffled labels on {tested_labels['n_images']:,} test "
+             "images" if isinstance(tested_labels, dict) and "n_images" in tested_labels else "")
+    return [label_probe_line(labels), factors, names]
 
 
 def format_faces(report: dict | None) -> str:

@@ -18,6 +18,7 @@ from trainer.latent.sliders import axis_sliders, visible_dims
 from trainer.training.checkpoint import LoadedCheckpoint
 
 from .. import theme
+from ..vertical_scroll import scrolling_body
 from ..qt_images import array_to_qimage
 from ..tasks import BackgroundTasks
 from .checkpoint_card import CheckpointCard
@@ -138,7 +139,7 @@ class ComparePanel(QWidget):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(empty)
         self.stack.addWidget(page)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_body(self))      # a short window scrolls
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack)
 

@@ -17,6 +17,7 @@ from trainer.latent.sliders import SliderSpec, factor_sliders, holding_fixed
 
 from ..model import Directions
 from ..qt_images import array_to_qimage
+from ..vertical_scroll import scrolling_body
 from .slider_rows import SliderColumn
 from .state import ExplorerState
 
@@ -162,7 +163,7 @@ class DirectionsTab(QWidget):
         maker_layout.addWidget(self.maker_note)
 
         self.custom_box.hide()                     # shown once the user has made a direction
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_body(self))      # a short window scrolls
         layout.addLayout(hold_row)
         layout.addWidget(self.factor_box, 1)
         layout.addWidget(self.custom_box)

@@ -73,7 +73,8 @@ class FacePanel(QWidget):
         self.encoded_caption.setWordWrap(True)
         theme.set_tone(self.encoded_caption, theme.Tone.MUTED)
         caption_metrics = self.encoded_caption.fontMetrics()
-        self.encoded_caption.setFixedHeight(caption_metrics.lineSpacing() * 4 + 4)   # fixed: no jump; 4 lines fit a narrow column
+        # Room for 4 lines from the start, so the first caption moves nothing; a longer one in a narrow column grows.
+        self.encoded_caption.setMinimumHeight(caption_metrics.lineSpacing() * 4 + 4)
         pair = QHBoxLayout(self.encoded_box)
         pair.setContentsMargins(6, 4, 6, 4)
         pair.addWidget(self.original_view)

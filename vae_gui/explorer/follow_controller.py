@@ -233,12 +233,12 @@ class RunFollowController(QObject):
 
     def _shows_run_checkpoint(self, follower: RunFollower) -> bool:
         current = self.state.checkpoint
-        return current is not None and Path(current.path).resolve().parent == (follower.run_dir / "checkpoints").resolve()
+        return current is not None and Path(current.path).resolve().parent == follower.run.checkpoints.resolve()
 
     def _on_checkpoint_opened(self, path: str) -> None:
         """The user opened another checkpoint: following would replace it, so following ends."""
         if self.follower is not None and not self._applying:
-            if Path(path).resolve().parent != (self.follower.run_dir / "checkpoints").resolve():
+            if Path(path).resolve().parent != self.follower.run.checkpoints.resolve():
                 self.stop()
 
     def _show_status(self, step: int | None = None) -> None:
@@ -250,6 +250,6 @@ class RunFollowController(QObject):
         else:
             text = f"Following {name} (step {step:,}, updated {time.strftime('%H:%M:%S')})"
         self.state.follow.start(self.follower.run_dir, text,
-                                f"Reloads {self.follower.run_dir}/checkpoints/best.pt or last.pt, whichever is "
-                                "newer, each time one is written")
+                                f"Reloads {self.follower.run.best_checkpoint} or {self.follower.run.last_checkpoint.name}, "
+                                "whichever is newer, each time one is written")
         self.status_changed.emit(text)

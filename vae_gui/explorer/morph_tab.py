@@ -13,6 +13,7 @@ from trainer.latent.paths import interpolate, interpolation_path
 
 from .. import theme
 from ..model import Face, Morph, Session
+from ..vertical_scroll import scrolling_body
 from ..qt_images import array_to_qimage
 from .dialogs import GIF_FILTER, PNG_FILTER, Dialogs
 from .face_view import FaceView
@@ -142,7 +143,7 @@ class MorphTab(QWidget):
         bottom.addWidget(self.morph_view, 1)
         bottom.addLayout(actions)
 
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_body(self))      # a short window scrolls
         layout.addLayout(top)
         layout.addLayout(controls)
         layout.addWidget(QLabel("Interpolation (click a face to load it into the sliders):", self))

@@ -24,6 +24,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QMenu, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
+from ..vertical_scroll import scrolling_body
 from .atlas_view import AtlasView
 from .checkpoint_loader import CheckpointLoader
 from .compare_panel import ComparePanel
@@ -86,7 +87,7 @@ class ExplorerPanel(QWidget):
         self.info = InfoPanel(self.state.session, self)
         self.face_panel = FacePanel(self.state.face, self)
         left = QWidget(self)
-        left_layout = QVBoxLayout(left)
+        left_layout = QVBoxLayout(scrolling_body(left))   # a short window scrolls the texts, never overlaps the face
         left_layout.setContentsMargins(0, 0, 4, 0)
         left_layout.addWidget(self.info)
         left_layout.addWidget(self.face_panel, 1)

@@ -11,9 +11,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
                                QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from trainer.data.images import save_png
+from trainer.deadline import Deadline
 from trainer.latent.codec import decode_latents
 from trainer.latent.flow import stored_flow
-from trainer.latent.samplers import SamplerChoice, make_sampler
+from trainer.latent.samplers import SamplerChoice, choose_sampler, make_sampler
 
 from .. import theme
 from ..qt_images import qimage_to_array
@@ -24,15 +25,25 @@ from .image_grid import ImageGrid
 from .state import ExplorerState
 
 SOURCES = (("prior", "Prior N(0, I)"), ("gaussian", "Fitted Gaussian (full covariance)"),
-           ("mixture", "Fitted Gaussian mixture"), ("flow", "Learned flow (RealNVP over the codes)"))
+           ("mixture", "Fitted Gaussian mixture"), ("flow", "Learned flow (RealNVP)"))
 SOURCE_LABELS = dict(SOURCES)
 FIT_CHANNEL = "fit sampler"          # one fit at a time: a newer request (another K) replaces the running one
+CHOICE_CHANNEL = "choose sampler"    # the default sampler of a checkpoint that stores none (the bundled model)
+CHOICE_SECONDS = 30.0                # at most this long choosing it (training the flow candidate takes the most)
 
 
 def fit_sampler(task: TaskContext, key: tuple[str, int], latent_dim: int, latents: np.ndarray):
     """The background task: fit the sampler `key` = (kind, mixture components or 0) to encoded latents."""
     kind, components = key
     return key, make_sampler(kind, latent_dim, latents, 1.0, components or 1, 0)
+
+
+def choose_default(task: TaskContext, train_latents: np.ndarray, test_latents: np.ndarray,
+                   is_variational: bool) -> SamplerChoice:
+    """The background task: the sampler that fits the held-out codes best, as the evaluation would choose it, within
+    CHOICE_SECONDS (a flow or mixture with no time to fit is left out, as under a run's time budget)."""
+    return choose_sampler(train_latents, test_latents, is_variational=is_variational,
+                          deadline=Deadline(CHOICE_SECONDS))
 
 
 class SamplesTab(LazyRedrawTab):
@@ -42,6 +53,7 @@ class SamplesTab(LazyRedrawTab):
         self.dialogs = dialogs
         self.latents: dict[str, np.ndarray] = {}        # grid name ("main" / "prior") -> (n, D) shown latents
         self.session = state.session
+        self._choosing = False                           # choosing a default now: the checkpoint stores none
         self._fitted: dict[tuple, object] = {}           # (kind, components) -> fitted sampler
         self._fitting: tuple | None = None               # the key being fitted now
         self._tasks = BackgroundTasks(self)
@@ -162,6 +174,8 @@ class SamplesTab(LazyRedrawTab):
         self.latents.clear()
         self.grid.clear()
         self.prior_grid.clear()         # drawn again when the session's sampler_changed follows (Session.open)
+        self._tasks.cancel(CHOICE_CHANNEL)
+        self._choosing = False
 
     @property
     def choice(self) -> SamplerChoice | None:
@@ -186,7 +200,23 @@ class SamplesTab(LazyRedrawTab):
     def _on_data(self) -> None:
         self._fitted.clear()
         self._cancel_fit()
+        self._choose_if_missing()
         self.refresh()
+
+    def _choose_if_missing(self) -> None:
+        """A checkpoint that stores no sampler choice gets one from the codes the explorer encoded (its own data's
+        training and test images), off the GUI thread."""
+        data = self.state.data
+        if not self.session.needs_sampler_choice or data is None or data.data_error \
+                or data.test_latents is None or len(data.train_latents) < 2 or len(data.test_latents) < 1:
+            return
+        self._choosing = True
+        self._tasks.start(CHOICE_CHANNEL, choose_default, data.train_latents, data.test_latents,
+                          self.state.is_variational)
+
+    def _on_chosen(self, choice: SamplerChoice) -> None:
+        self._choosing = False
+        self.session.set_computed_choice(choice)        # the box follows the session (_on_sampler_changed)
 
     def _on_source_changed(self) -> None:
         self.session.set_sampler(self.source.currentData())
@@ -296,14 +326,21 @@ class SamplesTab(LazyRedrawTab):
         self._fitting = None
 
     @Slot(str, object)
-    def _on_fitted(self, _channel: str, result: tuple) -> None:
+    def _on_fitted(self, channel: str, result) -> None:
+        if channel == CHOICE_CHANNEL:
+            self._on_chosen(result)
+            return
         key, sampler = result
         self._fitting = None
         self._fitted[key] = sampler
         self.refresh()
 
     @Slot(str, str)
-    def _on_fit_failed(self, _channel: str, message: str) -> None:
+    def _on_fit_failed(self, channel: str, message: str) -> None:
+        if channel == CHOICE_CHANNEL:              # degenerate codes: the first source stays, and the note says so
+            self._choosing = False
+            self.refresh()
+            return
         if self._fitting is not None:
             self._fitted[self._fitting] = message
         self._fitting = None
@@ -333,12 +370,16 @@ class SamplesTab(LazyRedrawTab):
         self.note.setText(" ".join(part for part in (self._choice_note(kind), text) if part))
 
     def _choice_note(self, kind: str) -> str:
-        """Says which sampler the model's evaluation chose, and that the prior is one click away."""
+        """Says which sampler is the model's default and why, and that the prior is one click away."""
         choice = self.choice
-        if choice is None or choice.default == "prior":
-            return ""
+        if choice is None:
+            return "Choosing the best fitted sampler (the checkpoint stores no choice)..." if self._choosing else ""
+        default = ("Default, chosen on opening (the checkpoint stores none)" if self.session.choice_computed
+                   else "Default")
+        if kind == choice.default == "prior":
+            return f"{default}: {choice.describe()}."
         if kind == choice.default:
-            return f"Default: {choice.describe()}; the prior is in the menu above."
+            return f"{default}: {choice.describe()}; the prior is in the menu above."
         if kind == "prior":
             return f"Not the default: {choice.describe()} fits this model's codes better."
         return ""

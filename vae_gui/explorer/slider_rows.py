@@ -24,9 +24,10 @@ SINGLE_STEP = STEPS // 100        # arrow keys: 1% of the range
 PAGE_STEP = STEPS // 10           # Page Up / Down: 10% of the range
 KL_TIP = ("KL: how many nats of information this dimension carries per image on average (its KL divergence "
           "from the prior N(0, 1)); near 0 means the model ignores it.")
-FACTOR_TIP = ("~ factor score: the true factor of the synthetic faces this dimension tells the most about, and how "
-              "much (normalized mutual information less what chance gives, 0 = nothing, 1 = determines it). "
-              "Shown only when it beats the same test images with their factors shuffled, and from "
+FACTOR_TIP = ("~ name score: the true factor of the synthetic faces (or else the label of your labels file) this "
+              "dimension tells the most about, and how much (normalized mutual information less what chance "
+              "gives, 0 = nothing, 1 = determines it). "
+              "Shown only when it beats the same test images with their factors (labels) shuffled, and from "
               f"{FACTOR_LABEL_MIN_SCORE:g}; otherwise the best match could be chance.")
 
 
@@ -98,7 +99,8 @@ class SliderRow:
         self.spin.setSingleStep(max(0.01, round(span / 100, 2)))
         self.detail.setText(self._detail_text())
         self.detail.setMinimumWidth(self.detail.sizeHint().width())
-        tip = (f"{spec.label}: range {spec.low:.2f} .. {spec.high:.2f} (mean +- 3 std of the encoded data).\n"
+        where = f"{spec.unit}, predicted" if spec.unit else "mean +- 3 std of the encoded data"
+        tip = (f"{spec.label}: range {spec.low:.2f} .. {spec.high:.2f} ({where}).\n"
                "Click the track to jump there; arrow keys move 1%, Page Up/Down 10%; double-click resets to the "
                "mean; Ctrl+Z undoes.")
         if spec.kl is not None:

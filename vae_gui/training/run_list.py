@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from trainer.errors import UserError
+from trainer.training.run_files import RunFiles
 from trainer.training.rundir import read_metrics
 
 from .run_state import RunCurves, RunState
@@ -19,18 +20,18 @@ class RunLoadError(UserError):
 def find_run_dirs(folder: Path | str) -> list[Path]:
     """The folder itself when it is a run (has metrics.jsonl), else its sub-folders that are runs."""
     folder = Path(folder)
-    if (folder / "metrics.jsonl").is_file():
+    if RunFiles(folder).metrics_file.is_file():
         return [folder]
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_dir() and (p / "metrics.jsonl").is_file())
+    return sorted(p for p in folder.iterdir() if p.is_dir() and RunFiles(p).metrics_file.is_file())
 
 
 def load_run_curves(folder: Path | str) -> list[RunCurves]:
     """Curves of the run(s) in `folder`. Raises RunLoadError naming the folder when there is none."""
     runs = []
     for run_dir in find_run_dirs(folder):
-        curves = RunCurves.from_metrics(read_metrics(run_dir / "metrics.jsonl"), run_dir.name, str(run_dir))
+        curves = RunCurves.from_metrics(read_metrics(RunFiles(run_dir).metrics_file), run_dir.name, str(run_dir))
         if len(curves.steps) or len(curves.evals):
             runs.append(curves)
     if not runs:

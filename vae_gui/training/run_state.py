@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from trainer.training.events import DataProgress, FinalEvaluationStarted, RunFinished, RunStarted, StepMetrics
+from trainer.training.run_files import RunFiles
 from trainer.training.rundir import read_metrics
 
 from .snapshots import SnapshotStore
@@ -285,7 +286,7 @@ class RunState(QObject):
         name = Path(started.run_dir).name
         curves = RunCurves(name=name, run_dir=started.run_dir)
         if started.resumed:         # show the part of the run trained before
-            curves = RunCurves.from_metrics(read_metrics(Path(started.run_dir) / "metrics.jsonl"), name,
+            curves = RunCurves.from_metrics(read_metrics(RunFiles(started.run_dir).metrics_file), name,
                                             started.run_dir, up_to_step=started.start_step)
         self.runs = [run for run in self.runs if not _same_dir(run.run_dir, started.run_dir)]
         self.runs.append(curves)

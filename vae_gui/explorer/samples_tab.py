@@ -17,6 +17,7 @@ from trainer.latent.flow import stored_flow
 from trainer.latent.samplers import SamplerChoice, choose_sampler, make_sampler
 
 from .. import theme
+from ..vertical_scroll import scrolling_body
 from ..qt_images import qimage_to_array
 from ..tasks import BackgroundTasks, TaskContext
 from .lazy_tab import LazyRedrawTab
@@ -140,7 +141,7 @@ class SamplesTab(LazyRedrawTab):
         grids.addWidget(self.prior_column, 1)
         grids.addLayout(main_column, 1)
 
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_body(self))      # a short window scrolls
         layout.addLayout(row1)
         layout.addLayout(row2)
         layout.addWidget(QLabel("Click a face to load it into the sliders; right-click to use it as morph A or B.",

@@ -64,8 +64,9 @@ def test_a_dimension_that_holds_a_label_carries_its_name_and_the_images_tested(l
     tab = labelled_panel.sliders_tab
     labelled_panel.state.set_slider_mode("axes")
     details = {row.spec.key: row.detail.text() for row in tab.column.rows}
-    assert "~ age " in details["dim:0"] and "~ " not in details["dim:2"]
-    assert "beat the same 100 test images with their labels shuffled" in tab.summary.text()
+    assert "~ age " in details["dim:0"] and "~ gender " in details["dim:1"] and "~ " not in details["dim:2"]
+    assert "; 2 named after a label (only where it beats the same 100 test images with their labels " \
+           "shuffled)" in tab.summary.text()
     text = describe_checkpoint(labelled_panel.state.checkpoint)
     assert "Label names beside sliders: tested against shuffled labels on 100 test images" in text
 

@@ -2,6 +2,7 @@
 
     python tests/screenshots.py --out /tmp/shots [--palette light dark] [--size 1366x768] [--train] [--full-atlas]
     python tests/screenshots.py --readme            # docs/screenshot_training.png, as the README shows it
+    python tests/screenshots.py --readme-explorer   # docs/screenshot_explorer.png and docs/screenshot_atlas.png
     python tests/screenshots.py --labels CHECKPOINT [--size 1024x700] [--out DIR]
                                                     # the "Your labels" sliders; --readme: docs/screenshot_labels.png
 
@@ -25,6 +26,10 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 README_SHOT = HERE.parent / "docs" / "screenshot_training.png"
 README_RUN = dict(synthetic_count=1500, epochs=4)         # what docs/screenshot_training.png shows
 README_LABELS_SHOT = HERE.parent / "docs" / "screenshot_labels.png"
+README_EXPLORER = HERE.parent / "docs" / "screenshot_explorer.png"
+README_ATLAS = HERE.parent / "docs" / "screenshot_atlas.png"
+README_FACE = 11                 # the explorer shots start from test image 12
+README_ZOOM = 0.14               # the atlas shot shows this far around the current face, in map units
 # A test face (its original and reconstruction beside the moved face), the age slider moved to 90% of its range with
 # gender held fixed.
 LABELS_SHOT = dict(face=4, number="age", held="gender", at=0.9, steps=7)
@@ -166,6 +171,44 @@ def shoot_labels(checkpoint: Path, out: Path, size: tuple[int, int], photos: boo
     return path
 
 
+def shoot_explorer_readme(out: Path) -> None:
+    """docs/screenshot_explorer.png (the Sliders tab) and docs/screenshot_atlas.png (the PCA map of the whole data
+    set coloured by a true factor, zoomed in around the current face until the points are faces), 1400x900, light."""
+    from palettes import application_palette
+    from PySide6.QtWidgets import QApplication
+
+    from vae_gui.app import create_application
+    from vae_gui.main_window import MainWindow
+
+    app = create_application(["screenshots"])
+    keep_settings_aside(out)
+    app.setStyle("Fusion")
+    with application_palette(QApplication.style().standardPalette()):
+        window = MainWindow()
+        window.resize(1400, 900)
+        window.show()
+        explorer = window.explorer_panel
+        wait_until(app, lambda: explorer.state.data is not None and explorer.neighbours_strip.ready)
+        explorer.faces.start_from_test_image(README_FACE)
+        explorer.tabs.setCurrentWidget(explorer.sliders_tab)
+        settle_for(app, 1.0)
+        window.grab().save(str(README_EXPLORER))
+        print("wrote", README_EXPLORER, flush=True)
+        atlas = explorer.atlas_tab
+        explorer.tabs.setCurrentWidget(atlas)
+        wait_until(app, lambda: atlas.map is not None and atlas.plot.drawn_points > 0, timeout_s=1800)
+        atlas.colour.setCurrentIndex(atlas.colour.findData("factor:hair_color"))
+        x, y = atlas.plot.marker.position
+        atlas.plot.setRange(xRange=(x - README_ZOOM, x + README_ZOOM), yRange=(y - README_ZOOM, y + README_ZOOM),
+                            padding=0)
+        wait_until(app, lambda: atlas.plot.thumbnail_count > 0)
+        settle_for(app, 1.0)
+        window.grab().save(str(README_ATLAS))
+        print("wrote", README_ATLAS, flush=True)
+        explorer.shutdown()
+        window.close()
+
+
 def with_strip(shot, model, latents, spec, original):
     """The window's image with the `original` image and a row of faces decoded from `latents` under it, each
     captioned with the slider's value there ("age 23 years")."""
@@ -204,10 +247,15 @@ def main() -> int:
     parser.add_argument("--full-atlas", action="store_true", help="wait for the atlas of the whole data set")
     parser.add_argument("--readme", action="store_true", help=f"write {README_SHOT.relative_to(HERE.parent)} "
                         f"(with --labels: {README_LABELS_SHOT.relative_to(HERE.parent)})")
+    parser.add_argument("--readme-explorer", action="store_true",
+                        help=f"write {README_EXPLORER.relative_to(HERE.parent)} and {README_ATLAS.name}")
     parser.add_argument("--labels", type=Path, metavar="CHECKPOINT", help="the Your labels sliders of this checkpoint")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.readme_explorer:
+        shoot_explorer_readme(args.out)
+        return 0
     if args.labels is not None:
         shot = shoot_labels(args.labels, args.out, size, photos=not args.readme)
         if args.readme:

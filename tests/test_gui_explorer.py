@@ -227,6 +227,23 @@ def test_start_from_an_image_file(qtbot, panel, tiny_checkpoint, tmp_path):
     assert str(bad) in panel.dialogs.errors[-1][1]
 
 
+def test_a_photo_encoded_into_a_model_of_the_built_in_faces_says_why_it_comes_back_a_cartoon(qtbot, panel,
+                                                                                             tiny_checkpoint,
+                                                                                             tmp_path):
+    from vae_gui.explorer.face_actions import SYNTHETIC_MODEL_HINT
+
+    load_and_wait(qtbot, panel, tiny_checkpoint)                 # trained on the built-in synthetic faces
+    assert panel.state.checkpoint.config.data.source == "synthetic"
+    path = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), np.uint8)).save(path)
+    assert panel.start_from_file(str(path))
+    caption = panel.face_panel.encoded_caption.text()
+    assert caption.startswith("Original photo.png") and caption.endswith(SYNTHETIC_MODEL_HINT)
+    assert "\n" not in SYNTHETIC_MODEL_HINT and "cartoon" in SYNTHETIC_MODEL_HINT
+    panel.faces.start_from_test_image(2)                        # one of its own faces: no hint
+    assert SYNTHETIC_MODEL_HINT not in panel.face_panel.encoded_caption.text()
+
+
 def test_save_and_copy_face(qtbot, panel, tiny_checkpoint, tmp_path):
     load_and_wait(qtbot, panel, tiny_checkpoint)
     path = tmp_path / "face.png"
@@ -397,6 +414,21 @@ def test_gallery_selection_feeds_groups_and_morph(qtbot, panel, tiny_checkpoint)
     panel.morph_tab.boxes["A"].buttons[1].click()                 # "Test image"
     np.testing.assert_array_equal(panel.state.morph.z_of("A"), panel.state.data.test_latents[7])
     assert panel.morph_tab.boxes["A"].description.text() == "test image 8"
+
+
+def test_the_samples_tab_shows_and_writes_the_sessions_sampler(qtbot, panel, tiny_checkpoint):
+    from trainer.latent.samplers import SamplerChoice
+
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    samples, session = panel.samples_tab, panel.state.session
+    samples.source.setCurrentIndex(samples.source.findData("mixture"))        # the user picks in the box
+    assert session.sampler == "mixture" and samples.components.isEnabled()
+    session.set_sampler("gaussian")
+    assert samples.source.currentData() == "gaussian" and not samples.components.isEnabled()
+    session.set_sampler(session.fallback_sampler)
+    session.set_computed_choice(SamplerChoice("mixture", {"prior": -9.0, "mixture": -5.0}, 10))
+    assert samples.source.currentData() == "mixture"
+    assert samples.source.currentText().endswith("(default for this model)")
 
 
 def test_gallery_menu_reaches_the_morph_and_directions_tabs_through_the_model(qtbot, panel, tiny_checkpoint):

@@ -16,6 +16,10 @@ from .live_decoder import LiveDecoder
 from .messages import Messages
 
 
+SYNTHETIC_MODEL_HINT = ("This model learned only the built-in cartoon faces, so any image comes back as the "
+                        "nearest cartoon.")
+
+
 class FaceActions:
     """The face panel's buttons and the File/Edit menu's face entries; they write only to the explorer model."""
 
@@ -75,7 +79,8 @@ class FaceActions:
         if image is None:
             return False
         z, reconstruction = reconstruct(self.state.model, image)
-        self._start_from(z, image, reconstruction, Path(path).name)
+        synthetic = self.state.checkpoint.config.data.source == "synthetic"
+        self._start_from(z, image, reconstruction, Path(path).name, SYNTHETIC_MODEL_HINT if synthetic else "")
         return True
 
     def ask_start_from_file(self) -> None:
@@ -83,8 +88,9 @@ class FaceActions:
         if path:
             self.start_from_file(path)
 
-    def _start_from(self, z: np.ndarray, original: np.ndarray, reconstruction: np.ndarray, name: str) -> None:
-        self.state.face.start_from(Source(original, reconstruction, name, z))
+    def _start_from(self, z: np.ndarray, original: np.ndarray, reconstruction: np.ndarray, name: str,
+                    note: str = "") -> None:
+        self.state.face.start_from(Source(original, reconstruction, name, z, note))
         self._say(f"Started from {name}")
 
     def read_image(self, path: str) -> np.ndarray | None:

@@ -102,7 +102,7 @@ class FacePanel(QWidget):
             self.encoded_caption.setToolTip("")
             return
         caption = (f"Original {source.name} and its reconstruction; mean pixel error "
-                   f"{source.mean_error:.1f} / 255")
+                   f"{source.mean_error:.1f} / 255" + (f". {source.note}" if source.note else ""))
         self.original_view.set_image(array_to_qimage(source.image))
         self.reconstruction_view.set_image(array_to_qimage(source.reconstruction))
         self.encoded_caption.setText(caption)

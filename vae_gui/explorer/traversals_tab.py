@@ -8,6 +8,7 @@ from trainer.latent.codec import decode_latents
 from trainer.latent.directions import model_sefa_directions
 from trainer.latent.sliders import SliderSpec, axis_sliders, factor_sliders, pca_sliders, sefa_sliders, traversal_latents
 
+from ..vertical_scroll import scrolling_body
 from .lazy_tab import LazyRedrawTab
 from .dialogs import PNG_FILTER, Dialogs
 from .image_grid import ImageGrid
@@ -65,7 +66,7 @@ class TraversalsTab(LazyRedrawTab):
         self.note = QLabel("Each row walks one direction across the range of the encoded data "
                            "(mean +- 3 std); click a face to load it into the sliders.", self)
         self.note.setWordWrap(True)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_body(self))      # a short window scrolls
         layout.addLayout(bar)
         layout.addWidget(self.grid, 1)
         layout.addWidget(self.note)

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QP
 from trainer.latent.codec import decode_latents
 from trainer.latent.variations import place_in_centre, variation_latents
 
+from ..vertical_scroll import scrolling_body
 from .image_grid import ImageGrid
 from .lazy_tab import LazyRedrawTab
 from .state import ExplorerState
@@ -58,7 +59,7 @@ class VariationsTab(LazyRedrawTab):
         self.note = QLabel("Random steps around the current face (framed, in the middle). Click one to make it "
                            "the current face; More rolls new ones.", self)
         self.note.setWordWrap(True)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_body(self))      # a short window scrolls
         layout.addLayout(bar)
         layout.addWidget(self.grid, 1)
         layout.addWidget(self.note)

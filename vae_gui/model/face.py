@@ -16,6 +16,7 @@ class Source:
     reconstruction: np.ndarray
     name: str
     z: np.ndarray
+    note: str = ""          # a hint shown with the caption (why a photo comes back a cartoon)
 
     @property
     def mean_error(self) -> float:
@@ -50,7 +51,7 @@ class Face:
     def start_from(self, source: Source) -> None:
         """Move to the code of an encoded image (an undoable edit); `encoded` is that image until z moves."""
         self._source = Source(source.image, source.reconstruction, source.name,
-                              np.asarray(source.z, np.float32).reshape(-1).copy())
+                              np.asarray(source.z, np.float32).reshape(-1).copy(), source.note)
         self.set_z(source.z)
         self.source_changed.emit()
 

@@ -7,6 +7,7 @@ from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from .. import theme
+from ..vertical_scroll import scrolling_body
 from ..qt_images import array_to_qimage
 from .run_state import RunState
 
@@ -78,7 +79,7 @@ class ImageHistory(QWidget):
         slider_row.addWidget(QLabel("History:"))
         slider_row.addWidget(self.slider, 1)
         slider_row.addWidget(self.follow)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_body(self))      # a short window scrolls
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(recon_title)
         layout.addWidget(self.reconstructions, 1)

@@ -30,7 +30,10 @@ README_EXPLORER = HERE.parent / "docs" / "screenshot_explorer.png"
 README_ATLAS = HERE.parent / "docs" / "screenshot_atlas.png"
 README_FACE = 11                 # the explorer shots start from test image 12
 README_ZOOM = 0.14               # the atlas shot shows this far around the current face, in map units
-LABELS_SHOT = dict(number="age", held="gender", at=0.9)   # the age slider at 90% of its range, gender held fixed
+# A test face (its original and reconstruction beside the moved face), the age slider moved to 90% of its range with
+# gender held fixed.
+LABELS_SHOT = dict(face=4, number="age", held="gender", at=0.9, steps=7)
+STRIP_FACE = 112                # px per face in the strip under the window
 
 
 def wait_until(app, condition, timeout_s: float = 600) -> None:
@@ -117,11 +120,15 @@ def shoot(palette_name: str, out: Path, size: tuple[int, int], train_runs: Path 
     return saved
 
 
-def shoot_labels(checkpoint: Path, out: Path, size: tuple[int, int]) -> Path:
+def shoot_labels(checkpoint: Path, out: Path, size: tuple[int, int], photos: bool = True) -> Path:
     """The Explore tab's "Your labels" sliders on `checkpoint` (opened through the panel as a user opens it), with
-    gender held fixed and the age slider moved towards its old end; the checkpoint needs the label models
-    `vae-train eval --store` writes."""
+    gender held fixed and a test face's age slider moved towards its old end, above a strip of that face decoded
+    along the slider's range (the same person at each age); the checkpoint needs the label models
+    `vae-train eval --store` writes. Without `photos` the data set's own images (the test gallery, the nearest
+    training faces, the test image itself) are left out, so the picture holds decoded faces only (the README's)."""
     from PySide6.QtWidgets import QApplication
+
+    from trainer.latent.sliders import traversal_latents
 
     from vae_gui.app import create_application
     from vae_gui.main_window import MainWindow
@@ -145,12 +152,19 @@ def shoot_labels(checkpoint: Path, out: Path, size: tuple[int, int]) -> Path:
     panel.tabs.setCurrentWidget(tab)
     panel.state.set_slider_mode("labels")
     tab.readout.held.setCurrentIndex(tab.readout.held.findData(LABELS_SHOT["held"]))
+    panel.faces.start_from_test_image(LABELS_SHOT["face"])
     row = next(i for i, r in enumerate(tab.column.rows) if r.spec.key == f"label:{LABELS_SHOT['number']}")
     spec = tab.column.rows[row].spec
+    ages = traversal_latents(spec, panel.state.z, LABELS_SHOT["steps"])
     tab.column.set_value(row, spec.low + LABELS_SHOT["at"] * (spec.high - spec.low))
     settle_for(app, 1.0)
     path = out / f"labels-{size[0]}x{size[1]}.png"
-    window.grab().save(str(path))
+    original = panel.state.data.test_images[LABELS_SHOT["face"]] if photos else None
+    if not photos:
+        for widget in (panel.gallery, panel.gallery_label, panel.neighbours_strip):
+            widget.hide()
+        settle_for(app, 0.5)
+    with_strip(window.grab().toImage(), panel.state.model, ages, spec, original).save(str(path))
     print("saved", path, flush=True)
     window.close()
     QApplication.processEvents()
@@ -195,6 +209,35 @@ def shoot_explorer_readme(out: Path) -> None:
         window.close()
 
 
+def with_strip(shot, model, latents, spec, original):
+    """The window's image with the `original` image and a row of faces decoded from `latents` under it, each
+    captioned with the slider's value there ("age 23 years")."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    from trainer.latent.codec import decode_latents
+    from trainer.latent.label_directions import rounded
+    from vae_gui.qt_images import array_to_qimage
+
+    shot.setDevicePixelRatio(1.0)            # under QT_SCALE_FACTOR the grab has twice the pixels: keep them all
+    faces = list(decode_latents(model, latents, exact=True))
+    captions = [f"{spec.label} {rounded(spec.value(z))} {spec.unit}".strip() for z in latents]
+    if original is not None:
+        faces, captions = [original, *faces], ["the test image", *captions]
+    caption = 22
+    result = QImage(shot.width(), shot.height() + STRIP_FACE + caption + 16, QImage.Format.Format_RGB32)
+    result.fill(QColor("white"))
+    painter = QPainter(result)
+    painter.drawImage(0, 0, shot)
+    left = (shot.width() - len(faces) * (STRIP_FACE + 8)) // 2
+    for i, (face, text) in enumerate(zip(faces, captions)):
+        x, y = left + i * (STRIP_FACE + 8), shot.height() + 8
+        painter.drawImage(QRect(x, y, STRIP_FACE, STRIP_FACE), array_to_qimage(face))
+        painter.drawText(QRect(x, y + STRIP_FACE, STRIP_FACE, caption), Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
@@ -214,7 +257,7 @@ def main() -> int:
         shoot_explorer_readme(args.out)
         return 0
     if args.labels is not None:
-        shot = shoot_labels(args.labels, args.out, size)
+        shot = shoot_labels(args.labels, args.out, size, photos=not args.readme)
         if args.readme:
             README_LABELS_SHOT.write_bytes(shot.read_bytes())
             print("wrote", README_LABELS_SHOT)

@@ -233,3 +233,32 @@ def test_direction_groups_make_a_direction_and_a_new_checkpoint_empties_them(mod
     model.set_checkpoint(bundled)
     assert model.directions.group_size("A") == model.directions.group_size("B") == 0
     assert model.selection.indices == [] and model.custom_directions == []
+
+
+def test_the_sampler_choice_lives_in_the_session(model, bundled) -> None:
+    from trainer.latent.samplers import SamplerChoice
+
+    session = model.session
+    events = Recorder(sampler=session.sampler_changed)
+    assert session.sampler_choice is None and session.needs_sampler_choice     # the bundled model stores none
+    assert session.sampler == session.fallback_sampler == "prior"              # a VAE starts on its prior
+    with pytest.raises(ValueError, match="sampler"):
+        session.set_sampler("uniform")
+    session.set_computed_choice(SamplerChoice("mixture", {"prior": -9.0, "mixture": -5.0}, 100))
+    assert session.sampler == "mixture" and session.choice_computed and session.needs_sampler_choice
+    session.set_sampler("gaussian")                                           # the user's pick...
+    session.set_computed_choice(SamplerChoice("flow", {"prior": -9.0, "flow": -4.0}, 100))
+    assert session.sampler == "gaussian" and session.sampler_choice.default == "flow"   # ...stays
+    assert events.counts["sampler"] == 3
+    model.set_checkpoint(bundled)
+    assert session.sampler == "prior" and session.sampler_choice is None and not session.choice_computed
+
+
+def test_a_stored_sampler_choice_is_the_default(bundled) -> None:
+    import dataclasses
+
+    evaluation = {**(bundled.eval_metrics or {}), "sampler": {"default": "gaussian", "n_fit": 10}}
+    stored = dataclasses.replace(bundled, payload={**bundled.payload, "eval": evaluation})
+    explorer = ExplorerModel()
+    explorer.set_checkpoint(stored)
+    assert explorer.session.sampler == "gaussian" and not explorer.session.needs_sampler_choice

@@ -74,3 +74,16 @@ def test_the_checker_sees_a_view_importing_a_view(tmp_path):
     (tmp_path / "sample_view.py").write_text("from .gallery import TestGallery\nfrom . import info_panel\n"
                                              "from vae_gui.explorer.panel import ExplorerPanel\n")
     assert explorer_imports("sample_view", tmp_path) == {"gallery", "info_panel", "panel"}
+
+
+# Views given the parts they mirror (vae_gui/model/), not the whole ExplorerModel; the panel hands them out.
+PART_VIEWS = {"face_panel", "gallery", "info_panel", "morph_tab"}
+
+
+@pytest.mark.parametrize("view", sorted(PART_VIEWS))
+def test_a_view_of_parts_takes_the_parts_not_the_whole_model(view):
+    tree = ast.parse((EXPLORER / f"{view}.py").read_text(encoding="utf-8"))
+    annotations = {ast.unparse(arg.annotation) for node in ast.walk(tree)
+                   if isinstance(node, ast.FunctionDef) and node.name == "__init__"
+                   for arg in node.args.args if arg.annotation is not None}
+    assert annotations and not annotations & {"ExplorerModel", "ExplorerState"}

@@ -416,6 +416,21 @@ def test_gallery_selection_feeds_groups_and_morph(qtbot, panel, tiny_checkpoint)
     assert panel.morph_tab.boxes["A"].description.text() == "test image 8"
 
 
+def test_the_samples_tab_shows_and_writes_the_sessions_sampler(qtbot, panel, tiny_checkpoint):
+    from trainer.latent.samplers import SamplerChoice
+
+    load_and_wait(qtbot, panel, tiny_checkpoint)
+    samples, session = panel.samples_tab, panel.state.session
+    samples.source.setCurrentIndex(samples.source.findData("mixture"))        # the user picks in the box
+    assert session.sampler == "mixture" and samples.components.isEnabled()
+    session.set_sampler("gaussian")
+    assert samples.source.currentData() == "gaussian" and not samples.components.isEnabled()
+    session.set_sampler(session.fallback_sampler)
+    session.set_computed_choice(SamplerChoice("mixture", {"prior": -9.0, "mixture": -5.0}, 10))
+    assert samples.source.currentData() == "mixture"
+    assert samples.source.currentText().endswith("(default for this model)")
+
+
 def test_gallery_menu_reaches_the_morph_and_directions_tabs_through_the_model(qtbot, panel, tiny_checkpoint):
     load_and_wait(qtbot, panel, tiny_checkpoint)
     latents = panel.state.data.test_latents

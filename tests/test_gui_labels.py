@@ -64,8 +64,9 @@ def test_a_dimension_that_holds_a_label_carries_its_name_and_the_images_tested(l
     tab = labelled_panel.sliders_tab
     labelled_panel.state.set_slider_mode("axes")
     details = {row.spec.key: row.detail.text() for row in tab.column.rows}
-    assert "~ age " in details["dim:0"] and "~ " not in details["dim:2"]
-    assert "beat the same 100 test images with their labels shuffled" in tab.summary.text()
+    assert "~ age " in details["dim:0"] and "~ gender " in details["dim:1"] and "~ " not in details["dim:2"]
+    assert "; 2 named after a label (only where it beats the same 100 test images with their labels " \
+           "shuffled)" in tab.summary.text()
     text = describe_checkpoint(labelled_panel.state.checkpoint)
     assert "Label names beside sliders: tested against shuffled labels on 100 test images" in text
 
@@ -77,5 +78,5 @@ def test_the_age_slider_shows_years_over_the_training_faces_range(labelled_panel
     assert row.spec.unit == "years" and "years · training faces " in row.detail.text()
     assert 10 < row.spec.low < 30 and 50 < row.spec.high < 70          # age is 40 + 10 z: +- 2.3 spreads
     tab.column.set_value(tab.column.rows.index(row), 55.0)
-    assert row.spin.value() == pytest.approx(55.0, abs=0.01)
+    assert row.spin.value() == pytest.approx(55.0, abs=0.01) and row.spin.text() == "55.0"
     assert "age ≈ 55 years" in tab.readout.text.text()

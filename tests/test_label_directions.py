@@ -111,3 +111,11 @@ def test_models_stored_without_ranges_get_the_normal_approximation(models):
         del probe["score_range"]
     spec = next(s for s in label_sliders(LabelModels.from_dict(stored)) if s.key == "label:age")
     assert (spec.low, spec.high) == pytest.approx((30 - 2.326 * 13 ** 0.5, 30 + 2.326 * 13 ** 0.5), abs=0.5)
+
+
+def test_a_numbers_slider_stays_within_the_values_its_column_holds():
+    rng = np.random.default_rng(4)
+    latents = rng.normal(size=(500, 4))
+    age = np.clip(20 + 15 * latents[:, 0], 1, None).astype(np.float32)    # many babies: a line predicts below 1
+    spec = label_sliders(fit_label_models(latents, [LabelColumn("age", age)]))[0]
+    assert spec.low == pytest.approx(1.0) and spec.high <= age.max()

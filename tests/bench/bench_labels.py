@@ -7,6 +7,8 @@ percentile: slider_low .. slider_high, in years), once free and once with gender
   age_change        predicted age at the high end minus at the low end (target >= 20 years)
   gender_change     change of the predicted probability of the second gender category (target < 0.1 held fixed)
 
+(JSON keys: free_... for the free slider, held_... with the --held label fixed.)
+
 each read from the latent itself (what the explorer's readout shows) and after a round trip through the model
 (the face decoded, the image encoded again, then read): the round trip says whether the decoded faces really change.
 The label models are the ones `vae-train eval` stored for the checkpoint (its report's "labels"); without them they
@@ -81,8 +83,8 @@ def main() -> None:
     for name, row in rows.items():
         print(f"{name:<14}" + "".join(f"{row[key]:>26.3f}" for key in keys))
     print(json.dumps({"faces": len(faces), "number": args.number, "held": args.held,
-                      **{f"{name.split()[0]}_{key}": round(value, 4) for name, row in rows.items()
-                         for key, value in row.items()}}))
+                      **{f"{'free' if name == 'free' else 'held'}_{key}": round(value, 4)
+                         for name, row in rows.items() for key, value in row.items()}}))
 
 
 if __name__ == "__main__":

@@ -166,7 +166,9 @@ def _optional(value: Any) -> float | None:
 def rounded(value: float) -> str:
     """A predicted number as a reader wants it: 34, 7.5, 0.42."""
     size = abs(value)
-    return f"{value:.0f}" if size >= 10 else f"{value:.1f}" if size >= 1 else f"{value:.2g}"
+    if size >= 10:
+        return f"{value:.0f}"
+    return f"{value:.1f}".removesuffix(".0") if size >= 1 else f"{value:.2g}"
 
 
 # ---------------------------------------------------------------- fitting
@@ -186,11 +188,21 @@ def fit_label_models(train_latents: np.ndarray, train_columns: Sequence[LabelCol
             continue
         if test_latents is not None and test_columns is not None:
             measure_probe(probe, np.asarray(test_latents, np.float64), test_columns[k])
-        probe.score_range = np.percentile(probe.scores(train_latents), SLIDER_PERCENTILES, axis=0).T
+        probe.score_range = slider_range(probe, train_latents, column)
         probes.append(probe)
     covariance = np.atleast_2d(np.cov(train_latents, rowvar=False)) if len(train_latents) > 1 else \
         np.eye(train_latents.shape[1])
     return LabelModels(probes, train_latents.mean(axis=0), covariance, skipped)
+
+
+def slider_range(probe: LabelProbe, latents: np.ndarray, column: LabelColumn) -> np.ndarray:
+    """(K, 2): SLIDER_PERCENTILES of the probe's scores on the training latents; a number's kept within the values
+    its column holds (a linear model predicts babies' ages below 0)."""
+    ranges = np.percentile(probe.scores(latents), SLIDER_PERCENTILES, axis=0).T
+    if not probe.is_categorical:
+        known = column.values[_known(column)]
+        ranges = np.clip(ranges, known.min(), known.max())
+    return ranges
 
 
 def fit_probe(latents: np.ndarray, column: LabelColumn) -> LabelProbe:

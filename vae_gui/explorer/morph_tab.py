@@ -12,12 +12,12 @@ from trainer.latent.grids import image_grid
 from trainer.latent.paths import interpolate, interpolation_path
 
 from .. import theme
+from ..model import Face, Morph, Session
 from ..vertical_scroll import scrolling_body
 from ..qt_images import array_to_qimage
 from .dialogs import GIF_FILTER, PNG_FILTER, Dialogs
 from .face_view import FaceView
 from .image_grid import ImageGrid
-from .state import ExplorerState
 
 MORPH_STEPS = 1000
 
@@ -55,15 +55,17 @@ class EndpointBox(QGroupBox):
 
 
 class MorphTab(QWidget):
-    """Mirrors the model's Morph part (endpoints, kind, steps, path) and writes the user's picks to it."""
+    """Mirrors the model's Morph part (endpoints, kind, steps, path) and writes the user's picks to it; decodes with
+    the session's model; "Current face" and "Load into sliders" read and move the face."""
 
     endpoint_requested = Signal(str, str)        # slot "A" | "B", source "gallery" | "file"
     status_message = Signal(str)
 
-    def __init__(self, state: ExplorerState, dialogs: Dialogs, parent: QWidget | None = None):
+    def __init__(self, morph: Morph, session: Session, face: Face, dialogs: Dialogs, parent: QWidget | None = None):
         super().__init__(parent)
-        self.state = state
-        self.morph = state.morph
+        self.morph = morph
+        self.session = session
+        self.face = face
         self.dialogs = dialogs
         self._strip_images: np.ndarray | None = np.zeros((0, 1, 1, 3), np.uint8)   # None: not decoded yet
         self._stale_views: set[str] = set()          # what to decode when next shown: "A", "B", "strip"
@@ -74,7 +76,7 @@ class MorphTab(QWidget):
         self._build()
         self.morph.endpoint_changed.connect(self._on_endpoint)
         self.morph.path_changed.connect(self._on_path)
-        state.model_replaced.connect(self._on_model_replaced)
+        session.model_replaced.connect(self._on_model_replaced)
 
     # ------------------------------------------------------------ layout
 
@@ -157,7 +159,7 @@ class MorphTab(QWidget):
 
     def _on_pick(self, slot: str, source: str) -> None:
         if source == "current":
-            self.morph.set_endpoint(slot, self.state.z, "the current face")
+            self.morph.set_endpoint(slot, self.face.z, "the current face")
         else:
             self.endpoint_requested.emit(slot, source)
 
@@ -204,8 +206,8 @@ class MorphTab(QWidget):
     def strip_images(self) -> np.ndarray:
         """The strip's faces (decoded on first use after a change)."""
         if self._strip_images is None:
-            self._strip_images = (decode_latents(self.state.model, self.strip_latents)
-                                  if len(self.strip_latents) and self.state.model is not None
+            self._strip_images = (decode_latents(self.session.model, self.strip_latents)
+                                  if len(self.strip_latents) and self.session.model is not None
                                   else np.zeros((0, 1, 1, 3), np.uint8))
         return self._strip_images
 
@@ -218,11 +220,11 @@ class MorphTab(QWidget):
         """Decode what changed while hidden: endpoint thumbnails, the strip and the morph."""
         for slot in ("A", "B"):
             z = self.morph.z_of(slot)
-            if slot in self._stale_views and z is not None and self.state.model is not None:
-                image = decode_latents(self.state.model, z[None])[0]
+            if slot in self._stale_views and z is not None and self.session.model is not None:
+                image = decode_latents(self.session.model, z[None])[0]
                 self.boxes[slot].view.set_image(array_to_qimage(image))
         if "strip" in self._stale_views:
-            if len(self.strip_latents) and self.state.model is not None:
+            if len(self.strip_latents) and self.session.model is not None:
                 self.strip.set_images(self.strip_images, columns=len(self.strip_images))
                 self._decode_morph()
             else:
@@ -231,20 +233,20 @@ class MorphTab(QWidget):
 
     def _decode_morph(self) -> None:
         a, b = self.morph.z_of("A"), self.morph.z_of("B")
-        if a is None or b is None or self.state.model is None:
+        if a is None or b is None or self.session.model is None:
             return
         t = self.morph_slider.value() / MORPH_STEPS
         self.morph_label.setText(f"t = {t:.3f}")
         self.morph_latent = interpolate(a, b, t, self.interpolation)
-        self.morph_view.set_image(array_to_qimage(decode_latents(self.state.model, self.morph_latent[None])[0]))
+        self.morph_view.set_image(array_to_qimage(decode_latents(self.session.model, self.morph_latent[None])[0]))
 
     def _load_strip_face(self, index: int) -> None:
         if 0 <= index < len(self.strip_latents):
-            self.state.set_z(self.strip_latents[index])
+            self.face.set_z(self.strip_latents[index])
 
     def _send_morph_to_sliders(self) -> None:
         if self.morph_latent is not None:
-            self.state.set_z(self.morph_latent)
+            self.face.set_z(self.morph_latent)
 
     # ------------------------------------------------------------ export
 

@@ -95,7 +95,7 @@ class ExplorerPanel(QWidget):
 
         self.sliders_tab = SlidersTab(self.state, self)
         self.samples_tab = SamplesTab(self.state, self.dialogs, self)
-        self.morph_tab = MorphTab(self.state, self.dialogs, self)
+        self.morph_tab = MorphTab(self.state.morph, self.state.session, self.state.face, self.dialogs, self)
         self.traversals_tab = TraversalsTab(self.state, self.dialogs, self)
         self.directions_tab = DirectionsTab(self.state, self)
         self.variations_tab = VariationsTab(self.state, self)

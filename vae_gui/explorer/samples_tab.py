@@ -1,4 +1,6 @@
-"""The "Samples" tab: a grid of decoded random latents from the prior or from a density fitted to encoded data."""
+"""The "Samples" tab: a grid of decoded random latents from the prior or from a density fitted to encoded data. Which
+sampler the grid uses, and the model's default choice, live in the session (state.session.sampler,
+.sampler_choice); the source box shows and writes them."""
 from __future__ import annotations
 
 import dataclasses
@@ -51,10 +53,8 @@ class SamplesTab(LazyRedrawTab):
         self.state = state
         self.dialogs = dialogs
         self.latents: dict[str, np.ndarray] = {}        # grid name ("main" / "prior") -> (n, D) shown latents
-        self.choice: SamplerChoice | None = None         # the sampler the checkpoint's evaluation (or we) chose
-        self._choosing = False                           # choosing one now: the checkpoint stores none
-        self._chosen_here = False                        # self.choice was chosen on opening, not stored
-        self._first_source = "prior"                     # the source set on opening, before any choice
+        self.session = state.session
+        self._choosing = False                           # choosing a default now: the checkpoint stores none
         self._fitted: dict[tuple, object] = {}           # (kind, components) -> fitted sampler
         self._fitting: tuple | None = None               # the key being fitted now
         self._tasks = BackgroundTasks(self)
@@ -64,6 +64,7 @@ class SamplesTab(LazyRedrawTab):
         self._stale = True
         state.checkpoint_changed.connect(self._on_checkpoint)
         state.data_changed.connect(self._on_data)
+        self.session.sampler_changed.connect(self._on_sampler_changed)
 
     # ------------------------------------------------------------ layout
 
@@ -173,15 +174,22 @@ class SamplesTab(LazyRedrawTab):
         self._cancel_fit()
         self.latents.clear()
         self.grid.clear()
-        self.prior_grid.clear()
+        self.prior_grid.clear()         # drawn again when the session's sampler_changed follows (Session.open)
         self._tasks.cancel(CHOICE_CHANNEL)
-        self._choosing = self._chosen_here = False
-        self.choice = SamplerChoice.from_dict((self.state.checkpoint.eval_metrics or {}).get("sampler"))
+        self._choosing = False
+
+    @property
+    def choice(self) -> SamplerChoice | None:
+        """The model's default sampler and why (the session's)."""
+        return self.session.sampler_choice
+
+    def _on_sampler_changed(self) -> None:
+        """The session's sampler or default changed: the box shows them."""
         self._label_default_source()
-        # The evaluation's choice where there is one; else, until one is chosen from the encoded codes, a VAE
-        # starts on its prior and a plain AE, which has none, on the fitted Gaussian (what makes an AE sample at all).
-        self._first_source = "prior" if self.state.is_variational else "gaussian"
-        self.set_source(self.choice.default if self.choice is not None else self._first_source)
+        self.source.blockSignals(True)
+        self.source.setCurrentIndex(self.source.findData(self.session.sampler))
+        self.source.blockSignals(False)
+        self.components.setEnabled(self.session.sampler == "mixture")
         self.refresh()
 
     def _label_default_source(self) -> None:
@@ -200,7 +208,7 @@ class SamplesTab(LazyRedrawTab):
         """A checkpoint that stores no sampler choice gets one from the codes the explorer encoded (its own data's
         training and test images), off the GUI thread."""
         data = self.state.data
-        if (self.choice is not None and not self._chosen_here) or data is None or data.data_error \
+        if not self.session.needs_sampler_choice or data is None or data.data_error \
                 or data.test_latents is None or len(data.train_latents) < 2 or len(data.test_latents) < 1:
             return
         self._choosing = True
@@ -208,15 +216,11 @@ class SamplesTab(LazyRedrawTab):
                           self.state.is_variational)
 
     def _on_chosen(self, choice: SamplerChoice) -> None:
-        self.choice, self._choosing, self._chosen_here = choice, False, True
-        self._label_default_source()
-        if self.source_kind == self._first_source:       # the user has not picked another source meanwhile
-            self.set_source(choice.default)
-        self.refresh()
+        self._choosing = False
+        self.session.set_computed_choice(choice)        # the box follows the session (_on_sampler_changed)
 
     def _on_source_changed(self) -> None:
-        self.components.setEnabled(self.source_kind == "mixture")
-        self.refresh()
+        self.session.set_sampler(self.source.currentData())
 
     def _on_compare(self, on: bool) -> None:
         if on and self.source_kind == "prior":
@@ -228,11 +232,10 @@ class SamplesTab(LazyRedrawTab):
 
     @property
     def source_kind(self) -> str:
-        return self.source.currentData()
+        return self.session.sampler
 
     def set_source(self, kind: str) -> None:
-        self.source.setCurrentIndex(self.source.findData(kind))
-        self.components.setEnabled(kind == "mixture")
+        self.session.set_sampler(kind)
 
     def resample(self) -> None:
         self.seed.setValue((self.seed.value() + 1) % (2**31 - 1))
@@ -372,7 +375,8 @@ class SamplesTab(LazyRedrawTab):
         choice = self.choice
         if choice is None:
             return "Choosing the best fitted sampler (the checkpoint stores no choice)..." if self._choosing else ""
-        default = "Default, chosen on opening (the checkpoint stores none)" if self._chosen_here else "Default"
+        default = ("Default, chosen on opening (the checkpoint stores none)" if self.session.choice_computed
+                   else "Default")
         if kind == choice.default == "prior":
             return f"{default}: {choice.describe()}."
         if kind == choice.default:

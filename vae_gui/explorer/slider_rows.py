@@ -93,6 +93,7 @@ class SliderRow:
         self.spec = spec
         self.name.setText(spec.label)
         span = max(1e-6, spec.high - spec.low)
+        self.spin.setDecimals(1 if spec.unit and span >= 20 else 2)     # "57.1 years", not "57.06"
         self.spin.blockSignals(True)
         self.spin.setRange(spec.low - span, spec.high + span)
         self.spin.blockSignals(False)

@@ -170,6 +170,7 @@ class SlidersTab(QWidget):
             text += "; inactive dims are greyed"
         tested = self._label_associations() if state.slider_mode == "axes" else None
         if tested is not None:
-            text += (f"; a label's name beside a dim beat the same {tested.n_images:,} test images with their "
-                     f"labels shuffled")
+            named = sum(1 for spec in specs if spec.detail.startswith("~ "))
+            text += (f"; {named} named after a label (only where it beats the same {tested.n_images:,} test "
+                     "images with their labels shuffled)")
         return text

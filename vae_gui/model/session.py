@@ -8,6 +8,7 @@ from psygnal import Signal
 
 from trainer.latent.data_codes import DataCodes
 from trainer.latent.prepared import LatentData
+from trainer.latent.samplers import SAMPLER_KINDS, SamplerChoice
 from trainer.latent.stats import LatentStats
 from trainer.training.checkpoint import LoadedCheckpoint, weights_hash
 
@@ -30,6 +31,7 @@ class Session:
     data_changed = Signal()
     notes_changed = Signal()
     progress_changed = Signal()
+    sampler_changed = Signal()         # the sample grid's sampler, or the model's default choice, changed
 
     def __init__(self) -> None:
         self.checkpoint: LoadedCheckpoint | None = None
@@ -38,6 +40,11 @@ class Session:
         self.data: LatentData | None = None
         self.notes: dict[str, str] = {}
         self.progress: Progress | None = None
+        # Which sampler draws random faces: the model's default (its evaluation's choice, stored in the checkpoint,
+        # or one chosen from its codes on opening when it stores none) and the one the sample grid uses now.
+        self.sampler_choice: SamplerChoice | None = None
+        self.choice_computed = False        # sampler_choice was chosen on opening, not stored
+        self.sampler = SAMPLER_KINDS[0]
 
     # ------------------------------------------------------------ queries
 
@@ -74,6 +81,17 @@ class Session:
     def stats_note(self) -> str:
         return self.notes.get(STATS_NOTE, "")
 
+    @property
+    def fallback_sampler(self) -> str:
+        """The sampler without a choice: a VAE's prior; a plain AE has none, so the fitted Gaussian (what makes an
+        AE sample at all)."""
+        return "prior" if self.is_variational else "gaussian"
+
+    @property
+    def needs_sampler_choice(self) -> bool:
+        """The checkpoint stores no choice, so one is to be chosen from the codes (again, for new codes)."""
+        return self.checkpoint is not None and (self.sampler_choice is None or self.choice_computed)
+
     # ------------------------------------------------------------ changes
 
     def open(self, checkpoint: LoadedCheckpoint, stats: LatentStats | None = None, stats_note: str = "") -> None:
@@ -84,9 +102,13 @@ class Session:
         self.data = None
         self.notes = {STATS_NOTE: stats_note} if stats_note else {}
         self.progress = None
+        self.sampler_choice = SamplerChoice.from_dict((checkpoint.eval_metrics or {}).get("sampler"))
+        self.choice_computed = False
+        self.sampler = self.sampler_choice.default if self.sampler_choice is not None else self.fallback_sampler
         self.checkpoint_changed.emit()
         self.notes_changed.emit()
         self.progress_changed.emit()
+        self.sampler_changed.emit()
 
     def replace_model(self, checkpoint: LoadedCheckpoint, hash_of_weights: str) -> None:
         """New weights of the same latent size; statistics and data stay until their replacements arrive."""
@@ -115,6 +137,22 @@ class Session:
         else:
             self.notes.pop(key, None)
         self.notes_changed.emit()
+
+    def set_sampler(self, kind: str) -> None:
+        """The sampler the sample grid uses (the user's pick in the Samples tab)."""
+        if kind not in SAMPLER_KINDS:
+            raise ValueError(f"unknown sampler {kind!r}")
+        if kind != self.sampler:
+            self.sampler = kind
+            self.sampler_changed.emit()
+
+    def set_computed_choice(self, choice: SamplerChoice) -> None:
+        """A default chosen from the codes for a checkpoint that stores none; the grid switches to it unless the user
+        has picked another sampler meanwhile."""
+        if self.sampler == self.fallback_sampler:
+            self.sampler = choice.default
+        self.sampler_choice, self.choice_computed = choice, True
+        self.sampler_changed.emit()
 
     def set_progress(self, progress: Progress | None) -> None:
         self.progress = progress

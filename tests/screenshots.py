@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
+from event_loop import settle_for, wait_until  # noqa: E402
 
 README_SHOT = HERE.parent / "docs" / "screenshot_training.png"
 README_RUN = dict(synthetic_count=1500, epochs=4)         # what docs/screenshot_training.png shows
@@ -36,13 +36,6 @@ LABELS_SHOT = dict(face=4, number="age", held="gender", at=0.9, steps=7)
 STRIP_FACE = 112                # px per face in the strip under the window
 
 
-def wait_until(app, condition, timeout_s: float = 600) -> None:
-    end = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > end:
-            raise TimeoutError("the window did not get there in time")
-        app.processEvents()
-        time.sleep(0.02)
 
 
 def keep_settings_aside(out: Path) -> None:
@@ -53,11 +46,6 @@ def keep_settings_aside(out: Path) -> None:
         QSettings.setPath(format_, QSettings.Scope.UserScope, str(out / "settings"))
 
 
-def settle_for(app, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def train_in_window(app, window, runs_dir: Path) -> None:

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from trainer.latent.sliders import custom_slider
-from trainer.latent.stats import LatentStats
 from trainer.resources import default_checkpoint
 from trainer.training.checkpoint import load_checkpoint
 from vae_gui.model import DuplicateDirectionError, ExplorerModel, Source

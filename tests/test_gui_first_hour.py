@@ -147,6 +147,19 @@ def test_epoch_label_counts_completed_epochs(tiny_checkpoint):
     assert training_length(checkpoint) == "8 steps, 1 epoch"
 
 
+def test_the_info_panel_names_where_a_checkpoint_comes_from(tiny_checkpoint, tmp_path):
+    """The bundled model says so (not the package's install folder); a user's folder is shown escaped."""
+    import shutil
+
+    from trainer.resources import default_checkpoint
+    bundled = describe_checkpoint(load_checkpoint(default_checkpoint()))
+    assert "bundled with the app" in bundled and str(default_checkpoint().parent) not in bundled
+    odd = tmp_path / "a<b>&c"
+    odd.mkdir()
+    text = describe_checkpoint(load_checkpoint(shutil.copy(tiny_checkpoint, odd / "best.pt")))
+    assert "a&lt;b&gt;&amp;c" in text and "bundled" not in text
+
+
 def test_active_dimensions_agree_between_train_and_explore_tabs(qtbot, explorer):
     """A dim whose encoder mean barely varies but whose KL is 2 nats is active in both tabs; one with KL 0.005
     is inactive in both: one definition (mean KL >= 0.01 nats)."""

@@ -12,12 +12,12 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
+from event_loop import settle_for, wait_until  # noqa: E402
 
 from PySide6.QtCore import QPoint, QRect, QSize  # noqa: E402
 from PySide6.QtWidgets import QAbstractButton, QLabel, QLayout, QTabBar, QWidget  # noqa: E402
@@ -114,20 +114,8 @@ def problems_on_page(window) -> list[str]:
 
 # ---------------------------------------------------------------- the tour (script)
 
-def settle_for(app, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
 
 
-def wait_until(app, condition, timeout_s: float = 300) -> None:
-    end = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > end:
-            raise TimeoutError("the window did not get there in time")
-        app.processEvents()
-        time.sleep(0.02)
 
 
 def open_filled_window(app):

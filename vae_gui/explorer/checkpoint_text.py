@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 from numbers import Number
+from pathlib import Path
 
 from trainer.evaluation.face_metrics import INSTALL_HINT, face_metrics_available
 from trainer.evaluation.identity import format_identity
 from trainer.evaluation.label_probes import label_probe_line
 from trainer.latent.stats import active_definition
+from trainer.resources import default_checkpoint
 from trainer.training.checkpoint import LoadedCheckpoint
 
 from .. import theme
@@ -57,13 +59,20 @@ def training_length(checkpoint: LoadedCheckpoint) -> str:
     return f"{text}, {shown} epoch{'' if shown == '1' else 's'}"
 
 
+def where_from(path: Path) -> str:
+    """The checkpoint's folder; the bundled model says so (its folder is the package's, not the user's)."""
+    bundled = default_checkpoint()
+    if bundled is not None and path.resolve() == bundled.resolve():
+        return "bundled with the app"
+    return str(path.parent)
+
+
 def describe_checkpoint(checkpoint: LoadedCheckpoint) -> str:
     """Rich text for the info panel."""
     config, payload = checkpoint.config, checkpoint.payload
     model = config.model
     family = "VAE" if model.family == "vae" else "Autoencoder"
-    lines = [f"<b>{html.escape(checkpoint.path.name)}</b> "
-             + theme.span(str(checkpoint.path.parent), theme.Tone.MUTED)]
+    lines = [f"<b>{html.escape(checkpoint.path.name)}</b> " + theme.span(where_from(checkpoint.path), theme.Tone.MUTED)]
     facts = [family, f"preset {html.escape(model.preset)}", f"{model.latent_dim}-d latent"]
     if model.family == "vae":
         facts.append(f"beta {config.train.beta:g}")

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushB
 from trainer.data.images import save_gif, save_png
 from trainer.latent.codec import decode_latents
 from trainer.latent.grids import image_grid
-from trainer.latent.paths import interpolate, interpolation_path
+from trainer.latent.paths import interpolate
 
 from .. import theme
 from ..model import Face, Morph, Session

@@ -31,8 +31,8 @@ def budget_expectation(curve: BudgetCurve | None, config: RunConfig, speed: Meas
 def _speed_source(curve: BudgetCurve, speed: MeasuredSpeed | None) -> str:
     if speed is not None:
         return f"at this computer's speed ({speed.images_per_s:,.0f} images/s in run {speed.run_name})"
-    return (f"at the speed of the machine the curve was measured on ({machine_text(curve.machine)}; "
-            f"this computer has not trained this preset yet)")
+    return (f"at the speed of the machine the curve was measured on ({machine_text(curve.machine)}; no run of "
+            f"this preset on this computer yet)")
 
 
 def _expect_at(curve: BudgetCurve, steps: int) -> str:
@@ -52,7 +52,8 @@ def machine_text(machine: dict) -> str:
     parts = []
     if machine.get("threads"):
         on = f" on {machine['cores']} cores" if machine.get("cores") else ""
-        parts.append(f"{machine['threads']} threads{on}")
+        threads = machine["threads"]
+        parts.append(f"{threads} thread{'' if threads == 1 else 's'}{on}")
     if machine.get("device") and machine["device"] != "cpu":
         parts.append(str(machine["device"]))
     if machine.get("torch"):

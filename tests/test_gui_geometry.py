@@ -39,3 +39,41 @@ def test_every_page_fits_at_every_size_and_scale(scale, tmp_path):
     assert {"Train", "Explore / Morph", "Explore / Directions", "Explore / Atlas"} <= pages, pages
     problems = [f"{where}: {problem}" for where, found in report["problems"].items() for problem in found]
     assert not problems, "\n".join(problems)
+
+
+def test_a_scrolling_page_fills_its_room_and_scrolls_only_when_short(qtbot):
+    """What the tall pages stand on: with room, everything shows and nothing scrolls (Qt's own resizable scroll area
+    sized such a page at its preferred height and scrolled it anyway); short, it scrolls and no text is clipped."""
+    from PySide6.QtCore import QSize
+    from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+    from vae_gui.vertical_scroll import VerticalScroll, scrolling_body
+
+    class Tall(QWidget):                  # like a face view: it would like 900 px, it can live with 60
+        def sizeHint(self) -> QSize:
+            return QSize(300, 900)
+
+    page = QWidget()
+    body = scrolling_body(page)
+    text = QLabel("a long explanation " * 30, body)
+    text.setWordWrap(True)
+    face = Tall(body)
+    face.setMinimumHeight(60)
+    face.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+    layout = QVBoxLayout(body)
+    layout.addWidget(text)
+    layout.addWidget(face, 1)
+    qtbot.addWidget(page)
+    page.resize(320, 600)
+    page.show()
+    qtbot.waitExposed(page)
+    qtbot.wait(20)
+    scroll = page.findChild(VerticalScroll)
+    assert not scroll.verticalScrollBar().isVisible()
+    assert body.height() == scroll.viewport().height() and face.height() > 200     # the face takes the room
+    page.resize(320, 120)
+    qtbot.waitUntil(lambda: scroll.verticalScrollBar().isVisible(), timeout=2000)
+    qtbot.wait(20)
+    assert text.height() >= text.heightForWidth(text.width())                       # every line of the text
+    assert face.height() >= 60 and body.height() > scroll.viewport().height()
+    assert page.minimumSizeHint().width() >= body.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()

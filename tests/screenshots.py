@@ -3,6 +3,7 @@
     python tests/screenshots.py --out /tmp/shots [--palette light dark] [--size 1366x768] [--train] [--full-atlas]
     python tests/screenshots.py --readme            # docs/screenshot_training.png, as the README shows it
     python tests/screenshots.py --readme-explorer   # docs/screenshot_explorer.png and docs/screenshot_atlas.png
+    python tests/screenshots.py --budget CURVE FOLDER [--minutes M] [--size 1024x700]   # the Train tab's expectation
     python tests/screenshots.py --labels CHECKPOINT [--size 1024x700] [--out DIR]
                                                     # the "Your labels" sliders; --readme: docs/screenshot_labels.png
 
@@ -106,6 +107,44 @@ def shoot(palette_name: str, out: Path, size: tuple[int, int], train_runs: Path 
             print("saved", path, flush=True)
         window.close()
     return saved
+
+
+def shoot_budget(curve_file: Path, folder: Path, out: Path, size: tuple[int, int], minutes: float) -> Path:
+    """The Train tab with an image folder and a time budget, stating what the budget buys by `curve_file` (a curve
+    bench_budget_curve.py --out wrote): its preset, image size and batch size are chosen so the curve applies."""
+    import dataclasses
+
+    from trainer.evaluation.budget_curve import read_budget_curve
+    from trainer.models.presets import preset_config
+    from vae_gui.app import create_application
+    from vae_gui.main_window import MainWindow
+
+    app = create_application(["screenshots"])
+    keep_settings_aside(out)
+    curve = read_budget_curve(curve_file)
+    window = MainWindow()
+    window.resize(*size)
+    window.show()
+    panel = window.training_panel
+    form = panel.setup_form
+    form.budget_curve = curve
+    config = form.config()
+    config = dataclasses.replace(
+        config, model=preset_config(curve.preset, image_size=curve.image_size),
+        data=dataclasses.replace(config.data, source=str(folder), image_size=curve.image_size),
+        train=dataclasses.replace(config.train, batch_size=curve.batch_size, time_budget_minutes=minutes))
+    form.set_config(config)
+    window.tabs.setCurrentWidget(panel)
+    wait_until(app, lambda: form.folder_summary is not None)
+    settle_for(app, 0.3)
+    from PySide6.QtWidgets import QScrollArea
+    panel.findChild(QScrollArea).ensureWidgetVisible(form.expectation_label)     # below the fold when short
+    settle_for(app, 0.3)
+    path = out / f"budget-{size[0]}x{size[1]}.png"
+    window.grab().save(str(path))
+    print("saved", path, "·", form.expectation_label.text(), flush=True)
+    window.close()
+    return path
 
 
 def shoot_labels(checkpoint: Path, out: Path, size: tuple[int, int], photos: bool = True) -> Path:
@@ -238,9 +277,15 @@ def main() -> int:
     parser.add_argument("--readme-explorer", action="store_true",
                         help=f"write {README_EXPLORER.relative_to(HERE.parent)} and {README_ATLAS.name}")
     parser.add_argument("--labels", type=Path, metavar="CHECKPOINT", help="the Your labels sliders of this checkpoint")
+    parser.add_argument("--budget", nargs=2, type=Path, metavar=("CURVE", "FOLDER"),
+                        help="the Train tab's expectation for FOLDER by the curve file CURVE")
+    parser.add_argument("--minutes", type=float, default=10.0, help="the time budget --budget shows")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.budget is not None:
+        shoot_budget(*args.budget, args.out, size, args.minutes)
+        return 0
     if args.readme_explorer:
         shoot_explorer_readme(args.out)
         return 0

@@ -61,7 +61,8 @@ def ours(data: Path, minutes: float, extra: list[str], runs_dir: str, name: str,
     samples = torch.from_numpy(decode_latents(model, latents)).permute(0, 3, 1, 2)
     batch = config.train.batch_size
     return {"recon": recon, "samples": samples, "wall_s": wall, "images": result.step * batch,
-            "sampler": kind, "steps": result.step, "budget_s": minutes * 60}
+            "sampler": kind, "steps": result.step, "budget_s": minutes * 60,
+            "run_dir": str(Path(result.best_checkpoint).parents[1])}
 
 
 def vanilla(dataset, minutes: float) -> dict:

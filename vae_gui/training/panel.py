@@ -18,6 +18,7 @@ from trainer.training.loop import resume_config
 from trainer.training.resume import resume_point
 from trainer.training.rundir import RunDirError
 
+from .budget_texts import run_comparison
 from .image_history import ImageHistory
 from .kl_chart import KlChart
 from .loss_plot import LossPlot
@@ -268,8 +269,19 @@ class TrainingPanel(QWidget):
             self.show_error(f"Training failed: {finished.message}")
         else:
             self.status_message.emit(f"Training {finished.status}: {finished.message}")
+        self.setup_form.forget_speeds()          # the run just timed this computer
+        self._show_comparison(finished)
         self.run_finished.emit(finished)
         self._update_actions()
+
+    def _show_comparison(self, finished: RunFinished) -> None:
+        """Below the budget: the run's final evaluation against what the measured curve expected."""
+        if self.state.started is None:
+            return
+        config = RunConfig.from_dict(self.state.started.config)
+        text = run_comparison(self.setup_form.budget_curve, config, finished.step, finished.final_eval)
+        if text:
+            self.setup_form.show_expectation(f"This run: {text}")
 
     def _on_worker_error(self, message: str) -> None:
         if self.state.status != "failed":

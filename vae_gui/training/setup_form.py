@@ -20,12 +20,15 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDia
                                QWidget)
 
 from trainer.config import IMAGE_SIZES, ConfigError, RunConfig
+from trainer.evaluation.budget_curve import shipped_budget_curve
 from trainer.models.presets import PRESETS, default_preset_for
+from trainer.training.measured_speed import MeasuredSpeed, latest_speed
 from trainer.settings import default_value, recommended_settings, run_config_from_settings
 from trainer.user_folders import runs_folder
 
 from .. import theme
 from ..qt_images import array_to_qimage
+from .budget_texts import budget_expectation
 from .folder_scan import FolderScanner, FolderSummary
 
 DEFAULT_EPOCHS = default_value("epochs")      # the same default as `vae-train train` and the experiments file
@@ -84,6 +87,19 @@ def preset_tooltip(name: str) -> str:
     return f"{kind}, {model.latent_dim}-d latent: {note}"
 
 
+class SpeedLookup:
+    """latest_speed() once per (runs folder, preset, image size): the form asks on every change."""
+
+    def __init__(self):
+        self._known: dict[tuple, MeasuredSpeed | None] = {}
+
+    def latest(self, runs_dir: str, preset: str, image_size: int) -> MeasuredSpeed | None:
+        key = (runs_dir, preset, image_size)
+        if key not in self._known:
+            self._known[key] = latest_speed(runs_dir, preset, image_size)
+        return self._known[key]
+
+
 class SetupForm(QWidget):
     changed = Signal()
     validity_changed = Signal(bool, str)     # (valid, reason shown to the user)
@@ -92,6 +108,8 @@ class SetupForm(QWidget):
         super().__init__(parent)
         self._base = remembered_run_config()
         self._summary: FolderSummary | None = None
+        self.budget_curve = shipped_budget_curve()      # None: no expectation is stated
+        self._speeds = SpeedLookup()
         self._scanner = FolderScanner(self)
         self._scanner.summary_ready.connect(self._show_summary)
         layout = QVBoxLayout(self)
@@ -224,6 +242,10 @@ class SetupForm(QWidget):
         epochs_row.addWidget(budget_label)
         epochs_row.addWidget(self.time_budget, 1)
         form.addRow("Epochs:", epochs_row)
+        self.expectation_label = QLabel()      # what the budget buys; after a run, how the run compared
+        self.expectation_label.setWordWrap(True)
+        theme.set_tone(self.expectation_label, theme.Tone.MUTED)
+        form.addRow(self.expectation_label)
         self.device.setToolTip("auto: a GPU (CUDA or Apple MPS) when present, else the CPU")
         form.addRow("Device:", self.device)
         self.lr.textChanged.connect(self._changed)
@@ -329,6 +351,23 @@ class SetupForm(QWidget):
         QSettings().setValue(SETTINGS_FORM, json.dumps(config.to_dict()))
         QSettings().setValue(SETTINGS_RUNS_DIR, config.train.runs_dir)
 
+    def expectation(self) -> str:
+        """What the form's time budget buys on this computer ('' when nothing true can be said)."""
+        if self.budget_curve is None:
+            return ""
+        config = self.config()
+        speed = self._speeds.latest(config.train.runs_dir, config.model.preset, config.model.image_size)
+        return budget_expectation(self.budget_curve, config, speed)
+
+    def show_expectation(self, text: str) -> None:
+        """Show the budget's expectation, or after a run its comparison with it (panel.py)."""
+        self.expectation_label.setText(text)
+        self.expectation_label.setVisible(bool(text))
+
+    def forget_speeds(self) -> None:
+        """A run ended: the next expectation reads the runs folder again."""
+        self._speeds = SpeedLookup()
+
     @property
     def folder_summary(self) -> FolderSummary | None:
         return self._summary
@@ -367,6 +406,7 @@ class SetupForm(QWidget):
         valid = valid and not reason
         if valid:
             self.remember()
+        self.show_expectation(self.expectation() if valid else "")
         self.validation_label.setText(reason)
         self.validation_label.setVisible(bool(reason))
         self.validity_changed.emit(valid, reason)

@@ -84,6 +84,8 @@ def main() -> None:
     parser.add_argument("--train-args", default="", help="extra `vae-train train` flags for every run (quoted)")
     parser.add_argument("--out", type=Path, default=None, help="write the curve as JSON to this file")
     parser.add_argument("--table", type=Path, default=None, help="print the README table of this curve file, only")
+    parser.add_argument("--keep-runs", type=Path, default=None,
+                        help="train into this runs folder and keep the runs (default: a temporary folder)")
     args = parser.parse_args()
     if args.table is not None:
         print(markdown_table(read_budget_curve(args.table)))
@@ -93,7 +95,8 @@ def main() -> None:
     settings = recipe_settings(args.data, train_args)
     dataset = load_dataset(DataConfig(source=str(args.data), image_size=settings["image_size"]))
     points = []
-    with tempfile.TemporaryDirectory() as runs_dir:
+    with tempfile.TemporaryDirectory() as temporary:
+        runs_dir = str(args.keep_runs or temporary)
         for minutes in sorted(args.minutes):
             print(f"training {settings['preset']} for {minutes:g} min...", file=sys.stderr)
             points.append(measure(args.data, minutes, train_args, runs_dir, args.threads, dataset))

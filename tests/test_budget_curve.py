@@ -98,6 +98,16 @@ def test_a_missing_resource_gives_no_curve(monkeypatch):
     assert shipped_budget_curve() is None
 
 
+def test_the_shipped_curve_is_a_measurement_of_the_photo_recipe():
+    """trainer/resources/budget_curve.json: measured points (README's table), more steps and better faces with time."""
+    curve = shipped_budget_curve()
+    assert curve is not None and curve.preset == "photo" and curve.image_size == 64 and len(curve.points) >= 3
+    steps = [p.steps for p in curve.points]
+    psnr = [p.psnr for p in curve.points]
+    assert steps == sorted(steps) and psnr == sorted(psnr)
+    assert all(p.images_per_s > 0 and 0 < p.ssim < 1 for p in curve.points)
+
+
 def test_the_committed_smoke_curve_reads():
     smoke = read_budget_curve(SMOKE_CURVE)
     assert [p.minutes for p in smoke.points] == [0.1, 0.2] and smoke.data == "faces"

@@ -359,8 +359,11 @@ def test_traversal_grid(qtbot, panel, tiny_checkpoint, tmp_path):
     others = np.delete(row, top_dim, axis=1)
     np.testing.assert_allclose(others, np.broadcast_to(np.delete(panel.state.z, top_dim), others.shape))
     path = tmp_path / "traversal.png"
-    tab.save_png(str(path))
+    assert tab.save_png(str(path))
     assert Image.open(path).height >= 3 * 64
+    tab.dialogs.errors.clear()
+    assert not tab.save_png(str(tmp_path / "no such folder" / "traversal.png"))     # refused, in our words
+    assert tab.dialogs.errors and "could not be written" in tab.dialogs.errors[-1][1]
 
 
 def test_traversal_rows_can_walk_the_sefa_directions(qtbot, panel, tiny_checkpoint):

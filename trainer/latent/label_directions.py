@@ -228,7 +228,10 @@ def fit_probe(latents: np.ndarray, column: LabelColumn) -> LabelProbe:
     names = tuple(column.categories[c] for c in codes)
     rows, intercepts = [], []
     for code in (codes[1:] if len(codes) == 2 else codes):       # two categories: one model, the other its mirror
-        model = LogisticRegression(C=LOGISTIC_C, max_iter=1000).fit(x, (y == code).astype(int))
+        # Newton-Cholesky: a few exact steps on these few hundred dimensions (lbfgs took ~200 iterations, 2 s a
+        # category on UTKFace, and 9 s for gender and race together).
+        model = LogisticRegression(C=LOGISTIC_C, solver="newton-cholesky", max_iter=100)
+        model.fit(x, (y == code).astype(int))
         rows.append(model.coef_[0])
         intercepts.append(float(model.intercept_[0]))
     if len(codes) == 2:

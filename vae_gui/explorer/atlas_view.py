@@ -22,7 +22,7 @@ from trainer.latent.sliders import SliderSpec
 
 from .. import theme
 from ..vertical_scroll import scrolling_body
-from ..qt_images import array_to_qimage
+from ..qt_images import array_to_qimage, save_png_atomically
 from ..tasks import BackgroundTasks
 from .atlas_colours import colour_levels
 from .atlas_plot import AtlasPlot
@@ -404,7 +404,7 @@ class AtlasView(QWidget):
         self.status_message.emit(f"Started from {self.data.name(index)} (from the atlas)")
 
     def save_png(self, path: str) -> bool:
-        if not self.plot.grab().save(path, "PNG"):
+        if not save_png_atomically(self.plot.grab(), path):
             self.dialogs.error("Cannot save", f"{path}\n\nThe image could not be written.")
             return False
         self.status_message.emit(f"Saved the atlas to {path}")

@@ -10,6 +10,7 @@ from trainer.latent.sliders import SliderSpec, axis_sliders, factor_sliders, pca
 
 from ..vertical_scroll import scrolling_body
 from .lazy_tab import LazyRedrawTab
+from ..qt_images import save_png_atomically
 from .dialogs import PNG_FILTER, Dialogs
 from .image_grid import ImageGrid
 from .state import ExplorerState
@@ -119,8 +120,11 @@ class TraversalsTab(LazyRedrawTab):
                   for spec in self.specs]
         self.grid.set_images(decode_latents(self.state.model, self.latents), columns=columns, row_labels=labels)
 
-    def save_png(self, path: str) -> None:
-        self.grid.export_image(scale=2).save(path, "PNG")
+    def save_png(self, path: str) -> bool:
+        if not save_png_atomically(self.grid.export_image(scale=2), path):
+            self.dialogs.error("Cannot save", f"{path}\n\nThe image could not be written.")
+            return False
+        return True
 
     def _load_tile(self, index: int) -> None:
         if 0 <= index < len(self.latents):

@@ -152,7 +152,8 @@ def shoot_labels(checkpoint: Path, out: Path, size: tuple[int, int], photos: boo
     gender held fixed and a test face's age slider moved towards its old end, above a strip of that face decoded
     along the slider's range (the same person at each age); the checkpoint needs the label models
     `vae-train eval --store` writes. Without `photos` the data set's own images (the test gallery, the nearest
-    training faces, the test image itself) are left out, so the picture holds decoded faces only (the README's)."""
+    training faces) are left out and the face is a generated one, not a test photo's reconstruction, so the picture
+    holds nobody's photo (the README's)."""
     from PySide6.QtWidgets import QApplication
 
     from trainer.latent.sliders import traversal_latents
@@ -179,7 +180,12 @@ def shoot_labels(checkpoint: Path, out: Path, size: tuple[int, int], photos: boo
     panel.tabs.setCurrentWidget(tab)
     panel.state.set_slider_mode("labels")
     tab.readout.held.setCurrentIndex(tab.readout.held.findData(LABELS_SHOT["held"]))
-    panel.faces.start_from_test_image(LABELS_SHOT["face"])
+    if photos:
+        panel.faces.start_from_test_image(LABELS_SHOT["face"])
+    else:      # the README's: a generated face (a Gaussian fitted to the encoded test faces), nobody's photo
+        from trainer.latent.samplers import make_sampler
+        sampler = make_sampler("gaussian", panel.state.latent_dim, latents=panel.state.data.test_latents)
+        panel.state.set_z(sampler.sample(LABELS_SHOT["face"] + 1, seed=0)[LABELS_SHOT["face"]])
     row = next(i for i, r in enumerate(tab.column.rows) if r.spec.key == f"label:{LABELS_SHOT['number']}")
     spec = tab.column.rows[row].spec
     ages = traversal_latents(spec, panel.state.z, LABELS_SHOT["steps"])
@@ -188,6 +194,7 @@ def shoot_labels(checkpoint: Path, out: Path, size: tuple[int, int], photos: boo
     path = out / f"labels-{size[0]}x{size[1]}.png"
     original = panel.state.data.test_images[LABELS_SHOT["face"]] if photos else None
     if not photos:
+        panel.window().statusBar().clearMessage()
         for widget in (panel.gallery, panel.gallery_label, panel.neighbours_strip):
             widget.hide()
         settle_for(app, 0.5)

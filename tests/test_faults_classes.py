@@ -262,7 +262,11 @@ def test_every_command_stops_on_a_signal_keeping_only_whole_files(checkpoint: Pa
          tmp_path / "pred"),
         (["save", "export", str(checkpoint), str(tmp_path / "ex" / "slim.pt")], tmp_path / "ex"),
         (["eval", "eval", str(checkpoint), "--no-faces", "--json", str(tmp_path / "ev" / "e.json")], tmp_path / "ev"),
+        (["load", "experiments", str(tmp_path / "exp.toml"), "--runs-dir", str(tmp_path / "runs_exp"), "--no-report"],
+         tmp_path / "runs_exp"),
     ]
+    (tmp_path / "exp.toml").write_text("[defaults]\nepochs = 1\nsynthetic_count = 40\nimage_size = 32\n"
+                                       "base_channels = 8\nlatent_dim = 4\nbatch_size = 8\n\n[experiments.a]\n")
     (tmp_path / "ex").mkdir()
     (tmp_path / "ev").mkdir()
     for args, where in cases:
@@ -275,6 +279,7 @@ def test_every_command_stops_on_a_signal_keeping_only_whole_files(checkpoint: Pa
             assert not [p for p in where.rglob("*") if p.suffix in (".tmp", ".png") or p.name.endswith(".tmp")
                         or p.name == "slim.pt"], list(where.rglob("*"))
     assert not (tmp_path / "runs_new").exists()               # a stopped data load creates no run
+    assert not [p for p in (tmp_path / "runs_exp").rglob("*") if p.is_file()]     # nor does an experiments runner's
     assert not (tmp_path / "ev" / "e.json").exists() and not (tmp_path / "ex" / "slim.pt").exists()
 
 

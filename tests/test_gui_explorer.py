@@ -527,6 +527,11 @@ def test_a_checkpoint_without_a_sampler_choice_gets_one_on_opening_and_says_whic
     assert "(default for this model)" in samples.source.currentText()
     qtbot.waitUntil(lambda: "main" in samples.latents, timeout=WAIT_MS)
     assert samples.note.text().startswith("Default, chosen on opening (the checkpoint stores none): the ")
+    chosen = samples.choice
+    load_and_wait(qtbot, panel, tiny_checkpoint)                 # another model, then this one again: the choice
+    load_and_wait(qtbot, panel, path)                            # made on the first opening is remembered
+    assert not panel.state.session.needs_sampler_choice and samples.choice == chosen
+    assert "sampler" not in read_checkpoint(path)["eval"]        # in the derived results; the file is untouched
 
 
 def test_the_flow_the_evaluation_stored_draws_the_samples_without_refitting(qtbot, panel, tiny_checkpoint,

@@ -24,7 +24,7 @@ from trainer.data.decoding import ProgressCallback
 from trainer.data.derived import cache_root
 from trainer.data.folder_data import FolderImages, folder_key, read_folder, read_folder_in_memory
 from trainer.data.listing import DataError
-from trainer.data.temporaries import STALE_TEMP_SECONDS, remove_stale_temporaries
+from trainer.data.temporaries import STALE_TEMP_SECONDS, sweep_old_temporaries
 from trainer.names import printable
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def load_dataset(config: DataConfig, should_stop: Callable[[], bool] | None = No
     stop = should_stop or (lambda: False)
     report = progress or (lambda done, total, what: None)
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
-    remove_stale_temporaries(cache_root)
+    sweep_old_temporaries(cache_root)
     remove_abandoned(cache_root, STALE_TEMP_SECONDS)
     if config.is_synthetic:
         return _load_synthetic(config, cache_root, stop, report)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from trainer.data.temporaries import remove_stale_temporaries
+from trainer.atomic import write_atomically
 from trainer.user_folders import cache_folder
 
 log = logging.getLogger(__name__)
@@ -62,18 +60,12 @@ def store_derived(content_hash: str, **fields: Any) -> bool:
         raise ValueError(f"not a derived field: {', '.join(sorted(unknown))}")
     path = derived_path(content_hash)
     data = {**read_derived(content_hash), **{k: v for k, v in fields.items() if v is not None}}
-    tmp = None
+    text = json.dumps(data, default=_json_default)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(path.parent)          # left by a process killed mid-write
-        fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, default=_json_default)
-        os.replace(tmp, path)
+        write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     except OSError as error:
         log.warning("could not store derived results in %s: %s", path, error)
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         return False
     return True
 

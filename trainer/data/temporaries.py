@@ -9,8 +9,9 @@ from pathlib import Path
 STALE_TEMP_SECONDS = 15 * 60      # a temporary entry this old has no live writer (writes take seconds)
 
 
-def remove_stale_temporaries(folder: Path, max_age_s: float = STALE_TEMP_SECONDS) -> None:
-    """Delete temporary entries (name contains '.tmp') a killed writer left behind; recent ones may be live."""
+def sweep_old_temporaries(folder: Path, max_age_s: float = STALE_TEMP_SECONDS) -> None:
+    """Delete temporary entries (name contains '.tmp', files or folders) a killed writer left behind; recent ones may
+    be live. (trainer.atomic.remove_stale_temporaries clears one target's files by their writer's process id.)"""
     if not folder.is_dir():
         return
     now = time.time()

@@ -10,11 +10,13 @@ from PySide6.QtCore import QPoint, Qt, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMenu, QPushButton,
                                QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
+from trainer.data.derived import store_derived
 from trainer.data.images import save_png
 from trainer.deadline import Deadline
 from trainer.latent.codec import decode_latents
 from trainer.latent.flow import stored_flow
 from trainer.latent.samplers import SamplerChoice, choose_sampler, make_sampler
+from trainer.training.checkpoint import LoadedCheckpoint
 
 from .. import theme
 from ..vertical_scroll import scrolling_body
@@ -39,12 +41,17 @@ def fit_sampler(task: TaskContext, key: tuple[str, int], latent_dim: int, latent
     return key, make_sampler(kind, latent_dim, latents, 1.0, components or 1, 0)
 
 
-def choose_default(task: TaskContext, train_latents: np.ndarray, test_latents: np.ndarray,
-                   is_variational: bool) -> SamplerChoice:
+def choose_default(task: TaskContext, checkpoint: LoadedCheckpoint, train_latents: np.ndarray,
+                   test_latents: np.ndarray, is_variational: bool) -> SamplerChoice:
     """The background task: the sampler that fits the held-out codes best, as the evaluation would choose it, within
-    CHOICE_SECONDS (a flow or mixture with no time to fit is left out, as under a run's time budget)."""
-    return choose_sampler(train_latents, test_latents, is_variational=is_variational,
-                          deadline=Deadline(CHOICE_SECONDS))
+    CHOICE_SECONDS (a flow or mixture with no time to fit is left out, as under a run's time budget). The choice is
+    kept with the checkpoint's derived results, where the next opening finds it: the bundled model opens at every
+    launch, and choosing again each time would take the CPU from the sliders for up to CHOICE_SECONDS."""
+    choice = choose_sampler(train_latents, test_latents, is_variational=is_variational,
+                            deadline=Deadline(CHOICE_SECONDS))
+    if checkpoint.content_hash:
+        store_derived(checkpoint.content_hash, eval={**(checkpoint.eval_metrics or {}), "sampler": choice.to_dict()})
+    return choice
 
 
 class SamplesTab(LazyRedrawTab):
@@ -212,8 +219,8 @@ class SamplesTab(LazyRedrawTab):
                 or data.test_latents is None or len(data.train_latents) < 2 or len(data.test_latents) < 1:
             return
         self._choosing = True
-        self._tasks.start(CHOICE_CHANNEL, choose_default, data.train_latents, data.test_latents,
-                          self.state.is_variational)
+        self._tasks.start(CHOICE_CHANNEL, choose_default, self.session.checkpoint, data.train_latents,
+                          data.test_latents, self.state.is_variational)
 
     def _on_chosen(self, choice: SamplerChoice) -> None:
         self._choosing = False

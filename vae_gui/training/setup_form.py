@@ -28,7 +28,7 @@ from trainer.user_folders import runs_folder
 
 from .. import theme
 from ..qt_images import array_to_qimage
-from .budget_texts import budget_expectation
+from .budget_texts import budget_expectation, curve_applies
 from .folder_scan import FolderScanner, FolderSummary
 
 DEFAULT_EPOCHS = default_value("epochs")      # the same default as `vae-train train` and the experiments file
@@ -356,7 +356,9 @@ class SetupForm(QWidget):
         if self.budget_curve is None:
             return ""
         config = self.config()
-        speed = self._speeds.latest(config.train.runs_dir, config.model.preset, config.model.image_size)
+        speed = None
+        if config.train.time_budget_minutes > 0 and curve_applies(self.budget_curve, config):   # else no steps said
+            speed = self._speeds.latest(config.train.runs_dir, config.model.preset, config.model.image_size)
         return budget_expectation(self.budget_curve, config, speed)
 
     def show_expectation(self, text: str) -> None:

@@ -9,6 +9,17 @@ import torch
 torch.set_num_threads(2)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_user_folders_at_any_scope(tmp_path_factory):
+    """Fixtures of a wider scope (a module's loaded checkpoint) are made before isolated_user_folders runs: they too
+    never read the user's cache (a choice the app stored there for the bundled model) or settings."""
+    home = tmp_path_factory.mktemp("session-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VAE_EXPLORER_CACHE", str(home / "cache"))
+        patch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+        yield home
+
+
 @pytest.fixture(autouse=True)
 def isolated_user_folders(tmp_path_factory, monkeypatch):
     """Data caches and Qt settings go to a temporary folder, never the user's."""
